@@ -1,0 +1,40 @@
+/**
+ * AWS SDK clients, built once per process. Endpoints come only from the SDK's
+ * standard variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB,
+ * AWS_ENDPOINT_URL_SQS), so the same code runs on AWS, the local emulators
+ * and LocalStack.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+export interface ClientOptions {
+  /** Override of the endpoint (tests); otherwise the SDK reads the environment. */
+  endpoint?: string;
+  region?: string;
+}
+
+export function createDynamoDocumentClient(opts: ClientOptions = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...(opts.region === undefined ? {} : { region: opts.region }),
+    maxAttempts: 4,
+  });
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+function sqsEndpointConfigured(opts: ClientOptions, env: NodeJS.ProcessEnv): boolean {
+  return opts.endpoint !== undefined || Boolean(env.AWS_ENDPOINT_URL_SQS) || Boolean(env.AWS_ENDPOINT_URL);
+}
+
+export function createSqsClient(opts: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env): SQSClient {
+  return new SQSClient({
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...(opts.region === undefined ? {} : { region: opts.region }),
+    // Emulators return queue URLs on hosts that do not resolve; send to the configured endpoint instead.
+    useQueueUrlAsEndpoint: !sqsEndpointConfigured(opts, env),
+    maxAttempts: 4,
+  });
+}

@@ -1,0 +1,179 @@
+/**
+ * Thin typed access to the state table, shared by every store adapter:
+ * consistent reads, paginated queries, and versioned conditional writes whose
+ * lost races become StaleStateError carrying the item as it is now.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { StaleStateError } from '../../core/errors.ts';
+import { GSI1 } from './table.ts';
+
+export type Item = Record<string, unknown>;
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+/** Counts of requests made, for the benchmarks' per-tick figures. */
+export interface TableCounters {
+  reads: number;
+  writes: number;
+  readUnits: number;
+  writeUnits: number;
+}
+
+export class TableClient {
+  readonly counters: TableCounters = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
+
+  readonly doc: DynamoDBDocumentClient;
+  readonly tableName: string;
+
+  constructor(doc: DynamoDBDocumentClient, tableName: string) {
+    this.doc = doc;
+    this.tableName = tableName;
+  }
+
+  resetCounters(): void {
+    Object.assign(this.counters, { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 });
+  }
+
+  async get(key: Key): Promise<Item | null> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.counters.reads += 1;
+    this.counters.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+    return (out.Item as Item | undefined) ?? null;
+  }
+
+  /** Every item of a partition (optionally those whose sort key begins with a prefix), all pages. */
+  async queryPartition(pk: string, opts: { skPrefix?: string; consistent?: boolean } = {}): Promise<Item[]> {
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression: opts.skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: opts.skPrefix === undefined ? { ':pk': pk } : { ':pk': pk, ':p': opts.skPrefix },
+      ConsistentRead: opts.consistent ?? true,
+      ReturnConsumedCapacity: 'TOTAL',
+    };
+    return this.queryAll(input);
+  }
+
+  /** Names listed under a GSI1 kind (e.g. all host names), all pages. Eventually consistent. */
+  async listKind(kind: string): Promise<string[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: GSI1,
+      KeyConditionExpression: 'gsi1pk = :k',
+      ExpressionAttributeValues: { ':k': kind },
+      ReturnConsumedCapacity: 'TOTAL',
+    });
+    return items.map((i) => String(i.gsi1sk));
+  }
+
+  private async queryAll(input: QueryCommandInput): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      this.counters.reads += 1;
+      this.counters.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+      items.push(...((out.Items as Item[] | undefined) ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
+  }
+
+  /** Unconditional put (idempotent writes such as activity records). */
+  async put(item: Item & Key): Promise<void> {
+    const out = await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ReturnConsumedCapacity: 'TOTAL' }));
+    this.counters.writes += 1;
+    this.counters.writeUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+  }
+
+  /**
+   * Put `item` only if the stored item's `version` equals `expectedVersion`
+   * (null: only if no item exists). The caller sets the new version in `item`.
+   * A lost race throws StaleStateError with the current item.
+   */
+  async putVersioned(item: Item & Key, expectedVersion: number | null, what: string): Promise<void> {
+    await this.putIf(
+      item,
+      expectedVersion === null
+        ? { expression: 'attribute_not_exists(pk)' }
+        : { expression: '#v = :expected', names: { '#v': 'version' }, values: { ':expected': expectedVersion } },
+      what,
+    );
+  }
+
+  /** Put under an arbitrary condition; a failed condition throws StaleStateError with the current item. */
+  async putIf(
+    item: Item & Key,
+    condition: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> },
+    what: string,
+  ): Promise<void> {
+    try {
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: condition.expression,
+          ...(condition.names === undefined ? {} : { ExpressionAttributeNames: condition.names }),
+          ...(condition.values === undefined ? {} : { ExpressionAttributeValues: condition.values }),
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.counters.writes += 1;
+      this.counters.writeUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+    } catch (err) {
+      this.counters.writes += 1;
+      if (isConditionFailure(err)) {
+        const current = await this.get({ pk: item.pk, sk: item.sk });
+        throw new StaleStateError(`${what} changed concurrently`, current, {
+          cause: err,
+          context: { pk: item.pk, sk: item.sk },
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Delete only if the stored version matches (null: unconditionally). */
+  async deleteVersioned(key: Key, expectedVersion: number | null, what: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: key,
+          ...(expectedVersion === null
+            ? {}
+            : {
+                ConditionExpression: '#v = :expected',
+                ExpressionAttributeNames: { '#v': 'version' },
+                ExpressionAttributeValues: { ':expected': expectedVersion },
+              }),
+        }),
+      );
+      this.counters.writes += 1;
+    } catch (err) {
+      this.counters.writes += 1;
+      if (isConditionFailure(err)) {
+        throw new StaleStateError(`${what} changed concurrently`, await this.get(key), { cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
+export function isConditionFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err instanceof Error && err.name === 'ConditionalCheckFailedException')
+  );
+}

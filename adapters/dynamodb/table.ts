@@ -1,0 +1,65 @@
+/**
+ * The single state table: its definition and its keys. docs/state.md has the
+ * access-pattern table this serves; keep the two in step.
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+export const DEFAULT_TABLE_NAME = 'sc-state';
+export const GSI1 = 'gsi1';
+
+export function tableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'gsi1pk', AttributeType: 'S' },
+      { AttributeName: 'gsi1sk', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: GSI1,
+        KeySchema: [
+          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ],
+  };
+}
+
+/** Key builders: the only place key strings are spelled. */
+export const keys = {
+  hostState: (host: string) => ({ pk: `HOST#${host}`, sk: 'STATE', gsi1pk: 'HOSTS', gsi1sk: host }),
+  hostPartition: (host: string) => `HOST#${host}`,
+  guard: (host: string, container: string) => ({ pk: `HOST#${host}`, sk: `GUARD#${container}` }),
+  applied: (host: string, container: string) => ({ pk: `HOST#${host}`, sk: `APPLIED#${container}` }),
+  agent: (host: string) => ({ pk: `HOST#${host}`, sk: 'AGENT' }),
+  containerLocator: (container: string) => ({
+    pk: `CT#${container}`,
+    sk: 'LOCATOR',
+    gsi1pk: 'CONTAINERS',
+    gsi1sk: container,
+  }),
+  application: (app: string) => ({ pk: `APP#${app}`, sk: 'APP', gsi1pk: 'APPS', gsi1sk: app }),
+  applicationGuard: (app: string) => ({ pk: `APP#${app}`, sk: 'GUARD' }),
+  user: (user: string) => ({ pk: `USER#${user}`, sk: 'USER', gsi1pk: 'USERS', gsi1sk: user }),
+  rule: (name: string) => ({ pk: 'RULES', sk: name }),
+  rulesPartition: 'RULES',
+  service: (name: string) => ({ pk: 'SERVICES', sk: name }),
+  servicesPartition: 'SERVICES',
+  lease: (name: string) => ({ pk: 'LEASE', sk: name }),
+  activity: (structure: string, atMs: number, seq: string) => ({
+    pk: `LOG#${structure}`,
+    sk: `${String(atMs).padStart(15, '0')}#${seq}`,
+  }),
+  activityPartition: (structure: string) => `LOG#${structure}`,
+} as const;
+
+export const GSI1_KINDS = { hosts: 'HOSTS', containers: 'CONTAINERS', apps: 'APPS', users: 'USERS' } as const;

@@ -1,0 +1,119 @@
+/**
+ * One FIFO queue of scale orders per host, with its dead-letter queue.
+ * Group = container (orders of one container stay in order), dedup id = orderId.
+ * Orders are validated on the way in and on the way out.
+ */
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { parseOrThrow, ValidationError } from '../../core/errors.ts';
+import { ScaleOrder } from '../../core/contracts/order.ts';
+
+export const DEFAULT_QUEUE_PREFIX = 'sc-';
+
+export interface HostQueueOptions {
+  prefix?: string;
+  /** Receives before a message goes to the DLQ. */
+  maxReceiveCount?: number;
+  visibilityTimeoutS?: number;
+}
+
+export interface HostQueues {
+  queueUrl: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+export function hostQueueNames(host: string, prefix = DEFAULT_QUEUE_PREFIX): { queue: string; dlq: string } {
+  // SQS names: ≤ 80 chars of [A-Za-z0-9_-], FIFO ones end in .fifo. Host names may hold '.', which SQS refuses.
+  const safe = host.replace(/\./g, '_');
+  const queue = `${prefix}${safe}.fifo`;
+  const dlq = `${prefix}${safe}-dlq.fifo`;
+  if (dlq.length > 80) throw new ValidationError('host', [{ path: 'name', message: `too long for a queue name (${dlq})` }]);
+  return { queue, dlq };
+}
+
+/** Create (or find) the host's order queue and its DLQ. Idempotent. */
+export async function ensureHostQueues(sqs: SQSClient, host: string, opts: HostQueueOptions = {}): Promise<HostQueues> {
+  const names = hostQueueNames(host, opts.prefix);
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.dlq,
+      Attributes: { FifoQueue: 'true', MessageRetentionPeriod: String(14 * 24 * 3600) },
+    }),
+  );
+  const dlqUrl = required(dlq.QueueUrl, 'DLQ url');
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+  const dlqArn = required(attrs.Attributes?.QueueArn, 'DLQ arn');
+  const main = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        FifoQueue: 'true',
+        ContentBasedDeduplication: 'false',
+        VisibilityTimeout: String(opts.visibilityTimeoutS ?? 30),
+        ReceiveMessageWaitTimeSeconds: '20',
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? 5 }),
+      },
+    }),
+  );
+  return { queueUrl: required(main.QueueUrl, 'queue url'), dlqUrl, dlqArn };
+}
+
+export async function hostQueueUrl(sqs: SQSClient, host: string, prefix?: string): Promise<string | null> {
+  try {
+    const out = await sqs.send(new GetQueueUrlCommand({ QueueName: hostQueueNames(host, prefix).queue }));
+    return out.QueueUrl ?? null;
+  } catch (err) {
+    if (err instanceof QueueDoesNotExist || (err instanceof Error && err.name.includes('NonExistentQueue'))) return null;
+    throw err;
+  }
+}
+
+export async function deleteHostQueues(sqs: SQSClient, host: string, prefix?: string): Promise<void> {
+  const names = hostQueueNames(host, prefix);
+  for (const name of [names.queue, names.dlq]) {
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (QueueUrl !== undefined) await sqs.send(new DeleteQueueCommand({ QueueUrl }));
+    } catch (err) {
+      if (!(err instanceof QueueDoesNotExist || (err instanceof Error && err.name.includes('NonExistentQueue')))) throw err;
+    }
+  }
+}
+
+/** Validate and send one order; returns the SQS message id. */
+export async function sendOrder(sqs: SQSClient, queueUrl: string, order: unknown): Promise<string> {
+  const valid = parseOrThrow(ScaleOrder, order, 'order');
+  const out = await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(valid),
+      MessageGroupId: valid.container,
+      MessageDeduplicationId: valid.orderId,
+    }),
+  );
+  return required(out.MessageId, 'message id');
+}
+
+/** Parse a received message body into an order, or throw ValidationError naming the field. */
+export function parseOrderMessage(body: string | undefined): ScaleOrder {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch (err) {
+    throw new ValidationError('order', [{ path: '', message: 'body is not JSON' }], { cause: err });
+  }
+  return parseOrThrow(ScaleOrder, json, 'order');
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`SQS answered without ${what}`);
+  return value;
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { ContainerName, HostName } from './names.ts';
+import { Reason } from './reason.ts';
+import { Amount, EpochMillis } from './units.ts';
+
+/** cpuset list as the kernel writes it: "0-2,5". Empty string = no pinning. */
+export const CpusetList = z.string().regex(/^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
+  message: 'must be a cpuset list such as "0-2,5"',
+});
+
+/**
+ * The limits an order asks for: the container's full desired state per
+ * resource (declarative, so applying an order twice changes nothing). Absent
+ * key = leave that resource as it is.
+ */
+export const OrderLimits = z.strictObject({
+  cpuShares: Amount.min(1).optional(),
+  cpuset: CpusetList.optional(),
+  memMiB: Amount.min(4).optional(),
+  diskReadMiBps: Amount.min(1).optional(),
+  diskWriteMiBps: Amount.min(1).optional(),
+  netMbps: Amount.min(1).optional(),
+});
+export type OrderLimits = z.infer<typeof OrderLimits>;
+
+/**
+ * A scale order, one per committed change, on the host's FIFO queue
+ * (MessageGroupId = container, MessageDeduplicationId = orderId).
+ */
+export const ScaleOrder = z
+  .strictObject({
+    kind: z.literal('scale-order'),
+    orderId: z.string().min(1).max(128),
+    host: HostName,
+    container: ContainerName,
+    desiredVersion: z.number().int().positive(),
+    issuedAt: EpochMillis,
+    expiresAt: EpochMillis,
+    limits: OrderLimits,
+    reasons: z.array(Reason).default([]),
+  })
+  .refine((o) => o.expiresAt > o.issuedAt, { message: 'expiresAt must be after issuedAt', path: ['expiresAt'] });
+export type ScaleOrder = z.infer<typeof ScaleOrder>;
+
+export function orderId(container: string, desiredVersion: number): string {
+  return `${container}.v${desiredVersion}`;
+}

