@@ -17,7 +17,11 @@ export class ValidationError extends ScError {
   override name = 'ValidationError';
   readonly field: string;
   readonly issues: readonly { path: string; message: string }[];
-  constructor(what: string, issues: readonly { path: string; message: string }[], options: { cause?: unknown } = {}) {
+  constructor(
+    what: string,
+    issues: readonly { path: string; message: string }[],
+    options: { cause?: unknown } = {},
+  ) {
     const first = issues[0] ?? { path: '', message: 'invalid' };
     const where = first.path === '' ? what : `${what}.${first.path}`;
     super(`invalid ${where}: ${first.message}`, { ...options, context: { field: first.path } });
@@ -45,7 +49,10 @@ export class ConflictError extends ScError {
 }
 
 function issuePath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 /** Parse `value` with `schema`, or throw a ValidationError naming `what` and the first failing field. */

@@ -98,7 +98,16 @@ export async function startDynamoDbLocal(opts: { port?: number } = {}): Promise<
   const { dir, jar } = dynamoDbLocalJar();
   const child = spawn(
     'java',
-    [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', jar, '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port)],
+    [
+      `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      jar,
+      '-inMemory',
+      '-sharedDb',
+      '-disableTelemetry',
+      '-port',
+      String(port),
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -110,7 +119,10 @@ export async function startDynamoDbLocal(opts: { port?: number } = {}): Promise<
   });
   const endpoint = `http://${LOOPBACK}:${port}`;
   await Promise.race([
-    waitForHttp(endpoint, 30_000, { method: 'POST', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' } }),
+    waitForHttp(endpoint, 30_000, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' },
+    }),
     failed,
   ]);
   failed.catch(() => undefined);
@@ -140,10 +152,14 @@ export interface RunningTsdb extends Running {
  * store: OpenTSDB `/api/put` in, Prometheus query API out. Tuned for tests:
  * no latency offset, no dedup window; `flush()` makes new series visible.
  */
-export async function startVictoriaMetrics(opts: { port?: number; opentsdbPort?: number; dataDir?: string } = {}): Promise<RunningTsdb> {
+export async function startVictoriaMetrics(
+  opts: { port?: number; opentsdbPort?: number; dataDir?: string } = {},
+): Promise<RunningTsdb> {
   const binary = ['/usr/bin/victoria-metrics', '/usr/bin/victoriametrics'].find((p) => existsSync(p));
   if (binary === undefined) {
-    throw new Error('VictoriaMetrics is not installed: run `apt-get install -y victoria-metrics` (Debian package)');
+    throw new Error(
+      'VictoriaMetrics is not installed: run `apt-get install -y victoria-metrics` (Debian package)',
+    );
   }
   const port = opts.port ?? (await freePort());
   const opentsdbPort = opts.opentsdbPort ?? (await freePort());

@@ -5,8 +5,8 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  type DynamoDBDocumentClient,
   DeleteCommand,
+  type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -46,7 +46,12 @@ export class TableClient {
 
   async get(key: Key): Promise<Item | null> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: key,
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
     );
     this.counters.reads += 1;
     this.counters.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
@@ -58,7 +63,8 @@ export class TableClient {
     const input: QueryCommandInput = {
       TableName: this.tableName,
       KeyConditionExpression: opts.skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues: opts.skPrefix === undefined ? { ':pk': pk } : { ':pk': pk, ':p': opts.skPrefix },
+      ExpressionAttributeValues:
+        opts.skPrefix === undefined ? { ':pk': pk } : { ':pk': pk, ':p': opts.skPrefix },
       ConsistentRead: opts.consistent ?? true,
       ReturnConsumedCapacity: 'TOTAL',
     };
@@ -92,7 +98,9 @@ export class TableClient {
 
   /** Unconditional put (idempotent writes such as activity records). */
   async put(item: Item & Key): Promise<void> {
-    const out = await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ReturnConsumedCapacity: 'TOTAL' }));
+    const out = await this.doc.send(
+      new PutCommand({ TableName: this.tableName, Item: item, ReturnConsumedCapacity: 'TOTAL' }),
+    );
     this.counters.writes += 1;
     this.counters.writeUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
   }
@@ -107,7 +115,11 @@ export class TableClient {
       item,
       expectedVersion === null
         ? { expression: 'attribute_not_exists(pk)' }
-        : { expression: '#v = :expected', names: { '#v': 'version' }, values: { ':expected': expectedVersion } },
+        : {
+            expression: '#v = :expected',
+            names: { '#v': 'version' },
+            values: { ':expected': expectedVersion },
+          },
       what,
     );
   }

@@ -12,8 +12,8 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { parseOrThrow, ValidationError } from '../../core/errors.ts';
 import { ScaleOrder } from '../../core/contracts/order.ts';
+import { parseOrThrow, ValidationError } from '../../core/errors.ts';
 
 export const DEFAULT_QUEUE_PREFIX = 'sc-';
 
@@ -35,12 +35,17 @@ export function hostQueueNames(host: string, prefix = DEFAULT_QUEUE_PREFIX): { q
   const safe = host.replace(/\./g, '_');
   const queue = `${prefix}${safe}.fifo`;
   const dlq = `${prefix}${safe}-dlq.fifo`;
-  if (dlq.length > 80) throw new ValidationError('host', [{ path: 'name', message: `too long for a queue name (${dlq})` }]);
+  if (dlq.length > 80)
+    throw new ValidationError('host', [{ path: 'name', message: `too long for a queue name (${dlq})` }]);
   return { queue, dlq };
 }
 
 /** Create (or find) the host's order queue and its DLQ. Idempotent. */
-export async function ensureHostQueues(sqs: SQSClient, host: string, opts: HostQueueOptions = {}): Promise<HostQueues> {
+export async function ensureHostQueues(
+  sqs: SQSClient,
+  host: string,
+  opts: HostQueueOptions = {},
+): Promise<HostQueues> {
   const names = hostQueueNames(host, opts.prefix);
   const dlq = await sqs.send(
     new CreateQueueCommand({
@@ -49,7 +54,9 @@ export async function ensureHostQueues(sqs: SQSClient, host: string, opts: HostQ
     }),
   );
   const dlqUrl = required(dlq.QueueUrl, 'DLQ url');
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+  const attrs = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+  );
   const dlqArn = required(attrs.Attributes?.QueueArn, 'DLQ arn');
   const main = await sqs.send(
     new CreateQueueCommand({
@@ -59,7 +66,10 @@ export async function ensureHostQueues(sqs: SQSClient, host: string, opts: HostQ
         ContentBasedDeduplication: 'false',
         VisibilityTimeout: String(opts.visibilityTimeoutS ?? 30),
         ReceiveMessageWaitTimeSeconds: '20',
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? 5 }),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: opts.maxReceiveCount ?? 5,
+        }),
       },
     }),
   );
@@ -71,7 +81,8 @@ export async function hostQueueUrl(sqs: SQSClient, host: string, prefix?: string
     const out = await sqs.send(new GetQueueUrlCommand({ QueueName: hostQueueNames(host, prefix).queue }));
     return out.QueueUrl ?? null;
   } catch (err) {
-    if (err instanceof QueueDoesNotExist || (err instanceof Error && err.name.includes('NonExistentQueue'))) return null;
+    if (err instanceof QueueDoesNotExist || (err instanceof Error && err.name.includes('NonExistentQueue')))
+      return null;
     throw err;
   }
 }
@@ -83,7 +94,10 @@ export async function deleteHostQueues(sqs: SQSClient, host: string, prefix?: st
       const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
       if (QueueUrl !== undefined) await sqs.send(new DeleteQueueCommand({ QueueUrl }));
     } catch (err) {
-      if (!(err instanceof QueueDoesNotExist || (err instanceof Error && err.name.includes('NonExistentQueue')))) throw err;
+      if (
+        !(err instanceof QueueDoesNotExist || (err instanceof Error && err.name.includes('NonExistentQueue')))
+      )
+        throw err;
     }
   }
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Container } from './structure.ts';
 import { HostName } from './names.ts';
+import { Container } from './structure.ts';
 import { Amount } from './units.ts';
 
 /** One logical CPU of the host, as read from its topology. */

@@ -1,4 +1,6 @@
+export * from './activity.ts';
 export * from './event.ts';
+export * from './guard-state.ts';
 export * from './host.ts';
 export * from './limits.ts';
 export * from './names.ts';

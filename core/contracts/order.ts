@@ -39,7 +39,10 @@ export const ScaleOrder = z
     limits: OrderLimits,
     reasons: z.array(Reason).default([]),
   })
-  .refine((o) => o.expiresAt > o.issuedAt, { message: 'expiresAt must be after issuedAt', path: ['expiresAt'] });
+  .refine((o) => o.expiresAt > o.issuedAt, {
+    message: 'expiresAt must be after issuedAt',
+    path: ['expiresAt'],
+  });
 export type ScaleOrder = z.infer<typeof ScaleOrder>;
 
 export function orderId(container: string, desiredVersion: number): string {

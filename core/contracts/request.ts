@@ -20,7 +20,10 @@ export const ScaleRequest = z.strictObject({
   structureType: StructureType.exclude(['host']),
   resource: Resource,
   field: RequestField.default('current'),
-  amount: z.number().int().refine((n) => n !== 0, { message: 'amount must not be 0' }),
+  amount: z
+    .number()
+    .int()
+    .refine((n) => n !== 0, { message: 'amount must not be 0' }),
   /** Higher wins on duplicates and goes first among ties. ReBalancer: receivers 2, donors −1. */
   priority: z.number().int().default(0),
   timestamp: EpochMillis,

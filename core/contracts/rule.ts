@@ -30,7 +30,9 @@ export const EventRule = z.strictObject({
   generates: z.literal('events'),
   rule: JsonLogicExpr,
   action: z.strictObject({
-    events: z.strictObject({ scale: z.union([z.strictObject({ up: z.literal(1) }), z.strictObject({ down: z.literal(1) })]) }),
+    events: z.strictObject({
+      scale: z.union([z.strictObject({ up: z.literal(1) }), z.strictObject({ down: z.literal(1) })]),
+    }),
   }),
 });
 export type EventRule = z.infer<typeof EventRule>;

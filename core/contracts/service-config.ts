@@ -38,7 +38,9 @@ export const ScalerConfig = z.strictObject({
   /** Memory is never ordered below usage plus this margin, MiB. */
   MEM_SAFETY_MARGIN_MIB: z.number().int().min(0).max(65536).default(64),
   /** Slice size when spreading application requests over containers, per resource unit. */
-  APP_SLICE: z.partialRecord(Resource, z.number().int().positive()).default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 }),
+  APP_SLICE: z
+    .partialRecord(Resource, z.number().int().positive())
+    .default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 }),
   DRY_RUN: z.boolean().default(false),
 });
 export type ScalerConfig = z.infer<typeof ScalerConfig>;

@@ -8,7 +8,8 @@ import type { DynamoFlavour } from '../../local/emulators.ts';
 
 function required(name: string): string {
   const v = process.env[name];
-  if (v === undefined || v === '') throw new Error(`${name} is not set: run integration tests through jest (global-setup)`);
+  if (v === undefined || v === '')
+    throw new Error(`${name} is not set: run integration tests through jest (global-setup)`);
   return v;
 }
 

@@ -2,7 +2,12 @@
 // endpoints to the test workers through the environment (read by env.ts).
 // Plain JS loaded natively by Node (which strips the types of emulators.ts),
 // because jest's global-setup transform cannot load ESM-only packages.
-import { startDynalite, startDynamoDbLocal, startFauxqs, startVictoriaMetrics } from '../../local/emulators.ts';
+import {
+  startDynalite,
+  startDynamoDbLocal,
+  startFauxqs,
+  startVictoriaMetrics,
+} from '../../local/emulators.ts';
 
 export default async function globalSetup() {
   const [dynalite, ddbLocal, sqs, vm] = await Promise.all([

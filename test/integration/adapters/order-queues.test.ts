@@ -2,8 +2,8 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '../../../adapters/aws.ts';
 import { ensureHostQueues, parseOrderMessage, sendOrder } from '../../../adapters/sqs/order-queues.ts';
-import { ValidationError } from '../../../core/errors.ts';
 import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
+import { ValidationError } from '../../../core/errors.ts';
 import { sqsEndpoint, uniqueName } from '../../support/env.ts';
 
 function anOrder(container: string, version: number, host: string): ScaleOrder {
@@ -41,7 +41,9 @@ describe('host order queues on fauxqs', () => {
     for (let v = 1; v <= 5; v++) await sendOrder(sqs, queueUrl, anOrder('c1', v, host));
     const seen: number[] = [];
     while (seen.length < 5) {
-      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
       for (const m of out.Messages ?? []) {
         seen.push(parseOrderMessage(m.Body).desiredVersion);
         await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
@@ -52,10 +54,15 @@ describe('host order queues on fauxqs', () => {
 
   it('moves a message to the DLQ after the maximum receives', async () => {
     const host = uniqueName('h');
-    const { queueUrl, dlqUrl } = await ensureHostQueues(sqs, host, { maxReceiveCount: 2, visibilityTimeoutS: 1 });
+    const { queueUrl, dlqUrl } = await ensureHostQueues(sqs, host, {
+      maxReceiveCount: 2,
+      visibilityTimeoutS: 1,
+    });
     await sendOrder(sqs, queueUrl, anOrder('c1', 1, host));
     for (let i = 0; i < 2; i++) {
-      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 2, VisibilityTimeout: 0 }));
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 2, VisibilityTimeout: 0 }),
+      );
       expect(out.Messages).toHaveLength(1);
     }
     // The receive after the last allowed one moves the message to the DLQ instead of delivering it.

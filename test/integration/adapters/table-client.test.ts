@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { StaleStateError } from '../../../core/errors.ts';
 import { keys } from '../../../adapters/dynamodb/table.ts';
-import { DYNAMO_FLAVOURS } from '../../support/env.ts';
+import { StaleStateError } from '../../../core/errors.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS } from '../../support/env.ts';
 
 describe.each(DYNAMO_FLAVOURS)('TableClient on %s', (flavour) => {
   let t: TestTable;
@@ -16,22 +16,30 @@ describe.each(DYNAMO_FLAVOURS)('TableClient on %s', (flavour) => {
   it('creates an item only once when the expected version is null', async () => {
     const item = { ...keys.service('guardian'), version: 1, config: {} };
     await t.table.putVersioned(item, null, 'service guardian');
-    await expect(t.table.putVersioned(item, null, 'service guardian')).rejects.toBeInstanceOf(StaleStateError);
+    await expect(t.table.putVersioned(item, null, 'service guardian')).rejects.toBeInstanceOf(
+      StaleStateError,
+    );
   });
 
   it('turns a lost version race into a StaleStateError carrying the current item', async () => {
     const key = keys.service('scaler');
     await t.table.putVersioned({ ...key, version: 1, config: { a: 1 } }, null, 'scaler');
     await t.table.putVersioned({ ...key, version: 2, config: { a: 2 } }, 1, 'scaler');
-    const err = await t.table.putVersioned({ ...key, version: 2, config: { a: 3 } }, 1, 'scaler').catch((e: unknown) => e);
+    const err = await t.table
+      .putVersioned({ ...key, version: 2, config: { a: 3 } }, 1, 'scaler')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StaleStateError);
-    expect((err as StaleStateError<Record<string, unknown>>).current).toMatchObject({ version: 2, config: { a: 2 } });
+    expect((err as StaleStateError<Record<string, unknown>>).current).toMatchObject({
+      version: 2,
+      config: { a: 2 },
+    });
   });
 
   it('lists names of a kind through the index and pages through a partition', async () => {
     await t.table.put({ ...keys.hostState('h1'), version: 1 });
     await t.table.put({ ...keys.hostState('h2'), version: 1 });
-    for (let i = 0; i < 30; i++) await t.table.put({ ...keys.guard('h1', `c${i}`), version: 1, pad: 'x'.repeat(2000) });
+    for (let i = 0; i < 30; i++)
+      await t.table.put({ ...keys.guard('h1', `c${i}`), version: 1, pad: 'x'.repeat(2000) });
     // GSI reads are eventually consistent on AWS; the emulators answer at once.
     expect((await t.table.listKind('HOSTS')).sort()).toEqual(['h1', 'h2']);
     const items = await t.table.queryPartition(keys.hostPartition('h1'), { skPrefix: 'GUARD#' });

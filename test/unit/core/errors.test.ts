@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseOrThrow, ValidationError } from '../../../core/errors.ts';
 import { RequestRule } from '../../../core/contracts/rule.ts';
+import { parseOrThrow, ValidationError } from '../../../core/errors.ts';
 
 describe('parseOrThrow', () => {
   it('names the first failing field of a malformed rule', () => {

@@ -1,0 +1,96 @@
+import type { EventRule, RequestRule, Rule } from '../contracts/rule.ts';
+import type { Resource } from '../contracts/units.ts';
+import { titleResource } from '../contracts/units.ts';
+
+/**
+ * The default rules, as the original framework ships them (same names, same
+ * conditions, same amounts), so its operators' knowledge carries over.
+ * Reachability under the default service config: the largest events_to_remove
+ * (8, MemRescaleDown) × WINDOW_TIMELAPSE (5 s) = 40 s ≤ EVENT_TIMEOUT (60 s).
+ */
+const v = (path: string) => ({ var: path });
+
+function exceededUpper(res: Resource): EventRule {
+  return {
+    name: `${res}_exceeded_upper`,
+    resource: res,
+    active: true,
+    generates: 'events',
+    action: { events: { scale: { up: 1 } } },
+    rule: {
+      and: [
+        { '>': [v(`${res}.structure.${res}.usage`), v(`${res}.limits.${res}.upper`)] },
+        { '<': [v(`${res}.limits.${res}.upper`), v(`${res}.structure.${res}.max`)] },
+        { '<': [v(`${res}.structure.${res}.current`), v(`${res}.structure.${res}.max`)] },
+      ],
+    },
+  };
+}
+
+function droppedLower(res: Resource, idleCounts: boolean): EventRule {
+  return {
+    name: `${res}_dropped_lower`,
+    resource: res,
+    active: true,
+    generates: 'events',
+    action: { events: { scale: { down: 1 } } },
+    rule: {
+      and: [
+        // Disks may be scaled down while idle (usage 0); cpu and mem need some usage.
+        { [idleCounts ? '>=' : '>']: [v(`${res}.structure.${res}.usage`), 0] },
+        { '<': [v(`${res}.structure.${res}.usage`), v(`${res}.limits.${res}.lower`)] },
+        { '>': [v(`${res}.limits.${res}.lower`), v(`${res}.structure.${res}.min`)] },
+      ],
+    },
+  };
+}
+
+function rescale(
+  res: Resource,
+  direction: 'up' | 'down',
+  need: number,
+  oppositeAtMost: number,
+  policy: RequestRule['rescale_policy'],
+  amount: number,
+): RequestRule {
+  const [own, other] = direction === 'up' ? ['up', 'down'] : ['down', 'up'];
+  return {
+    name: `${titleResource(res)}Rescale${direction === 'up' ? 'Up' : 'Down'}`,
+    resource: res,
+    active: true,
+    generates: 'requests',
+    rule: {
+      and: [
+        { '>=': [v(`events.scale.${own}`), need] },
+        { '<=': [v(`events.scale.${other}`), oppositeAtMost] },
+      ],
+    },
+    events_to_remove: need,
+    rescale_type: direction,
+    rescale_policy: policy,
+    amount,
+  };
+}
+
+export const DEFAULT_RULES: readonly Rule[] = Object.freeze([
+  exceededUpper('cpu'),
+  droppedLower('cpu', false),
+  rescale('cpu', 'up', 2, 2, 'amount', 75),
+  rescale('cpu', 'down', 6, 0, 'fit_to_usage', 0),
+  exceededUpper('mem'),
+  droppedLower('mem', false),
+  rescale('mem', 'up', 2, 6, 'amount', 256),
+  rescale('mem', 'down', 8, 0, 'fit_to_usage', 0),
+  exceededUpper('disk_read'),
+  droppedLower('disk_read', true),
+  rescale('disk_read', 'up', 1, 6, 'amount', 450),
+  rescale('disk_read', 'down', 6, 0, 'fit_to_usage', 0),
+  exceededUpper('disk_write'),
+  droppedLower('disk_write', true),
+  rescale('disk_write', 'up', 1, 6, 'amount', 450),
+  rescale('disk_write', 'down', 6, 0, 'fit_to_usage', 0),
+  exceededUpper('net'),
+  droppedLower('net', false),
+  rescale('net', 'up', 2, 2, 'amount', 100),
+  rescale('net', 'down', 6, 0, 'fit_to_usage', 0),
+]);
