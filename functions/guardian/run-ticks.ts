@@ -12,6 +12,7 @@ import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import { loadConfig } from './state.ts';
 import { runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
 export const LEASE_NAME = 'control-tick';
@@ -88,6 +89,9 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
     return { ticks: 0, stopped: 'lease-held', reports };
   }
   try {
+    // The window sets the cadence: read it before planning the first tick.
+    memory.config = (await loadConfig(table, memory.config)).config;
+    windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
     let next = Math.ceil(clock.now() / windowMs) * windowMs;
     for (;;) {
       if (opts.signal?.aborted) {
