@@ -75,6 +75,8 @@ interface Ctx {
   rejected: Rejection[];
   notes: Rejection[];
   requestsByHost: Map<string, ScaleRequest[]>;
+  /** Highest usage seen per `container|resource` in live container requests. */
+  seenUsage: Map<string, number>;
 }
 
 export function plan(input: PlanInput): Plan {
@@ -87,12 +89,23 @@ export function plan(input: PlanInput): Plan {
     rejected: [],
     notes: [],
     requestsByHost: new Map(),
+    seenUsage: new Map(),
   };
   for (const h of input.hosts) {
     ctx.hosts.set(h.name, cloneHost(h));
     for (const name of Object.keys(h.containers)) ctx.where.set(name, h.name);
   }
   const live = filterRequests(input, ctx.rejected);
+  for (const r of input.requests) {
+    if (
+      r.usage === null ||
+      r.structureType !== 'container' ||
+      input.now - r.timestamp > input.config.REQUEST_TIMEOUT * 1000
+    )
+      continue;
+    const key = `${r.structure}|${r.resource}`;
+    ctx.seenUsage.set(key, Math.max(r.usage, ctx.seenUsage.get(key) ?? 0));
+  }
   for (const req of orderRequests(live)) applyRequest(ctx, req);
   return finish(ctx);
 }
@@ -171,9 +184,19 @@ function noteRequest(ctx: Ctx, host: string, req: ScaleRequest): void {
   ctx.requestsByHost.set(host, reqs);
 }
 
+/**
+ * Usage of a container's resource as known to this plan: the highest of the
+ * usage map's value and every live request's observation of that container
+ * (the conservative choice for memory safety).
+ */
 function usageOf(ctx: Ctx, container: string, resource: Resource, req?: ScaleRequest): number | null {
-  if (req !== undefined && req.structure === container && req.usage !== null) return req.usage;
-  return ctx.input.usage?.[container]?.[resource] ?? null;
+  const known = [
+    ctx.input.usage?.[container]?.[resource] ?? null,
+    ctx.seenUsage.get(`${container}|${resource}`) ?? null,
+  ];
+  if (req !== undefined && req.structure === container) known.push(req.usage);
+  const values = known.filter((v): v is number => v !== null);
+  return values.length === 0 ? null : Math.max(...values);
 }
 
 /** Lowest `current` a scale-down may reach, and why. */
