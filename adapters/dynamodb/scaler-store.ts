@@ -86,6 +86,15 @@ export class ScalerStore {
     }
   }
 
+  /** Create a host's state item; fails with StaleStateError if it exists. */
+  async createHost(host: HostState): Promise<void> {
+    await this.table.putVersioned(hostStateToItem(host), null, `host ${host.name}`);
+  }
+
+  async putLocator(container: string, host: string): Promise<void> {
+    await this.table.put(locatorItem(container, host));
+  }
+
   async listHosts(): Promise<string[]> {
     return this.table.listKind(GSI1_KINDS.hosts);
   }
