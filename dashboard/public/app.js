@@ -70,7 +70,12 @@
   function legendNow(box, p) {
     box.replaceChildren(
       ...LINES.map((l) =>
-        el('span', { 'data-series': l.key }, el('b', { text: `${l.label} ` }), `${fmt(p.now[l.key])}`),
+        el(
+          'span',
+          { 'data-series': l.key, style: `border-left: 12px solid ${l.stroke}; padding-left: 4px` },
+          el('b', { text: `${l.label} ` }),
+          `${fmt(p.now[l.key])}`,
+        ),
       ),
       el('span', { 'data-series': 'min' }, el('b', { text: 'min ' }), fmt(p.now.min)),
       el('span', { class: 'unit', text: p.unit + (p.allocationFromHistory ? '' : ' · allocation: now') }),
@@ -89,7 +94,7 @@
         {
           width,
           height: 170,
-          legend: { show: true, live: true },
+          legend: { show: false },
           scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
           axes: [{}, { size: 60 }],
           series: [
