@@ -95,7 +95,7 @@
           width,
           height: 170,
           legend: { show: false },
-          scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
+          scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
           axes: [{}, { size: 60 }],
           series: [
             {},

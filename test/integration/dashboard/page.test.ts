@@ -71,9 +71,17 @@ describe('dashboard page in headless Chromium', () => {
     // 2 containers × (cpu, mem) charts, each a canvas with drawn pixels.
     expect(await page.locator('.plot canvas').count()).toBe(4);
     const inked = await page.$$eval('.plot canvas', (canvases) =>
-      canvases.map((c) => {
-        const ctx = (c as HTMLCanvasElement).getContext('2d');
-        const { width, height } = c as HTMLCanvasElement;
+      canvases.map((el) => {
+        // Browser-side code: the DOM types are not in this project's lib.
+        const c = el as unknown as {
+          width: number;
+          height: number;
+          getContext(
+            kind: '2d',
+          ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+        };
+        const ctx = c.getContext('2d');
+        const { width, height } = c;
         const data = ctx?.getImageData(0, 0, width, height).data ?? new Uint8ClampedArray();
         let painted = 0;
         for (let i = 3; i < data.length; i += 4) if ((data[i] ?? 0) > 0) painted++;
