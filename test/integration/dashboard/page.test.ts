@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type BrowserContext, chromium } from 'playwright-core';
+import { keys } from '../../../adapters/dynamodb/table.ts';
+import { Activity } from '../../../core/contracts/activity.ts';
 import { prometheusSeries } from '../../../dashboard/read-model.ts';
 import { type DashboardServer, startDashboardServer } from '../../../dashboard/server.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
@@ -65,7 +67,7 @@ describe('dashboard page in headless Chromium', () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
+    await page.goto(`${server.url}?poll=500`);
     await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
 
     // 2 containers × (cpu, mem) charts, each a canvas with drawn pixels.
@@ -105,7 +107,30 @@ describe('dashboard page in headless Chromium', () => {
     await expect(tip.textContent()).resolves.toContain(ORDER_REASON);
 
     mkdirSync(join(process.cwd(), 'artifacts'), { recursive: true });
+    await page.mouse.move(5, 5);
+    await expect(tip.isVisible()).resolves.toBe(false);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it('updates live: a new order appears as a marker on the next poll', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}?poll=500`);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+    const orders = page.locator('[data-plot="demo-host/demo1/cpu"] .marker.order');
+    expect(await orders.count()).toBe(2);
+    const order = Activity.parse({
+      structure: 'demo1',
+      at: endMs - 30_000,
+      kind: 'order',
+      resource: 'cpu',
+      text: 'cpu 120 → 200 shares',
+      reasons: [{ source: 'operator', text: 'raised by hand' }],
+    });
+    await t.table.put({ ...keys.activity('demo1', order.at, 'live'), ...order });
+    const deadline = Date.now() + 5_000;
+    while ((await orders.count()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await orders.count()).toBe(3);
+    await page.close();
+  }, 30_000);
 });
