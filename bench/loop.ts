@@ -62,7 +62,7 @@ export async function run(emit: Emit): Promise<void> {
   if (missing.length > 0) {
     process.stderr.write(
       `bench loop: cannot measure yet — missing: ${missing.join('; ')}.\n` +
-        '  Ready: local/scheduler.ts, local/containers.ts, local/workload.ts, local/reaction.ts, core/cost/model.ts.\n' +
+        '  Ready: local/scheduler.ts, local/containers.ts, local/workload.ts, local/reaction.ts, local/quality.ts, core/cost/model.ts.\n' +
         '  No figure printed (figures are only printed when measured).\n',
     );
     process.exitCode = 3;
@@ -127,6 +127,6 @@ export async function run(emit: Emit): Promise<void> {
     }
   }
   process.stderr.write(
-    'bench loop: utilisation_gain, overhead_pct and oom_kills need the control-quality run (not written yet): not printed.\n',
+    'bench loop: utilisation_gain, overhead_pct and oom_kills need the fixed-vs-scaled runs (local/quality.ts measures them; the run is not composed yet): not printed.\n',
   );
 }
