@@ -13,12 +13,17 @@ import {
   writeUnits,
 } from './model.ts';
 
-/** Item sizes assumed, bytes (docs/state.md: ≈ 0.5 KB of host item per container). */
+/**
+ * Item sizes, bytes. The host item and GUARD sizes are checked against DynamoDB
+ * Local's consumed capacity for items built from the contracts
+ * (test/integration/core/cost/assumptions.test.ts: a 20-container host item is
+ * 6 WRU; it and 20 GUARD items read as 4 RRU); APPLIED and activity are estimates.
+ */
 export const ASSUMED_SIZES = {
-  hostStatePerContainer: 500,
-  hostStateBase: 1500,
-  guardItem: 800,
-  appliedItem: 400,
+  hostStatePerContainer: 280,
+  hostStateBase: 250,
+  guardItem: 500,
+  appliedItem: 300,
   activityItem: 300,
   order: 900,
 } as const;
@@ -28,16 +33,16 @@ export const ASSUMED_FLEET = { containers: 1000, containersPerHost: 20, tickSeco
 const LONG_POLL_SECONDS = 20;
 const MINUTES_PER_MONTH = SECONDS_PER_MONTH / 60;
 
-function hostPartitionBytes(containersPerHost: number, compactState: boolean): number {
+export function hostPartitionBytes(containersPerHost: number, compactState: boolean): number {
   const s = ASSUMED_SIZES;
-  const state = s.hostStateBase + containersPerHost * (compactState ? 200 : s.hostStatePerContainer);
+  const state = s.hostStateBase + containersPerHost * (compactState ? 150 : s.hostStatePerContainer);
   return state + containersPerHost * (s.guardItem + s.appliedItem);
 }
 
-function hostStateBytes(containersPerHost: number, compactState: boolean): number {
+export function hostStateBytes(containersPerHost: number, compactState: boolean): number {
   return (
     ASSUMED_SIZES.hostStateBase +
-    containersPerHost * (compactState ? 200 : ASSUMED_SIZES.hostStatePerContainer)
+    containersPerHost * (compactState ? 150 : ASSUMED_SIZES.hostStatePerContainer)
   );
 }
 
@@ -85,7 +90,7 @@ export function asDocumented(containersPerHost: number = ASSUMED_FLEET.container
  * state and live events in memory (the lease makes it the only Guardian),
  * re-reads host partitions once a minute eventually consistent (and whatever
  * its own writes changed), writes GUARD only when limits change with a scale
- * action, keeps the per-container part of the host item compact (≈ 200 B),
+ * action, keeps the per-container part of the host item compact (≈ 150 B, e.g. short attribute names),
  * one scale action per container per hour, heartbeats every 60 s, 128 MiB.
  */
 export function lean(containersPerHost: number = ASSUMED_FLEET.containersPerHost): LoopCounts {
