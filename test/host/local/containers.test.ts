@@ -53,7 +53,8 @@ describe.each(kinds)('%s demo container', (kind, create) => {
     await c.setPhase({ kind: 'cpu', workers: 1 });
     await sleep(400);
     const burstCpu = await cpuSecondsOver(c, 1000);
-    expect(burstCpu).toBeGreaterThan(0.15); // one busy loop on a shared 2-core machine
+    // One busy loop on a shared 2-core machine: well above idle even when other work competes.
+    expect(burstCpu).toBeGreaterThan(Math.max(0.08, 4 * idleCpu));
 
     await c.setPhase({ kind: 'mem', totalMiB: 48, stepMiBPerSecond: 48 });
     await sleep(1500);

@@ -21,8 +21,8 @@ function standInController(cgroupPath: string, signal: AbortSignal): Promise<voi
       const now = usage();
       const cores = (now - last) / 1e9 / 0.2;
       last = now;
-      if (cores > 0.15) setQuota(90_000);
-      else if (cores < 0.05) setQuota(30_000);
+      if (cores > 0.08) setQuota(90_000);
+      else if (cores < 0.03) setQuota(30_000);
     }
   })();
 }
