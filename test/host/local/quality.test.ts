@@ -22,7 +22,8 @@ describe('control quality from real cgroup files', () => {
       const q = summarise(await run, { hostCores: 2, hostMemMiB: 1024 });
       expect(q.durationS).toBeGreaterThan(1.8);
       expect(q.cpuAllocatedCoreS).toBeCloseTo(0.2 * q.durationS, 1);
-      expect(q.cpuUtilisation).toBeGreaterThan(0.6); // quota met within a few % when the host has room
+      // Near 1 when the host has idle CPU; lower when other work competes for the 2 cores.
+      expect(q.cpuUtilisation).toBeGreaterThan(0.3);
       expect(q.cpuUtilisation).toBeLessThan(1.1);
       expect(q.throttledS).toBeGreaterThan(0); // a busy loop always hits a 0.2-core quota
       expect(q.oomKills).toBe(0);
