@@ -12,12 +12,21 @@ export interface ClientOptions {
   /** Override of the endpoint (tests); otherwise the SDK reads the environment. */
   endpoint?: string;
   region?: string;
+  /** Give up on one HTTP request after this long (the SDK then retries); default: no limit. */
+  requestTimeoutMs?: number;
+}
+
+function handlerOptions(opts: ClientOptions) {
+  return opts.requestTimeoutMs === undefined
+    ? {}
+    : { requestHandler: { requestTimeout: opts.requestTimeoutMs, connectionTimeout: 3000 } };
 }
 
 export function createDynamoDocumentClient(opts: ClientOptions = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
     ...(opts.region === undefined ? {} : { region: opts.region }),
+    ...handlerOptions(opts),
     maxAttempts: 4,
   });
   return DynamoDBDocumentClient.from(client, {
@@ -35,6 +44,7 @@ export function createSqsClient(opts: ClientOptions = {}, env: NodeJS.ProcessEnv
     ...(opts.region === undefined ? {} : { region: opts.region }),
     // Emulators return queue URLs on hosts that do not resolve; send to the configured endpoint instead.
     useQueueUrlAsEndpoint: !sqsEndpointConfigured(opts, env),
+    ...handlerOptions(opts),
     maxAttempts: 4,
   });
 }

@@ -76,11 +76,10 @@ export class OrderConsumer {
   /** Stop polling, let in-flight orders finish (up to drainTimeoutMs), then return. */
   async stop(): Promise<void> {
     if (this.loop === null) return;
+    const timer = setTimeout(() => this.workAbort.abort(), this.o.drainTimeoutMs);
     this.pollAbort.abort();
     await this.loop;
-    const drained = Promise.allSettled([...this.inFlight]);
-    const timer = setTimeout(() => this.workAbort.abort(), this.o.drainTimeoutMs);
-    await drained;
+    await Promise.allSettled([...this.inFlight]);
     clearTimeout(timer);
     this.loop = null;
     this.d.log.info(this.stats, 'consumer stopped');

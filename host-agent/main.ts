@@ -21,8 +21,8 @@ try {
 }
 log.level = config.logLevel;
 
-const doc = createDynamoDocumentClient();
-const sqs = createSqsClient();
+const doc = createDynamoDocumentClient({ requestTimeoutMs: 5000 });
+const sqs = createSqsClient({ requestTimeoutMs: (config.waitTimeS + 10) * 1000 });
 const agent = new HostAgent({
   config,
   sqs,

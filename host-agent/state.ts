@@ -44,7 +44,8 @@ export class DynamoAgentState implements AgentStateStore {
   }
 
   async readHost(): Promise<HostState | null> {
-    return parseHostItem(await this.table.get(keys.hostState(this.host)));
+    const { pk, sk } = keys.hostState(this.host);
+    return parseHostItem(await this.table.get({ pk, sk }));
   }
 
   async readApplied(): Promise<Map<string, number>> {
