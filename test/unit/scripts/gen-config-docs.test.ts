@@ -1,11 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { SERVICE_CONFIGS } from '../../../core/contracts/service-config.ts';
-import { CONFIG_DOC, describeType, renderConfigDocs } from '../../../scripts/gen-config-docs.ts';
+import {
+  CONFIG_DOC,
+  describeType,
+  README,
+  renderConfigDocs,
+  spliceReadme,
+} from '../../../scripts/gen-config-docs.ts';
 
 describe('docs/configuration.md', () => {
   it('is what `npm run docs` generates from the schemas now (run it after changing a schema)', () => {
     expect(readFileSync(CONFIG_DOC, 'utf8')).toBe(renderConfigDocs());
+  });
+
+  it('matches the tables in README.md', () => {
+    const readme = readFileSync(README, 'utf8');
+    expect(readme).toBe(spliceReadme(readme));
+    expect(readme).toContain('| `WINDOW_TIMELAPSE` | integer 1–300 | `5` |');
   });
 
   it('has one row per setting of every service, with its default', () => {
