@@ -145,13 +145,17 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
   const storedServices = await storedNames(keys.servicesPartition);
 
   const givenRuleNames = new Set(given.rules.map((r) => r.name));
-  for (const rule of DEFAULT_RULES) {
-    if (givenRuleNames.has(rule.name)) continue;
-    const wrote =
-      !storedRules.has(rule.name) &&
-      (await createIfAbsent(() => catalog.putRule(rule, { expectedVersion: null })));
-    (wrote ? report.rulesWritten : report.rulesKept).push(rule.name);
-  }
+  // Default rules are independent items: create the missing ones concurrently.
+  const defaults = DEFAULT_RULES.filter((rule) => !givenRuleNames.has(rule.name));
+  const created = await Promise.all(
+    defaults.map(
+      (rule) =>
+        !storedRules.has(rule.name) && createIfAbsent(() => catalog.putRule(rule, { expectedVersion: null })),
+    ),
+  );
+  defaults.forEach((rule, i) => {
+    (created[i] ? report.rulesWritten : report.rulesKept).push(rule.name);
+  });
   for (const rule of given.rules) {
     const stored = await catalog.getRule(rule.name);
     if (stored !== null && isDeepStrictEqual(stored.rule, rule)) {
