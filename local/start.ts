@@ -10,7 +10,7 @@ import { readEnvConfig } from '../adapters/env.ts';
 import { PlatformEnv } from './bootstrap.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';
 
-const USAGE = `usage: npm start [-- --dynamodb-local] [-- --no-tsdb]
+const USAGE = `usage: npm start -- [--dynamodb-local] [--no-tsdb]
   --dynamodb-local  use AWS DynamoDB Local (Java) instead of in-process dynalite
   --no-tsdb         do not start VictoriaMetrics (the local metrics store)
 environment: SC_TABLE (default sc-state), SC_QUEUE_PREFIX (default sc-)`;
