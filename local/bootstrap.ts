@@ -12,28 +12,16 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { Catalog, resolveServiceConfig } from '../adapters/dynamodb/catalog.ts';
-import { DEFAULT_TABLE_NAME, GSI1_KINDS, keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { GSI1_KINDS, keys, tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
-import { DEFAULT_QUEUE_PREFIX, ensureHostQueues } from '../adapters/sqs/order-queues.ts';
+import { ensureHostQueues } from '../adapters/sqs/order-queues.ts';
 import { Rule } from '../core/contracts/rule.ts';
 import { defaultConfig, SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
 import { parseOrThrow, StaleStateError, ValidationError } from '../core/errors.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 
-/** Settings of the platform read from the environment by the bootstrap and the local platform. */
-export const PlatformEnv = z.object({
-  SC_TABLE: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 characters of letters, digits, "_", "." or "-"')
-    .default(DEFAULT_TABLE_NAME)
-    .describe('Name of the DynamoDB state table.'),
-  SC_QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{0,40}$/, 'must be at most 40 characters of letters, digits, "_" or "-"')
-    .default(DEFAULT_QUEUE_PREFIX)
-    .describe('Prefix of every SQS queue name (per-host order queues `<prefix><host>.fifo` and their DLQs).'),
-});
-export type PlatformEnv = z.infer<typeof PlatformEnv>;
+/** Settings of the platform read from the environment (shared by every deployable). */
+export { PlatformEnv } from '../adapters/platform-env.ts';
 
 /** A rules file: an array of rules. */
 export const RulesFile = z.array(Rule);

@@ -8,9 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { PlatformEnv } from '../adapters/platform-env.ts';
 import { SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
 import { RESOURCE_UNITS } from '../core/contracts/units.ts';
-import { PlatformEnv } from '../local/bootstrap.ts';
+import { ControlTickEnv } from '../functions/guardian/wiring.ts';
+import { AgentEnv } from '../host-agent/config.ts';
 import { ROOT } from './package.ts';
 
 export const CONFIG_DOC = join(ROOT, 'docs/configuration.md');
@@ -21,6 +23,16 @@ const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject }[] = [
     title: 'Platform',
     readBy: '`npm run bootstrap`, `npm start`, `serverless.yml` (passed to every function)',
     schema: PlatformEnv,
+  },
+  {
+    title: 'Control tick',
+    readBy: '`functions/handlers/control-tick.ts` (serverless.yml `controlTick`), `npm start` (local loop)',
+    schema: ControlTickEnv,
+  },
+  {
+    title: 'Host agent',
+    readBy: '`host-agent/main.ts`, `npm start` (local loop)',
+    schema: AgentEnv,
   },
 ];
 

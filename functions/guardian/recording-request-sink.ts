@@ -4,10 +4,10 @@ import { requestAction } from '../../core/contracts/request.ts';
 import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
 
 /**
- * The interim RequestSink while the planner is not deployed (the documented
- * behaviour of the Guardian issue): requests are observable — the tick stores
- * each one as an activity record, and this sink logs them — but nothing is
- * planned or ordered, so it accepts none.
+ * A RequestSink that only records (tests, and running the Guardian without a
+ * planner): requests are observable — the tick stores each one as an activity
+ * record, and this sink logs them — but nothing is planned or ordered, so it
+ * accepts none. The deployed control tick uses the Scaler (ScalerSink).
  */
 export class RecordingRequestSink implements RequestSink {
   private readonly logger: Logger;

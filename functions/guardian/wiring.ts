@@ -1,40 +1,72 @@
 /**
- * What the control-tick handler needs, built once per process from a strict
- * environment: the state table, the metrics source, the request sink.
+ * What the control-tick function needs, built once per process from one strict
+ * environment schema: the state table, the metrics source, and the Scaler's
+ * planner as the Guardian's request sink (orders go to the hosts' SQS queues).
  */
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { createDynamoDocumentClient } from '../../adapters/aws.ts';
-import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
+import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { systemClock } from '../../adapters/clock.ts';
+import { Catalog } from '../../adapters/dynamodb/catalog.ts';
+import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
 import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
+import { PlatformEnv } from '../../adapters/platform-env.ts';
+import type { Clock } from '../../core/ports/clock.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
-import type { RequestSink } from '../../core/ports/request-sink.ts';
-import { RecordingRequestSink } from './recording-request-sink.ts';
+import type { OrderSender } from '../scaler/ports.ts';
+import { ScalerSink } from '../scaler/scaler-sink.ts';
+import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
+import { type RunTicksResult, runTicks } from './run-ticks.ts';
 
-export const GuardianEnv = z.strictObject({
-  SC_TABLE_NAME: z.string().min(3).default(DEFAULT_TABLE_NAME),
-  /** 'opentsdb': BDWatchdog's TSD /api/query; 'prometheus': Prometheus query API (VictoriaMetrics). */
-  SC_METRICS_BACKEND: z.enum(['opentsdb', 'prometheus']).default('opentsdb'),
-  SC_METRICS_URL: z.url(),
-  SC_METRICS_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(250),
-  SC_METRICS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30000).default(3000),
-  /** Kept free before the invocation deadline, ms. */
-  SC_TICK_RESERVE_MS: z.coerce.number().int().min(0).max(60000).default(1500),
-});
-export type GuardianEnv = z.infer<typeof GuardianEnv>;
+export const ControlTickEnv = PlatformEnv.extend({
+  SC_METRICS_BACKEND: z
+    .enum(['opentsdb', 'prometheus'])
+    .default('opentsdb')
+    .describe(
+      "Where usage is read: 'opentsdb' = BDWatchdog's TSD `/api/query`; 'prometheus' = a Prometheus query API (e.g. VictoriaMetrics fed by OpenTSDB puts).",
+    ),
+  SC_METRICS_URL: z.url().describe('Base URL of the metrics store (e.g. `http://opentsdb:4242`).'),
+  SC_METRICS_BATCH_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5000)
+    .default(250)
+    .describe('Series asked for in one metrics query.'),
+  SC_METRICS_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(30000)
+    .default(3000)
+    .describe('Timeout of one metrics query, ms.'),
+  SC_TICK_RESERVE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60000)
+    .default(1500)
+    .describe("Kept free before the invocation's deadline, ms."),
+}).strict();
+export type ControlTickEnv = z.infer<typeof ControlTickEnv>;
 
-export interface GuardianWiring {
-  env: GuardianEnv;
+export interface ControlTickWiring {
+  env: ControlTickEnv;
   table: TableClient;
   metrics: MetricsSource;
-  sink: RequestSink;
+  sink: ScalerSink;
   logger: Logger;
+  clock: Clock;
+  /** Orders sent to host queues since the process started. */
+  readonly sent: { orders: number };
 }
 
-export function metricsSourceFor(env: GuardianEnv): MetricsSource {
+export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
   const opts = {
     url: env.SC_METRICS_URL,
     batchSize: env.SC_METRICS_BATCH_SIZE,
@@ -45,15 +77,67 @@ export function metricsSourceFor(env: GuardianEnv): MetricsSource {
     : new PrometheusMetricsSource(opts);
 }
 
-export function buildGuardian(rawEnv: Record<string, string | undefined>): GuardianWiring {
-  const env = readEnvConfig(GuardianEnv, rawEnv, 'guardian environment');
-  const logger = createLogger('guardian');
+/** Counts what `inner` sent (for the cost figures). */
+export function countingSender(inner: OrderSender, sent: { orders: number }): OrderSender {
+  return {
+    async send(queueUrl, order) {
+      await inner.send(queueUrl, order);
+      sent.orders += 1;
+    },
+  };
+}
+
+/**
+ * Clients default to the AWS SDK's (endpoints only from AWS_ENDPOINT_URL_*);
+ * a local runtime may pass its own.
+ */
+export function buildControlTick(
+  rawEnv: Record<string, string | undefined>,
+  opts: { dynamo?: DynamoDBDocumentClient; sqs?: SQSClient; logger?: Logger; clock?: Clock } = {},
+): ControlTickWiring {
+  const env = readEnvConfig(ControlTickEnv, rawEnv, 'control-tick environment');
+  const logger = opts.logger ?? createLogger('control-tick');
+  const table = new TableClient(opts.dynamo ?? createDynamoDocumentClient(), env.SC_TABLE);
+  const store = new ScalerStore(table);
+  const catalog = new Catalog(table);
+  const sent = { orders: 0 };
+  const sink = new ScalerSink({
+    state: store,
+    activity: store,
+    orders: countingSender(sqsOrderSender(opts.sqs ?? createSqsClient()), sent),
+    loadConfig: () => catalog.loadServiceConfig('scaler'),
+    log: logger,
+  });
   return {
     env,
-    table: new TableClient(createDynamoDocumentClient(), env.SC_TABLE_NAME),
+    table,
     metrics: metricsSourceFor(env),
-    // Interim until the planner is merged: requests are recorded (activity + logs), not planned.
-    sink: new RecordingRequestSink(logger),
+    sink,
     logger,
+    clock: opts.clock ?? systemClock,
+    sent,
   };
+}
+
+/** The Lambda context fields the control tick reads. */
+export interface TickContext {
+  awsRequestId: string;
+  getRemainingTimeInMillis(): number;
+}
+
+/** One scheduled invocation: Guardian ticks (each planning its requests) until shortly before the deadline. */
+export async function invokeControlTick(
+  wiring: ControlTickWiring,
+  context: TickContext,
+  signal?: AbortSignal,
+): Promise<RunTicksResult> {
+  const { table, metrics, sink, logger, env, clock } = wiring;
+  return runTicks(
+    { table, metrics, sink, logger, clock, owner: context.awsRequestId },
+    {
+      deadlineMs: clock.now() + context.getRemainingTimeInMillis(),
+      reserveMs: env.SC_TICK_RESERVE_MS,
+      ...(signal === undefined ? {} : { signal }),
+    },
+  );
 }

@@ -1,30 +1,21 @@
 /**
  * Scheduled control tick (EventBridge, once a minute): runs Guardian ticks
  * every WINDOW_TIMELAPSE seconds until shortly before the invocation's
- * deadline, under the control-tick lease.
+ * deadline, under the control-tick lease; each tick's requests are planned by
+ * the Scaler and its orders queued to the hosts.
  */
 import middy from '@middy/core';
-import { systemClock } from '../../adapters/clock.ts';
-import { runTicks } from '../guardian/run-ticks.ts';
-import { buildGuardian } from '../guardian/wiring.ts';
+import { buildControlTick, invokeControlTick, type TickContext } from '../guardian/wiring.ts';
 
-const wiring = buildGuardian(process.env);
-
-interface TickContext {
-  awsRequestId: string;
-  getRemainingTimeInMillis(): number;
-}
+const wiring = buildControlTick(process.env);
 
 export const handler = middy(async (_event: unknown, context: TickContext) => {
-  const { table, metrics, sink, logger, env } = wiring;
-  table.resetCounters();
-  const result = await runTicks(
-    { table, metrics, sink, logger, clock: systemClock, owner: context.awsRequestId },
-    { deadlineMs: Date.now() + context.getRemainingTimeInMillis(), reserveMs: env.SC_TICK_RESERVE_MS },
-  );
+  wiring.table.resetCounters();
+  const result = await invokeControlTick(wiring, context);
   return {
     ticks: result.ticks,
     stopped: result.stopped,
     requests: result.reports.reduce((n, r) => n + r.requests.length, 0),
+    submitted: result.reports.reduce((n, r) => n + r.submitted, 0),
   };
 });

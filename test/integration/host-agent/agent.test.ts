@@ -94,7 +94,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
   async function startAgent(): Promise<HostAgent> {
     const config = loadAgentConfig({
       SC_AGENT_HOST: host,
-      SC_TABLE_NAME: t.tableName,
+      SC_TABLE: t.tableName,
       SC_AGENT_CGROUP_ROOT: tree.root,
       SC_AGENT_LXC_PATH: lxcPath,
       SC_AGENT_WAIT_TIME_S: '1',

@@ -72,6 +72,18 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
     expect(resource('ControlTickLambdaFunction').Properties.Timeout).toBe(70);
   });
 
+  it('gives the control tick every variable its env schema requires, under the platform names', () => {
+    const vars = (resource('ControlTickLambdaFunction').Properties.Environment as { Variables: Json })
+      .Variables;
+    expect(vars).toMatchObject({
+      SC_TABLE: 'sc-state',
+      SC_QUEUE_PREFIX: 'sc-',
+      SC_METRICS_BACKEND: 'opentsdb',
+      SC_METRICS_URL: expect.stringMatching(/^https?:\/\//),
+    });
+    expect(Object.keys(vars)).not.toContain('SC_TABLE_NAME');
+  });
+
   it('schedules the control tick and the sweeps at rate(1 minute)', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
     for (const name of SCHEDULED) {

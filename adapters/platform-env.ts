@@ -1,0 +1,23 @@
+/**
+ * The platform's shared environment: every deployable (bootstrap, local
+ * platform, scheduled functions, API, host agent) names the state table and
+ * the queue prefix with these two variables, and composes them into its own
+ * strict env schema.
+ */
+import { z } from 'zod';
+import { DEFAULT_TABLE_NAME } from './dynamodb/table.ts';
+import { DEFAULT_QUEUE_PREFIX } from './sqs/order-queues.ts';
+
+export const PlatformEnv = z.object({
+  SC_TABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 characters of letters, digits, "_", "." or "-"')
+    .default(DEFAULT_TABLE_NAME)
+    .describe('Name of the DynamoDB state table.'),
+  SC_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,40}$/, 'must be at most 40 characters of letters, digits, "_" or "-"')
+    .default(DEFAULT_QUEUE_PREFIX)
+    .describe('Prefix of every SQS queue name (per-host order queues `<prefix><host>.fifo` and their DLQs).'),
+});
+export type PlatformEnv = z.infer<typeof PlatformEnv>;
