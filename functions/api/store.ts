@@ -42,8 +42,13 @@ export class VersionedDocs<I, T extends { version: number }> {
     this.what = what;
   }
 
+  private primary(id: I): Key {
+    const { pk, sk } = this.key(id);
+    return { pk, sk };
+  }
+
   async get(id: I): Promise<T | null> {
-    const item = await this.table.get(this.key(id));
+    const item = await this.table.get(this.primary(id));
     return item === null ? null : this.schema.parse(stripKeys(item));
   }
 
@@ -91,7 +96,7 @@ export class VersionedDocs<I, T extends { version: number }> {
   }
 
   async remove(id: I, expectedVersion: number): Promise<void> {
-    await this.table.deleteVersioned(this.key(id), expectedVersion, this.what(id));
+    await this.table.deleteVersioned(this.primary(id), expectedVersion, this.what(id));
   }
 }
 
@@ -142,7 +147,8 @@ export class ApiStore {
   }
 
   async locate(container: string): Promise<Locator | null> {
-    const item = await this.table.get(keys.containerLocator(container));
+    const { pk, sk } = keys.containerLocator(container);
+    const item = await this.table.get({ pk, sk });
     return item === null ? null : { host: String(item.host) };
   }
 
@@ -162,10 +168,20 @@ export class ApiStore {
   }
 
   async dropLocator(container: string): Promise<void> {
-    await this.table.deleteVersioned(keys.containerLocator(container), null, `container ${container}`);
+    const { pk, sk } = keys.containerLocator(container);
+    await this.table.deleteVersioned({ pk, sk }, null, `container ${container}`);
   }
 
   async listNames(kind: string): Promise<string[]> {
     return (await this.table.listKind(kind)).sort();
   }
+}
+
+/** A fresh Guardian state for a structure (defaults from the contract: no events, no decision yet). */
+export function newGuardState(
+  structure: string,
+  structureType: GuardState['structureType'],
+  limits: GuardState['limits'],
+): GuardState {
+  return GuardSchema.parse({ structure, structureType, version: 1, limits });
 }

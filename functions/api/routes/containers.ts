@@ -14,7 +14,7 @@ import { ConflictError, ScError, StaleStateError, ValidationError } from '../../
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
-import { stripKeys } from '../store.ts';
+import { newGuardState, stripKeys } from '../store.ts';
 
 const COMMIT_ATTEMPTS = 10;
 
@@ -157,14 +157,7 @@ export function containerRoutes(deps: ApiDeps): Route[] {
         const guardKey = { host: body.host, container: name };
         const limits = limitsOf(body);
         const oldGuard = await store.containerGuards.get(guardKey);
-        const guardDoc = {
-          structure: name,
-          structureType: 'container' as const,
-          version: 1,
-          limits,
-          events: [],
-          lastDecision: null,
-        };
+        const guardDoc = newGuardState(name, 'container', limits);
         if (oldGuard === null) await store.containerGuards.create(guardKey, guardDoc);
         else await store.containerGuards.put(guardKey, guardDoc, oldGuard.version);
         const queueUrl = committed.host.queueUrl ?? (await deps.queues.ensure(body.host)).queueUrl;

@@ -20,6 +20,7 @@ import {
   type ResourcePatch,
   ResourcePatch as ResourcePatchSchema,
 } from '../schemas.ts';
+import { newGuardState } from '../store.ts';
 import { readContainer } from './containers.ts';
 
 export const OPERATOR_PRIORITY = 3;
@@ -227,14 +228,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const key = { host: loc.host, container: name };
         if ((await store.containerGuards.get(key)) === null)
           await store.containerGuards
-            .create(key, {
-              structure: name,
-              structureType: 'container',
-              version: 1,
-              limits: {},
-              events: [],
-              lastDecision: null,
-            })
+            .create(key, newGuardState(name, 'container', {}))
             .catch(() => undefined); // created concurrently: update below
         const g = await store.containerGuards.update(
           key,
@@ -313,14 +307,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         await store.apps.require(name);
         if ((await store.appGuards.get(name)) === null)
           await store.appGuards
-            .create(name, {
-              structure: name,
-              structureType: 'application',
-              version: 1,
-              limits: {},
-              events: [],
-              lastDecision: null,
-            })
+            .create(name, newGuardState(name, 'application', {}))
             .catch(() => undefined);
         const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };

@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, StaleStateError } from '../../../core/err
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
+import { newGuardState } from '../store.ts';
 
 type ResourcesOf<T extends { resources: unknown }> = T['resources'];
 
@@ -103,14 +104,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         );
         const guard = await store.appGuards.get(name);
         if (guard === null)
-          await store.appGuards.create(name, {
-            structure: name,
-            structureType: 'application',
-            version: 1,
-            limits,
-            events: [],
-            lastDecision: null,
-          });
+          await store.appGuards.create(name, newGuardState(name, 'application', limits));
         else
           await store.appGuards.update(name, (g) => ({
             ...g,
