@@ -7,8 +7,15 @@ import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
+import { readEnvConfig } from '../../adapters/env.ts';
+import { createLogger, type Logger } from '../../adapters/logger.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../../adapters/sqs/order-queues.ts';
 import type { Api } from './app.ts';
 import { errorResult, type HttpEvent, type HttpResult } from './http.ts';
+import { buildApi } from './wiring.ts';
 
 export const LOCAL_HOST = '127.0.0.1';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -110,4 +117,68 @@ export async function startLocalApi(opts: LocalServerOptions): Promise<LocalApiS
         server.close((err) => (err ? reject(err) : resolve()));
       }),
   };
+}
+
+export interface PlatformApiOptions {
+  dynamodbEndpoint: string;
+  sqsEndpoint: string;
+  tableName: string;
+  queuePrefix: string;
+  token: string | undefined;
+  port?: number;
+  logger?: Logger;
+}
+
+/** The API over the local platform's emulators (used by `npm start`). */
+export async function startPlatformApi(opts: PlatformApiOptions): Promise<LocalApiServer> {
+  const token = requireToken(opts.token);
+  const client = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  const doc = createDynamoDocumentClient({ ...client, endpoint: opts.dynamodbEndpoint });
+  const sqs = createSqsClient({ ...client, endpoint: opts.sqsEndpoint });
+  const { api } = buildApi({
+    env: { SC_TABLE: opts.tableName, SC_QUEUE_PREFIX: opts.queuePrefix },
+    doc,
+    sqs,
+    logger: opts.logger ?? createLogger('api'),
+  });
+  const server = await startLocalApi({ api, token, ...(opts.port === undefined ? {} : { port: opts.port }) });
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      doc.destroy();
+      sqs.destroy();
+    },
+  };
+}
+
+const LocalApiEnv = z.object({
+  SC_API_TOKEN: z.string().min(8, { message: 'must be set (at least 8 characters): the API is never open' }),
+  SC_API_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  SC_TABLE: z.string().min(3).default(DEFAULT_TABLE_NAME),
+  SC_QUEUE_PREFIX: z.string().default(DEFAULT_QUEUE_PREFIX),
+  AWS_ENDPOINT_URL_DYNAMODB: z.url(),
+  AWS_ENDPOINT_URL_SQS: z.url(),
+});
+
+// `node functions/api/local-server.ts`: serve the API over emulators that are already running.
+if (import.meta.main) {
+  try {
+    const env = readEnvConfig(LocalApiEnv, process.env, 'environment');
+    const server = await startPlatformApi({
+      dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+      sqsEndpoint: env.AWS_ENDPOINT_URL_SQS,
+      tableName: env.SC_TABLE,
+      queuePrefix: env.SC_QUEUE_PREFIX,
+      token: env.SC_API_TOKEN,
+      port: env.SC_API_PORT,
+    });
+    process.stdout.write(`[sc] API ${server.url}\n[sc]   export SC_API_URL=${server.url}\n`);
+    const stop = () => void server.stop().then(() => process.stdout.write('[sc] API stopped\n'));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  } catch (err) {
+    process.stderr.write(`[sc] API not started: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -306,9 +306,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const resource = params.resource as Resource;
         await store.apps.require(name);
         if ((await store.appGuards.get(name)) === null)
-          await store.appGuards
-            .create(name, newGuardState(name, 'application', {}))
-            .catch(() => undefined);
+          await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
         const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },

@@ -103,8 +103,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
           Object.entries(body.limits).map(([r, l]) => [r, { ...l, upper: null, lower: null }]),
         );
         const guard = await store.appGuards.get(name);
-        if (guard === null)
-          await store.appGuards.create(name, newGuardState(name, 'application', limits));
+        if (guard === null) await store.appGuards.create(name, newGuardState(name, 'application', limits));
         else
           await store.appGuards.update(name, (g) => ({
             ...g,

@@ -40,7 +40,17 @@ describe('sc against the local API', () => {
   });
 
   it('registers, lists and shows a host', async () => {
-    const add = await sc('host', 'add', 'h1', '--cores', '4', '--mem', '8192', '--disk', 'ssd:/mnt/ssd:500:300');
+    const add = await sc(
+      'host',
+      'add',
+      'h1',
+      '--cores',
+      '4',
+      '--mem',
+      '8192',
+      '--disk',
+      'ssd:/mnt/ssd:500:300',
+    );
     expect(add).toMatchObject({ code: 0, stderr: '' });
     expect(add.stdout).toContain('host h1 registered');
     const ls = await sc('host', 'ls');
@@ -51,7 +61,17 @@ describe('sc against the local API', () => {
   });
 
   it('subscribes, changes and shows a container; scales it through the planner', async () => {
-    const add = await sc('container', 'add', 'c1', '--host', 'h1', '--cpu', '200:50:100', '--mem', '2048:256:1024');
+    const add = await sc(
+      'container',
+      'add',
+      'c1',
+      '--host',
+      'h1',
+      '--cpu',
+      '200:50:100',
+      '--mem',
+      '2048:256:1024',
+    );
     expect(add.code).toBe(0);
     expect(add.stdout).toContain('container c1 subscribed to h1');
     expect((await sc('container', 'set', 'c1', 'cpu', 'max=300')).code).toBe(0);

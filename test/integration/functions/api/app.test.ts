@@ -4,32 +4,80 @@ import { DYNAMO_FLAVOURS } from '../../../support/env.ts';
 import { type ApiFixture, aContainer, aHost, apiFixture } from './harness.ts';
 
 const SEGMENTS = [
-  'hosts', 'containers', 'apps', 'users', 'rules', 'services', 'requests', 'status', 'resources', 'limits',
-  'guard', 'config', 'activate', 'deactivate', 'amount', 'policy', 'events-required', 'openapi.json', 'health',
-  'h1', 'c1', 'web', 'ana', 'cpu', 'mem', 'net', 'guardian', 'CpuRescaleUp', 'EVENT_TIMEOUT', 'ghost',
-  '..', '%', '%2F', '%00', 'a'.repeat(80), '', ' ', 'ü',
+  'hosts',
+  'containers',
+  'apps',
+  'users',
+  'rules',
+  'services',
+  'requests',
+  'status',
+  'resources',
+  'limits',
+  'guard',
+  'config',
+  'activate',
+  'deactivate',
+  'amount',
+  'policy',
+  'events-required',
+  'openapi.json',
+  'health',
+  'h1',
+  'c1',
+  'web',
+  'ana',
+  'cpu',
+  'mem',
+  'net',
+  'guardian',
+  'CpuRescaleUp',
+  'EVENT_TIMEOUT',
+  'ghost',
+  '..',
+  '%',
+  '%2F',
+  '%00',
+  'a'.repeat(80),
+  '',
+  ' ',
+  'ü',
 ];
 
-const PLAUSIBLE = ['h1', 'c1', 'web', 'ana', 'cpu', 'mem', 'guardian', 'CpuRescaleUp', 'EVENT_TIMEOUT', 'DRY_RUN'];
+const PLAUSIBLE = [
+  'h1',
+  'c1',
+  'web',
+  'ana',
+  'cpu',
+  'mem',
+  'guardian',
+  'CpuRescaleUp',
+  'EVENT_TIMEOUT',
+  'DRY_RUN',
+];
 
 const aBody = fc.oneof(
   fc.constant(undefined),
   fc.string(),
   fc.jsonValue().map((v) => JSON.stringify(v)),
   fc
-    .record({
-      value: fc.jsonValue(),
-      max: fc.oneof(fc.integer({ min: -5, max: 100_000 }), fc.string(), fc.constant(null)),
-      min: fc.oneof(fc.integer({ min: -5, max: 500 }), fc.double()),
-      current: fc.integer({ min: -5, max: 100_000 }),
-      guard: fc.oneof(fc.boolean(), fc.string()),
-      host: fc.constantFrom('h1', 'ghost', ''),
-      structure: fc.constantFrom('c1', 'web', 'ghost'),
-      resource: fc.constantFrom('cpu', 'mem', 'gpu'),
-      amount: fc.integer({ min: -100_000, max: 100_000 }),
-      boundary: fc.double({ min: -10, max: 200, noNaN: true }),
-      resources: fc.jsonValue(),
-    }, { requiredKeys: [] })
+    .record(
+      {
+        value: fc.jsonValue(),
+        max: fc.oneof(fc.integer({ min: -5, max: 100_000 }), fc.string(), fc.constant(null)),
+        min: fc.oneof(fc.integer({ min: -5, max: 500 }), fc.double()),
+        current: fc.integer({ min: -5, max: 100_000 }),
+        guard: fc.oneof(fc.boolean(), fc.string()),
+        host: fc.constantFrom('h1', 'ghost', ''),
+        structure: fc.constantFrom('c1', 'web', 'ghost'),
+        resource: fc.constantFrom('cpu', 'mem', 'gpu'),
+        amount: fc.integer({ min: -100_000, max: 100_000 }),
+        boundary: fc.double({ min: -10, max: 200, noNaN: true }),
+        resources: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    )
     .map((v) => JSON.stringify(v)),
 );
 
@@ -54,7 +102,9 @@ describe.each(DYNAMO_FLAVOURS)('the API under random requests on %s', (flavour) 
         fc.oneof(
           fc.tuple(
             fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH'),
-            fc.array(fc.constantFrom(...SEGMENTS), { minLength: 0, maxLength: 6 }).map((s) => `/${s.join('/')}`),
+            fc
+              .array(fc.constantFrom(...SEGMENTS), { minLength: 0, maxLength: 6 })
+              .map((s) => `/${s.join('/')}`),
           ),
           // A real route with random parameters, mostly plausible ones: most requests reach a handler.
           fc
@@ -65,7 +115,10 @@ describe.each(DYNAMO_FLAVOURS)('the API under random requests on %s', (flavour) 
                 maxLength: 4,
               }),
             )
-            .map(([route, values]) => [route.method, route.path.replace(/\{\w+\}/g, () => values.shift() ?? 'x')] as const),
+            .map(
+              ([route, values]) =>
+                [route.method, route.path.replace(/\{\w+\}/g, () => values.shift() ?? 'x')] as const,
+            ),
         ),
         aBody,
         async ([method, path], body) => {
@@ -90,7 +143,8 @@ describe.each(DYNAMO_FLAVOURS)('the API under random requests on %s', (flavour) 
     expect(r.body.openapi).toBe('3.1.0');
     const paths = Object.keys(r.body.paths);
     expect(paths.length).toBeGreaterThan(30);
-    for (const route of f.api.routes) expect(r.body.paths[route.path][route.method.toLowerCase()]).toBeDefined();
+    for (const route of f.api.routes)
+      expect(r.body.paths[route.path][route.method.toLowerCase()]).toBeDefined();
     const sub = r.body.paths['/containers/{container}'].put.requestBody.content['application/json'].schema;
     expect(sub.required).toEqual(expect.arrayContaining(['host', 'resources']));
     expect(sub.properties.resources.required).toEqual(['cpu', 'mem']);

@@ -3,23 +3,18 @@
  * with the real catalog, admission, rule checker and planner: what every API
  * integration test drives, in-process (events) or over the local server.
  */
+import { Writable } from 'node:stream';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../../../../adapters/aws.ts';
 import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
-import { ScalerStore } from '../../../../adapters/dynamodb/scaler-store.ts';
-import { silentLogger } from '../../../../adapters/logger.ts';
-import { defaultConfig } from '../../../../core/contracts/service-config.ts';
-import { admitContainer, releaseContainer } from '../../../../core/policy/planner/admission.ts';
+import { createLogger } from '../../../../adapters/logger.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
-import { checkRule } from '../../../../core/policy/rule-check.ts';
 import type { Clock } from '../../../../core/ports/clock.ts';
-import { type Api, createApi } from '../../../../functions/api/app.ts';
+import type { Api } from '../../../../functions/api/app.ts';
 import type { ApiDeps } from '../../../../functions/api/deps.ts';
 import type { HttpEvent } from '../../../../functions/api/http.ts';
 import { type LocalApiServer, startLocalApi } from '../../../../functions/api/local-server.ts';
-import { buildApiDeps } from '../../../../functions/api/wiring.ts';
-import { Planner } from '../../../../functions/scaler/planner.ts';
-import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
+import { buildApi } from '../../../../functions/api/wiring.ts';
 import type { DynamoFlavour } from '../../../../local/emulators.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { sqsEndpoint, uniqueName } from '../../../support/env.ts';
@@ -28,7 +23,8 @@ export const T0 = 1_700_000_000_000;
 
 export interface Answer {
   status: number;
-  body: any; // biome-ignore lint/suspicious/noExplicitAny: test answers are inspected freely
+  // biome-ignore lint/suspicious/noExplicitAny: test answers are inspected freely
+  body: any;
 }
 
 export interface ApiFixture {
@@ -62,29 +58,25 @@ export async function apiFixture(flavour: DynamoFlavour): Promise<ApiFixture> {
     },
     async sleep() {},
   };
-  const planner = new Planner({
-    state: new ScalerStore(tt.table),
-    activity: new ScalerStore(tt.table),
-    orders: sqsOrderSender(sqs),
-    config: () => defaultConfig('scaler'),
+  // The API's own wiring (catalog, admission, rule checker, planner), with a test clock and a log we can read.
+  const unexpected: string[] = [];
+  const logger = createLogger('api', {
+    level: 'error',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        unexpected.push(String(chunk));
+        if (process.env.SC_TEST_VERBOSE) process.stderr.write(chunk);
+        done();
+      },
+    }),
   });
-  const deps = buildApiDeps({
-    table: tt.table,
+  const { api, deps } = buildApi({
+    env: { SC_TABLE: tt.tableName, SC_QUEUE_PREFIX: queuePrefix },
+    doc: tt.doc,
     sqs,
-    queuePrefix,
-    catalog,
-    admission: { admitContainer, releaseContainer },
-    checkRule,
-    requests: planner,
+    logger,
     clock,
   });
-  const unexpected: unknown[] = [];
-  const api = createApi(deps, {
-    error: (obj: unknown) => {
-      unexpected.push(obj);
-      if (process.env.SC_TEST_VERBOSE) console.error(obj);
-    },
-  } as Pick<typeof silentLogger, 'error'>);
   const servers: LocalApiServer[] = [];
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const [rawPath, qs = ''] = path.split('?');
@@ -98,7 +90,11 @@ export async function apiFixture(flavour: DynamoFlavour): Promise<ApiFixture> {
       requestContext: { http: { method } },
     };
     const r = await api.handle(event);
-    if (r.statusCode >= 500) throw new Error(`HTTP ${r.statusCode} for ${method} ${path}: ${String((unexpected.at(-1) as { err?: unknown })?.err)}`, { cause: unexpected.at(-1) });
+    if (r.statusCode >= 500)
+      throw new Error(
+        `HTTP ${r.statusCode} for ${method} ${path}: ${String((unexpected.at(-1) as { err?: unknown })?.err)}`,
+        { cause: unexpected.at(-1) },
+      );
     return { status: r.statusCode, body: JSON.parse(r.body) };
   };
   return {
@@ -111,11 +107,14 @@ export async function apiFixture(flavour: DynamoFlavour): Promise<ApiFixture> {
     call,
     async snapshot() {
       const items = await tt.table.doc.send(
-        new (await import('@aws-sdk/lib-dynamodb')).ScanCommand({ TableName: tt.tableName, ConsistentRead: true }),
+        new (await import('@aws-sdk/lib-dynamodb')).ScanCommand({
+          TableName: tt.tableName,
+          ConsistentRead: true,
+        }),
       );
-      return (items.Items ?? []).filter((i) => !String(i.pk).startsWith('LOG#')).sort((a, b) =>
-        `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`),
-      );
+      return (items.Items ?? [])
+        .filter((i) => !String(i.pk).startsWith('LOG#'))
+        .sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
     },
     async serve(token) {
       const s = await startLocalApi({ api, token });
@@ -131,7 +130,9 @@ export async function apiFixture(flavour: DynamoFlavour): Promise<ApiFixture> {
 }
 
 /** A host body: `cores` logical CPUs, `memMiB`, one disk "ssd" (read/write MiB/s), net. */
-export function aHost(o: { cores?: number; memMiB?: number; disk?: [number, number]; netMbps?: number } = {}) {
+export function aHost(
+  o: { cores?: number; memMiB?: number; disk?: [number, number]; netMbps?: number } = {},
+) {
   return {
     cpu: { cores: o.cores ?? 4 },
     memMiB: o.memMiB ?? 8192,
@@ -141,7 +142,10 @@ export function aHost(o: { cores?: number; memMiB?: number; disk?: [number, numb
 }
 
 /** A container body on `host` with cpu and mem (max:min:current). */
-export function aContainer(host: string, o: { cpu?: [number, number, number]; mem?: [number, number, number] } = {}) {
+export function aContainer(
+  host: string,
+  o: { cpu?: [number, number, number]; mem?: [number, number, number] } = {},
+) {
   const [cmax, cmin, ccur] = o.cpu ?? [200, 50, 100];
   const [mmax, mmin, mcur] = o.mem ?? [2048, 256, 1024];
   return {

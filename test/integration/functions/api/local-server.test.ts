@@ -36,7 +36,11 @@ describe('local API server', () => {
 
   it('turns HTTP requests into the same events: path, query, method, body', async () => {
     const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-    const put = await fetch(`${url}/hosts/h9`, { method: 'PUT', headers: auth, body: JSON.stringify(aHost()) });
+    const put = await fetch(`${url}/hosts/h9`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify(aHost()),
+    });
     expect(put.status).toBe(201);
     const status = await fetch(`${url}/status?host=h9`, { headers: auth });
     expect(await status.json()).toEqual([]);

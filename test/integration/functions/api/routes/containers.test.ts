@@ -31,7 +31,9 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
     const host = (await f.call('GET', '/hosts/h1')).body;
     expect(host.capacity.cpu.free).toBe(400 - 150);
     expect(host.capacity.mem.free).toBe(8192 - 1024);
-    const allocated = Object.values(host.capacity.cpu.cores as Record<string, { alloc: Record<string, number> }>)
+    const allocated = Object.values(
+      host.capacity.cpu.cores as Record<string, { alloc: Record<string, number> }>,
+    )
       .map((c) => c.alloc.c1 ?? 0)
       .reduce((a, b) => a + b, 0);
     expect(allocated).toBe(150);
@@ -52,7 +54,13 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
   it('shows the container with its resources, limits and applied state', async () => {
     const r = await f.call('GET', '/containers/c1');
     expect(r.status).toBe(200);
-    expect(r.body.container.resources.cpu).toEqual({ max: 300, min: 50, current: 150, guard: true, weight: 1 });
+    expect(r.body.container.resources.cpu).toEqual({
+      max: 300,
+      min: 50,
+      current: 150,
+      guard: true,
+      weight: 1,
+    });
     expect(r.body.applied).toBeNull();
     const ls = await f.call('GET', '/containers');
     expect(ls.body.map((c: { name: string }) => c.name)).toEqual(['c1']);
@@ -71,15 +79,26 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
   });
 
   it.each([
-    ['a missing resource', { host: 'h1', resources: { cpu: { max: 100, min: 0, current: 50 } } }, 'resources.mem'],
+    [
+      'a missing resource',
+      { host: 'h1', resources: { cpu: { max: 100, min: 0, current: 50 } } },
+      'resources.mem',
+    ],
     ['a wrong type', { ...aContainer('h1'), guard: 'yes' }, 'guard'],
     ['current below min', aContainer('h1', { cpu: [100, 60, 50] }), 'resources.cpu.current'],
     ['min above max', aContainer('h1', { cpu: [100, 200, 150] }), 'resources.cpu.min'],
-    ['an out-of-range boundary', { ...aContainer('h1'), limits: { cpu: { boundary: 101 } } }, 'limits.cpu.boundary'],
+    [
+      'an out-of-range boundary',
+      { ...aContainer('h1'), limits: { cpu: { boundary: 101 } } },
+      'limits.cpu.boundary',
+    ],
     ['an unknown disk', { ...aContainer('h1'), disk: { name: 'hdd', path: '/x' } }, 'disk.name'],
     [
       'disk bandwidth without a disk',
-      { host: 'h1', resources: { ...aContainer('h1').resources, disk_read: { max: 10, min: 0, current: 5 } } },
+      {
+        host: 'h1',
+        resources: { ...aContainer('h1').resources, disk_read: { max: 10, min: 0, current: 5 } },
+      },
       'disk',
     ],
   ])('refuses %s with 400 naming the field and changes nothing', async (_what, body, field) => {
@@ -110,7 +129,11 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
 
   it('unsubscribing gives back exactly what subscribing took', async () => {
     const empty = (await f.call('GET', '/hosts/h1')).body.capacity;
-    const sub = await f.call('PUT', '/containers/c3', aContainer('h1', { cpu: [200, 10, 120], mem: [1024, 64, 512] }));
+    const sub = await f.call(
+      'PUT',
+      '/containers/c3',
+      aContainer('h1', { cpu: [200, 10, 120], mem: [1024, 64, 512] }),
+    );
     expect(sub.status).toBe(201);
     const taken = (await f.call('GET', '/hosts/h1')).body.capacity;
     expect(empty.cpu.free - taken.cpu.free).toBe(120);
@@ -127,7 +150,9 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
     expect((await f.call('PUT', '/hosts/h2', aHost({ cores: 2, memMiB: 4096 }))).status).toBe(201);
     const names = Array.from({ length: 8 }, (_, i) => `race${i}`);
     const answers = await Promise.all(
-      names.map((n) => f.call('PUT', `/containers/${n}`, aContainer('h2', { cpu: [100, 10, 60], mem: [1024, 64, 512] }))),
+      names.map((n) =>
+        f.call('PUT', `/containers/${n}`, aContainer('h2', { cpu: [100, 10, 60], mem: [1024, 64, 512] })),
+      ),
     );
     const statuses = answers.map((a) => a.status);
     expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
@@ -138,7 +163,9 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
     expect(Object.keys(host.containers).sort()).toEqual(admitted.sort());
     expect(host.capacity.cpu.free).toBe(200 - 60 * admitted.length);
     expect(host.capacity.mem.free).toBe(4096 - 512 * admitted.length);
-    for (const core of Object.values(host.capacity.cpu.cores as Record<string, { free: number; alloc: Record<string, number> }>))
+    for (const core of Object.values(
+      host.capacity.cpu.cores as Record<string, { free: number; alloc: Record<string, number> }>,
+    ))
       expect(core.free + Object.values(core.alloc).reduce((a, b) => a + b, 0)).toBe(100);
     for (const [i, n] of names.entries())
       expect((await f.tt.table.get(locatorKey(n))) !== null).toBe(statuses[i] === 201);

@@ -17,11 +17,22 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     expect(r.status).toBe(201);
     expect(r.body.version).toBe(1);
     expect(r.body.capacity.cpu).toMatchObject({ max: 200, free: 200 }); // 2 cores × 100 shares
-    expect(r.body.capacity.cpu.cores).toEqual({ '0': { free: 100, alloc: {} }, '1': { free: 100, alloc: {} } });
+    expect(r.body.capacity.cpu.cores).toEqual({
+      '0': { free: 100, alloc: {} },
+      '1': { free: 100, alloc: {} },
+    });
     expect(r.body.capacity.mem).toEqual({ max: 4096, free: 4096 });
-    expect(r.body.capacity.disks.ssd).toMatchObject({ maxRead: 500, freeRead: 500, maxWrite: 300, freeWrite: 300 });
+    expect(r.body.capacity.disks.ssd).toMatchObject({
+      maxRead: 500,
+      freeRead: 500,
+      maxWrite: 300,
+      freeWrite: 300,
+    });
     const attrs = await f.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: r.body.queueUrl, AttributeNames: ['FifoQueue', 'RedrivePolicy'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: r.body.queueUrl,
+        AttributeNames: ['FifoQueue', 'RedrivePolicy'],
+      }),
     );
     expect(attrs.Attributes?.FifoQueue).toBe('true');
     expect(attrs.Attributes?.RedrivePolicy).toContain('dlq');

@@ -16,7 +16,13 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
 
   it('shows every service with its effective config and heartbeat', async () => {
     const r = await f.call('GET', '/services');
-    expect(r.body.map((s: { name: string }) => s.name)).toEqual(['guardian', 'scaler', 'rebalancer', 'snapshoter', 'sanity']);
+    expect(r.body.map((s: { name: string }) => s.name)).toEqual([
+      'guardian',
+      'scaler',
+      'rebalancer',
+      'snapshoter',
+      'sanity',
+    ]);
     const g = await f.call('GET', '/services/guardian');
     expect(g.body).toMatchObject({ config: { WINDOW_TIMELAPSE: 5, EVENT_TIMEOUT: 60 }, heartbeat: null });
     expect((await f.call('GET', '/services/nope')).status).toBe(400);
@@ -26,18 +32,37 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     const one = await f.call('PUT', '/services/guardian/config/EVENT_TIMEOUT', { value: 90 });
     expect(one.status).toBe(200);
     expect(one.body.config.EVENT_TIMEOUT).toBe(90);
-    const many = await f.call('PUT', '/services/scaler', { REQUEST_TIMEOUT: 20, DRY_RUN: true });
-    expect(many.body.config).toMatchObject({ REQUEST_TIMEOUT: 20, DRY_RUN: true, ORDER_TTL: 120 });
+    const many = await f.call('PUT', '/services/scaler', { REQUEST_TIMEOUT: 20, ORDER_TTL: 90 });
+    expect(many.body.config).toMatchObject({ REQUEST_TIMEOUT: 20, ORDER_TTL: 90, DRY_RUN: false });
+    expect(many.body.stored).toEqual({ REQUEST_TIMEOUT: 20, ORDER_TTL: 90 }); // defaults stay defaults
     expect((await f.call('GET', '/services/guardian')).body.config.EVENT_TIMEOUT).toBe(90);
   });
 
   it.each([
-    ['a number sent as a string', '/services/guardian/config/WINDOW_TIMELAPSE', { value: '10' }, 'WINDOW_TIMELAPSE', 400],
-    ['an out-of-range value', '/services/guardian/config/WINDOW_TIMELAPSE', { value: 0 }, 'WINDOW_TIMELAPSE', 400],
+    [
+      'a number sent as a string',
+      '/services/guardian/config/WINDOW_TIMELAPSE',
+      { value: '10' },
+      'WINDOW_TIMELAPSE',
+      400,
+    ],
+    [
+      'an out-of-range value',
+      '/services/guardian/config/WINDOW_TIMELAPSE',
+      { value: 0 },
+      'WINDOW_TIMELAPSE',
+      400,
+    ],
     ['an unknown key in a merge', '/services/guardian', { WINDOWS: 3 }, 'WINDOWS', 400],
     ['an unknown key', '/services/guardian/config/NOPE', { value: 1 }, undefined, 404],
     ['a missing value', '/services/guardian/config/DRY_RUN', {}, 'value', 400],
-    ['a config that makes an active rule unreachable', '/services/guardian', { EVENT_TIMEOUT: 5 }, 'EVENT_TIMEOUT', 400],
+    [
+      'a config that makes an active rule unreachable',
+      '/services/guardian',
+      { EVENT_TIMEOUT: 5 },
+      'EVENT_TIMEOUT',
+      400,
+    ],
   ])('refuses %s and changes nothing', async (_what, path, body, field, status) => {
     const before = await f.snapshot();
     const r = await f.call('PUT', path, body);
@@ -47,7 +72,13 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
   });
 
   it('shows heartbeats the services record', async () => {
-    await f.tt.table.put({ ...keys.service('sanity'), name: 'sanity', config: {}, heartbeat: T0 - 1000, version: 1 });
+    await f.tt.table.put({
+      ...keys.service('sanity'),
+      name: 'sanity',
+      config: {},
+      heartbeat: T0 - 1000,
+      version: 1,
+    });
     expect((await f.call('GET', '/services/sanity')).body.heartbeat).toBe(T0 - 1000);
   });
 
@@ -94,12 +125,17 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
   it('reports status per container and resource, with the last decision and its reason', async () => {
     await f.deps.store.containerGuards.update({ host: 'h1', container: 'c1' }, (g) => ({
       ...g,
-      limits: { ...g.limits, cpu: { boundary: 10, boundary_type: 'percentage_of_max', upper: 165, lower: 130 } },
+      limits: {
+        ...g.limits,
+        cpu: { boundary: 10, boundary_type: 'percentage_of_max', upper: 165, lower: 130 },
+      },
       lastDecision: {
         at: T0,
         resource: 'cpu',
         text: 'CpuRescaleUp +75',
-        reasons: [{ source: 'CpuRescaleUp', text: 'usage 190 above upper 165 for 2 windows', values: { usage: 190 } }],
+        reasons: [
+          { source: 'CpuRescaleUp', text: 'usage 190 above upper 165 for 2 windows', values: { usage: 190 } },
+        ],
         dryRun: false,
       },
     }));
@@ -120,5 +156,15 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     expect((await f.call('GET', '/status?host=h1')).body).toHaveLength(2);
     expect((await f.call('GET', '/status?host=nohost')).status).toBe(404);
     expect((await f.call('GET', '/status?host=bad%2Fname')).status).toBe(400);
+  });
+
+  it('applies a Scaler config change at once: in dry run a manual step commits nothing', async () => {
+    expect((await f.call('PUT', '/services/scaler/config/DRY_RUN', { value: true })).status).toBe(200);
+    const before = await f.snapshot();
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: -10 });
+    expect(r.status).toBe(200);
+    expect(r.body.request.orders).toBe(0);
+    expect(await f.snapshot()).toEqual(before);
+    await f.call('PUT', '/services/scaler/config/DRY_RUN', { value: false });
   });
 });

@@ -15,7 +15,10 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
   });
 
   it('reads resources and one resource', async () => {
-    expect((await f.call('GET', '/containers/c1/resources')).body.cpu).toMatchObject({ max: 200, current: 100 });
+    expect((await f.call('GET', '/containers/c1/resources')).body.cpu).toMatchObject({
+      max: 200,
+      current: 100,
+    });
     expect((await f.call('GET', '/containers/c1/resources/mem')).body).toMatchObject({ max: 2048, min: 256 });
     expect((await f.call('GET', '/containers/c1/resources/net')).status).toBe(404);
   });
@@ -25,7 +28,9 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
     expect(r.status).toBe(200);
     expect(r.body.resource).toEqual({ max: 300, min: 20, current: 100, guard: true, weight: 2 });
     const before = await f.snapshot();
-    expect((await f.call('PUT', '/containers/c1/resources/cpu', { max: 300, min: 20, weight: 2 })).status).toBe(200);
+    expect(
+      (await f.call('PUT', '/containers/c1/resources/cpu', { max: 300, min: 20, weight: 2 })).status,
+    ).toBe(200);
     expect(await f.snapshot()).toEqual(before);
   });
 
@@ -67,7 +72,10 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
   });
 
   it('reads and sets limits (boundary 0–100, boundary_type), refusing out-of-range values', async () => {
-    const r = await f.call('PUT', '/containers/c1/limits/cpu', { boundary: 25, boundary_type: 'percentage_of_current' });
+    const r = await f.call('PUT', '/containers/c1/limits/cpu', {
+      boundary: 25,
+      boundary_type: 'percentage_of_current',
+    });
     expect(r.status).toBe(200);
     expect(r.body.limits).toMatchObject({ boundary: 25, boundary_type: 'percentage_of_current' });
     expect((await f.call('GET', '/containers/c1/limits')).body.limits.cpu.boundary).toBe(25);
@@ -88,7 +96,9 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
     expect((await f.call('PUT', '/apps/web/limits/cpu', { boundary: 30 })).body.limits.boundary).toBe(30);
     expect((await f.call('PUT', '/apps/web/guard', { guard: true })).body.guard).toBe(true);
     await f.call('PUT', '/users/ana', {});
-    expect((await f.call('PUT', '/users/ana/resources/cpu', { max: 800 })).body.resource).toMatchObject({ max: 800 });
+    expect((await f.call('PUT', '/users/ana/resources/cpu', { max: 800 })).body.resource).toMatchObject({
+      max: 800,
+    });
     expect((await f.call('PUT', '/users/nobody/resources/cpu', { max: 800 })).status).toBe(404);
   });
 });

@@ -24,7 +24,10 @@ describe.each(DYNAMO_FLAVOURS)('rule routes on %s', (flavour) => {
   it('lists and reads rules', async () => {
     const ls = await f.call('GET', '/rules');
     expect(ls.body).toHaveLength(DEFAULT_RULES.length);
-    expect((await f.call('GET', '/rules/CpuRescaleUp')).body).toMatchObject({ amount: 75, rescale_type: 'up' });
+    expect((await f.call('GET', '/rules/CpuRescaleUp')).body).toMatchObject({
+      amount: 75,
+      rescale_type: 'up',
+    });
     expect((await f.call('GET', '/rules/NoSuchRule')).status).toBe(404);
   });
 
@@ -38,12 +41,14 @@ describe.each(DYNAMO_FLAVOURS)('rule routes on %s', (flavour) => {
 
   it('changes amount and rescale policy, refusing them on event rules and fit_to_usage on a scale-up rule', async () => {
     expect((await f.call('PUT', '/rules/CpuRescaleUp/amount', { value: 100 })).body.amount).toBe(100);
-    expect((await f.call('PUT', '/rules/CpuRescaleUp/policy', { value: 'proportional' })).body.rescale_policy).toBe(
-      'proportional',
-    );
+    expect(
+      (await f.call('PUT', '/rules/CpuRescaleUp/policy', { value: 'proportional' })).body.rescale_policy,
+    ).toBe('proportional');
     const before = await f.snapshot();
     expect((await f.call('PUT', '/rules/cpu_exceeded_upper/amount', { value: 5 })).body.field).toBe('amount');
-    expect((await f.call('PUT', '/rules/CpuRescaleUp/policy', { value: 'fit_to_usage' })).body.field).toBe('value');
+    expect((await f.call('PUT', '/rules/CpuRescaleUp/policy', { value: 'fit_to_usage' })).body.field).toBe(
+      'value',
+    );
     expect((await f.call('PUT', '/rules/CpuRescaleUp/policy', { value: 'magic' })).body.field).toBe('value');
     expect((await f.call('PUT', '/rules/CpuRescaleUp/amount', { value: '5' })).body.field).toBe('value');
     expect(await f.snapshot()).toEqual(before);

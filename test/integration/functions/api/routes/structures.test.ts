@@ -7,7 +7,8 @@ describe.each(DYNAMO_FLAVOURS)('application and user routes on %s', (flavour) =>
   beforeAll(async () => {
     f = await apiFixture(flavour);
     await f.call('PUT', '/hosts/h1', aHost());
-    for (const c of ['c1', 'c2']) expect((await f.call('PUT', `/containers/${c}`, aContainer('h1'))).status).toBe(201);
+    for (const c of ['c1', 'c2'])
+      expect((await f.call('PUT', `/containers/${c}`, aContainer('h1'))).status).toBe(201);
   });
   afterAll(async () => {
     await f.close();
