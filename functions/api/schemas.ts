@@ -24,6 +24,7 @@ import { Amount } from '../../core/contracts/units.ts';
 
 export const PARAMS: Readonly<Record<string, z.ZodType>> = {
   host: HostName,
+  disk: Name.describe('disk name'),
   container: ContainerName,
   app: ApplicationName,
   user: UserName,

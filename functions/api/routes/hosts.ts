@@ -3,10 +3,10 @@
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
 import { AgentHeartbeat } from '../../../core/contracts/report.ts';
-import { ConflictError, StaleStateError } from '../../../core/errors.ts';
+import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
-import { HostRegistration } from '../schemas.ts';
+import { HostDiskInput, HostRegistration } from '../schemas.ts';
 import { sameDoc, stripKeys } from '../store.ts';
 
 export function capacityOf(reg: HostRegistration): HostCapacity {
@@ -137,6 +137,44 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           return { status: 200, body: updated };
         }
         throw new ConflictError(`host ${name} changed concurrently`);
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/hosts/{host}/disks/{disk}',
+      tag: 'hosts',
+      summary: "Add a disk to a host, or change a disk's bandwidth keeping what its containers hold",
+      body: HostDiskInput,
+      async handle({ params, body, ifMatch }) {
+        const name = params.host as string;
+        const disk = params.disk as string;
+        const updated = await store.hosts.update(
+          name,
+          (h) => {
+            const old = h.capacity.disks[disk];
+            const usedRead = old === undefined ? 0 : old.maxRead - old.freeRead;
+            const usedWrite = old === undefined ? 0 : old.maxWrite - old.freeWrite;
+            if (body.readMiBps < usedRead)
+              throw new ValidationError('body', [
+                { path: 'readMiBps', message: `must be ≥ the ${usedRead} MiB/s its containers hold` },
+              ]);
+            if (body.writeMiBps < usedWrite)
+              throw new ValidationError('body', [
+                { path: 'writeMiBps', message: `must be ≥ the ${usedWrite} MiB/s its containers hold` },
+              ]);
+            h.capacity.disks[disk] = {
+              path: body.path,
+              device: body.device,
+              maxRead: body.readMiBps,
+              freeRead: body.readMiBps - usedRead,
+              maxWrite: body.writeMiBps,
+              freeWrite: body.writeMiBps - usedWrite,
+            };
+            return h;
+          },
+          ifMatch,
+        );
+        return { status: 200, body: updated.capacity.disks[disk] };
       },
     }),
     route({

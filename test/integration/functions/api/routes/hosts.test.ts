@@ -95,6 +95,46 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     expect(r.body).toMatchObject({ version: 2, capacity: { cpu: { max: 400, free: 400 } } });
   });
 
+  it('adds a disk and changes its bandwidth keeping what containers hold', async () => {
+    await f.call('PUT', '/hosts/hd', aHost({ cores: 2 }));
+    const sub = await f.call('PUT', '/containers/cd', {
+      ...aContainer('hd'),
+      resources: { ...aContainer('hd').resources, disk_read: { max: 200, min: 0, current: 100 } },
+      disk: { name: 'ssd', path: '/mnt/ssd/cd' },
+    });
+    expect(sub.status).toBe(201);
+    expect(
+      (await f.call('PUT', '/hosts/hd/disks/nvme', { path: '/mnt/nvme', readMiBps: 2000, writeMiBps: 1000 }))
+        .body,
+    ).toMatchObject({ maxRead: 2000, freeRead: 2000 });
+    const ssd = await f.call('PUT', '/hosts/hd/disks/ssd', {
+      path: '/mnt/ssd',
+      readMiBps: 400,
+      writeMiBps: 300,
+    });
+    expect(ssd.body).toMatchObject({ maxRead: 400, freeRead: 300 }); // 400 − the 100 cd holds
+    const before = await f.snapshot();
+    const tooSmall = await f.call('PUT', '/hosts/hd/disks/ssd', {
+      path: '/mnt/ssd',
+      readMiBps: 50,
+      writeMiBps: 300,
+    });
+    expect(tooSmall).toMatchObject({ status: 400, body: { field: 'readMiBps' } });
+    expect(
+      (await f.call('PUT', '/hosts/hd/disks/ssd', { path: 'relative', readMiBps: 5, writeMiBps: 5 })).body
+        .field,
+    ).toBe('path');
+    expect(
+      (await f.call('PUT', '/hosts/nohost/disks/ssd', { path: '/x', readMiBps: 5, writeMiBps: 5 })).status,
+    ).toBe(404);
+    expect(await f.snapshot()).toEqual(before);
+    expect((await f.call('DELETE', '/containers/cd')).status).toBe(200);
+    expect((await f.call('GET', '/hosts/hd')).body.capacity.disks.ssd).toMatchObject({
+      maxRead: 400,
+      freeRead: 400,
+    });
+  });
+
   it('refuses to change the capacity or deregister a host that has containers (409), then deregisters it when empty', async () => {
     expect((await f.call('PUT', '/containers/c1', aContainer('h1'))).status).toBe(201);
     const before = await f.snapshot();
