@@ -13,7 +13,7 @@ describe('the API', () => {
 
   it('is documented route by route in docs/api.md', () => {
     const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'docs', 'api.md'), 'utf8');
-    const documented = [...doc.matchAll(/^\| (GET|PUT|POST|DELETE) \| `([^`]+)` \|/gm)].map(
+    const documented = [...doc.matchAll(/^\|\s*(GET|PUT|POST|DELETE)\s*\|\s*`([^`]+)`\s*\|/gm)].map(
       (m) => `${m[1]} ${m[2]}`,
     );
     expect(documented.sort()).toEqual(api.routes.map((r) => `${r.method} ${r.path}`).sort());
