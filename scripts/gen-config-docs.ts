@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { PlatformEnv } from '../adapters/platform-env.ts';
 import { SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
 import { RESOURCE_UNITS } from '../core/contracts/units.ts';
+import { ApiEnv } from '../functions/api/wiring.ts';
 import { ControlTickEnv } from '../functions/guardian/wiring.ts';
 import { AgentEnv } from '../host-agent/config.ts';
 import { ROOT } from './package.ts';
@@ -23,6 +24,11 @@ const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject }[] = [
     title: 'Platform',
     readBy: '`npm run bootstrap`, `npm start`, `serverless.yml` (passed to every function)',
     schema: PlatformEnv,
+  },
+  {
+    title: 'API',
+    readBy: '`functions/handlers/api.ts` (serverless.yml `api`), `npm start`',
+    schema: ApiEnv,
   },
   {
     title: 'Control tick',

@@ -6,21 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
-import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
-import {
-  DEFAULT_QUEUE_PREFIX,
-  deleteHostQueues,
-  ensureHostQueues,
-  sendOrder,
-} from '../../adapters/sqs/order-queues.ts';
+import { PlatformEnv } from '../../adapters/platform-env.ts';
+import { deleteHostQueues, ensureHostQueues, sendOrder } from '../../adapters/sqs/order-queues.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import type { ServiceDoc, ServiceName } from '../../core/contracts/service-config.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
@@ -103,13 +98,8 @@ export function buildApiDeps(parts: ApiParts): ApiDeps {
   };
 }
 
-export const ApiEnv = z.strictObject({
-  SC_TABLE: z.string().min(3).default(DEFAULT_TABLE_NAME),
-  SC_QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{0,40}$/)
-    .default(DEFAULT_QUEUE_PREFIX),
-});
+/** The API reads only the platform's shared settings. */
+export const ApiEnv = PlatformEnv.strict();
 export type ApiEnv = z.infer<typeof ApiEnv>;
 
 export interface ApiWiring {

@@ -3,7 +3,10 @@
  * WINDOW_TIMELAPSE seconds, on multiples of the window (no drift), until
  * shortly before the invocation's deadline, holding a lease so two
  * invocations never tick at once. A late or duplicate invocation finds the
- * lease held and exits. The lease is released on the way out so the next
+ * lease held and exits — or, with `waitForLeaseMs`, waits for it: the
+ * invocation scheduled while the previous one is still finishing (timeout
+ * longer than the rate) takes over as soon as the lease is released, so the
+ * cadence has no gap. The lease is released on the way out so the next
  * invocation starts at once.
  */
 
@@ -28,6 +31,8 @@ export interface RunTicksOptions {
   deadlineMs: number;
   /** Kept free before the deadline, ms (plus the longest tick seen). */
   reserveMs?: number;
+  /** How long to wait for a lease held by another invocation before exiting, ms (default 0). */
+  waitForLeaseMs?: number;
   signal?: AbortSignal;
 }
 
@@ -84,9 +89,18 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
 
   // Hold the lease until one window past our deadline at most: a crash frees it by then.
   const leaseUntil = (at: number) => Math.min(at + 2 * windowMs, opts.deadlineMs + windowMs);
-  if (!(await takeLease(table, owner, clock.now(), leaseUntil(clock.now())))) {
-    logger.info({ owner }, 'another invocation holds the control-tick lease; exiting');
-    return { ticks: 0, stopped: 'lease-held', reports };
+  const waitUntil = clock.now() + (opts.waitForLeaseMs ?? 0);
+  while (!(await takeLease(table, owner, clock.now(), leaseUntil(clock.now())))) {
+    const pollMs = Math.min(250, windowMs);
+    if (
+      opts.signal?.aborted ||
+      clock.now() + pollMs > waitUntil ||
+      clock.now() + pollMs + reserve > opts.deadlineMs
+    ) {
+      logger.info({ owner }, 'another invocation holds the control-tick lease; exiting');
+      return { ticks: 0, stopped: opts.signal?.aborted ? 'aborted' : 'lease-held', reports };
+    }
+    await clock.sleep(pollMs, opts.signal);
   }
   try {
     // The window sets the cadence: read it before planning the first tick.

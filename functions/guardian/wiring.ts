@@ -137,6 +137,8 @@ export async function invokeControlTick(
     {
       deadlineMs: clock.now() + context.getRemainingTimeInMillis(),
       reserveMs: env.SC_TICK_RESERVE_MS,
+      // Scheduled once a minute with a longer timeout: the next invocation waits and takes over.
+      waitForLeaseMs: context.getRemainingTimeInMillis(),
       ...(signal === undefined ? {} : { signal }),
     },
   );

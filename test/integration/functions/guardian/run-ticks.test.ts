@@ -54,6 +54,24 @@ describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
     expect(Math.max(a.ticks, b.ticks)).toBeGreaterThanOrEqual(1);
   });
 
+  it('lets an overlapping invocation that waits for the lease take over when the first one ends', async () => {
+    const start = Date.now();
+    const [a, b] = await Promise.all([
+      runTicks(deps('a'), { deadlineMs: start + 2300, reserveMs: 300 }),
+      new Promise((r) => setTimeout(r, 200)).then(() =>
+        runTicks(deps('b'), { deadlineMs: start + 4300, reserveMs: 300, waitForLeaseMs: 4000 }),
+      ),
+    ]);
+    expect(a.stopped).toBe('deadline');
+    expect(b.stopped).toBe('deadline');
+    expect(a.ticks).toBeGreaterThanOrEqual(1);
+    expect(b.ticks).toBeGreaterThanOrEqual(1);
+    const lastA = a.reports.at(-1)?.at ?? 0;
+    const firstB = b.reports[0]?.at ?? 0;
+    expect(firstB).toBeGreaterThan(lastA); // never both at once
+    expect(firstB - lastA).toBeLessThanOrEqual(2000); // at most one 1 s window skipped at the hand-over
+  });
+
   it('refuses a live lease held by another owner and takes an expired one', async () => {
     const now = Date.now();
     expect(await takeLease(t.table, 'a', now, now + 10_000)).toBe(true);
