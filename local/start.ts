@@ -1,19 +1,30 @@
 /**
- * `npm start`: bring the local platform up on 127.0.0.1 (dynalite in-process by
- * default, no Java needed; `--dynamodb-local` for AWS DynamoDB Local), bootstrap
- * it, print the endpoints and "ready in N ms", and on Ctrl-C / SIGTERM stop
- * everything that was started, leaving no process behind.
+ * `npm start`: the whole control loop on this machine (local/loop.ts): the
+ * platform on 127.0.0.1, the API, this machine registered as a host, the host
+ * agent, the control tick under the local scheduler, the dashboard, and demo
+ * containers running the phased workload (idle → CPU burst → memory growth →
+ * idle), then a live status table. `--platform-only` brings up only the
+ * bootstrapped platform (and the API when SC_API_TOKEN is set), as before.
+ * Ctrl-C / SIGTERM stops everything that was started and removes what was
+ * created, leaving no process behind.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { readEnvConfig } from '../adapters/env.ts';
 import { startPlatformApi } from '../functions/api/local-server.ts';
 import { PlatformEnv } from './bootstrap.ts';
+import { type LoopConfigName, type RunningLoop, startLoop } from './loop.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';
+import { statusLines } from './status-table.ts';
+import { phasePlan, runPhases } from './workload.ts';
 
-const USAGE = `usage: npm start -- [--dynamodb-local] [--no-tsdb]
+const USAGE = `usage: npm start [-- options]
+  (default)         the whole loop: platform, API, host agent, control tick, dashboard, demo containers
+  --config NAME     service config of the loop: default (as shipped) or tuned (1 s windows)
+  --demo N          demo containers to create and guard (default 3; 0 for none)
+  --platform-only   only the bootstrapped platform (and the API with SC_API_TOKEN)
   --dynamodb-local  use AWS DynamoDB Local (Java) instead of in-process dynalite
-  --no-tsdb         do not start VictoriaMetrics (the local metrics store)
+  --no-tsdb         with --platform-only: do not start VictoriaMetrics (the local metrics store)
 environment: SC_TABLE (default sc-state), SC_QUEUE_PREFIX (default sc-),
   SC_API_TOKEN (serves the API on 127.0.0.1 with this bearer token), SC_API_PORT (default: a free port)`;
 
@@ -106,19 +117,7 @@ async function startApi(
   say(`  export SC_API_URL=${api.url}`);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      'dynamodb-local': { type: 'boolean', default: false },
-      'no-tsdb': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
+async function platformOnly(values: { 'dynamodb-local': boolean; 'no-tsdb': boolean }): Promise<void> {
   const env = readEnvConfig(PlatformEnv, process.env, 'environment');
   const shutdown = shutdownOnSignal();
   const platform = await startLocalPlatform({
@@ -129,10 +128,97 @@ async function main(): Promise<void> {
     log: say,
   });
   if (!shutdown.add(platform.stop)) return;
-  // Parts that run on top of the platform (control loop, host agent, API) start here and add their stop.
   printReady(platform);
   await startApi(platform, shutdown);
   say(`ready in ${Math.round(performance.now())} ms (Ctrl-C to stop)`);
+}
+
+/** Redraws the status table in place on a terminal; prints it every 10 s otherwise. */
+function showStatus(loop: RunningLoop, phase: () => string, signal: AbortSignal): void {
+  const tty = process.stdout.isTTY === true;
+  let drawn = 0;
+  let last = 0;
+  const draw = async (): Promise<void> => {
+    if (signal.aborted) return;
+    const rows = await loop.status().catch(() => null);
+    if (rows === null || signal.aborted) return;
+    const lines = statusLines(
+      rows,
+      `── ${new Date().toISOString().slice(11, 19)} UTC · phase ${phase()} · cpu in shares (100 = 1 core) · dashboard ${loop.dashboardUrl ?? '-'}`,
+      tty ? (process.stdout.columns ?? 120) : 160,
+    );
+    if (tty) {
+      process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A\x1b[J` : ''}${lines.join('\n')}\n`);
+      drawn = lines.length;
+    } else if (Date.now() - last >= 10_000) {
+      last = Date.now();
+      process.stdout.write(`${lines.map((l) => `[sc] ${l}`).join('\n')}\n`);
+    }
+  };
+  const timer = setInterval(() => void draw(), 2000);
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
+async function wholeLoop(values: { 'dynamodb-local': boolean; config: string; demo: string }): Promise<void> {
+  const config = values.config as LoopConfigName;
+  if (config !== 'default' && config !== 'tuned')
+    throw new Error(`--config must be default or tuned, got ${values.config}`);
+  const demoCount = Number(values.demo);
+  if (!Number.isInteger(demoCount) || demoCount < 0 || demoCount > 8)
+    throw new Error(`--demo must be an integer 0-8, got ${values.demo}`);
+  const env = readEnvConfig(PlatformEnv, process.env, 'environment');
+  const shutdown = shutdownOnSignal();
+  const ac = new AbortController();
+  shutdown.add(async () => ac.abort());
+  const loop = await startLoop({
+    config,
+    signal: ac.signal,
+    dynamo: values['dynamodb-local'] ? 'dynamodb-local' : 'dynalite',
+    tableName: env.SC_TABLE,
+    queuePrefix: env.SC_QUEUE_PREFIX,
+    log: say,
+  });
+  if (!shutdown.add(loop.stop)) return;
+  say(`logs        ${loop.logFile}`);
+  say('use the CLI with:');
+  say(`  export SC_API_URL=${loop.api.url} SC_API_TOKEN=${loop.api.token}`);
+  let phase = 'starting';
+  if (demoCount > 0) {
+    if (loop.support.mode !== 'lxc')
+      say(`demo containers run as ${loop.support.mode}: ${loop.support.reason}`);
+    await loop.addDemoContainers(demoCount);
+    const plan = phasePlan();
+    say(`workload    ${plan.map((p) => `${p.name} ${p.durationMs / 1000} s`).join(' → ')}, repeated`);
+    void runPhases(loop.demo, plan, {
+      signal: ac.signal,
+      rounds: Number.POSITIVE_INFINITY,
+      onPhase: (name) => {
+        phase = name;
+      },
+    }).catch((err: unknown) => say(`workload stopped: ${(err as Error).message}`));
+  } else phase = 'no demo';
+  say(`ready in ${Math.round(performance.now())} ms (Ctrl-C to stop and remove everything)`);
+  showStatus(loop, () => phase, ac.signal);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'platform-only': { type: 'boolean', default: false },
+      'dynamodb-local': { type: 'boolean', default: false },
+      'no-tsdb': { type: 'boolean', default: false },
+      config: { type: 'string', default: 'default' },
+      demo: { type: 'string', default: '3' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (values['platform-only']) await platformOnly(values);
+  else await wholeLoop(values);
 }
 
 try {

@@ -109,7 +109,7 @@ describe('npm start', () => {
 
   it('brings up a bootstrapped platform and leaves no process behind after Ctrl-C', async () => {
     const table = `sc-start-${process.pid}`;
-    const { child, output } = startNpm([], { SC_TABLE: table });
+    const { child, output } = startNpm(['--platform-only'], { SC_TABLE: table });
     running = child;
     const ready = await waitFor(/ready in (\d+) ms/, output, child, 60_000);
     expect(Number(ready[1])).toBeGreaterThan(0);
@@ -141,7 +141,7 @@ describe('npm start', () => {
   }, 120_000);
 
   it('stops DynamoDB Local (Java) and everything else on SIGTERM to npm alone', async () => {
-    const { child, output } = startNpm(['--dynamodb-local', '--no-tsdb'], {});
+    const { child, output } = startNpm(['--platform-only', '--dynamodb-local', '--no-tsdb'], {});
     running = child;
     await waitFor(/ready in (\d+) ms/, output, child, 90_000);
     expect(output()).toMatch(/DynamoDB {4}http:\/\/127\.0\.0\.1:\d+ {2}\(dynamodb-local, table sc-state\)/);

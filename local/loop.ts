@@ -1,0 +1,604 @@
+/**
+ * The whole control loop on one machine, composed from the deployable parts:
+ *
+ *   local platform (dynalite or DynamoDB Local + fauxqs) and VictoriaMetrics on 127.0.0.1
+ *   → the HTTP API (bearer token) — this machine registered as a host through it
+ *   → the host agent for this machine (in-process), its usage publisher putting
+ *     BDWatchdog-named series to VictoriaMetrics' OpenTSDB /api/put
+ *   → the control-tick function under the local scheduler (rate 1 minute,
+ *     70 s timeout, ticking every WINDOW_TIMELAPSE inside one invocation, as on AWS),
+ *     reading usage back through the Prometheus adapter, planning with the Scaler,
+ *     queueing orders on the host's FIFO queue
+ *   → the dashboard server.
+ *
+ * Containers are subscribed and guarded through the API (`guard`); demo
+ * containers (LXC busybox with the phased workload) are created when asked.
+ * `stop()` (or aborting `signal`) stops everything and removes what was created.
+ *
+ *   const loop = await startLoop({ config: 'tuned', signal, log: console.log });
+ *   await loop.guard(container); … await loop.stop();
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
+import { systemClock } from '../adapters/clock.ts';
+import { Catalog } from '../adapters/dynamodb/catalog.ts';
+import { TableClient } from '../adapters/dynamodb/table-client.ts';
+import { createLogger, type Logger } from '../adapters/logger.ts';
+import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
+import type { Rule } from '../core/contracts/rule.ts';
+import { defaultConfig, type GuardianConfig } from '../core/contracts/service-config.ts';
+import { ASSUMED_FLEET } from '../core/cost/assumptions.ts';
+import { type LoopCounts, SECONDS_PER_MONTH } from '../core/cost/model.ts';
+import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+import { usageWindow } from '../core/ports/metrics-source.ts';
+import { type ContainerView, dashboardView, prometheusSeries } from '../dashboard/read-model.ts';
+import { type DashboardServer, startDashboardServer } from '../dashboard/server.ts';
+import { startPlatformApi } from '../functions/api/local-server.ts';
+import { runTick } from '../functions/guardian/tick.ts';
+import { buildControlTick, type ControlTickWiring, invokeControlTick } from '../functions/guardian/wiring.ts';
+import { HostAgent } from '../host-agent/agent.ts';
+import { loadAgentConfig } from '../host-agent/config.ts';
+import { tcShaper } from '../host-agent/net/tc.ts';
+import { DynamoAgentState } from '../host-agent/state.ts';
+import {
+  CGROUP_V1_ROOT,
+  createLxcWorkload,
+  createPlainCgroupWorkload,
+  detectHostSupport,
+  type HostSupport,
+  type WorkloadContainer,
+} from './containers.ts';
+import type { DynamoFlavour } from './emulators.ts';
+import { type LocalPlatform, startLocalPlatform } from './platform.ts';
+import { type RunningSchedule, startSchedule } from './scheduler.ts';
+import { thisHostName, thisHostRegistration } from './topology.ts';
+
+export type LoopConfigName = 'default' | 'tuned';
+
+/** What a named config changes from the stored defaults. */
+export interface LoopConfig {
+  guardian: Partial<GuardianConfig>;
+  /** Rule fields changed by name (e.g. fewer events before a request). */
+  rules: Record<string, Partial<Rule>>;
+  /** Usage publisher period, seconds (BDWatchdog itself flushes every 0.2 s). */
+  publishS: number;
+}
+
+export const LOOP_CONFIGS: Record<LoopConfigName, LoopConfig> = {
+  // The shipped service configs and rules, as stored by the bootstrap.
+  default: { guardian: {}, rules: {}, publishS: 1 },
+  // Short windows, one event per scale-up: reaction in a few seconds. The delay stays 2 s:
+  // points carry whole-second timestamps and VictoriaMetrics shows them ≈ 1 s after the put.
+  tuned: {
+    guardian: { WINDOW_TIMELAPSE: 1, WINDOW_DELAY: 2, EVENT_TIMEOUT: 20 },
+    rules: {
+      CpuRescaleUp: { events_to_remove: 1, rule: upRule('cpu', 1, 2) },
+      CpuRescaleDown: { events_to_remove: 3, rule: downRule('cpu', 3) },
+      MemRescaleUp: { events_to_remove: 1, rule: upRule('mem', 1, 6) },
+      MemRescaleDown: { events_to_remove: 4, rule: downRule('mem', 4) },
+    },
+    publishS: 1,
+  },
+};
+
+function upRule(_res: string, need: number, oppositeAtMost: number): Rule['rule'] {
+  return {
+    and: [
+      { '>=': [{ var: 'events.scale.up' }, need] },
+      { '<=': [{ var: 'events.scale.down' }, oppositeAtMost] },
+    ],
+  };
+}
+function downRule(_res: string, need: number): Rule['rule'] {
+  return {
+    and: [{ '>=': [{ var: 'events.scale.down' }, need] }, { '<=': [{ var: 'events.scale.up' }, 0] }],
+  };
+}
+
+/** A container's resources at subscription (shares, MiB). */
+export interface GuardSpec {
+  cpu: { min: number; current: number; max: number };
+  mem: { min: number; current: number; max: number };
+}
+
+export const DEMO_SPEC: GuardSpec = {
+  cpu: { min: 25, current: 50, max: 200 },
+  mem: { min: 64, current: 128, max: 1024 },
+};
+
+/** The control tick as deployed (serverless.yml `controlTick`): schedule, timeout, memory. */
+export const CONTROL_TICK = { rate: 'rate(1 minute)', timeoutMs: 70_000, memoryMiB: 512 } as const;
+
+export interface LoopCounters {
+  ticks: number;
+  containers: number;
+  readUnits: number;
+  writeUnits: number;
+  sqsRequests: number;
+  logBytes: number;
+  fixedPerTick: { readUnits: number; writeUnits: number; logBytes: number };
+  deployment: Pick<LoopCounts, 'perHostMonth' | 'functions'>;
+  containersPerHost: number;
+  tickSeconds: number;
+}
+
+export interface StatusRow {
+  container: string;
+  cpu: { usage: number | null; current: number | null; applied: number | null; max: number | null };
+  mem: { usage: number | null; current: number | null; applied: number | null; max: number | null };
+  lastDecision: string | null;
+}
+
+export interface RunningLoop {
+  readonly config: LoopConfigName;
+  readonly platform: LocalPlatform;
+  readonly host: string;
+  readonly api: { url: string; token: string };
+  readonly dashboardUrl: string | null;
+  readonly support: HostSupport;
+  readonly logFile: string;
+  readonly demo: readonly WorkloadContainer[];
+  /** Subscribe a container (already created) through the API and wait until its initial limits are applied. */
+  guard(container: { name: string; cgroupPath: string }, spec?: GuardSpec): Promise<void>;
+  /** Create and guard demo containers with the phased workload (LXC, else plain cgroups). */
+  addDemoContainers(count: number): Promise<WorkloadContainer[]>;
+  /** One call to the API with the loop's token. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  status(): Promise<StatusRow[]>;
+  counters(): LoopCounters;
+  stop(): Promise<void>;
+}
+
+export interface LoopOptions {
+  config: LoopConfigName;
+  signal: AbortSignal;
+  dynamo?: DynamoFlavour;
+  /** Progress lines. */
+  log?: (line: string) => void;
+  /** Bearer token of the API; default SC_API_TOKEN, else generated. */
+  apiToken?: string;
+  /** Start the dashboard server (default true). */
+  dashboard?: boolean;
+  /** Where the components' JSON logs go (default a file in the temp dir). */
+  logFile?: string;
+  tableName?: string;
+  queuePrefix?: string;
+}
+
+/** A writable that counts bytes and forwards them (the control tick's log volume, for the cost figure). */
+class CountingStream extends Writable {
+  bytes = 0;
+  private readonly sink: WriteStream;
+  constructor(sink: WriteStream) {
+    super();
+    this.sink = sink;
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.bytes += chunk.length;
+    this.sink.write(chunk, cb);
+  }
+}
+
+const LOCAL = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+const MINUTES_PER_MONTH = SECONDS_PER_MONTH / 60;
+
+async function readNumber(path: string): Promise<number | null> {
+  const text = await readFile(path, 'utf8').catch(() => null);
+  const n = text === null ? Number.NaN : Number(text.trim());
+  return Number.isFinite(n) ? n : null;
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (signal.aborted) throw new Error(`${what}: aborted`);
+    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await systemClock.sleep(100, signal).catch(() => undefined);
+  }
+}
+
+export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
+  const say = opts.log ?? (() => undefined);
+  const chosen = LOOP_CONFIGS[opts.config];
+  const logFile = opts.logFile ?? join(tmpdir(), `sc-loop-${process.pid}-${Date.now()}.log`);
+  const logSink = createWriteStream(logFile, { flags: 'a' });
+  const tickLogStream = new CountingStream(logSink);
+  const logger = (component: string, stream: NodeJS.WritableStream = logSink): Logger =>
+    createLogger(component, { destination: stream });
+
+  const stops: { what: string; stop: () => Promise<void> }[] = [];
+  const demo: WorkloadContainer[] = [];
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const errors: string[] = [];
+      for (const s of stops.reverse()) {
+        try {
+          await s.stop();
+        } catch (err) {
+          errors.push(`${s.what}: ${(err as Error).message}`);
+        }
+      }
+      await new Promise<void>((r) => logSink.end(r));
+      if (errors.length > 0) throw new Error(`some parts did not stop cleanly: ${errors.join('; ')}`);
+    })();
+    return stopping;
+  };
+  const onAbort = () => void stop().catch(() => undefined);
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    const support = await detectHostSupport();
+    say(`host support: ${support.mode} — ${support.reason}`);
+
+    const platform = await startLocalPlatform({
+      dynamo: opts.dynamo ?? 'dynalite',
+      tsdb: true,
+      log: say,
+      ...(opts.tableName === undefined ? {} : { tableName: opts.tableName }),
+      ...(opts.queuePrefix === undefined ? {} : { queuePrefix: opts.queuePrefix }),
+    });
+    stops.push({ what: 'platform', stop: platform.stop });
+    const promUrl = platform.endpoints.prometheus as string;
+    const opentsdbUrl = platform.endpoints.opentsdb as string;
+
+    const doc = createDynamoDocumentClient({ endpoint: platform.endpoints.dynamodb, ...LOCAL });
+    const sqs = createSqsClient({ endpoint: platform.endpoints.sqs, ...LOCAL });
+    stops.push({
+      what: 'clients',
+      stop: async () => {
+        doc.destroy();
+        sqs.destroy();
+      },
+    });
+    const table = new TableClient(doc, platform.tableName);
+
+    // The named config, stored as an operator would (hot-reloaded by the tick).
+    const catalog = new Catalog(table);
+    if (Object.keys(chosen.guardian).length > 0) {
+      const current = await catalog.getService('guardian');
+      await catalog.putServiceConfig(
+        'guardian',
+        { ...(current?.config ?? {}), ...chosen.guardian },
+        { expectedVersion: current?.version ?? null },
+      );
+    }
+    for (const [name, change] of Object.entries(chosen.rules)) {
+      const stored = await catalog.getRule(name);
+      const base = stored?.rule ?? DEFAULT_RULES.find((r) => r.name === name);
+      if (base === undefined) throw new Error(`config ${opts.config}: no rule ${name}`);
+      await catalog.putRule({ ...base, ...change }, { expectedVersion: stored?.version ?? null });
+    }
+    say(
+      `service config: ${opts.config}${opts.config === 'default' ? ' (as bootstrapped)' : ` (${JSON.stringify(chosen.guardian)})`}`,
+    );
+
+    // The API, with a token: nothing is served open.
+    const token = opts.apiToken ?? process.env.SC_API_TOKEN ?? randomBytes(18).toString('base64url');
+    const api = await startPlatformApi({
+      dynamodbEndpoint: platform.endpoints.dynamodb,
+      sqsEndpoint: platform.endpoints.sqs,
+      tableName: platform.tableName,
+      queuePrefix: platform.queuePrefix,
+      token,
+      logger: logger('api'),
+    });
+    stops.push({ what: 'api', stop: api.stop });
+    say(`API         ${api.url}`);
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${api.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text === '' ? null : (JSON.parse(text) as unknown) };
+    };
+
+    // This machine as a host, through the API (creates HostState and the order queue + DLQ).
+    const host = thisHostName();
+    const registration = thisHostRegistration();
+    const reg = await call('PUT', `/hosts/${host}`, registration);
+    if (reg.status !== 201 && reg.status !== 200)
+      throw new Error(`registering host ${host}: ${reg.status} ${JSON.stringify(reg.body)}`);
+    say(
+      `host        ${host} registered: ${registration.cpu.topology.length} CPUs (${registration.cpu.topology.length * 100} shares), ${registration.memMiB} MiB`,
+    );
+
+    // The host agent for this machine, in-process, publishing usage to VictoriaMetrics.
+    const agentConfig = loadAgentConfig({
+      SC_AGENT_HOST: host,
+      SC_TABLE: platform.tableName,
+      SC_QUEUE_PREFIX: platform.queuePrefix,
+      SC_AGENT_PUBLISH_URL: opentsdbUrl,
+      SC_AGENT_PUBLISH_S: String(chosen.publishS),
+      SC_AGENT_WAIT_TIME_S: '20',
+      SC_AGENT_RECONCILE_S: '10',
+      SC_AGENT_UNKNOWN_RETRY_S: '1',
+      SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
+      LOG_LEVEL: 'info',
+    });
+    const agentDoc = createDynamoDocumentClient({
+      endpoint: platform.endpoints.dynamodb,
+      ...LOCAL,
+      requestTimeoutMs: 5000,
+    });
+    const agentSqs = createSqsClient({
+      endpoint: platform.endpoints.sqs,
+      ...LOCAL,
+      requestTimeoutMs: (agentConfig.waitTimeS + 10) * 1000,
+    });
+    const agent = new HostAgent({
+      config: agentConfig,
+      sqs: agentSqs,
+      store: new DynamoAgentState(new TableClient(agentDoc, platform.tableName), host),
+      shaper: tcShaper(),
+      clock: systemClock,
+      log: logger('host-agent'),
+    });
+    await agent.start();
+    stops.push({
+      what: 'host agent',
+      stop: async () => {
+        await agent.stop();
+        agentSqs.destroy();
+        agentDoc.destroy();
+      },
+    });
+    say(
+      `host agent  started${agentConfig.dryRun ? ' in DRY-RUN (limits are not written)' : ''}; usage → ${opentsdbUrl}/api/put every ${chosen.publishS} s`,
+    );
+
+    // The control tick, built from its own env schema, reading usage through the Prometheus API.
+    const wiring: ControlTickWiring = buildControlTick(
+      {
+        ...platform.env,
+        SC_METRICS_BACKEND: 'prometheus',
+        SC_METRICS_URL: promUrl,
+      },
+      {
+        dynamo: createDynamoDocumentClient({ endpoint: platform.endpoints.dynamodb, ...LOCAL }),
+        sqs: createSqsClient({ endpoint: platform.endpoints.sqs, ...LOCAL }),
+        logger: createLogger('control-tick', { destination: tickLogStream }),
+      },
+    );
+    // Calibration: one tick with no container guarded measures what every tick costs whatever the fleet.
+    const before = { ...wiring.table.counters, log: tickLogStream.bytes };
+    await runTick(
+      { table: wiring.table, metrics: wiring.metrics, sink: wiring.sink, logger: wiring.logger },
+      Date.now(),
+    );
+    const fixedPerTick = {
+      readUnits: wiring.table.counters.readUnits - before.readUnits,
+      writeUnits: wiring.table.counters.writeUnits - before.writeUnits,
+      logBytes: tickLogStream.bytes - before.log,
+    };
+    const base = { ...wiring.table.counters, log: tickLogStream.bytes, orders: wiring.sent.orders };
+
+    // Counted at the end of each invocation, so ticks and requests always match.
+    const done = { ticks: 0, readUnits: 0, writeUnits: 0, orders: 0, logBytes: 0, containerTicks: 0 };
+    const invocationMs: number[] = [];
+    let guardedNow = 0;
+    const tickAbort = new AbortController();
+    const schedule: RunningSchedule = startSchedule({
+      name: 'controlTick',
+      rate: CONTROL_TICK.rate,
+      timeoutMs: CONTROL_TICK.timeoutMs,
+      memoryMiB: CONTROL_TICK.memoryMiB,
+      allowOverlap: true, // as EventBridge: the next invocation waits for the lease and takes over
+      signal: tickAbort.signal,
+      logger: wiring.logger,
+      handler: async (_event, context) => {
+        const started = Date.now();
+        const r = await invokeControlTick(wiring, context, tickAbort.signal);
+        if (r.ticks > 0) invocationMs.push(Date.now() - started);
+        done.ticks += r.ticks;
+        done.containerTicks += r.reports.reduce((n, t) => n + t.structures, 0);
+        done.readUnits = wiring.table.counters.readUnits - base.readUnits;
+        done.writeUnits = wiring.table.counters.writeUnits - base.writeUnits;
+        done.orders = wiring.sent.orders - base.orders;
+        done.logBytes = tickLogStream.bytes - base.log;
+        return { ticks: r.ticks, stopped: r.stopped };
+      },
+    });
+    stops.push({
+      what: 'control tick',
+      stop: async () => {
+        tickAbort.abort();
+        await schedule.done;
+      },
+    });
+    const tickConfig = { ...defaultConfig('guardian'), ...chosen.guardian };
+    const usageReader = new PrometheusMetricsSource({ url: promUrl });
+    say(
+      `control tick scheduled ${CONTROL_TICK.rate}, ticking every ${tickConfig.WINDOW_TIMELAPSE} s inside each invocation (Guardian → Scaler → SQS)`,
+    );
+
+    let dashboard: DashboardServer | null = null;
+    const series = prometheusSeries(promUrl);
+    if (opts.dashboard !== false) {
+      dashboard = await startDashboardServer({ deps: { state: table, series } });
+      stops.push({ what: 'dashboard', stop: () => (dashboard as DashboardServer).close() });
+      say(`dashboard   ${dashboard.url}`);
+    }
+
+    const cgroupFile = (path: string, controller: string, file: string) =>
+      join(CGROUP_V1_ROOT, controller, path, file);
+    const paths = new Map<string, string>();
+
+    const guard = async (container: { name: string; cgroupPath: string }, spec: GuardSpec = DEMO_SPEC) => {
+      paths.set(container.name, container.cgroupPath);
+      const res = await call('PUT', `/containers/${container.name}`, {
+        host,
+        resources: {
+          cpu: { ...spec.cpu, guard: true },
+          mem: { ...spec.mem, guard: true },
+        },
+        guard: true,
+      });
+      if (res.status !== 201 && res.status !== 200)
+        throw new Error(`subscribing ${container.name}: ${res.status} ${JSON.stringify(res.body)}`);
+      await agent.rescan(); // the publisher and the memory watch see it at once
+      guardedNow += 1;
+      if (agentConfig.dryRun) return;
+      const wantQuota = Math.round((spec.cpu.current * agentConfig.cpuPeriodUs) / 100);
+      // A new series takes VictoriaMetrics several seconds to index: return once the Guardian can see it.
+      const window = { ...tickConfig };
+      await waitFor(
+        `usage of ${container.name} in the metrics store`,
+        async () => {
+          const u = await usageReader.usage({
+            kind: 'container',
+            structures: [container.name],
+            resources: ['cpu', 'mem'],
+            window: usageWindow(Date.now(), window.WINDOW_TIMELAPSE, window.WINDOW_DELAY),
+          });
+          const row = u.usage.get(container.name);
+          return row?.cpu !== null && row?.cpu !== undefined && row.mem !== null && row.mem !== undefined
+            ? true
+            : null;
+        },
+        60_000,
+        opts.signal,
+      );
+      await waitFor(
+        `initial limits of ${container.name}`,
+        async () =>
+          (await readNumber(cgroupFile(container.cgroupPath, 'cpu', 'cpu.cfs_quota_us'))) === wantQuota
+            ? true
+            : null,
+        30_000,
+        opts.signal,
+      );
+    };
+
+    const addDemoContainers = async (count: number): Promise<WorkloadContainer[]> => {
+      const made: WorkloadContainer[] = [];
+      for (let i = 1; i <= count; i++) {
+        const name = `sc-demo${i}-${process.pid}`;
+        say(`container   creating ${name} (${support.mode === 'lxc' ? 'LXC busybox' : 'plain cgroup'})`);
+        const c =
+          support.mode === 'lxc' ? await createLxcWorkload(name) : await createPlainCgroupWorkload(name);
+        demo.push(c);
+        made.push(c);
+        stops.push({
+          what: `container ${name}`,
+          stop: async () => {
+            await call('DELETE', `/containers/${name}`).catch(() => undefined);
+            await c.remove();
+          },
+        });
+        await guard(c);
+        say(
+          `container   ${name} subscribed and guarded (cpu ${DEMO_SPEC.cpu.current} shares, mem ${DEMO_SPEC.mem.current} MiB)`,
+        );
+      }
+      return made;
+    };
+
+    const status = async (): Promise<StatusRow[]> => {
+      const now = Date.now();
+      const view = await dashboardView(
+        { state: table, series },
+        { fromMs: now - 30_000, toMs: now, stepS: 1 },
+      );
+      const rows: StatusRow[] = [];
+      const containers: ContainerView[] = view.hosts.flatMap((h) => h.containers);
+      for (const c of containers) {
+        const path = paths.get(c.name);
+        const quota =
+          path === undefined ? null : await readNumber(cgroupFile(path, 'cpu', 'cpu.cfs_quota_us'));
+        const memLimit =
+          path === undefined ? null : await readNumber(cgroupFile(path, 'memory', 'memory.limit_in_bytes'));
+        rows.push({
+          container: c.name,
+          cpu: {
+            usage: c.plots.cpu.now.usage,
+            current: c.plots.cpu.now.current,
+            applied: quota === null || quota < 0 ? null : (quota / agentConfig.cpuPeriodUs) * 100,
+            max: c.plots.cpu.now.max,
+          },
+          mem: {
+            usage: c.plots.mem.now.usage,
+            current: c.plots.mem.now.current,
+            applied: memLimit === null ? null : memLimit / 2 ** 20,
+            max: c.plots.mem.now.max,
+          },
+          lastDecision: c.lastDecision,
+        });
+      }
+      return rows;
+    };
+
+    const counters = (): LoopCounters => {
+      const meanInvocationS =
+        invocationMs.length === 0
+          ? CONTROL_TICK.timeoutMs / 1000
+          : invocationMs.reduce((a, b) => a + b, 0) / invocationMs.length / 1000;
+      return {
+        ticks: done.ticks,
+        containers: done.ticks === 0 ? guardedNow : Math.max(1, Math.round(done.containerTicks / done.ticks)),
+        readUnits: done.readUnits,
+        writeUnits: done.writeUnits,
+        // Each order is one FIFO send, one receive and one delete.
+        sqsRequests: done.orders * 3,
+        logBytes: done.logBytes,
+        fixedPerTick,
+        deployment: {
+          perHostMonth: {
+            // One long poll per SC_AGENT_WAIT_TIME_S while idle; one heartbeat item write (< 1 KB) per period.
+            sqsRequests: SECONDS_PER_MONTH / agentConfig.waitTimeS,
+            writeUnits: SECONDS_PER_MONTH / (agentConfig.heartbeatMs / 1000),
+            logBytes: 0,
+          },
+          functions: [
+            {
+              name: 'control-tick',
+              memoryMiB: CONTROL_TICK.memoryMiB,
+              arch: 'arm64',
+              invocationsPerMonth: MINUTES_PER_MONTH,
+              billedSecondsPerInvocation: meanInvocationS,
+              scheduledPerMonth: MINUTES_PER_MONTH,
+            },
+          ],
+        },
+        containersPerHost: ASSUMED_FLEET.containersPerHost,
+        tickSeconds: tickConfig.WINDOW_TIMELAPSE,
+      };
+    };
+
+    opts.signal.removeEventListener('abort', onAbort);
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      config: opts.config,
+      platform,
+      host,
+      api: { url: api.url, token },
+      dashboardUrl: dashboard?.url ?? null,
+      support,
+      logFile,
+      demo,
+      guard,
+      addDemoContainers,
+      call,
+      status,
+      counters,
+      stop,
+    };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}
