@@ -1,132 +1,328 @@
 /**
- * `npm run bench -- loop`: the whole loop's figures, measured on this machine.
+ * `npm run bench -- loop`: the whole loop's figures, measured on this machine
+ * with the composed loop (local/loop.ts: platform, API, host agent, control tick
+ * under the local scheduler) and real LXC containers (plain cgroups cannot be
+ * driven by the agent, so without LXC nothing is printed).
  *
  *   loop.reaction_p50_s / loop.reaction_p95_s   CPU step in a container → higher cfs quota (local/reaction.ts)
  *   loop.scaledown_p50_s                        load stopped → lower quota
- *   loop.utilisation_gain, loop.overhead_pct, loop.oom_kills   control quality vs. a fixed allocation at max
+ *   (…_tuned)                                   the same at the tuned config (1 s windows)
+ *   loop.utilisation_gain                       ∫usage ÷ ∫allocation, scaled vs. fixed at max, same phased workload
+ *   loop.overhead_pct                           run time of a fixed CPU-bound job, scaled vs. fixed at max
+ *   loop.throttled_s, loop.oom_kills            of the scaled runs
  *   loop.cost_per_1000_usd_month                counted requests per tick → core/cost/model.ts
  *
- * Every figure comes from running the loop (scheduler, Guardian + planner ticks,
- * host agent, real containers); nothing is printed that was not measured. Until
- * the composed loop exists (`local/loop.ts` exporting `startLoop`, see
- * LoopUnderTest below), this group says what is missing and exits non-zero.
+ * Every figure comes from running the loop; nothing is printed that was not
+ * measured. BENCH_LOOP_STEPS (default 10) sets the steps per config;
+ * BENCH_LOOP_PNG writes a dashboard screenshot of the scaled run there.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { countsFromRun, estimateMonthlyCost, type LoopCounts } from '../core/cost/model.ts';
 import {
   CGROUP_V1_ROOT,
   createLxcWorkload,
-  createPlainCgroupWorkload,
   detectHostSupport,
+  LXC_PATH,
+  type WorkloadContainer,
 } from '../local/containers.ts';
+import { DEMO_SPEC, type RunningLoop, startLoop } from '../local/loop.ts';
+import {
+  type CgroupSample,
+  cgroupSampleReader,
+  overheadPct,
+  type Quality,
+  sampleCgroup,
+  summarise,
+  utilisationGain,
+} from '../local/quality.ts';
 import { cgroupFileReader, measureSteps, quotaToShares } from '../local/reaction.ts';
+import { readCpuTopology, readMemTotalMiB } from '../local/topology.ts';
+import { phasePlan, runPhases } from '../local/workload.ts';
 import { type Emit, median, percentile } from './figure.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** What the composed loop must offer the benchmark (local/loop.ts). */
-export interface LoopUnderTest {
-  /** Guard a container (already created) so the loop scales it. */
-  guard(container: { name: string; cgroupPath: string }): Promise<void>;
-  /** Requests counted since start, for the cost figure. */
-  counters(): {
-    ticks: number;
-    containers: number;
-    readUnits: number;
-    writeUnits: number;
-    sqsRequests: number;
-    logBytes: number;
-    fixedPerTick: { readUnits: number; writeUnits: number; logBytes: number };
-    /** The deployment's per-host and per-function usage, as configured. */
-    deployment: Pick<LoopCounts, 'perHostMonth' | 'functions'>;
-    containersPerHost: number;
-    tickSeconds: number;
-  };
-  stop(): Promise<void>;
-}
-
-interface LoopModule {
-  startLoop(opts: { config: 'default' | 'tuned'; signal: AbortSignal }): Promise<LoopUnderTest>;
-}
-
+const run_ = promisify(execFile);
 const STEPS = Number(process.env.BENCH_LOOP_STEPS || 10);
+const say = (line: string) => process.stderr.write(`  ${line}\n`);
+
+/** What the composed loop must offer the benchmark (local/loop.ts RunningLoop satisfies it). */
+export type LoopUnderTest = Pick<RunningLoop, 'guard' | 'counters' | 'stop'>;
+
+/** The phased workload of the quality runs: idle → CPU burst → memory growth → idle. */
+const QUALITY_PLAN = phasePlan({
+  idleSeconds: 20,
+  cpuSeconds: 60,
+  cpuWorkers: 1,
+  memSeconds: 40,
+  memTotalMiB: 256,
+  memStepMiBPerSecond: 8,
+  idleAfterSeconds: 60,
+});
+
+async function withSamples<T>(
+  c: WorkloadContainer,
+  body: () => Promise<T>,
+): Promise<{ result: T; samples: CgroupSample[] }> {
+  const ac = new AbortController();
+  const sampling = sampleCgroup({
+    read: cgroupSampleReader(CGROUP_V1_ROOT, c.cgroupPath),
+    intervalMs: 500,
+    signal: ac.signal,
+  });
+  try {
+    const result = await body();
+    ac.abort();
+    return { result, samples: await sampling };
+  } finally {
+    ac.abort();
+    await sampling.catch(() => undefined);
+  }
+}
+
+/** A fixed CPU-bound job (a counting loop of busybox sh) inside the container; wall seconds. */
+async function timedJob(c: WorkloadContainer, iterations: number): Promise<number> {
+  const started = performance.now();
+  await run_(
+    'lxc-attach',
+    [
+      '-P',
+      LXC_PATH,
+      '-n',
+      c.name,
+      '--',
+      '/bin/sh',
+      '-c',
+      `i=0; while [ $i -lt ${iterations} ]; do i=$((i+1)); done`,
+    ],
+    { timeout: 600_000 },
+  );
+  return (performance.now() - started) / 1000;
+}
+
+/** The fixed allocation: quota and memory limit at the container's max, written directly. */
+async function fixAtMax(c: WorkloadContainer): Promise<void> {
+  const dir = (ctl: string) => join(CGROUP_V1_ROOT, ctl, c.cgroupPath);
+  await writeFile(join(dir('cpu'), 'cpu.cfs_period_us'), '100000');
+  await writeFile(join(dir('cpu'), 'cpu.cfs_quota_us'), String(DEMO_SPEC.cpu.max * 1000));
+  await writeFile(join(dir('memory'), 'memory.limit_in_bytes'), String(DEMO_SPEC.mem.max * 2 ** 20));
+}
+
+async function screenshot(url: string, path: string): Promise<void> {
+  const { chromium } = await import('playwright-core');
+  const profile = mkdtempSync(join(tmpdir(), 'sc-bench-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+    ],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${url}?minutes=6`);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+    await page.screenshot({ path, fullPage: true });
+  } finally {
+    await browser.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+async function reactionSteps(
+  emit: Emit,
+  loop: RunningLoop,
+  config: 'default' | 'tuned',
+  signal: AbortSignal,
+): Promise<void> {
+  const c = await createLxcWorkload(`sc-bench-${config}-${process.pid}`);
+  try {
+    await loop.guard(c);
+    const quota = cgroupFileReader(CGROUP_V1_ROOT, c.cgroupPath, 'cpu', 'cpu.cfs_quota_us');
+    const r = await measureSteps({
+      container: c,
+      read: async () => quotaToShares(await quota()),
+      steps: STEPS,
+      timeoutMs: 120_000,
+      settleMs: 3_000,
+      signal,
+      onResult: (step, dir, res) =>
+        say(
+          `${config} step ${step} ${dir}: ${res.ok ? `${res.delayMs} ms → ${res.after} shares` : res.reason}`,
+        ),
+    });
+    const suffix = config === 'default' ? '' : '_tuned';
+    const extra = { config, steps: r.upMs.length, failures: r.failures.length };
+    if (r.upMs.length > 0) {
+      emit({ name: `loop.reaction_p50_s${suffix}`, value: median(r.upMs) / 1000, unit: 's', ...extra });
+      emit({
+        name: `loop.reaction_p95_s${suffix}`,
+        value: percentile(r.upMs, 95) / 1000,
+        unit: 's',
+        ...extra,
+      });
+    }
+    if (r.downMs.length > 0) {
+      emit({
+        name: `loop.scaledown_p50_s${suffix}`,
+        value: median(r.downMs) / 1000,
+        unit: 's',
+        config,
+        steps: r.downMs.length,
+      });
+    }
+  } finally {
+    await loop.call('DELETE', `/containers/${c.name}`).catch(() => undefined);
+    await c.remove();
+  }
+}
+
+async function quality(emit: Emit, loop: RunningLoop, signal: AbortSignal): Promise<void> {
+  const host = { hostCores: readCpuTopology().length, hostMemMiB: readMemTotalMiB() };
+  const scaled = await createLxcWorkload(`sc-bench-scaled-${process.pid}`);
+  const fixed = await createLxcWorkload(`sc-bench-fixed-${process.pid}`);
+  try {
+    await loop.guard(scaled);
+    await fixAtMax(fixed);
+    // Utilisation: the same phased workload in both, at once (same machine load for both).
+    say(
+      `quality: phased workload ${QUALITY_PLAN.map((p) => `${p.name} ${p.durationMs / 1000} s`).join(' → ')}`,
+    );
+    const [s, f] = await Promise.all(
+      [scaled, fixed].map((c) => withSamples(c, () => runPhases([c], QUALITY_PLAN, { signal }))),
+    );
+    const qs: Quality = summarise(s?.samples ?? [], host);
+    const qf: Quality = summarise(f?.samples ?? [], host);
+    say(`quality: scaled ${JSON.stringify(qs)}`);
+    say(`quality: fixed  ${JSON.stringify(qf)}`);
+    if (qs.cpuUtilisation !== null && qf.cpuUtilisation !== null) {
+      emit({
+        name: 'loop.utilisation_gain',
+        value: Math.round(utilisationGain(qs.cpuUtilisation, qf.cpuUtilisation) * 1000) / 1000,
+        unit: 'ratio',
+        resource: 'cpu',
+        scaled: Math.round(qs.cpuUtilisation * 1000) / 1000,
+        fixed: Math.round(qf.cpuUtilisation * 1000) / 1000,
+        seconds: Math.round(qs.durationS),
+      });
+    }
+    if (qs.memUtilisation !== null && qf.memUtilisation !== null) {
+      emit({
+        name: 'loop.utilisation_gain_mem',
+        value: Math.round(utilisationGain(qs.memUtilisation, qf.memUtilisation) * 1000) / 1000,
+        unit: 'ratio',
+        resource: 'mem',
+        scaled: Math.round(qs.memUtilisation * 1000) / 1000,
+        fixed: Math.round(qf.memUtilisation * 1000) / 1000,
+      });
+    }
+    if (process.env.BENCH_LOOP_PNG) {
+      await screenshot(loop.dashboardUrl as string, process.env.BENCH_LOOP_PNG).then(
+        () => say(`dashboard screenshot: ${process.env.BENCH_LOOP_PNG}`),
+        (err: unknown) => say(`dashboard screenshot failed: ${(err as Error).message}`),
+      );
+    }
+
+    // Overhead: one fixed CPU-bound job, run alone in each (calibrated to ≈ 60 s unthrottled).
+    await scaled.setPhase({ kind: 'idle' });
+    await fixed.setPhase({ kind: 'idle' });
+    const probe = 300_000;
+    const probeS = await timedJob(fixed, probe);
+    const iterations = Math.max(probe, Math.round((probe * 60) / probeS));
+    // The scaled container starts from its idle allocation, as a job arriving on an idle container would.
+    await new Promise((r) => setTimeout(r, 40_000));
+    const job = await withSamples(scaled, () => timedJob(scaled, iterations));
+    const fixedS = await timedJob(fixed, iterations);
+    const qj = summarise(job.samples, host);
+    say(
+      `overhead: job ${iterations} iterations: scaled ${job.result.toFixed(1)} s, fixed ${fixedS.toFixed(1)} s`,
+    );
+    emit({
+      name: 'loop.overhead_pct',
+      value: Math.round(overheadPct(job.result, fixedS) * 10) / 10,
+      unit: '%',
+      scaledS: Math.round(job.result * 10) / 10,
+      fixedS: Math.round(fixedS * 10) / 10,
+    });
+    emit({
+      name: 'loop.throttled_s',
+      value: Math.round((qs.throttledS + qj.throttledS) * 10) / 10,
+      unit: 's',
+      phased: Math.round(qs.throttledS * 10) / 10,
+      job: Math.round(qj.throttledS * 10) / 10,
+      fixedPhased: Math.round(qf.throttledS * 10) / 10,
+    });
+    emit({ name: 'loop.oom_kills', value: qs.oomKills + qj.oomKills, unit: 'count', fixed: qf.oomKills });
+  } finally {
+    await loop.call('DELETE', `/containers/${scaled.name}`).catch(() => undefined);
+    await scaled.remove();
+    await fixed.remove();
+  }
+}
+
+function cost(emit: Emit, loop: RunningLoop): void {
+  const c = loop.counters();
+  if (c.ticks === 0) {
+    say('cost: no finished invocation yet; not printed');
+    return;
+  }
+  const counts: LoopCounts = { ...countsFromRun(c), ...c.deployment };
+  for (const tickSeconds of [10, c.tickSeconds]) {
+    const estimate = estimateMonthlyCost(counts, {
+      containers: 1000,
+      containersPerHost: c.containersPerHost,
+      tickSeconds,
+    });
+    emit({
+      name:
+        tickSeconds === 10 ? 'loop.cost_per_1000_usd_month' : 'loop.cost_per_1000_usd_month_default_cadence',
+      value: Math.round(estimate.usdPer1000ContainersPerMonth * 100) / 100,
+      unit: 'USD/month',
+      tickSeconds,
+      ticks: c.ticks,
+      measuredContainers: c.containers,
+      containersPerHost: c.containersPerHost,
+      invocationS: Math.round((c.deployment.functions[0]?.billedSecondsPerInvocation ?? 0) * 10) / 10,
+    });
+    if (tickSeconds === 10) {
+      for (const l of estimate.lines) say(`cost: ${l.service} ${l.item}: $${l.usdPerMonth.toFixed(2)}`);
+      say(
+        `cost: per container-tick ${JSON.stringify(counts.perContainerTick)}, per tick ${JSON.stringify(counts.perTick)}`,
+      );
+    }
+  }
+}
 
 export async function run(emit: Emit): Promise<void> {
-  const missing: string[] = [];
-  if (!existsSync(join(root, 'local', 'loop.ts')))
-    missing.push('local/loop.ts (the composed loop: scheduler + ticks + agent)');
   const support = await detectHostSupport();
-  if (support.mode === 'dry-run') missing.push(`real cgroups (${support.reason})`);
-  if (missing.length > 0) {
+  if (support.mode !== 'lxc') {
     process.stderr.write(
-      `bench loop: cannot measure yet — missing: ${missing.join('; ')}.\n` +
-        '  Ready: local/scheduler.ts, local/containers.ts, local/workload.ts, local/reaction.ts, local/quality.ts, core/cost/model.ts.\n' +
-        '  No figure printed (figures are only printed when measured).\n',
+      `bench loop: cannot measure here — ${support.reason}. The host agent drives LXC containers only; no figure printed.\n`,
     );
     process.exitCode = 3;
     return;
   }
-  const { startLoop } = (await import(join(root, 'local', 'loop.ts'))) as LoopModule;
-  for (const config of ['default', 'tuned'] as const) {
+  for (const config of ['tuned', 'default'] as const) {
     const ac = new AbortController();
-    const loop = await startLoop({ config, signal: ac.signal });
-    const name = `sc-bench-${config}-${process.pid}`;
-    const container =
-      support.mode === 'lxc' ? await createLxcWorkload(name) : await createPlainCgroupWorkload(name);
+    say(`— ${config} config —`);
+    const loop = await startLoop({ config, signal: ac.signal, log: (l) => say(`[loop] ${l}`) });
     try {
-      await loop.guard(container);
-      const quota = cgroupFileReader(CGROUP_V1_ROOT, container.cgroupPath, 'cpu', 'cpu.cfs_quota_us');
-      const r = await measureSteps({
-        container,
-        read: async () => quotaToShares(await quota()),
-        steps: STEPS,
-        timeoutMs: 120_000,
-        settleMs: 5_000,
-        signal: ac.signal,
-        onResult: (step, dir, res) =>
-          process.stderr.write(
-            `  ${config} step ${step} ${dir}: ${res.ok ? `${res.delayMs} ms` : res.reason}\n`,
-          ),
-      });
-      const suffix = config === 'default' ? '' : '_tuned';
-      if (r.upMs.length > 0) {
-        const extra = { config, steps: r.upMs.length, failures: r.failures.length };
-        emit({ name: `loop.reaction_p50_s${suffix}`, value: median(r.upMs) / 1000, unit: 's', ...extra });
-        emit({
-          name: `loop.reaction_p95_s${suffix}`,
-          value: percentile(r.upMs, 95) / 1000,
-          unit: 's',
-          ...extra,
-        });
-      }
-      if (r.downMs.length > 0) {
-        emit({ name: `loop.scaledown_p50_s${suffix}`, value: median(r.downMs) / 1000, unit: 's', config });
-      }
+      await reactionSteps(emit, loop, config, ac.signal);
       if (config === 'default') {
-        const c = loop.counters();
-        const counts: LoopCounts = { ...countsFromRun(c), ...c.deployment };
-        const estimate = estimateMonthlyCost(counts, {
-          containers: 1000,
-          containersPerHost: c.containersPerHost,
-          tickSeconds: c.tickSeconds,
-        });
-        emit({
-          name: 'loop.cost_per_1000_usd_month',
-          value: Math.round(estimate.usdPer1000ContainersPerMonth * 100) / 100,
-          unit: 'USD/month',
-          ticks: c.ticks,
-          measuredContainers: c.containers,
-        });
+        await quality(emit, loop, ac.signal);
+        cost(emit, loop);
       }
     } finally {
-      await container.remove();
       ac.abort();
       await loop.stop();
     }
   }
-  process.stderr.write(
-    'bench loop: utilisation_gain, overhead_pct and oom_kills need the fixed-vs-scaled runs (local/quality.ts measures them; the run is not composed yet): not printed.\n',
-  );
 }

@@ -452,7 +452,8 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         throw new Error(`subscribing ${container.name}: ${res.status} ${JSON.stringify(res.body)}`);
       await agent.rescan(); // the publisher and the memory watch see it at once
       guardedNow += 1;
-      if (agentConfig.dryRun) return;
+      // The agent drives LXC containers only: elsewhere nothing is applied or published to wait for.
+      if (agentConfig.dryRun || support.mode !== 'lxc') return;
       const wantQuota = Math.round((spec.cpu.current * agentConfig.cpuPeriodUs) / 100);
       // A new series takes VictoriaMetrics several seconds to index: return once the Guardian can see it.
       const window = { ...tickConfig };
@@ -486,6 +487,10 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
 
     const addDemoContainers = async (count: number): Promise<WorkloadContainer[]> => {
       const made: WorkloadContainer[] = [];
+      if (support.mode === 'dry-run') {
+        say(`container   none created: ${support.reason}`);
+        return made;
+      }
       for (let i = 1; i <= count; i++) {
         const name = `sc-demo${i}-${process.pid}`;
         say(`container   creating ${name} (${support.mode === 'lxc' ? 'LXC busybox' : 'plain cgroup'})`);
