@@ -14,7 +14,7 @@ import { silentLogger } from '../../../adapters/logger.ts';
 import { HostAgent, readHostFacts } from '../../../host-agent/agent.ts';
 import { loadAgentConfig } from '../../../host-agent/config.ts';
 import { tcShaper } from '../../../host-agent/net/tc.ts';
-import { DynamoAgentState } from '../../../host-agent/state.ts';
+import { DynamoAgentState, parseHostItem } from '../../../host-agent/state.ts';
 import { type Harness, hostStateFor, startHarness } from '../support/agent-harness.ts';
 import {
   createContainer,
@@ -262,12 +262,10 @@ describe('memory fast path', () => {
     expect(reactionMs).toBeLessThan(1000);
     expect((await r).code).toBe(0); // the stalled allocation completed
     expect(Number(readCg('memory', fast.name, 'memory.limit_in_bytes'))).toBe(96 * MiB); // 32 + max(64, 25 % of 32)
-    const state = await h.table.get({ pk: `HOST#${HOST}`, sk: 'STATE' });
-    const c = (
-      state?.containers as Record<string, { resources: { mem: { current: number } }; desiredVersion: number }>
-    )[fast.name];
-    expect(c?.resources.mem.current).toBe(96);
-    expect((state?.capacity as { mem: { free: number } }).mem.free).toBe(1024 - 64);
+    const state = parseHostItem(await h.table.get({ pk: `HOST#${HOST}`, sk: 'STATE' }));
+    const c = state?.containers[fast.name];
+    expect(c?.resources.mem?.current).toBe(96);
+    expect(state?.capacity.mem.free).toBe(1024 - 64);
     const report = await h.waitApplied(fast.name, c?.desiredVersion ?? 2);
     expect(report).toMatchObject({ via: 'oom-fastpath', outcome: 'applied' });
   }, 20_000);
