@@ -219,7 +219,7 @@ describe('memory', () => {
     // a shell holding a 24 MB string (building it peaks well under the 128 MiB limit)
     // (the last command would be exec'd in place of the shell, dropping the string: keep one after sleep)
     const holder = ct.spawn(
-      'x=$(head -c 24000000 /dev/zero | tr "\\000" a); touch /tmp/held; sleep 1000; echo ${#x}',
+      'x=$(head -c 24000000 /dev/zero | tr "\\000" a); touch /tmp/held; sleep 1000; echo "$x" | head -c 1',
     );
     const rss = () => Number(/total_rss (\d+)/.exec(readCg('memory', ct.name, 'memory.stat'))?.[1]);
     try {
