@@ -63,6 +63,11 @@ describe('bumpMemory', () => {
     expect(next.version).toBe(host.version + 1);
     expect(host.containers.c1?.resources.mem?.current).toBe(512); // input untouched
   });
+
+  it('bumps the desired version past an applied version the state is behind', () => {
+    const host = aHostState('h1', { c1: { mem: 512, version: 4 } }, 1000);
+    expect(bumpMemory(host, 'c1', 640, 99, 9).containers.c1?.desiredVersion).toBe(10);
+  });
 });
 
 describe('MemoryWatch', () => {
