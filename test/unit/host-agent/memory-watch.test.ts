@@ -119,6 +119,25 @@ describe('MemoryWatch', () => {
     });
   });
 
+  it('reads v2 signals from memory.events', () => {
+    const t2 = makeCgroupTree('v2');
+    try {
+      t2.addContainer('c2');
+      t2.write('c2', 'unified', 'memory.max', `${256 * BYTES_PER_MIB}\n`);
+      t2.write('c2', 'unified', 'memory.events', 'low 0\nhigh 4\nmax 9\noom 2\noom_kill 1\n');
+      const cg = resolveContainerCgroup(t2.root, 'v2', 'c2');
+      if (cg === null) throw new Error('fixture');
+      expect(readMemSignals(cg)).toMatchObject({
+        oomKills: 1,
+        ooms: 2,
+        limitHits: 9,
+        limitBytes: 256 * BYTES_PER_MIB,
+      });
+    } finally {
+      t2.cleanup();
+    }
+  });
+
   it('raises memory on an OOM kill: accounted on the host item, applied, reported', async () => {
     watch.poll(); // baseline
     tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
