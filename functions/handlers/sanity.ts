@@ -1,0 +1,37 @@
+/** Scheduled (rate 1 minute): the sanity sweep every POLLING_FREQUENCY seconds until the deadline. */
+import middy from '@middy/core';
+import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { systemClock } from '../../adapters/clock.ts';
+import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
+import { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import { createLogger } from '../../adapters/logger.ts';
+import { eventsFitTimeout } from '../../core/policy/sanity.ts';
+import { readOpsEnv } from '../ops/env.ts';
+import { runPeriodically } from '../ops/periodic.ts';
+import { resendViaQueues } from '../ops/resend.ts';
+import { type SanityDeps, sanitySweep } from '../ops/sanity.ts';
+import type { LambdaContextLike } from './lambda-context.ts';
+
+const env = readOpsEnv();
+const logger = createLogger('sanity');
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE_NAME);
+const deps: SanityDeps = {
+  table,
+  clock: systemClock,
+  logger,
+  checkRules: eventsFitTimeout,
+  resend: resendViaQueues(createSqsClient(), { queuePrefix: env.SC_QUEUE_PREFIX }),
+};
+
+export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>
+  runPeriodically({
+    name: 'sanity',
+    owner: context.awsRequestId,
+    table,
+    clock: systemClock,
+    logger,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    periodMs: async () => (await readServiceConfig(table, 'sanity')).POLLING_FREQUENCY * 1000,
+    run: () => sanitySweep(deps),
+  }).then((r) => ({ rounds: r.rounds, findings: r.results.reduce((s, x) => s + x.findings.length, 0) })),
+);

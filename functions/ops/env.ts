@@ -1,0 +1,28 @@
+/** Environment of the operations functions (ReBalancer, snapshoter, sanity sweep), parsed once. */
+import { z } from 'zod';
+import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
+import { readEnvConfig } from '../../adapters/env.ts';
+
+export const OpsEnv = z.object({
+  SC_TABLE_NAME: z.string().min(3).default(DEFAULT_TABLE_NAME),
+  /** Prometheus query API over BDWatchdog's series and the snapshots (e.g. VictoriaMetrics :8428). */
+  SC_PROM_URL: z.url().optional(),
+  /** OpenTSDB-compatible base URL whose /api/put receives the snapshots (OpenTSDB :4242, VictoriaMetrics' listener). */
+  SC_OPENTSDB_URL: z.url().optional(),
+  SC_QUEUE_PREFIX: z.string().min(1).default('sc-'),
+});
+export type OpsEnv = z.infer<typeof OpsEnv>;
+
+export function readOpsEnv(env: Record<string, string | undefined> = process.env): Readonly<OpsEnv> {
+  // No ownPrefix: functions share the provider's SC_* variables, each reads only its own.
+  return readEnvConfig(OpsEnv, env, 'operations functions');
+}
+
+export function requireSetting<K extends keyof OpsEnv>(
+  env: Readonly<OpsEnv>,
+  key: K,
+): NonNullable<OpsEnv[K]> {
+  const v = env[key];
+  if (v === undefined || v === null) throw new Error(`operations functions: ${String(key)} must be set`);
+  return v as NonNullable<OpsEnv[K]>;
+}
