@@ -13,7 +13,10 @@ import { aContainer, aHostState, ManualClock, seedHost, spec } from '../../../su
 
 class FixedUsage implements UsageSource {
   readonly windows: { startMs: number; endMs: number }[] = [];
-  constructor(readonly values: Map<string, UsageMap>) {}
+  readonly values: Map<string, UsageMap>;
+  constructor(values: Map<string, UsageMap>) {
+    this.values = values;
+  }
   async usage(_c: readonly string[], _r: unknown, window: { startMs: number; endMs: number }) {
     this.windows.push(window);
     return this.values;
@@ -22,7 +25,10 @@ class FixedUsage implements UsageSource {
 
 class RecordingSink implements RequestSink {
   readonly submitted: ScaleRequest[] = [];
-  constructor(readonly refuse: Set<string> = new Set()) {}
+  readonly refuse: Set<string>;
+  constructor(refuse: Set<string> = new Set()) {
+    this.refuse = refuse;
+  }
   async submit(requests: readonly ScaleRequest[]): Promise<SubmitResult> {
     this.submitted.push(...requests);
     const rejected = requests
