@@ -59,6 +59,27 @@ export interface Fleet {
   invalid: InvalidItem[];
 }
 
+/** Partitions read at once: enough to hide latency, few enough to stay far from throttling. */
+const READ_CONCURRENCY = 8;
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
 
 /** The item without its key attributes: what the contract schema describes. */
@@ -87,9 +108,12 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
     opts.rules === false ? Promise.resolve([]) : table.queryPartition(keys.rulesPartition),
   ]);
 
+  const hostItems = await mapLimit([...hostNames].sort(), READ_CONCURRENCY, (name) =>
+    table.queryPartition(keys.hostPartition(name)),
+  );
   const hosts: HostView[] = [];
-  for (const name of [...hostNames].sort()) {
-    const items = await table.queryPartition(keys.hostPartition(name));
+  for (const [idx, name] of [...hostNames].sort().entries()) {
+    const items = hostItems[idx] ?? [];
     let state: HostState | null = null;
     const guards = new Map<string, GuardState>();
     const applied = new Map<string, AgentReport>();
@@ -109,9 +133,13 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
     if (state !== null) hosts.push({ state, guards, applied, heartbeat });
   }
 
+  const sortedApps = [...appNames].sort();
+  const appItems = await mapLimit(sortedApps, READ_CONCURRENCY, (name) =>
+    table.queryPartition(`APP#${name}`),
+  );
   const applications: ApplicationView[] = [];
-  for (const name of [...appNames].sort()) {
-    const items = await table.queryPartition(`APP#${name}`);
+  for (const [idx, name] of sortedApps.entries()) {
+    const items = appItems[idx] ?? [];
     const appItem = items.find((i) => i.sk === keys.application(name).sk);
     const guardItem = items.find((i) => i.sk === keys.applicationGuard(name).sk);
     const app =
@@ -121,10 +149,14 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
     if (app !== null) applications.push({ app, guard });
   }
 
-  const users: User[] = [];
-  for (const name of [...userNames].sort()) {
+  const sortedUsers = [...userNames].sort();
+  const userItems = await mapLimit(sortedUsers, READ_CONCURRENCY, (name) => {
     const { pk, sk } = keys.user(name);
-    const item = await table.get({ pk, sk });
+    return table.get({ pk, sk });
+  });
+  const users: User[] = [];
+  for (const [idx, name] of sortedUsers.entries()) {
+    const item = userItems[idx] ?? null;
     const user = item === null ? null : parse<User>(UserSchema, item, `user ${name}`);
     if (user !== null) users.push(user);
   }
