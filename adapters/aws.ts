@@ -12,14 +12,21 @@ export interface ClientOptions {
   /** Override of the endpoint (tests); otherwise the SDK reads the environment. */
   endpoint?: string;
   region?: string;
+  /** Explicit credentials (local emulators); otherwise the SDK's default provider chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+function common(opts: ClientOptions) {
+  return {
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...(opts.region === undefined ? {} : { region: opts.region }),
+    ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+    maxAttempts: 4,
+  };
 }
 
 export function createDynamoDocumentClient(opts: ClientOptions = {}): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
-    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-    ...(opts.region === undefined ? {} : { region: opts.region }),
-    maxAttempts: 4,
-  });
+  const client = new DynamoDBClient(common(opts));
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
@@ -31,10 +38,8 @@ function sqsEndpointConfigured(opts: ClientOptions, env: NodeJS.ProcessEnv): boo
 
 export function createSqsClient(opts: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env): SQSClient {
   return new SQSClient({
-    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
-    ...(opts.region === undefined ? {} : { region: opts.region }),
+    ...common(opts),
     // Emulators return queue URLs on hosts that do not resolve; send to the configured endpoint instead.
     useQueueUrlAsEndpoint: !sqsEndpointConfigured(opts, env),
-    maxAttempts: 4,
   });
 }

@@ -61,7 +61,12 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
   if (result.success) return result.data;
   throw new ValidationError(
     what,
-    result.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message })),
+    result.error.issues.flatMap((i) =>
+      // An unknown key is reported at its parent; name the key itself.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => ({ path: issuePath([...i.path, k]), message: 'unknown setting' }))
+        : [{ path: issuePath(i.path), message: i.message }],
+    ),
     { cause: result.error },
   );
 }

@@ -27,5 +27,7 @@ export const GuardState = z.strictObject({
   limits: z.partialRecord(Resource, ResourceLimits),
   events: z.array(ScaleEvent).default([]),
   lastDecision: Decision.nullable().default(null),
+  /** Per-structure dry run: decide and record, request nothing (the global switch is GuardianConfig.DRY_RUN). */
+  dryRun: z.boolean().default(false),
 });
 export type GuardState = z.infer<typeof GuardState>;

@@ -1,0 +1,137 @@
+/**
+ * The planner's view of the state table: host state items (capacity plus
+ * desired container state, committed with one conditional write on
+ * `version`), container locators, applications, applied versions and
+ * activity records. Item shapes are the contracts' zod schemas.
+ */
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type Activity, Activity as ActivitySchema } from '../../core/contracts/activity.ts';
+import { HostState } from '../../core/contracts/host.ts';
+import { AgentReport } from '../../core/contracts/report.ts';
+import { Application } from '../../core/contracts/structure.ts';
+import { parseOrThrow, StaleStateError } from '../../core/errors.ts';
+import { GSI1_KINDS, keys } from './table.ts';
+import type { Item, TableClient } from './table-client.ts';
+
+const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
+
+function withoutKeys(item: Item): Item {
+  const out: Item = { ...item };
+  for (const k of KEY_ATTRIBUTES) delete out[k];
+  return out;
+}
+
+export function hostStateToItem(host: HostState): Item & { pk: string; sk: string } {
+  return { ...keys.hostState(host.name), ...host };
+}
+
+export function hostStateFromItem(item: Item): HostState {
+  return parseOrThrow(HostState, withoutKeys(item), 'host state');
+}
+
+export function locatorItem(container: string, host: string): Item & { pk: string; sk: string } {
+  return { ...keys.containerLocator(container), host };
+}
+
+export function applicationToItem(app: Application): Item & { pk: string; sk: string } {
+  return { ...keys.application(app.name), ...app };
+}
+
+export function activityToItem(a: Activity, seq: string): Item & { pk: string; sk: string } {
+  return { ...keys.activity(a.structure, a.at, seq), ...a };
+}
+
+export class ScalerStore {
+  readonly table: TableClient;
+
+  constructor(table: TableClient) {
+    this.table = table;
+  }
+
+  async getHost(name: string): Promise<HostState | null> {
+    const key = keys.hostState(name);
+    const item = await this.table.get({ pk: key.pk, sk: key.sk });
+    return item === null ? null : hostStateFromItem(item);
+  }
+
+  /** The host a container lives on, from its locator item; null if unknown. */
+  async locateContainer(name: string): Promise<string | null> {
+    const key = keys.containerLocator(name);
+    const item = await this.table.get({ pk: key.pk, sk: key.sk });
+    return typeof item?.host === 'string' ? item.host : null;
+  }
+
+  async getApplication(name: string): Promise<Application | null> {
+    const key = keys.application(name);
+    const item = await this.table.get({ pk: key.pk, sk: key.sk });
+    return item === null ? null : parseOrThrow(Application, withoutKeys(item), 'application');
+  }
+
+  /**
+   * Write `next` only if the stored host is still at `expectedVersion`. A lost
+   * race throws StaleStateError carrying the host state as it is now.
+   */
+  async commitHost(next: HostState, expectedVersion: number): Promise<void> {
+    try {
+      await this.table.putVersioned(hostStateToItem(next), expectedVersion, `host ${next.name}`);
+    } catch (err) {
+      if (err instanceof StaleStateError) {
+        const current = err.current === null ? null : hostStateFromItem(err.current as Item);
+        throw new StaleStateError<HostState>(err.message, current, {
+          cause: err,
+          context: { host: next.name },
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** Create a host's state item; fails with StaleStateError if it exists. */
+  async createHost(host: HostState): Promise<void> {
+    await this.table.putVersioned(hostStateToItem(host), null, `host ${host.name}`);
+  }
+
+  async putLocator(container: string, host: string): Promise<void> {
+    await this.table.put(locatorItem(container, host));
+  }
+
+  async listHosts(): Promise<string[]> {
+    return this.table.listKind(GSI1_KINDS.hosts);
+  }
+
+  /** A host's state and the version each container's agent last applied (0 when none reported). */
+  async getHostWithApplied(name: string): Promise<{ host: HostState; applied: Map<string, number> } | null> {
+    const items = await this.table.queryPartition(keys.hostPartition(name));
+    let host: HostState | null = null;
+    const applied = new Map<string, number>();
+    for (const item of items) {
+      if (item.sk === 'STATE') host = hostStateFromItem(item);
+      else if (typeof item.sk === 'string' && item.sk.startsWith('APPLIED#')) {
+        const report = AgentReport.safeParse(withoutKeys(item));
+        if (report.success) applied.set(report.data.container, report.data.appliedVersion);
+      }
+    }
+    return host === null ? null : { host, applied };
+  }
+
+  /** Record activity lines, 25 to a batch, retrying unprocessed items. */
+  async recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void> {
+    const items = lines.map((l) =>
+      activityToItem(parseOrThrow(ActivitySchema, l.activity, 'activity'), l.seq),
+    );
+    for (let i = 0; i < items.length; i += 25) {
+      let pending: Record<string, unknown>[] = items
+        .slice(i, i + 25)
+        .map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        if (attempt > 8) throw new Error(`activity: ${pending.length} items left unprocessed`);
+        const out = await this.table.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending as never } }),
+        );
+        this.table.counters.writes += 1;
+        pending = (out.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
+      }
+    }
+  }
+}

@@ -1,0 +1,314 @@
+import type { ScaleEvent } from '../../contracts/event.ts';
+import type { Decision, GuardState } from '../../contracts/guard-state.ts';
+import type { ResourceLimits } from '../../contracts/limits.ts';
+import type { Reason } from '../../contracts/reason.ts';
+import { requestAction, type ScaleRequest } from '../../contracts/request.ts';
+import type { EventRule, RequestRule, Rule } from '../../contracts/rule.ts';
+import type { GuardianConfig } from '../../contracts/service-config.ts';
+import type { Resource } from '../../contracts/units.ts';
+import { type AmountInputs, computeAmount } from './amounts.ts';
+import { consumeEvents, countEvents, eventName, expireEvents } from './events.ts';
+import { enforceLimits } from './limits.ts';
+import {
+  compileLogic,
+  type Evaluator,
+  eventRuleData,
+  type ResourceView,
+  requestRuleData,
+  truthy,
+} from './rule-eval.ts';
+
+/**
+ * One Guardian decision for one structure: enforce its limits, evaluate the
+ * event rules, age and count its events, evaluate the request rules, compute
+ * and trim amounts. Pure: `now` is an argument, the result says what to write
+ * and what to request, and why.
+ */
+
+export interface CompiledRules {
+  /** Active event rules by the resource they belong to. */
+  events: ReadonlyMap<Resource, readonly { rule: EventRule; test: Evaluator }[]>;
+  /** Active request rules by resource, in load order. */
+  requests: ReadonlyMap<Resource, readonly { rule: RequestRule; test: Evaluator }[]>;
+}
+
+/** Compile the active rules once per load (they must have passed checkRule). */
+export function compileRules(rules: readonly Rule[]): CompiledRules {
+  const events = new Map<Resource, { rule: EventRule; test: Evaluator }[]>();
+  const requests = new Map<Resource, { rule: RequestRule; test: Evaluator }[]>();
+  for (const rule of rules) {
+    if (!rule.active) continue;
+    const test = compileLogic(rule.rule);
+    if (rule.generates === 'events') {
+      const list = events.get(rule.resource) ?? [];
+      list.push({ rule, test });
+      events.set(rule.resource, list);
+    } else {
+      const list = requests.get(rule.resource) ?? [];
+      list.push({ rule, test });
+      requests.set(rule.resource, list);
+    }
+  }
+  return { events, requests };
+}
+
+export interface ResourceAllocation {
+  max: number;
+  min: number;
+  current: number;
+  guard: boolean;
+}
+
+export interface StructureView {
+  name: string;
+  type: 'container' | 'application';
+  resources: Partial<Record<Resource, ResourceAllocation>>;
+}
+
+export interface DecideInput {
+  structure: StructureView;
+  /** The stored guard state (limits, live events), or null when the structure has none yet. */
+  previous: GuardState | null;
+  /** Usage over the window per resource; null or missing = no data. */
+  usage: Partial<Record<Resource, number | null>>;
+  rules: CompiledRules;
+  config: Pick<GuardianConfig, 'GUARDABLE_RESOURCES' | 'EVENT_TIMEOUT' | 'DRY_RUN'>;
+  now: number;
+}
+
+export type SkipWhy = 'no_data' | 'bad_usage';
+
+export interface DecideOutput {
+  /** The guard state to store (version not yet bumped). */
+  state: GuardState;
+  /** Whether `state` differs from `previous` in anything but timestamps. */
+  changed: boolean;
+  newEvents: ScaleEvent[];
+  /** Requests the structure needs (also present under dry run: the caller must not submit them then). */
+  requests: ScaleRequest[];
+  decisions: Decision[];
+  skips: { resource: Resource; why: SkipWhy; value: number | null }[];
+  dryRun: boolean;
+}
+
+const RANK = { request: 3, event: 2, skip: 1, stable: 0 } as const;
+
+function sameEvents(a: readonly ScaleEvent[], b: readonly ScaleEvent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as ScaleEvent;
+    const y = b[i] as ScaleEvent;
+    if (
+      x.timestamp !== y.timestamp ||
+      x.rule !== y.rule ||
+      x.resource !== y.resource ||
+      x.direction !== y.direction
+    )
+      return false;
+  }
+  return true;
+}
+
+export function decide(input: DecideInput): DecideOutput {
+  const { structure, previous, usage, rules, config, now } = input;
+  const dryRun = config.DRY_RUN || (previous?.dryRun ?? false);
+  const limits: Partial<Record<Resource, ResourceLimits>> = { ...(previous?.limits ?? {}) };
+  let limitsChanged = previous === null;
+  const views = new Map<Resource, ResourceView>();
+  const margins = new Map<Resource, number>();
+  const decisions: Decision[] = [];
+  const ranks: number[] = [];
+  const skips: DecideOutput['skips'] = [];
+
+  // 1. limits and usable resources
+  for (const res of config.GUARDABLE_RESOURCES) {
+    const alloc = structure.resources[res];
+    if (alloc === undefined || !alloc.guard) continue;
+    const enforced = enforceLimits(alloc, previous?.limits[res]);
+    if (enforced.changed) {
+      limits[res] = enforced.limits;
+      limitsChanged = true;
+    }
+    const u = usage[res];
+    if (u === null || u === undefined || !Number.isFinite(u) || u < 0) {
+      const why: SkipWhy = u === null || u === undefined ? 'no_data' : 'bad_usage';
+      skips.push({ resource: res, why, value: u ?? null });
+      decisions.push({
+        at: now,
+        resource: res,
+        text: why === 'no_data' ? 'skipped: no data' : `skipped: bad usage ${u}`,
+        reasons: [],
+        dryRun,
+      });
+      ranks.push(RANK.skip);
+      continue;
+    }
+    views.set(res, {
+      max: alloc.max,
+      min: alloc.min,
+      current: enforced.current,
+      usage: u,
+      upper: enforced.limits.upper,
+      lower: enforced.limits.lower,
+      boundary: enforced.limits.boundary,
+    });
+    margins.set(res, enforced.margin);
+  }
+
+  // 2. event rules over every usable resource
+  const newEvents: ScaleEvent[] = [];
+  const eventReasons = new Map<Resource, Reason[]>();
+  if (views.size > 0) {
+    const data = eventRuleData(views);
+    for (const [res, view] of views) {
+      for (const { rule, test } of rules.events.get(res) ?? []) {
+        if (!truthy(test(data))) continue;
+        const direction = 'up' in rule.action.events.scale ? 'up' : 'down';
+        newEvents.push({
+          structure: structure.name,
+          resource: res,
+          direction,
+          rule: rule.name,
+          timestamp: now,
+        });
+        const reasons = eventReasons.get(res) ?? [];
+        reasons.push({
+          source: rule.name,
+          text: `${eventName(res, direction)}: usage ${view.usage} vs upper ${view.upper} / lower ${view.lower}`,
+          values: {
+            usage: view.usage,
+            upper: view.upper,
+            lower: view.lower,
+            current: view.current,
+            max: view.max,
+            min: view.min,
+          },
+        });
+        eventReasons.set(res, reasons);
+      }
+    }
+  }
+
+  // 3. age, add, count, request rules
+  const before = previous?.events ?? [];
+  let events = expireEvents(before, now, config.EVENT_TIMEOUT);
+  if (newEvents.length > 0) events = events.concat(newEvents);
+  const requests: ScaleRequest[] = [];
+  for (const [res, view] of views) {
+    const margin = margins.get(res) as number;
+    let decided: Decision | null = null;
+    let requested = false;
+    for (const { rule, test } of rules.requests.get(res) ?? []) {
+      const counts = countEvents(events, res);
+      if (!truthy(test(requestRuleData(counts)))) continue;
+      const x: AmountInputs = { ...view, margin };
+      const result = computeAmount(rule, x);
+      events = consumeEvents(events, res, rule.rescale_type, rule.events_to_remove);
+      const reason: Reason = {
+        source: rule.name,
+        text: `events up ${counts.up} / down ${counts.down}; ${rule.rescale_policy} → ${result.raw}${
+          result.trimmed === 'none' ? '' : ` (${result.trimmed.replace('_', ' ')}: ${result.amount})`
+        }`,
+        values: {
+          up: counts.up,
+          down: counts.down,
+          usage: view.usage,
+          current: view.current,
+          upper: view.upper,
+          lower: view.lower,
+          max: view.max,
+          min: view.min,
+          margin,
+          raw: result.raw,
+          amount: result.amount,
+          trimmed: result.trimmed,
+        },
+      };
+      const reasons = [reason, ...(eventReasons.get(res) ?? [])];
+      if (result.amount === 0) {
+        decided = { at: now, resource: res, text: `${rule.name}: nothing to do (amount 0)`, reasons, dryRun };
+        continue;
+      }
+      const request: ScaleRequest = {
+        id: `${structure.name}:${res}:${now}:${rule.name}`,
+        structure: structure.name,
+        structureType: structure.type,
+        resource: res,
+        field: 'current',
+        amount: result.amount,
+        priority: 0,
+        timestamp: now,
+        pairStructure: null,
+        source: 'guardian',
+        usage: view.usage,
+        reasons,
+      };
+      requests.push(request);
+      const sign = result.amount > 0 ? '+' : '';
+      decided = {
+        at: now,
+        resource: res,
+        text: `${requestAction(request)} ${sign}${result.amount}`,
+        reasons,
+        dryRun,
+      };
+      requested = true;
+      break; // one request per resource per tick
+    }
+    if (decided !== null && requested) {
+      decisions.push(decided);
+      ranks.push(RANK.request);
+      continue;
+    }
+    const er = eventReasons.get(res);
+    const c = countEvents(events, res);
+    if (decided !== null) {
+      decisions.push(decided);
+      ranks.push(RANK.event);
+    } else if (er !== undefined) {
+      decisions.push({
+        at: now,
+        resource: res,
+        text: `events up ${c.up} / down ${c.down}`,
+        reasons: er,
+        dryRun,
+      });
+      ranks.push(RANK.event);
+    } else {
+      decisions.push({
+        at: now,
+        resource: res,
+        text: c.up + c.down === 0 ? 'stable' : `stable (events up ${c.up} / down ${c.down})`,
+        reasons: [],
+        dryRun,
+      });
+      ranks.push(RANK.stable);
+    }
+  }
+
+  let best: Decision | null = null;
+  let bestRank = -1;
+  for (let i = 0; i < decisions.length; i++) {
+    if ((ranks[i] as number) > bestRank) {
+      best = decisions[i] as Decision;
+      bestRank = ranks[i] as number;
+    }
+  }
+  const lastDecision = best ?? previous?.lastDecision ?? null;
+  const decisionChanged =
+    (lastDecision?.text ?? null) !== (previous?.lastDecision?.text ?? null) ||
+    (lastDecision?.resource ?? null) !== (previous?.lastDecision?.resource ?? null) ||
+    (lastDecision?.dryRun ?? false) !== (previous?.lastDecision?.dryRun ?? false);
+  const changed = limitsChanged || decisionChanged || !sameEvents(before, events);
+
+  const state: GuardState = {
+    structure: structure.name,
+    structureType: structure.type,
+    version: previous?.version ?? 0,
+    limits,
+    events,
+    lastDecision,
+    dryRun: previous?.dryRun ?? false,
+  };
+  return { state, changed, newEvents, requests, decisions, skips, dryRun };
+}

@@ -1,0 +1,124 @@
+/**
+ * The Guardian's cadence inside one scheduled invocation: a tick every
+ * WINDOW_TIMELAPSE seconds, on multiples of the window (no drift), until
+ * shortly before the invocation's deadline, holding a lease so two
+ * invocations never tick at once. A late or duplicate invocation finds the
+ * lease held and exits. The lease is released on the way out so the next
+ * invocation starts at once.
+ */
+
+import { keys } from '../../adapters/dynamodb/table.ts';
+import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import { defaultConfig } from '../../core/contracts/service-config.ts';
+import { StaleStateError } from '../../core/errors.ts';
+import type { Clock } from '../../core/ports/clock.ts';
+import { loadConfig } from './state.ts';
+import { runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
+
+export const LEASE_NAME = 'control-tick';
+
+export interface RunTicksDeps extends TickDeps {
+  clock: Clock;
+  /** Unique per invocation (e.g. the Lambda request id). */
+  owner: string;
+}
+
+export interface RunTicksOptions {
+  /** Epoch ms by which the invocation must have returned. */
+  deadlineMs: number;
+  /** Kept free before the deadline, ms (plus the longest tick seen). */
+  reserveMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RunTicksResult {
+  ticks: number;
+  stopped: 'deadline' | 'lease-held' | 'lease-lost' | 'aborted';
+  reports: TickReport[];
+}
+
+/** Take or renew the lease until `expiresAt`; false when another owner holds a live one. */
+export async function takeLease(
+  table: TableClient,
+  owner: string,
+  now: number,
+  expiresAt: number,
+): Promise<boolean> {
+  try {
+    await table.putIf(
+      { ...keys.lease(LEASE_NAME), owner, expiresAt },
+      {
+        expression: 'attribute_not_exists(pk) OR expiresAt <= :now OR #o = :me',
+        names: { '#o': 'owner' },
+        values: { ':now': now, ':me': owner },
+      },
+      'lease control-tick',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+async function releaseLease(table: TableClient, owner: string): Promise<void> {
+  try {
+    await table.putIf(
+      { ...keys.lease(LEASE_NAME), owner, expiresAt: 0 },
+      { expression: '#o = :me', names: { '#o': 'owner' }, values: { ':me': owner } },
+      'lease control-tick',
+    );
+  } catch (err) {
+    if (!(err instanceof StaleStateError)) throw err;
+  }
+}
+
+export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promise<RunTicksResult> {
+  const { clock, table, owner, logger } = deps;
+  const reserve = opts.reserveMs ?? 1000;
+  const memory: TickMemory = { config: defaultConfig('guardian') };
+  const reports: TickReport[] = [];
+  let longest = 0;
+  let windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
+  let stopped: RunTicksResult['stopped'] = 'deadline';
+
+  // Hold the lease until one window past our deadline at most: a crash frees it by then.
+  const leaseUntil = (at: number) => Math.min(at + 2 * windowMs, opts.deadlineMs + windowMs);
+  if (!(await takeLease(table, owner, clock.now(), leaseUntil(clock.now())))) {
+    logger.info({ owner }, 'another invocation holds the control-tick lease; exiting');
+    return { ticks: 0, stopped: 'lease-held', reports };
+  }
+  try {
+    // The window sets the cadence: read it before planning the first tick.
+    memory.config = (await loadConfig(table, memory.config)).config;
+    windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
+    let next = Math.ceil(clock.now() / windowMs) * windowMs;
+    for (;;) {
+      if (opts.signal?.aborted) {
+        stopped = 'aborted';
+        break;
+      }
+      if (next + longest + reserve > opts.deadlineMs) break;
+      await clock.sleep(Math.max(0, next - clock.now()), opts.signal);
+      if (opts.signal?.aborted) {
+        stopped = 'aborted';
+        break;
+      }
+      if (!(await takeLease(table, owner, clock.now(), leaseUntil(next)))) {
+        logger.warn({ owner }, 'control-tick lease lost; exiting');
+        stopped = 'lease-lost';
+        break;
+      }
+      const started = clock.now();
+      const report = await runTick(deps, next, memory);
+      reports.push(report);
+      longest = Math.max(longest, clock.now() - started);
+      windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
+      // The next multiple of the window after now: an overrun skips ticks instead of drifting.
+      next = Math.max(next + windowMs, Math.ceil((clock.now() + 1) / windowMs) * windowMs);
+    }
+  } finally {
+    if (stopped !== 'lease-lost') await releaseLease(table, owner);
+  }
+  return { ticks: reports.length, stopped, reports };
+}

@@ -1,0 +1,149 @@
+/**
+ * The Guardian's reads and writes of the state table: config and rules (hot
+ * reloaded every tick), host partitions (host state + GUARD# items),
+ * applications, guard-state writes (versioned), activity records.
+ */
+
+import { keys } from '../../adapters/dynamodb/table.ts';
+import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
+import type { Activity } from '../../core/contracts/activity.ts';
+import { GuardState } from '../../core/contracts/guard-state.ts';
+import { HostState } from '../../core/contracts/host.ts';
+import type { Rule } from '../../core/contracts/rule.ts';
+import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
+import { Application } from '../../core/contracts/structure.ts';
+import { checkRule } from '../../core/policy/rule-check.ts';
+
+export interface Problem {
+  what: string;
+  field: string;
+  message: string;
+}
+
+const TABLE_ATTRIBUTES = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+
+function withoutKeys(item: Item): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!TABLE_ATTRIBUTES.has(k)) out[k] = v;
+  return out;
+}
+
+const RULE_FIELDS = [
+  'name',
+  'resource',
+  'active',
+  'generates',
+  'rule',
+  'action',
+  'events_to_remove',
+  'rescale_type',
+  'rescale_policy',
+  'amount',
+];
+
+function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }) {
+  const i = error.issues[0];
+  return { field: i ? i.path.map(String).join('.') : '', message: i?.message ?? 'invalid' };
+}
+
+/** The guardian's config from SERVICES/guardian; a broken doc is a problem and `fallback` is kept. */
+export async function loadConfig(
+  table: TableClient,
+  fallback: GuardianConfig,
+): Promise<{ config: GuardianConfig; problems: Problem[] }> {
+  const item = await table.get(keys.service('guardian'));
+  if (item === null) return { config: fallback, problems: [] };
+  const doc = ServiceDoc.safeParse(withoutKeys(item));
+  if (!doc.success)
+    return { config: fallback, problems: [{ what: 'service guardian', ...firstIssue(doc.error) }] };
+  const cfg = GuardianConfig.safeParse(doc.data.config);
+  if (!cfg.success)
+    return { config: fallback, problems: [{ what: 'service guardian config', ...firstIssue(cfg.error) }] };
+  return { config: cfg.data, problems: [] };
+}
+
+/** Every stored rule checked against the config; refused ones are problems, never silently dropped. */
+export async function loadRules(
+  table: TableClient,
+  config: GuardianConfig,
+): Promise<{ rules: Rule[]; problems: Problem[] }> {
+  const items = await table.queryPartition(keys.rulesPartition);
+  const rules: Rule[] = [];
+  const problems: Problem[] = [];
+  for (const item of items) {
+    const candidate: Record<string, unknown> = {};
+    for (const f of RULE_FIELDS) if (item[f] !== undefined) candidate[f] = item[f];
+    const checked = checkRule(candidate, config);
+    if (checked.ok) rules.push(checked.rule);
+    else problems.push({ what: `rule ${String(item.sk)}`, field: checked.field, message: checked.message });
+  }
+  return { rules, problems };
+}
+
+export interface HostRead {
+  host: HostState | null;
+  /** GUARD# items by container: parsed state, or the problem that made it unusable. */
+  guards: Map<string, { state: GuardState } | { problem: Problem }>;
+  problems: Problem[];
+}
+
+export async function readHost(table: TableClient, host: string): Promise<HostRead> {
+  const items = await table.queryPartition(keys.hostPartition(host));
+  const out: HostRead = { host: null, guards: new Map(), problems: [] };
+  for (const item of items) {
+    const sk = String(item.sk);
+    if (sk === 'STATE') {
+      const parsed = HostState.safeParse(withoutKeys(item));
+      if (parsed.success) out.host = parsed.data;
+      else out.problems.push({ what: `host ${host} state`, ...firstIssue(parsed.error) });
+    } else if (sk.startsWith('GUARD#')) {
+      const container = sk.slice('GUARD#'.length);
+      const parsed = GuardState.safeParse(withoutKeys(item));
+      out.guards.set(
+        container,
+        parsed.success
+          ? { state: parsed.data }
+          : { problem: { what: `guard state ${container}`, ...firstIssue(parsed.error) } },
+      );
+    }
+  }
+  return out;
+}
+
+export interface AppRead {
+  app: Application | null;
+  guard: { state: GuardState } | { problem: Problem } | null;
+  problems: Problem[];
+}
+
+export async function readApplication(table: TableClient, app: string): Promise<AppRead> {
+  const items = await table.queryPartition(keys.application(app).pk);
+  const out: AppRead = { app: null, guard: null, problems: [] };
+  for (const item of items) {
+    if (item.sk === 'APP') {
+      const parsed = Application.safeParse(withoutKeys(item));
+      if (parsed.success) out.app = parsed.data;
+      else out.problems.push({ what: `application ${app}`, ...firstIssue(parsed.error) });
+    } else if (item.sk === 'GUARD') {
+      const parsed = GuardState.safeParse(withoutKeys(item));
+      out.guard = parsed.success
+        ? { state: parsed.data }
+        : { problem: { what: `guard state ${app}`, ...firstIssue(parsed.error) } };
+    }
+  }
+  return out;
+}
+
+/** Conditional write of a guard state on its version (null: must not exist yet). */
+export async function writeGuard(
+  table: TableClient,
+  key: { pk: string; sk: string },
+  state: GuardState,
+  expectedVersion: number | null,
+): Promise<void> {
+  await table.putVersioned({ ...key, ...state }, expectedVersion, `guard state ${state.structure}`);
+}
+
+export async function appendActivity(table: TableClient, activity: Activity, seq: string): Promise<void> {
+  await table.put({ ...keys.activity(activity.structure, activity.at, seq), ...activity });
+}

@@ -1,0 +1,28 @@
+/** Ports the Scaler's use cases consume (implemented by adapters/dynamodb/scaler-store.ts and SQS). */
+import type { Activity } from '../../core/contracts/activity.ts';
+import type { HostState } from '../../core/contracts/host.ts';
+import type { ScaleOrder } from '../../core/contracts/order.ts';
+import type { Application } from '../../core/contracts/structure.ts';
+
+export interface PlannerState {
+  getHost(name: string): Promise<HostState | null>;
+  /** The host a container lives on; null if unknown. */
+  locateContainer(name: string): Promise<string | null>;
+  getApplication(name: string): Promise<Application | null>;
+  /** Conditional write on `expectedVersion`; a lost race throws StaleStateError<HostState>. */
+  commitHost(next: HostState, expectedVersion: number): Promise<void>;
+}
+
+export interface ActivityLog {
+  recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void>;
+}
+
+export interface LaggingState {
+  listHosts(): Promise<string[]>;
+  getHostWithApplied(name: string): Promise<{ host: HostState; applied: Map<string, number> } | null>;
+}
+
+/** Sends one order to a host's queue. */
+export interface OrderSender {
+  send(queueUrl: string, order: ScaleOrder): Promise<void>;
+}

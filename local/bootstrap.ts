@@ -1,0 +1,193 @@
+/**
+ * One idempotent bootstrap for every environment (emulators, LocalStack, AWS):
+ * create the state table and wait until it is active, load the default rules and
+ * every service's default config without touching what an operator already
+ * changed, load optional rule/config files (validated in full before anything is
+ * written), and re-create the order queues of hosts already registered.
+ * Running it twice leaves the same state, versions included.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { Catalog, resolveServiceConfig } from '../adapters/dynamodb/catalog.ts';
+import { DEFAULT_TABLE_NAME, GSI1_KINDS, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { TableClient } from '../adapters/dynamodb/table-client.ts';
+import { DEFAULT_QUEUE_PREFIX, ensureHostQueues } from '../adapters/sqs/order-queues.ts';
+import { Rule } from '../core/contracts/rule.ts';
+import { defaultConfig, SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
+import { parseOrThrow, StaleStateError, ValidationError } from '../core/errors.ts';
+import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+
+/** Settings of the platform read from the environment by the bootstrap and the local platform. */
+export const PlatformEnv = z.object({
+  SC_TABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 characters of letters, digits, "_", "." or "-"')
+    .default(DEFAULT_TABLE_NAME)
+    .describe('Name of the DynamoDB state table.'),
+  SC_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,40}$/, 'must be at most 40 characters of letters, digits, "_" or "-"')
+    .default(DEFAULT_QUEUE_PREFIX)
+    .describe('Prefix of every SQS queue name (per-host order queues `<prefix><host>.fifo` and their DLQs).'),
+});
+export type PlatformEnv = z.infer<typeof PlatformEnv>;
+
+/** A rules file: an array of rules. */
+export const RulesFile = z.array(Rule);
+/** A config file: `{ "<service>": { <settings> } }`; settings omitted take their defaults. */
+export const ConfigFile = z.partialRecord(
+  z.enum(Object.keys(SERVICE_CONFIGS) as [ServiceName, ...ServiceName[]]),
+  z.record(z.string(), z.unknown()),
+);
+
+export interface BootstrapDeps {
+  dynamo: DynamoDBDocumentClient;
+  /** When given, order queues of already registered hosts are (re)created. */
+  sqs?: SQSClient;
+  log?: (line: string) => void;
+}
+
+export interface BootstrapOptions {
+  tableName: string;
+  queuePrefix?: string;
+  /** Rules to store, replacing stored rules of the same name (parsed like a rules file). */
+  rules?: unknown;
+  /** Service configs to store, replacing the stored ones (parsed like a config file). */
+  configs?: unknown;
+  /** How long to wait for the table to become active. */
+  tableTimeoutMs?: number;
+}
+
+export interface BootstrapReport {
+  tableCreated: boolean;
+  /** Names written in this run. */
+  rulesWritten: string[];
+  /** Default or given rules left as they were (already stored, or equal). */
+  rulesKept: string[];
+  servicesWritten: ServiceName[];
+  servicesKept: ServiceName[];
+  hostQueues: string[];
+}
+
+/** Validate everything that will be written before writing anything. */
+function validateInputs(opts: BootstrapOptions): {
+  rules: Rule[];
+  configs: [ServiceName, Record<string, unknown>][];
+} {
+  const rules = opts.rules === undefined ? [] : parseOrThrow(RulesFile, opts.rules, 'rules');
+  const seen = new Set<string>();
+  rules.forEach((r, i) => {
+    if (seen.has(r.name))
+      throw new ValidationError('rules', [{ path: `[${i}].name`, message: `duplicate rule name ${r.name}` }]);
+    seen.add(r.name);
+  });
+  const file = opts.configs === undefined ? {} : parseOrThrow(ConfigFile, opts.configs, 'config');
+  const configs = Object.entries(file) as [ServiceName, Record<string, unknown>][];
+  for (const [service, settings] of configs) resolveServiceConfig(service, settings);
+  return { rules, configs };
+}
+
+export async function ensureTable(
+  dynamo: DynamoDBDocumentClient,
+  tableName: string,
+  timeoutMs = 60_000,
+): Promise<boolean> {
+  let created = false;
+  try {
+    await dynamo.send(new CreateTableCommand(tableDefinition(tableName)));
+    created = true;
+  } catch (err) {
+    if (!(err instanceof Error && err.name === 'ResourceInUseException')) throw err;
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return created;
+    if (Date.now() > deadline)
+      throw new Error(`table ${tableName} not active after ${timeoutMs} ms (status ${Table?.TableStatus})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Write unless already stored; a stored item (changed or not) wins. */
+async function createIfAbsent(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Promise<BootstrapReport> {
+  const log = deps.log ?? (() => undefined);
+  const given = validateInputs(opts);
+  const report: BootstrapReport = {
+    tableCreated: await ensureTable(deps.dynamo, opts.tableName, opts.tableTimeoutMs),
+    rulesWritten: [],
+    rulesKept: [],
+    servicesWritten: [],
+    servicesKept: [],
+    hostQueues: [],
+  };
+  log(`table ${opts.tableName} ${report.tableCreated ? 'created' : 'exists'}`);
+  const catalog = new Catalog(new TableClient(deps.dynamo, opts.tableName));
+
+  const givenRuleNames = new Set(given.rules.map((r) => r.name));
+  for (const rule of DEFAULT_RULES) {
+    if (givenRuleNames.has(rule.name)) continue;
+    const wrote = await createIfAbsent(() => catalog.putRule(rule, { expectedVersion: null }));
+    (wrote ? report.rulesWritten : report.rulesKept).push(rule.name);
+  }
+  for (const rule of given.rules) {
+    const stored = await catalog.getRule(rule.name);
+    if (stored !== null && isDeepStrictEqual(stored.rule, rule)) {
+      report.rulesKept.push(rule.name);
+      continue;
+    }
+    await catalog.putRule(rule, { expectedVersion: stored?.version ?? null });
+    report.rulesWritten.push(rule.name);
+  }
+
+  const givenConfigs = new Map(given.configs);
+  for (const service of Object.keys(SERVICE_CONFIGS) as ServiceName[]) {
+    const settings = givenConfigs.get(service);
+    if (settings === undefined) {
+      const wrote = await createIfAbsent(() =>
+        catalog.putServiceConfig(service, defaultConfig(service), { expectedVersion: null }),
+      );
+      (wrote ? report.servicesWritten : report.servicesKept).push(service);
+      continue;
+    }
+    const stored = await catalog.getService(service);
+    if (stored !== null && isDeepStrictEqual(stored.config, settings)) {
+      report.servicesKept.push(service);
+      continue;
+    }
+    await catalog.putServiceConfig(service, settings, { expectedVersion: stored?.version ?? null });
+    report.servicesWritten.push(service);
+  }
+  log(
+    `rules: ${report.rulesWritten.length} written, ${report.rulesKept.length} kept; ` +
+      `services: ${report.servicesWritten.length} written, ${report.servicesKept.length} kept`,
+  );
+
+  if (deps.sqs !== undefined) {
+    const hosts = await catalog.table.listKind(GSI1_KINDS.hosts);
+    for (const host of hosts) {
+      await ensureHostQueues(
+        deps.sqs,
+        host,
+        opts.queuePrefix === undefined ? {} : { prefix: opts.queuePrefix },
+      );
+      report.hostQueues.push(host);
+    }
+    if (hosts.length > 0) log(`order queues ensured for ${hosts.length} host(s)`);
+  }
+  return report;
+}

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ScalerStore } from '../../../../adapters/dynamodb/scaler-store.ts';
+import { keys } from '../../../../adapters/dynamodb/table.ts';
+import type { HostState } from '../../../../core/contracts/host.ts';
+import { StaleStateError } from '../../../../core/errors.ts';
+import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS } from '../../../support/env.ts';
+import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { seedHost } from '../../../support/scaler-seed.ts';
+
+describe.each(DYNAMO_FLAVOURS)('ScalerStore on %s', (flavour) => {
+  let t: TestTable;
+  let store: ScalerStore;
+  beforeAll(async () => {
+    t = await createTestTable(flavour);
+    store = new ScalerStore(t.table);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('round-trips a host state and locates its containers', async () => {
+    const h = await seedHost(
+      store,
+      aHost({ name: 'rt' }),
+      [aContainer('rt-a', 'rt', { cpu: spec(150, 100, 400) })],
+      1000,
+    );
+    expect(await store.getHost('rt')).toEqual(h);
+    expect(await store.locateContainer('rt-a')).toBe('rt');
+    expect(await store.locateContainer('nobody')).toBeNull();
+    expect(await store.listHosts()).toContain('rt');
+  });
+
+  it('refuses a commit on a stale version and hands back the host as stored', async () => {
+    const h = await seedHost(store, aHost({ name: 'st' }), [], 1000);
+    await store.commitHost({ ...h, version: h.version + 1 }, h.version);
+    const err = await store
+      .commitHost({ ...h, version: h.version + 1, degraded: true }, h.version)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StaleStateError);
+    expect((err as StaleStateError<HostState>).current).toMatchObject({
+      name: 'st',
+      version: h.version + 1,
+      degraded: false,
+    });
+  });
+
+  it('reads the applied version of each container next to the host state', async () => {
+    await seedHost(
+      store,
+      aHost({ name: 'ap' }),
+      [aContainer('ap-a', 'ap', { cpu: spec(100, 100, 400) })],
+      1000,
+    );
+    await t.table.put({
+      ...keys.applied('ap', 'ap-a'),
+      host: 'ap',
+      container: 'ap-a',
+      appliedVersion: 1,
+      appliedAt: 2000,
+      outcome: 'applied',
+      limits: {
+        cpuShares: 100,
+        cpuset: '0',
+        memMiB: null,
+        diskReadMiBps: null,
+        diskWriteMiBps: null,
+        netMbps: null,
+      },
+      issues: [],
+      via: 'order',
+    });
+    const out = await store.getHostWithApplied('ap');
+    expect(out?.applied.get('ap-a')).toBe(1);
+  });
+
+  it('records activity in batches of 25', async () => {
+    const lines = Array.from({ length: 60 }, (_, i) => ({
+      seq: `s${i}`,
+      activity: {
+        structure: 'act',
+        at: 5000 + i,
+        kind: 'order' as const,
+        resource: null,
+        text: `line ${i}`,
+        reasons: [],
+        data: {},
+      },
+    }));
+    await store.recordActivity(lines);
+    expect(await t.table.queryPartition(keys.activityPartition('act'))).toHaveLength(60);
+  });
+});

@@ -1,0 +1,64 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { systemClock } from '../../../../adapters/clock.ts';
+import { keys } from '../../../../adapters/dynamodb/table.ts';
+import { silentLogger } from '../../../../adapters/logger.ts';
+import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
+import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
+import { runTicks, takeLease } from '../../../../functions/guardian/run-ticks.ts';
+import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS, victoriaPromUrl } from '../../../support/env.ts';
+import { putGuardianConfig } from '../../../support/guardian-fixtures.ts';
+
+describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
+  let t: TestTable;
+  beforeEach(async () => {
+    t = await createTestTable(flavour);
+    await putGuardianConfig(t.table, { WINDOW_TIMELAPSE: 1, WINDOW_DELAY: 0, EVENT_TIMEOUT: 10 });
+  });
+  afterEach(async () => {
+    await t.drop();
+  });
+
+  const deps = (owner: string) => ({
+    table: t.table,
+    metrics: new PrometheusMetricsSource({ url: victoriaPromUrl() }),
+    sink: new RecordingRequestSink(silentLogger),
+    logger: silentLogger,
+    clock: systemClock,
+    owner,
+  });
+
+  it('ticks on window multiples until shortly before the deadline, then releases the lease', async () => {
+    const deadlineMs = Date.now() + 3600;
+    const result = await runTicks(deps('a'), { deadlineMs, reserveMs: 300 });
+    expect(result.stopped).toBe('deadline');
+    expect(result.ticks).toBeGreaterThanOrEqual(2);
+    for (const [i, r] of result.reports.entries()) {
+      expect(r.at % 1000).toBe(0); // aligned on the 1 s window
+      if (i > 0) expect(r.at - (result.reports[i - 1]?.at ?? 0)).toBe(1000); // no drift, no skipped tick
+    }
+    expect(Date.now()).toBeLessThanOrEqual(deadlineMs);
+    const lease = await t.table.get(keys.lease('control-tick'));
+    expect(lease).toMatchObject({ owner: 'a', expiresAt: 0 });
+  });
+
+  it('lets only one of two concurrent invocations tick', async () => {
+    const deadlineMs = Date.now() + 2500;
+    const [a, b] = await Promise.all([
+      runTicks(deps('a'), { deadlineMs, reserveMs: 300 }),
+      runTicks(deps('b'), { deadlineMs, reserveMs: 300 }),
+    ]);
+    const stops = [a.stopped, b.stopped].sort();
+    expect(stops).toEqual(['deadline', 'lease-held']);
+    expect(Math.min(a.ticks, b.ticks)).toBe(0);
+    expect(Math.max(a.ticks, b.ticks)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses a live lease held by another owner and takes an expired one', async () => {
+    const now = Date.now();
+    expect(await takeLease(t.table, 'a', now, now + 10_000)).toBe(true);
+    expect(await takeLease(t.table, 'b', now, now + 10_000)).toBe(false);
+    expect(await takeLease(t.table, 'a', now + 1, now + 20_000)).toBe(true); // renewal by its owner
+    expect(await takeLease(t.table, 'b', now + 20_000, now + 30_000)).toBe(true); // expired
+  });
+});

@@ -1,0 +1,63 @@
+/** Builders for Guardian state: hosts with containers, stored rules and config. */
+
+import { keys } from '../../adapters/dynamodb/table.ts';
+import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import type { HostState } from '../../core/contracts/host.ts';
+import type { Rule } from '../../core/contracts/rule.ts';
+import type { GuardianConfig } from '../../core/contracts/service-config.ts';
+import type { Container } from '../../core/contracts/structure.ts';
+
+export function aContainer(
+  name: string,
+  host: string,
+  opts: {
+    cpu?: Partial<{ max: number; min: number; current: number }>;
+    mem?: Partial<{ max: number; min: number; current: number }>;
+    guard?: boolean;
+    application?: string;
+  } = {},
+): Container {
+  return {
+    name,
+    host,
+    application: opts.application ?? null,
+    guard: opts.guard ?? true,
+    resources: {
+      cpu: { max: 400, min: 50, current: 300, guard: true, weight: 1, ...opts.cpu },
+      mem: { max: 4096, min: 256, current: 2048, guard: true, weight: 1, ...opts.mem },
+    },
+    cores: [],
+    disk: null,
+    desiredVersion: 1,
+    desiredAt: 0,
+  };
+}
+
+export function aHost(name: string, containers: readonly Container[]): HostState {
+  return {
+    name,
+    version: 1,
+    cpuPlacement: 'quota',
+    capacity: {
+      cpu: { max: 1600, free: 400, topology: [{ id: '0', socket: 0, core: 0 }], cores: {} },
+      mem: { max: 65536, free: 32768 },
+      disks: {},
+      net: null,
+    },
+    containers: Object.fromEntries(containers.map((c) => [c.name, c])),
+    degraded: false,
+    queueUrl: null,
+  };
+}
+
+export async function putHost(table: TableClient, host: HostState): Promise<void> {
+  await table.put({ ...keys.hostState(host.name), ...host });
+}
+
+export async function putRules(table: TableClient, rules: readonly Rule[]): Promise<void> {
+  for (const r of rules) await table.put({ ...keys.rule(r.name), ...r });
+}
+
+export async function putGuardianConfig(table: TableClient, config: Partial<GuardianConfig>): Promise<void> {
+  await table.put({ ...keys.service('guardian'), name: 'guardian', config, heartbeat: null, version: 1 });
+}

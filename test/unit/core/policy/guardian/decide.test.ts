@@ -1,0 +1,129 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import type { GuardState } from '../../../../../core/contracts/guard-state.ts';
+import { defaultConfig } from '../../../../../core/contracts/service-config.ts';
+import { DEFAULT_RULES } from '../../../../../core/policy/default-rules.ts';
+import {
+  compileRules,
+  type DecideInput,
+  decide,
+  type StructureView,
+} from '../../../../../core/policy/guardian/decide.ts';
+
+const rules = compileRules(DEFAULT_RULES);
+const config = defaultConfig('guardian'); // window 5 s, timeout 60 s, cpu + mem
+
+function aContainer(cpu: { max?: number; min?: number; current?: number } = {}): StructureView {
+  return {
+    name: 'c0',
+    type: 'container',
+    resources: {
+      cpu: { max: 400, min: 50, current: 300, guard: true, ...cpu },
+      mem: { max: 4096, min: 256, current: 2048, guard: true },
+    },
+  };
+}
+
+function run(input: Partial<DecideInput> & { usage: DecideInput['usage'] }) {
+  return decide({ structure: aContainer(), previous: null, rules, config, now: 1_000_000, ...input });
+}
+
+describe('decide', () => {
+  it('adds an up event when cpu usage exceeds upper', () => {
+    // cpu margin 10 % of 400 = 40 → upper 260; 280 > 260
+    const out = run({ usage: { cpu: 280, mem: 1500 } });
+    expect(out.newEvents).toEqual([
+      { structure: 'c0', resource: 'cpu', direction: 'up', rule: 'cpu_exceeded_upper', timestamp: 1_000_000 },
+    ]);
+    expect(out.requests).toEqual([]);
+    expect(out.state.limits.cpu).toMatchObject({ upper: 260, lower: 220 });
+    expect(out.state.limits.mem).toMatchObject({ upper: 1639, lower: 1230 }); // 2048 − floor(409.6) = 1639; 1639 − 409
+    expect(out.changed).toBe(true);
+  });
+
+  it('requests CpuRescaleUp +75 on the second up event, consuming both', () => {
+    const first = run({ usage: { cpu: 280, mem: 1500 } });
+    const second = run({ previous: first.state, usage: { cpu: 290, mem: 1500 }, now: 1_005_000 });
+    expect(second.requests).toHaveLength(1);
+    expect(second.requests[0]).toMatchObject({
+      structure: 'c0',
+      resource: 'cpu',
+      amount: 75,
+      usage: 290,
+      source: 'guardian',
+    });
+    expect(second.requests[0]?.reasons[0]).toMatchObject({
+      source: 'CpuRescaleUp',
+      values: { up: 2, down: 0, upper: 260 },
+    });
+    expect(second.state.events).toEqual([]); // 2 up events consumed
+    expect(second.state.lastDecision?.text).toBe('CpuRescaleUp +75');
+  });
+
+  it('fits cpu to usage after six down events', () => {
+    // usage 100 < lower 220 six ticks in a row; fit: 100 + 20 + 40 − 300 = −140
+    let prev: GuardState | null = null;
+    let out = run({ usage: { cpu: 100, mem: 1500 } });
+    for (let i = 0; i < 6; i++) {
+      out = run({ previous: prev, usage: { cpu: 100, mem: 1500 }, now: 1_000_000 + i * 5000 });
+      prev = out.state;
+    }
+    expect(out.requests.map((r) => [r.resource, r.amount])).toEqual([['cpu', -140]]);
+  });
+
+  it('skips a resource with no data or bad usage, counted, no request', () => {
+    const out = run({ usage: { cpu: Number.NaN, mem: null } });
+    expect(out.skips).toEqual([
+      { resource: 'cpu', why: 'bad_usage', value: Number.NaN },
+      { resource: 'mem', why: 'no_data', value: null },
+    ]);
+    expect(out.requests).toEqual([]);
+    expect(run({ usage: { cpu: -5 } }).skips[0]).toMatchObject({ why: 'bad_usage', value: -5 });
+  });
+
+  it('reports no change for a stable structure whose limits are stored', () => {
+    const first = run({ usage: { cpu: 240, mem: 1500 } }); // 220 ≤ 240 ≤ 260; 1230 ≤ 1500 ≤ 1639
+    const again = run({ previous: first.state, usage: { cpu: 240, mem: 1500 }, now: 1_005_000 });
+    expect(again.changed).toBe(false);
+    expect(again.state.lastDecision?.text).toBe('stable');
+  });
+
+  it('marks decisions dry-run under a global or per-structure switch', () => {
+    const first = run({ usage: { cpu: 280, mem: 1500 }, config: { ...config, DRY_RUN: true } });
+    expect(first.dryRun).toBe(true);
+    const perStructure = run({
+      previous: { ...first.state, dryRun: true },
+      usage: { cpu: 290, mem: 1500 },
+      now: 1_005_000,
+    });
+    expect(perStructure.dryRun).toBe(true);
+    expect(perStructure.requests[0]?.amount).toBe(75); // computed, for the record; the tick does not submit it
+  });
+
+  it('never requests while usage stays in the stable band (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 60, max: 1000 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 30 }),
+        (max, fractions) => {
+          const s = aContainer({ max, min: 0, current: max });
+          let prev: GuardState | null = null;
+          const m = Math.floor(max / 10); // margin
+          for (const [i, f] of fractions.entries()) {
+            const usage = max - 2 * m + f * m; // in [lower, upper]
+            const out = decide({
+              structure: s,
+              previous: prev,
+              usage: { cpu: usage },
+              rules,
+              config,
+              now: i * 5000,
+            });
+            expect(out.requests).toEqual([]);
+            prev = out.state;
+          }
+        },
+      ),
+    );
+  });
+});
