@@ -11,7 +11,7 @@ import { HostState } from '../core/contracts/host.ts';
 import { defaultConfig } from '../core/contracts/service-config.ts';
 import type { Container } from '../core/contracts/structure.ts';
 import { type ContainerView, planRebalance } from '../core/policy/rebalancer/plan.ts';
-import { eventsFitTimeout } from '../core/policy/sanity.ts';
+import { ruleFindings } from '../core/policy/sanity.ts';
 import { sanitySweep } from '../functions/ops/sanity.ts';
 import { startDynalite } from '../local/emulators.ts';
 import { type Emit, median } from './figure.ts';
@@ -107,7 +107,7 @@ export async function run(emit: Emit): Promise<void> {
         table,
         clock: { now: () => Date.now(), sleep: async () => {} },
         logger: silentLogger,
-        checkRules: eventsFitTimeout,
+        checkRules: ruleFindings,
         resend: async () => [],
       });
       times.push(performance.now() - t);

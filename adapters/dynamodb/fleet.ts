@@ -29,6 +29,7 @@ import {
   User as UserSchema,
 } from '../../core/contracts/structure.ts';
 import { parseOrThrow } from '../../core/errors.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { GSI1_KINDS, keys } from './table.ts';
 import type { Item, TableClient } from './table-client.ts';
 
@@ -61,24 +62,6 @@ export interface Fleet {
 
 /** Partitions read at once: enough to hide latency, few enough to stay far from throttling. */
 const READ_CONCURRENCY = 8;
-
-/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
 

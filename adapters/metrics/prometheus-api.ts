@@ -1,13 +1,11 @@
 /**
  * A small client of the Prometheus HTTP query API (VictoriaMetrics answers it
- * too), for the operations use cases: raw samples of a series over a range
- * (the report), tag values (which structures have snapshots), and the mean
- * usage of many containers over one window from BDWatchdog's series.
+ * too), for the report: raw samples of a series over a range and tag values
+ * (which structures have snapshots). Usage for the control loop goes through
+ * adapters/metrics/prometheus.ts (MetricsSource).
  */
-import type { UsageMap } from '../../core/contracts/structure.ts';
-import type { Resource } from '../../core/contracts/units.ts';
 import { ScError } from '../../core/errors.ts';
-import type { Sample, SeriesSource, UsageSource } from '../../functions/ops/ports.ts';
+import type { Sample, SeriesSource } from '../../functions/ops/ports.ts';
 
 export class MetricsQueryError extends ScError {
   override name = 'MetricsQueryError';
@@ -122,52 +120,5 @@ export class PrometheusSeriesSource implements SeriesSource {
 
   async tagValues(metric: string, tag: string, fromMs: number, toMs: number): Promise<string[]> {
     return (await this.api.labelValues(tag, selector(metric, {}), fromMs, toMs)).sort();
-  }
-}
-
-/** BDWatchdog's per-process metrics behind each resource (summed), tag host=<container>. */
-export const BDWATCHDOG_METRICS: Record<Resource, readonly string[]> = {
-  cpu: ['proc.cpu.user', 'proc.cpu.kernel'],
-  mem: ['proc.mem.resident'],
-  disk_read: ['proc.disk.reads.mb'],
-  disk_write: ['proc.disk.writes.mb'],
-  net: ['proc.net.tcp.in.mb', 'proc.net.tcp.out.mb'],
-};
-
-/**
- * Mean usage per container over a window: for each resource one query
- * `sum by (host) (avg_over_time({__name__=~"m1|m2", host=~"c1|c2|…"}[window]))`
- * — the mean of each sub-metric, summed, as the original framework reduces
- * BDWatchdog data. A container with no points has no entry (no data).
- */
-export class PrometheusUsageSource implements UsageSource {
-  readonly api: PrometheusApi;
-  constructor(api: PrometheusApi) {
-    this.api = api;
-  }
-
-  async usage(
-    containers: readonly string[],
-    resources: readonly Resource[],
-    window: { startMs: number; endMs: number },
-  ): Promise<Map<string, UsageMap>> {
-    const out = new Map<string, UsageMap>();
-    if (containers.length === 0) return out;
-    const spanMs = Math.max(1, window.endMs - window.startMs);
-    for (const res of resources) {
-      const names = exactAlternation(BDWATCHDOG_METRICS[res]);
-      const hosts = exactAlternation(containers);
-      const q = `sum by (host) (avg_over_time({__name__=~${promString(names)},host=~${promString(hosts)}}[${spanMs}ms]))`;
-      const data = await this.api.query(q, window.endMs);
-      for (const series of data.result) {
-        const host = series.metric.host;
-        const value = Number(series.value?.[1]);
-        if (host === undefined || !Number.isFinite(value)) continue;
-        const entry = out.get(host) ?? {};
-        entry[res] = Math.max(0, value);
-        out.set(host, entry);
-      }
-    }
-    return out;
   }
 }

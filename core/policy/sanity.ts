@@ -8,6 +8,7 @@ import type { Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
 import type { Container } from '../contracts/structure.ts';
 import type { Resource } from '../contracts/units.ts';
+import { checkRule } from './rule-check.ts';
 
 // ── agents ───────────────────────────────────────────────────────────────────
 
@@ -194,23 +195,23 @@ export interface RuleFinding {
   text: string;
 }
 
-/** The shape of a rule reachability check (core/policy/rule-check.ts provides the full one). */
+/** The shape of a rule reachability check. */
 export type RuleCheck = (rules: readonly Rule[], config: GuardianConfig) => RuleFinding[];
 
 /**
- * The original Sanity Checker's test: a request rule needing `events_to_remove`
- * events of one direction can never fire when that many windows do not fit in
- * EVENT_TIMEOUT (events expire first).
+ * Every stored rule through the Guardian's load-time check (schema, operators,
+ * variables, reachability within EVENT_TIMEOUT — the original Sanity
+ * Checker's `events_to_remove × WINDOW_TIMELAPSE > EVENT_TIMEOUT` among them).
+ * Inactive rules are checked too: they would fail the day they are switched on.
  */
-export const eventsFitTimeout: RuleCheck = (rules, config) => {
+export const ruleFindings: RuleCheck = (rules, config) => {
   const out: RuleFinding[] = [];
   for (const r of rules) {
-    if (r.generates !== 'requests' || !r.active) continue;
-    const needS = r.events_to_remove * config.WINDOW_TIMELAPSE;
-    if (needS > config.EVENT_TIMEOUT)
+    const res = checkRule(r, config);
+    if (!res.ok)
       out.push({
         rule: r.name,
-        text: `${r.name} needs ${r.events_to_remove} events × ${config.WINDOW_TIMELAPSE} s = ${needS} s > EVENT_TIMEOUT ${config.EVENT_TIMEOUT} s: it can never fire`,
+        text: `rule ${r.name}: ${res.field === '' ? '' : `${res.field}: `}${res.message}`,
       });
   }
   return out;

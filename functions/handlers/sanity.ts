@@ -5,11 +5,12 @@ import { systemClock } from '../../adapters/clock.ts';
 import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { createLogger } from '../../adapters/logger.ts';
-import { eventsFitTimeout } from '../../core/policy/sanity.ts';
+import { ruleFindings } from '../../core/policy/sanity.ts';
 import { readOpsEnv } from '../ops/env.ts';
 import { runPeriodically } from '../ops/periodic.ts';
-import { resendViaQueues } from '../ops/resend.ts';
+import { resendWith } from '../ops/resend.ts';
 import { type SanityDeps, sanitySweep } from '../ops/sanity.ts';
+import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
@@ -19,8 +20,8 @@ const deps: SanityDeps = {
   table,
   clock: systemClock,
   logger,
-  checkRules: eventsFitTimeout,
-  resend: resendViaQueues(createSqsClient(), { queuePrefix: env.SC_QUEUE_PREFIX }),
+  checkRules: ruleFindings,
+  resend: resendWith(sqsOrderSender(createSqsClient()), logger),
 };
 
 export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>

@@ -6,8 +6,7 @@ import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { createLogger } from '../../adapters/logger.ts';
 import { OpenTsdbPutSink } from '../../adapters/metrics/opentsdb-put.ts';
-import { PrometheusApi, PrometheusUsageSource } from '../../adapters/metrics/prometheus-api.ts';
-import { readOpsEnv, requireSetting } from '../ops/env.ts';
+import { metricsSourceFromEnv, readOpsEnv, requireSetting } from '../ops/env.ts';
 import { runPeriodically } from '../ops/periodic.ts';
 import { type SnapshotDeps, snapshotTick } from '../ops/snapshot.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
@@ -17,7 +16,7 @@ const logger = createLogger('snapshoter');
 const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE_NAME);
 const deps: SnapshotDeps = {
   table,
-  usage: new PrometheusUsageSource(new PrometheusApi(requireSetting(env, 'SC_PROM_URL'))),
+  metrics: metricsSourceFromEnv(env),
   sink: new OpenTsdbPutSink(requireSetting(env, 'SC_OPENTSDB_URL')),
   clock: systemClock,
   logger,

@@ -2,14 +2,17 @@
 import { z } from 'zod';
 import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
+import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
+import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
+import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 
 export const OpsEnv = z.object({
   SC_TABLE_NAME: z.string().min(3).default(DEFAULT_TABLE_NAME),
-  /** Prometheus query API over BDWatchdog's series and the snapshots (e.g. VictoriaMetrics :8428). */
-  SC_PROM_URL: z.url().optional(),
+  /** Where usage is read (as the Guardian): 'opentsdb' (BDWatchdog's TSD) or 'prometheus' (query API). */
+  SC_METRICS_BACKEND: z.enum(['opentsdb', 'prometheus']).default('opentsdb'),
+  SC_METRICS_URL: z.url().optional(),
   /** OpenTSDB-compatible base URL whose /api/put receives the snapshots (OpenTSDB :4242, VictoriaMetrics' listener). */
   SC_OPENTSDB_URL: z.url().optional(),
-  SC_QUEUE_PREFIX: z.string().min(1).default('sc-'),
 });
 export type OpsEnv = z.infer<typeof OpsEnv>;
 
@@ -25,4 +28,12 @@ export function requireSetting<K extends keyof OpsEnv>(
   const v = env[key];
   if (v === undefined || v === null) throw new Error(`operations functions: ${String(key)} must be set`);
   return v as NonNullable<OpsEnv[K]>;
+}
+
+/** The usage source the environment names (same backends as the Guardian's). */
+export function metricsSourceFromEnv(env: Readonly<OpsEnv>): MetricsSource {
+  const url = requireSetting(env, 'SC_METRICS_URL');
+  return env.SC_METRICS_BACKEND === 'opentsdb'
+    ? new OpenTsdbMetricsSource({ url })
+    : new PrometheusMetricsSource({ url });
 }

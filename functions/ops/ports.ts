@@ -1,18 +1,8 @@
 /**
  * Ports owned by the operations use cases (ReBalancer, snapshoter, sanity
  * sweep, report). Narrow on purpose: adapters in adapters/metrics/ fill them.
+ * Usage comes through the shared MetricsSource (core/ports/metrics-source.ts).
  */
-import type { UsageMap } from '../../core/contracts/structure.ts';
-import type { Resource } from '../../core/contracts/units.ts';
-
-/** Mean usage of many containers over one window, one batched read. Missing container = no data. */
-export interface UsageSource {
-  usage(
-    containers: readonly string[],
-    resources: readonly Resource[],
-    window: { startMs: number; endMs: number },
-  ): Promise<Map<string, UsageMap>>;
-}
 
 /** One time-series point as OpenTSDB takes it. */
 export interface Point {

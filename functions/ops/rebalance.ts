@@ -8,7 +8,6 @@ import { recordActivity } from '../../adapters/dynamodb/activity.ts';
 import { readFleet, readServiceConfig, serviceConfig } from '../../adapters/dynamodb/fleet.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
-import type { Resource } from '../../core/contracts/units.ts';
 import { aggregateApplication } from '../../core/policy/aggregate.ts';
 import {
   type ApplicationView,
@@ -17,12 +16,12 @@ import {
   planRebalance,
 } from '../../core/policy/rebalancer/plan.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import { type MetricsSource, usageWindow } from '../../core/ports/metrics-source.ts';
 import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
-import type { UsageSource } from './ports.ts';
 
 export interface RebalanceDeps {
   table: TableClient;
-  usage: UsageSource;
+  metrics: MetricsSource;
   sink: RequestSink;
   clock: Clock;
   logger: Logger;
@@ -42,12 +41,13 @@ export async function rebalanceTick(deps: RebalanceDeps): Promise<RebalanceResul
   const all = fleet.hosts.flatMap((h) =>
     Object.values(h.state.containers).map((c) => ({ c, degraded: h.state.degraded })),
   );
-  const endMs = now - config.WINDOW_DELAY * 1000;
-  const usage = await deps.usage.usage(
-    all.map(({ c }) => c.name),
-    config.RESOURCES_BALANCED as Resource[],
-    { startMs: endMs - config.WINDOW_TIMELAPSE * 1000, endMs },
-  );
+  const { usage, rejected: unusable } = await deps.metrics.usage({
+    structures: all.map(({ c }) => c.name),
+    kind: 'container',
+    resources: config.RESOURCES_BALANCED,
+    window: usageWindow(now, config.WINDOW_TIMELAPSE, config.WINDOW_DELAY),
+  });
+  for (const r of unusable) deps.logger.warn(r, 'usage rejected');
   const containers: ContainerView[] = all.map(({ c, degraded }) => ({
     name: c.name,
     host: c.host,

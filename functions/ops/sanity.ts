@@ -39,9 +39,9 @@ export interface SanityDeps {
   table: TableClient;
   clock: Clock;
   logger: Logger;
-  /** Rule reachability (core/policy/rule-check.ts, or eventsFitTimeout). */
+  /** Rule check (ruleFindings: core/policy/rule-check.ts over every rule). */
   checkRules: RuleCheck;
-  /** Re-sends the orders of lagging containers (functions/scaler/resend.ts, or resendViaQueues). */
+  /** Re-sends the orders of lagging containers (resendWith: functions/scaler/resend.ts). */
   resend: ResendStep;
 }
 
@@ -94,12 +94,10 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
   }
 
   if (lagging.length > 0) {
-    const outcomes = await deps.resend(
-      lagging,
-      fleet.hosts,
-      now,
-      serviceConfig(fleet.services, 'scaler').ORDER_TTL,
-    );
+    const outcomes = await deps.resend(lagging, fleet.hosts, now, {
+      RESEND_AFTER: config.RESEND_AFTER,
+      ORDER_TTL: serviceConfig(fleet.services, 'scaler').ORDER_TTL,
+    });
     const byContainer = new Map(outcomes.map((o) => [o.container, o]));
     for (const lag of lagging) {
       const o = byContainer.get(lag.container);

@@ -18,11 +18,12 @@ import type { ResourceMap, UsageMap } from '../../core/contracts/structure.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import { aggregateApplication, sumUsage } from '../../core/policy/aggregate.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import type { Point, PointSink, UsageSource } from './ports.ts';
+import { type MetricsSource, usageWindow } from '../../core/ports/metrics-source.ts';
+import type { Point, PointSink } from './ports.ts';
 
 export interface SnapshotDeps {
   table: TableClient;
-  usage: UsageSource;
+  metrics: MetricsSource;
   sink: PointSink;
   clock: Clock;
   logger: Logger;
@@ -135,11 +136,13 @@ export async function snapshotTick(deps: SnapshotDeps): Promise<SnapshotResult> 
       ),
     ),
   ];
-  const endMs = now - delayS * 1000;
-  const usage = await deps.usage.usage(names, resources, {
-    startMs: endMs - config.POLLING_FREQUENCY * 1000,
-    endMs,
+  const { usage, rejected } = await deps.metrics.usage({
+    structures: names,
+    kind: 'container',
+    resources,
+    window: usageWindow(now, config.POLLING_FREQUENCY, delayS),
   });
+  for (const r of rejected) deps.logger.warn(r, 'usage rejected');
   const points = snapshotPoints(fleet, usage, now);
   await deps.sink.put(points);
   const structures = fleet.hosts.length + names.length + fleet.applications.length + fleet.users.length;

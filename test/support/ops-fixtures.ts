@@ -7,8 +7,9 @@ import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
 import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
-import type { Container, ResourceSpec } from '../../core/contracts/structure.ts';
+import type { Container, ResourceSpec, UsageMap } from '../../core/contracts/structure.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import type { MetricsSource, UsageQuery, UsageResult } from '../../core/ports/metrics-source.ts';
 
 export function spec(current: number, max: number, min = 0, weight = 1): ResourceSpec {
   return { current, max, min, guard: true, weight };
@@ -102,5 +103,17 @@ export class ManualClock implements Clock {
   }
   async sleep(ms: number): Promise<void> {
     this.t += ms;
+  }
+}
+
+/** A MetricsSource that answers what the test scripted for the window ending at `endS`. */
+export class ScriptedMetrics implements MetricsSource {
+  readonly byEndS = new Map<number, Map<string, UsageMap>>();
+  readonly queries: UsageQuery[] = [];
+  async usage(query: UsageQuery): Promise<UsageResult> {
+    this.queries.push(query);
+    const known = this.byEndS.get(query.window.endS) ?? this.byEndS.get(-1) ?? new Map<string, UsageMap>();
+    const usage = new Map(query.structures.map((s) => [s, known.get(s) ?? {}]));
+    return { usage, queries: 1, rejected: [] };
   }
 }

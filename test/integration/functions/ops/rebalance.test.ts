@@ -3,25 +3,18 @@ import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import type { ScaleRequest } from '../../../../core/contracts/request.ts';
-import type { UsageMap } from '../../../../core/contracts/structure.ts';
 import type { RequestSink, SubmitResult } from '../../../../core/ports/request-sink.ts';
-import type { UsageSource } from '../../../../functions/ops/ports.ts';
 import { rebalanceTick } from '../../../../functions/ops/rebalance.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
-import { aContainer, aHostState, ManualClock, seedHost, spec } from '../../../support/ops-fixtures.ts';
-
-class FixedUsage implements UsageSource {
-  readonly windows: { startMs: number; endMs: number }[] = [];
-  readonly values: Map<string, UsageMap>;
-  constructor(values: Map<string, UsageMap>) {
-    this.values = values;
-  }
-  async usage(_c: readonly string[], _r: unknown, window: { startMs: number; endMs: number }) {
-    this.windows.push(window);
-    return this.values;
-  }
-}
+import {
+  aContainer,
+  aHostState,
+  ManualClock,
+  ScriptedMetrics,
+  seedHost,
+  spec,
+} from '../../../support/ops-fixtures.ts';
 
 class RecordingSink implements RequestSink {
   readonly submitted: ScaleRequest[] = [];
@@ -48,8 +41,10 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
   let t: TestTable;
   const host = uniqueName('h');
   const [idle, busy, other] = [uniqueName('idle'), uniqueName('busy'), uniqueName('other')];
-  const usage = new FixedUsage(
-    new Map<string, UsageMap>([
+  const metrics = new ScriptedMetrics();
+  metrics.byEndS.set(
+    -1,
+    new Map([
       [idle, { cpu: 20 }],
       [busy, { cpu: 100 }],
       [other, { cpu: 100 }],
@@ -75,7 +70,7 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
     const sink = new RecordingSink();
     const r = await rebalanceTick({
       table: t.table,
-      usage,
+      metrics,
       sink,
       clock: new ManualClock(T0),
       logger: silentLogger,
@@ -93,13 +88,17 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
     const sink = new RecordingSink();
     const r = await rebalanceTick({
       table: t.table,
-      usage,
+      metrics,
       sink,
       clock: new ManualClock(T0),
       logger: silentLogger,
     });
-    // usage over [T0 − 2 s − 30 s, T0 − 2 s]
-    expect(usage.windows.at(-1)).toEqual({ startMs: T0 - 32_000, endMs: T0 - 2_000 });
+    // container usage over [T0 − 2 s − 30 s, T0 − 2 s], in seconds
+    expect(metrics.queries.at(-1)).toMatchObject({
+      kind: 'container',
+      resources: ['cpu'],
+      window: { startS: T0 / 1000 - 32, endS: T0 / 1000 - 2 },
+    });
     // 0.4 × (200 − max(50, 20)) = 60, to busy only ('other' is in another application)
     expect(sink.submitted).toEqual([
       expect.objectContaining({
@@ -119,7 +118,7 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
     const sink = new RecordingSink(new Set([busy]));
     await rebalanceTick({
       table: t.table,
-      usage,
+      metrics,
       sink,
       clock: new ManualClock(T0 + 30_000),
       logger: silentLogger,
@@ -134,7 +133,7 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
     const sink = new RecordingSink();
     await rebalanceTick({
       table: t.table,
-      usage,
+      metrics,
       sink,
       clock: new ManualClock(T0 + 60_000),
       logger: silentLogger,

@@ -11,9 +11,10 @@ import {
   parseOrderMessage,
 } from '../../../../adapters/sqs/order-queues.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
-import { eventsFitTimeout } from '../../../../core/policy/sanity.ts';
-import { resendViaQueues } from '../../../../functions/ops/resend.ts';
+import { ruleFindings } from '../../../../core/policy/sanity.ts';
+import { resendWith } from '../../../../functions/ops/resend.ts';
 import { type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity.ts';
+import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
 import {
@@ -51,8 +52,8 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
     table: t.table,
     clock,
     logger: silentLogger,
-    checkRules: eventsFitTimeout,
-    resend: resendViaQueues(sqs, { queuePrefix: prefix }),
+    checkRules: ruleFindings,
+    resend: resendWith(sqsOrderSender(sqs)),
   });
 
   const readHost = async (name: string) => {

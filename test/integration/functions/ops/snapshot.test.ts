@@ -3,21 +3,18 @@ import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
 import { PrometheusApi, PrometheusSeriesSource } from '../../../../adapters/metrics/prometheus-api.ts';
-import type { UsageMap } from '../../../../core/contracts/structure.ts';
-import type { UsageSource } from '../../../../functions/ops/ports.ts';
 import { utilisationReport } from '../../../../functions/ops/report.ts';
 import { snapshotTick } from '../../../../functions/ops/snapshot.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
-import { aContainer, aHostState, ManualClock, seedHost, spec } from '../../../support/ops-fixtures.ts';
-
-/** Usage the test scripts per snapshot: the value for the window that ends at the snapshot. */
-class ScriptedUsage implements UsageSource {
-  readonly byEnd = new Map<number, Map<string, UsageMap>>();
-  async usage(_c: readonly string[], _r: unknown, window: { startMs: number; endMs: number }) {
-    return this.byEnd.get(window.endMs) ?? new Map();
-  }
-}
+import {
+  aContainer,
+  aHostState,
+  ManualClock,
+  ScriptedMetrics,
+  seedHost,
+  spec,
+} from '../../../support/ops-fixtures.ts';
 
 const flush = async () => {
   const res = await fetch(`${victoriaPromUrl()}/internal/force_flush`);
@@ -82,11 +79,12 @@ describe.each(DYNAMO_FLAVOURS)('state snapshots on %s', (flavour) => {
   });
 
   it('writes allocation, limits and usage as series, and the report integrates a recorded run', async () => {
-    const usage = new ScriptedUsage();
+    // the window of each snapshot ends at the snapshot (WINDOW_DELAY 0)
+    const metrics = new ScriptedMetrics();
     const c1Usage = [50, 100, 150, 100, 50, 100, 80];
     c1Usage.forEach((u, i) => {
-      usage.byEnd.set(
-        T0 + i * 10_000,
+      metrics.byEndS.set(
+        (T0 + i * 10_000) / 1000,
         new Map([
           [c1, { cpu: u }],
           [c2, { cpu: i === 3 ? null : 90 }],
@@ -96,7 +94,7 @@ describe.each(DYNAMO_FLAVOURS)('state snapshots on %s', (flavour) => {
     const clock = new ManualClock(T0);
     const deps = {
       table: t.table,
-      usage,
+      metrics,
       sink: new OpenTsdbPutSink(victoriaOpentsdbUrl()),
       clock,
       logger: silentLogger,
@@ -152,10 +150,9 @@ describe.each(DYNAMO_FLAVOURS)('state snapshots on %s', (flavour) => {
   it('writes nothing while the snapshoter is not ACTIVE', async () => {
     await t.table.put({ ...keys.service('snapshoter'), name: 'snapshoter', config: { ACTIVE: false } });
     const sink = { put: async () => Promise.reject(new Error('must not be called')) };
-    const usage = new ScriptedUsage();
     const r = await snapshotTick({
       table: t.table,
-      usage,
+      metrics: new ScriptedMetrics(),
       sink,
       clock: new ManualClock(T0),
       logger: silentLogger,

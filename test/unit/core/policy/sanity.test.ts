@@ -5,8 +5,8 @@ import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import {
   checkAgentLiveness,
   checkHostAccounting,
-  eventsFitTimeout,
   findLagging,
+  ruleFindings,
 } from '../../../../core/policy/sanity.ts';
 
 function aHost(): HostState {
@@ -153,14 +153,26 @@ describe('host accounting', () => {
 
 describe('rule reachability', () => {
   it('accepts the default rules under the default config', () => {
-    expect(eventsFitTimeout(DEFAULT_RULES, defaultConfig('guardian'))).toEqual([]);
+    expect(ruleFindings(DEFAULT_RULES, defaultConfig('guardian'))).toEqual([]);
   });
 
   it("flags the original framework's defaults (10 s windows, 40 s EVENT_TIMEOUT) for the down rules", () => {
     const config = { ...defaultConfig('guardian'), WINDOW_TIMELAPSE: 10, EVENT_TIMEOUT: 40 };
     // MemRescaleDown: 8 × 10 = 80 s > 40 s
-    const names = eventsFitTimeout(DEFAULT_RULES, config).map((f) => f.rule);
+    const names = ruleFindings(DEFAULT_RULES, config).map((f) => f.rule);
     expect(names).toContain('MemRescaleDown');
     expect(names).not.toContain('CpuRescaleUp');
+  });
+});
+
+describe('rule findings', () => {
+  it("name the rule and the Guardian check's field for a rule that fails it", () => {
+    const base = DEFAULT_RULES.find((r) => r.name === 'CpuRescaleUp');
+    if (base === undefined) throw new Error('fixture');
+    const broken = { ...base, name: 'Broken', rule: { frobnicate: [1, 2] } };
+    const findings = ruleFindings([broken], defaultConfig('guardian'));
+    expect(findings).toEqual([
+      { rule: 'Broken', text: expect.stringMatching(/^rule Broken: rule.*frobnicate/) },
+    ]);
   });
 });

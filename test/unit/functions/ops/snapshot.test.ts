@@ -23,6 +23,7 @@ function aFleet(): Fleet {
               limits: { cpu: { boundary: 10, boundary_type: 'percentage_of_max', upper: 160, lower: null } },
               events: [],
               lastDecision: null,
+              dryRun: false,
             },
           ],
         ]),
