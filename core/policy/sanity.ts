@@ -93,7 +93,7 @@ function allocated(containers: readonly Container[], res: Resource, disk?: strin
 /**
  * Compare the host's free capacity with its max minus the sum of its
  * containers' allocations, per resource and per disk, and each core's free
- * shares with 100 minus what is allocated on it. Pinned hosts also check that
+ * shares with 100 minus what is allocated on it (pinned hosts). Pinned hosts also check that
  * each container's shares over the cores add up to its cpu allocation
  * (reported only: re-placing cores is the planner's job).
  */
@@ -149,7 +149,9 @@ export function checkHostAccounting(
   }
   const known = new Set(containers.map((c) => c.name));
   const perContainer = new Map<string, number>();
-  for (const [id, core] of Object.entries(cap.cpu.cores)) {
+  // The core map means something only when containers are pinned (as the planner keeps it).
+  const coreMap = host.cpuPlacement === 'pinned' ? Object.entries(cap.cpu.cores) : [];
+  for (const [id, core] of coreMap) {
     const rc = repaired.cpu.cores[id];
     if (rc === undefined) continue;
     for (const [who, shares] of Object.entries(core.alloc)) {

@@ -1,13 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { type HostState, HostState as HostStateSchema } from '../../../../core/contracts/host.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
+import { admitContainer } from '../../../../core/policy/planner/admission.ts';
+import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
 import {
   checkAgentLiveness,
   checkHostAccounting,
   findLagging,
   ruleFindings,
 } from '../../../../core/policy/sanity.ts';
+import {
+  aContainer as aPlannerContainer,
+  aHost as aPlannerHost,
+  spec as plannerSpec,
+} from '../../../support/planner-fixtures.ts';
 
 function aHost(): HostState {
   return HostStateSchema.parse({
@@ -174,5 +182,43 @@ describe('rule findings', () => {
     expect(findings).toEqual([
       { rule: 'Broken', text: expect.stringMatching(/^rule Broken: rule.*frobnicate/) },
     ]);
+  });
+});
+
+describe('host accounting agrees with the planner', () => {
+  it("finds nothing on hosts the planner built, and its repair satisfies the planner's own accounting check", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ cpu: fc.integer({ min: 10, max: 150 }), mem: fc.integer({ min: 64, max: 2048 }) }),
+          {
+            maxLength: 5,
+          },
+        ),
+        fc.constantFrom('pinned' as const, 'quota' as const),
+        fc.integer({ min: -500, max: 500 }),
+        (specs, placement, skew) => {
+          let host = aPlannerHost({ placement });
+          for (const [i, s] of specs.entries()) {
+            const out = admitContainer(
+              host,
+              aPlannerContainer(`c${i}`, host.name, {
+                cpu: plannerSpec(s.cpu, 10, 400),
+                mem: plannerSpec(s.mem, 64, 4096),
+              }),
+              0,
+            );
+            if (out.ok) host = out.host;
+          }
+          expect(checkHostAccounting(host)).toEqual({ issues: [], repaired: null });
+          const corrupted = structuredClone(host);
+          corrupted.capacity.cpu.free = Math.max(0, corrupted.capacity.cpu.free + skew);
+          corrupted.capacity.mem.free = Math.max(0, corrupted.capacity.mem.free - skew);
+          const { repaired } = checkHostAccounting(corrupted);
+          expect(accountingIssues({ ...corrupted, capacity: repaired ?? corrupted.capacity })).toEqual([]);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
