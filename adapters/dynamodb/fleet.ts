@@ -151,7 +151,9 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
   }
   const rules: Rule[] = [];
   for (const item of ruleItems) {
-    const rule = parse<Rule>(RuleSchema, item, `rule ${String(item.sk)}`);
+    // Rules are stored with the catalog's `version` beside the rule's own fields.
+    const { version: _version, ...fields } = item;
+    const rule = parse<Rule>(RuleSchema, fields, `rule ${String(item.sk)}`);
     if (rule !== null) rules.push(rule);
   }
   return { hosts, applications, users, services, rules, invalid };

@@ -15,7 +15,7 @@ import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
 const logger = createLogger('sanity');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE_NAME);
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE);
 const deps: SanityDeps = {
   table,
   clock: systemClock,

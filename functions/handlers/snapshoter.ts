@@ -13,7 +13,7 @@ import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
 const logger = createLogger('snapshoter');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE_NAME);
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE);
 const deps: SnapshotDeps = {
   table,
   metrics: metricsSourceFromEnv(env),

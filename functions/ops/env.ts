@@ -7,7 +7,8 @@ import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 
 export const OpsEnv = z.object({
-  SC_TABLE_NAME: z.string().min(3).default(DEFAULT_TABLE_NAME),
+  /** As serverless.yml and the local platform set it. */
+  SC_TABLE: z.string().min(3).default(DEFAULT_TABLE_NAME),
   /** Where usage is read (as the Guardian): 'opentsdb' (BDWatchdog's TSD) or 'prometheus' (query API). */
   SC_METRICS_BACKEND: z.enum(['opentsdb', 'prometheus']).default('opentsdb'),
   SC_METRICS_URL: z.url().optional(),

@@ -2,6 +2,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '../../../../adapters/aws.ts';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
+import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
 import { body } from '../../../../adapters/dynamodb/fleet.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
@@ -11,6 +12,7 @@ import {
   parseOrderMessage,
 } from '../../../../adapters/sqs/order-queues.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
+import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { ruleFindings } from '../../../../core/policy/sanity.ts';
 import { resendWith } from '../../../../functions/ops/resend.ts';
 import { type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity.ts';
@@ -189,5 +191,34 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
     expect(result.findings.filter((f) => f.structure === name).map((f) => f.text)).toEqual([
       expect.stringMatching(/cpu\.free is 0/),
     ]);
+  });
+});
+
+describe.each(DYNAMO_FLAVOURS)('sanity sweep over catalog rules on %s', (flavour) => {
+  let t: TestTable;
+  beforeAll(async () => {
+    t = await createTestTable(flavour);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('checks the rules the catalog stores and flags one that can never fire', async () => {
+    const catalog = new Catalog(t.table);
+    for (const r of DEFAULT_RULES) await catalog.putRule(r);
+    // 8 events × 10 s = 80 s > EVENT_TIMEOUT 60 s
+    await t.table.put({ ...keys.service('guardian'), name: 'guardian', config: { WINDOW_TIMELAPSE: 10 } });
+    const result = await sanitySweep({
+      table: t.table,
+      clock: new ManualClock(T0),
+      logger: silentLogger,
+      checkRules: ruleFindings,
+      resend: async () => [],
+    });
+    expect(result.findings.filter((f) => f.check === 'schema')).toEqual([]);
+    const flagged = result.findings.filter((f) => f.check === 'rule').map((f) => f.structure);
+    expect(flagged).toContain('MemRescaleDown');
+    expect(flagged).not.toContain('CpuRescaleUp');
+    expect((await recentActivity(t.table, 'MemRescaleDown'))[0]).toMatchObject({ kind: 'finding' });
   });
 });
