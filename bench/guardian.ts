@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDocumentClient } from '../adapters/aws.ts';
@@ -59,28 +60,33 @@ async function decisionsPerSecond(emit: Emit): Promise<void> {
     let states: (GuardState | null)[] = new Array(n).fill(null);
     const rates: number[] = [];
     const wallRates: number[] = [];
+    // every measured run makes at least 100k decisions (passes over the fleet, one tick apart)
+    const passes = Math.ceil(100_000 / n);
+    let tick = 0;
     for (let run = 0; run < 7; run++) {
-      const now = 1_000_000 + run * 5000;
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      const next: (GuardState | null)[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        next[i] = decide({
-          structure: views[i] as StructureView,
-          previous: states[i] ?? null,
-          usage: usages[i] ?? {},
-          rules,
-          config,
-          now,
-        }).state;
+      for (let p = 0; p < passes; p++) {
+        const now = 1_000_000 + tick++ * 5000;
+        const next: (GuardState | null)[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          next[i] = decide({
+            structure: views[i] as StructureView,
+            previous: states[i] ?? null,
+            usage: usages[i] ?? {},
+            rules,
+            config,
+            now,
+          }).state;
+        }
+        states = next;
       }
       const cpu = process.cpuUsage(c0);
       const wallS = (performance.now() - t0) / 1000;
-      states = next;
       if (run > 0) {
         // run 0 warms up (and creates every state)
-        rates.push(n / ((cpu.user + cpu.system) / 1e6));
-        wallRates.push(n / wallS);
+        rates.push((n * passes) / ((cpu.user + cpu.system) / 1e6));
+        wallRates.push((n * passes) / wallS);
       }
     }
     const value = Math.round(median(rates));
@@ -101,7 +107,7 @@ async function decisionsPerSecond(emit: Emit): Promise<void> {
   }
 }
 
-async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+async function startDynaliteProcess(): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -121,6 +127,7 @@ async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): Promi
   }
   return {
     endpoint,
+    pid: child.pid ?? 0,
     stop: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -128,8 +135,15 @@ async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): Promi
   };
 }
 
+/** CPU time (user + system) a process has used, ms, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
+  return Math.round((ticks * 1000) / 100); // USER_HZ = 100
+}
+
 async function fullTick(emit: Emit): Promise<void> {
-  const HOSTS = 500;
+  const HOSTS = Number(process.env.BENCH_GUARDIAN_HOSTS ?? 500); // smaller only for profiling
   const PER_HOST = 20;
   // The emulators accept any credentials; the SDK insists on having some.
   process.env.AWS_ACCESS_KEY_ID ||= 'local';
@@ -225,10 +239,20 @@ async function fullTick(emit: Emit): Promise<void> {
     const q: number[] = [];
     const r: number[] = [];
     const w: number[] = [];
+    const ownCpu: number[] = [];
+    const ddbCpu: number[] = [];
     for (let k = 1; k <= 5; k++) {
+      const c0 = process.cpuUsage();
+      const d0 = processCpuMs(ddb.pid);
       const rep = await runTick(deps, (base + 5 * k) * 1000, memory);
+      const c = process.cpuUsage(c0);
+      ownCpu.push(Math.round((c.user + c.system) / 1000));
+      ddbCpu.push(processCpuMs(ddb.pid) - d0);
       note(
         `tick ${k}: ${rep.ms} ms (${JSON.stringify(rep.phasesMs)}), ${rep.structures} structures, ${rep.events} events, ${rep.requests.length} requests, tsdb ${rep.tsdbQueries}, reads ${rep.ddbReads}, writes ${rep.ddbWrites}, no-data ${rep.skips.no_data}`,
+      );
+      note(
+        `  cpu: guardian ${ownCpu.at(-1)} ms, dynalite ${ddbCpu.at(-1)} ms; load ${loadavg()[0]?.toFixed(1)}`,
       );
       ms.push(rep.ms);
       q.push(rep.tsdbQueries);
@@ -239,9 +263,12 @@ async function fullTick(emit: Emit): Promise<void> {
       name: 'guardian.tick_10k_ms',
       value: median(ms),
       unit: 'ms',
-      containers: 10_000,
+      containers: HOSTS * PER_HOST,
       hosts: HOSTS,
       runs: ms.length,
+      guardianCpuMs: median(ownCpu),
+      dynaliteCpuMs: median(ddbCpu),
+      loadAvg: Number(loadavg()[0]?.toFixed(1)),
     });
     emit({ name: 'guardian.tsdb_queries_per_tick', value: median(q), unit: 'queries', batchSize: 500 });
     emit({ name: 'guardian.ddb_reads_per_tick', value: median(r), unit: 'requests' });
@@ -258,6 +285,6 @@ async function fullTick(emit: Emit): Promise<void> {
 }
 
 export async function run(emit: Emit): Promise<void> {
-  await decisionsPerSecond(emit);
+  if (process.env.BENCH_GUARDIAN_HOSTS === undefined) await decisionsPerSecond(emit);
   await fullTick(emit);
 }

@@ -126,7 +126,7 @@ export function decide(input: DecideInput): DecideOutput {
     if (alloc === undefined || !alloc.guard) continue;
     const enforced = enforceLimits(alloc, previous?.limits[res]);
     if (enforced.changed) {
-      if (!limitsChanged || limits === previous?.limits) limits = { ...limits }; // copy on first write
+      if (limits === previous?.limits) limits = { ...limits }; // copy on first write, never mutate the input
       limits[res] = enforced.limits;
       limitsChanged = true;
     }
