@@ -14,6 +14,8 @@ export interface ClientOptions {
   region?: string;
   /** Explicit credentials (local emulators); otherwise the SDK's default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Give up on one HTTP request after this long (the SDK then retries); default: no limit. */
+  requestTimeoutMs?: number;
 }
 
 function common(opts: ClientOptions) {
@@ -21,6 +23,9 @@ function common(opts: ClientOptions) {
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
     ...(opts.region === undefined ? {} : { region: opts.region }),
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+    ...(opts.requestTimeoutMs === undefined
+      ? {}
+      : { requestHandler: { requestTimeout: opts.requestTimeoutMs, connectionTimeout: 3000 } }),
     maxAttempts: 4,
   };
 }

@@ -12,7 +12,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { Catalog, resolveServiceConfig } from '../adapters/dynamodb/catalog.ts';
-import { DEFAULT_TABLE_NAME, GSI1_KINDS, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { DEFAULT_TABLE_NAME, GSI1_KINDS, keys, tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { DEFAULT_QUEUE_PREFIX, ensureHostQueues } from '../adapters/sqs/order-queues.ts';
 import { Rule } from '../core/contracts/rule.ts';
@@ -138,12 +138,24 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
   log(`table ${opts.tableName} ${report.tableCreated ? 'created' : 'exists'}`);
   const catalog = new Catalog(new TableClient(deps.dynamo, opts.tableName));
 
+  // One query per partition tells what is stored already; only what is missing is written.
+  const storedNames = async (pk: string) =>
+    new Set((await catalog.table.queryPartition(pk)).map((item) => String(item.sk)));
+  const storedRules = await storedNames(keys.rulesPartition);
+  const storedServices = await storedNames(keys.servicesPartition);
+
   const givenRuleNames = new Set(given.rules.map((r) => r.name));
-  for (const rule of DEFAULT_RULES) {
-    if (givenRuleNames.has(rule.name)) continue;
-    const wrote = await createIfAbsent(() => catalog.putRule(rule, { expectedVersion: null }));
-    (wrote ? report.rulesWritten : report.rulesKept).push(rule.name);
-  }
+  // Default rules are independent items: create the missing ones concurrently.
+  const defaults = DEFAULT_RULES.filter((rule) => !givenRuleNames.has(rule.name));
+  const created = await Promise.all(
+    defaults.map(
+      (rule) =>
+        !storedRules.has(rule.name) && createIfAbsent(() => catalog.putRule(rule, { expectedVersion: null })),
+    ),
+  );
+  defaults.forEach((rule, i) => {
+    (created[i] ? report.rulesWritten : report.rulesKept).push(rule.name);
+  });
   for (const rule of given.rules) {
     const stored = await catalog.getRule(rule.name);
     if (stored !== null && isDeepStrictEqual(stored.rule, rule)) {
@@ -158,9 +170,11 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
   for (const service of Object.keys(SERVICE_CONFIGS) as ServiceName[]) {
     const settings = givenConfigs.get(service);
     if (settings === undefined) {
-      const wrote = await createIfAbsent(() =>
-        catalog.putServiceConfig(service, defaultConfig(service), { expectedVersion: null }),
-      );
+      const wrote =
+        !storedServices.has(service) &&
+        (await createIfAbsent(() =>
+          catalog.putServiceConfig(service, defaultConfig(service), { expectedVersion: null }),
+        ));
       (wrote ? report.servicesWritten : report.servicesKept).push(service);
       continue;
     }

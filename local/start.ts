@@ -11,7 +11,7 @@ import { startPlatformApi } from '../functions/api/local-server.ts';
 import { PlatformEnv } from './bootstrap.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';
 
-const USAGE = `usage: npm start [-- --dynamodb-local] [-- --no-tsdb]
+const USAGE = `usage: npm start -- [--dynamodb-local] [--no-tsdb]
   --dynamodb-local  use AWS DynamoDB Local (Java) instead of in-process dynalite
   --no-tsdb         do not start VictoriaMetrics (the local metrics store)
 environment: SC_TABLE (default sc-state), SC_QUEUE_PREFIX (default sc-),
@@ -38,7 +38,7 @@ function printReady(platform: LocalPlatform): void {
  * registered after the signal (still starting when it came) is stopped at once.
  * A second signal (later than DOUBLE_SIGNAL_MS) exits without waiting.
  */
-function shutdownOnSignal(): { add(stop: () => Promise<void>): void } {
+function shutdownOnSignal(): { add(stop: () => Promise<void>): boolean } {
   const stops: (() => Promise<void>)[] = [];
   let stopping = false;
   let firstSignalAt = 0;
@@ -73,9 +73,11 @@ function shutdownOnSignal(): { add(stop: () => Promise<void>): void } {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {
+    /** Register a part's stop; false when shutdown already began (the part is being stopped). */
     add(stop) {
       if (stopping) void runStop(stop);
       else stops.push(stop);
+      return !stopping;
     },
   };
 }
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
     queuePrefix: env.SC_QUEUE_PREFIX,
     log: say,
   });
-  shutdown.add(platform.stop);
+  if (!shutdown.add(platform.stop)) return;
   // Parts that run on top of the platform (control loop, host agent, API) start here and add their stop.
   printReady(platform);
   await startApi(platform, shutdown);

@@ -120,7 +120,8 @@ export class Catalog {
     }
     const stored = config as Record<string, unknown>;
     resolveServiceConfig(name, stored);
-    const current = await this.getService(name);
+    // Creating (expected null) keeps no heartbeat: there is nothing to read first.
+    const current = opts.expectedVersion === null ? null : await this.getService(name);
     const expected = opts.expectedVersion === undefined ? (current?.version ?? null) : opts.expectedVersion;
     const doc: ServiceDoc = {
       name,

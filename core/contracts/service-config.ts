@@ -15,62 +15,115 @@ import { Resource } from './units.ts';
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
 export const GuardianConfig = z.strictObject({
-  ACTIVE: z.boolean().default(true),
-  /** Window length and tick period, seconds. */
-  WINDOW_TIMELAPSE: seconds(1, 300).default(5),
-  /** How far behind now the window ends, seconds (metrics pipeline latency). */
-  WINDOW_DELAY: seconds(0, 300).default(2),
-  /** Events older than this (seconds) no longer count. */
-  EVENT_TIMEOUT: seconds(5, 3600).default(60),
-  GUARDABLE_RESOURCES: z.array(Resource).min(1).default(['cpu', 'mem']),
-  STRUCTURE_GUARDED: z.enum(['container', 'application']).default('container'),
-  /** Record decisions without requesting anything. */
-  DRY_RUN: z.boolean().default(false),
+  ACTIVE: z.boolean().default(true).describe('Run the Guardian (rule evaluation) on each tick.'),
+  WINDOW_TIMELAPSE: seconds(1, 300)
+    .default(5)
+    .describe('Length of the usage window and period of the ticks, seconds.'),
+  WINDOW_DELAY: seconds(0, 300)
+    .default(2)
+    .describe('How far behind now the window ends, seconds (metrics pipeline latency).'),
+  EVENT_TIMEOUT: seconds(5, 3600)
+    .default(60)
+    .describe('Events older than this, seconds, no longer count towards a request rule.'),
+  GUARDABLE_RESOURCES: z
+    .array(Resource)
+    .min(1)
+    .default(['cpu', 'mem'])
+    .describe('Resources the Guardian evaluates rules for.'),
+  STRUCTURE_GUARDED: z
+    .enum(['container', 'application'])
+    .default('container')
+    .describe('Which structures are guarded: containers, or applications as a whole.'),
+  DRY_RUN: z.boolean().default(false).describe('Record decisions without requesting anything.'),
 });
 export type GuardianConfig = z.infer<typeof GuardianConfig>;
 
 export const ScalerConfig = z.strictObject({
-  ACTIVE: z.boolean().default(true),
-  /** Requests older than this (seconds) are dropped. */
-  REQUEST_TIMEOUT: seconds(1, 3600).default(30),
-  /** Orders expire this many seconds after issue; the agent drops expired orders (reconcile repairs). */
-  ORDER_TTL: seconds(5, 3600).default(120),
-  /** Memory is never ordered below usage plus this margin, MiB. */
-  MEM_SAFETY_MARGIN_MIB: z.number().int().min(0).max(65536).default(64),
-  /** Slice size when spreading application requests over containers, per resource unit. */
+  ACTIVE: z
+    .boolean()
+    .default(true)
+    .describe('Run the Scaler (planning and dispatch of orders) on each tick.'),
+  REQUEST_TIMEOUT: seconds(1, 3600)
+    .default(30)
+    .describe('Scale requests older than this, seconds, are dropped.'),
+  ORDER_TTL: seconds(5, 3600)
+    .default(120)
+    .describe(
+      'Orders expire this many seconds after issue; the agent drops expired orders (reconciliation repairs).',
+    ),
+  MEM_SAFETY_MARGIN_MIB: z
+    .number()
+    .int()
+    .min(0)
+    .max(65536)
+    .default(64)
+    .describe('Memory is never ordered below usage plus this margin, MiB.'),
   APP_SLICE: z
     .partialRecord(Resource, z.number().int().positive())
-    .default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 }),
-  DRY_RUN: z.boolean().default(false),
+    .default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 })
+    .describe('Slice size per resource (in its unit) when spreading application requests over containers.'),
+  DRY_RUN: z.boolean().default(false).describe('Plan without committing state or sending orders.'),
 });
 export type ScalerConfig = z.infer<typeof ScalerConfig>;
 
 export const RebalancerConfig = z.strictObject({
-  ACTIVE: z.boolean().default(false),
-  WINDOW_TIMELAPSE: seconds(1, 3600).default(30),
-  WINDOW_DELAY: seconds(0, 300).default(2),
-  DIFF_PERCENTAGE: z.number().min(0).max(1).default(0.4),
-  STOLEN_PERCENTAGE: z.number().min(0).max(1).default(0.4),
-  RESOURCES_BALANCED: z.array(Resource).default(['cpu']),
-  STRUCTURES_BALANCED: z.array(z.enum(['container', 'application'])).default(['container']),
-  CONTAINERS_SCOPE: z.enum(['application', 'host']).default('application'),
-  BALANCING_METHOD: z.enum(['pair_swapping', 'weights']).default('pair_swapping'),
+  ACTIVE: z.boolean().default(false).describe('Run the ReBalancer sweep.'),
+  WINDOW_TIMELAPSE: seconds(1, 3600)
+    .default(30)
+    .describe('Length of the usage window the ReBalancer reads, seconds.'),
+  WINDOW_DELAY: seconds(0, 300)
+    .default(2)
+    .describe("How far behind now the ReBalancer's window ends, seconds."),
+  DIFF_PERCENTAGE: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.4)
+    .describe(
+      'Threshold fraction that splits peers into donors and receivers (e.g. a container receives when current − usage < this × current).',
+    ),
+  STOLEN_PERCENTAGE: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.4)
+    .describe(
+      "Fraction of a donor's spare allocation (current − max(min, usage)) given away in one rebalance.",
+    ),
+  RESOURCES_BALANCED: z
+    .array(Resource)
+    .default(['cpu'])
+    .describe('Resources the ReBalancer moves between peers.'),
+  STRUCTURES_BALANCED: z
+    .array(z.enum(['container', 'application']))
+    .default(['container'])
+    .describe('Structure kinds the ReBalancer balances.'),
+  CONTAINERS_SCOPE: z
+    .enum(['application', 'host'])
+    .default('application')
+    .describe('Peers are the containers of one application, or of one host.'),
+  BALANCING_METHOD: z
+    .enum(['pair_swapping', 'weights'])
+    .default('pair_swapping')
+    .describe('Pair swapping (donor → receiver pairs) or weights (shares in proportion to weight).'),
 });
 export type RebalancerConfig = z.infer<typeof RebalancerConfig>;
 
 export const SnapshoterConfig = z.strictObject({
-  ACTIVE: z.boolean().default(true),
-  POLLING_FREQUENCY: seconds(1, 3600).default(5),
+  ACTIVE: z.boolean().default(true).describe('Run the Database Snapshoter (state → time series).'),
+  POLLING_FREQUENCY: seconds(1, 3600).default(5).describe('Seconds between two snapshots.'),
 });
 export type SnapshoterConfig = z.infer<typeof SnapshoterConfig>;
 
 export const SanityConfig = z.strictObject({
-  ACTIVE: z.boolean().default(true),
-  POLLING_FREQUENCY: seconds(1, 3600).default(30),
-  /** Re-send an order when desired is ahead of applied for longer than this, seconds. */
-  RESEND_AFTER: seconds(1, 3600).default(20),
-  /** An agent whose heartbeat is older than this (seconds) marks its host degraded. */
-  HEARTBEAT_TIMEOUT: seconds(5, 3600).default(60),
+  ACTIVE: z.boolean().default(true).describe('Run the Sanity Checker sweep.'),
+  POLLING_FREQUENCY: seconds(1, 3600).default(30).describe('Seconds between two sweeps.'),
+  RESEND_AFTER: seconds(1, 3600)
+    .default(20)
+    .describe('Re-send an order when desired is ahead of applied for longer than this, seconds.'),
+  HEARTBEAT_TIMEOUT: seconds(5, 3600)
+    .default(60)
+    .describe('An agent whose heartbeat is older than this, seconds, marks its host degraded.'),
 });
 export type SanityConfig = z.infer<typeof SanityConfig>;
 

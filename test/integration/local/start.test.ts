@@ -138,7 +138,7 @@ describe('npm start', () => {
     await exited;
     await waitFor(/\[sc\] stopped/, output, child, 1);
     expect(tree.filter((p) => alive(p.pid))).toEqual([]);
-  });
+  }, 120_000);
 
   it('stops DynamoDB Local (Java) and everything else on SIGTERM to npm alone', async () => {
     const { child, output } = startNpm(['--dynamodb-local', '--no-tsdb'], {});
@@ -151,5 +151,5 @@ describe('npm start', () => {
     const [code] = await Promise.all([once(child, 'exit'), Promise.resolve(child.kill('SIGTERM'))]);
     expect(code).toEqual([0, null]);
     expect(tree.filter((p) => alive(p.pid))).toEqual([]);
-  });
+  }, 120_000);
 });

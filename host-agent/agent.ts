@@ -1,0 +1,250 @@
+/**
+ * The host agent, assembled: discovery, the order service, the consumer,
+ * reconciliation, the heartbeat, the memory fast path and (optionally) the
+ * usage publisher, with one start()/stop() lifecycle.
+ */
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import type { Logger } from '../adapters/logger.ts';
+import { hostQueueNames, hostQueueUrl } from '../adapters/sqs/order-queues.ts';
+import type { Clock } from '../core/ports/clock.ts';
+import { detectCgroupVersion } from './cgroup/layout.ts';
+import { compactCpuList, expandCpuList } from './cgroup/plan.ts';
+import type { AgentConfig } from './config.ts';
+import { OrderConsumer } from './consumer.ts';
+import { type Discovered, Discovery } from './discovery.ts';
+import { isTransient } from './errors.ts';
+import { MemoryWatch } from './memory-watch.ts';
+import type { NetShaper } from './net/tc.ts';
+import { type HostFacts, OrderService } from './orders.ts';
+import { UsagePublisher } from './publisher.ts';
+import { reconcileOnce } from './reconcile.ts';
+import type { AgentStateStore } from './state.ts';
+
+export const AGENT_VERSION = '0.1.0';
+
+/** This machine's logical CPUs and memory. */
+export function readHostFacts(): HostFacts {
+  let ids: number[] | null = null;
+  try {
+    ids = expandCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+  } catch {
+    ids = null;
+  }
+  const list = ids ?? cpus().map((_, i) => i);
+  return { cpus: list.map(String), memMiB: Math.floor(totalmem() / 1_048_576) };
+}
+
+export interface AgentDeps {
+  config: Readonly<AgentConfig>;
+  sqs: SQSClient;
+  store: AgentStateStore;
+  shaper: NetShaper;
+  clock: Clock;
+  log: Logger;
+  facts?: HostFacts;
+}
+
+export class HostAgent {
+  readonly discovery: Discovery;
+  readonly orders: OrderService;
+  readonly memoryWatch: MemoryWatch;
+  consumer: OrderConsumer | null = null;
+  publisher: UsagePublisher | null = null;
+  private readonly d: AgentDeps;
+  private readonly facts: HostFacts;
+  private readonly abort = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private containers = new Map<string, Discovered>();
+  private background: Promise<void>[] = [];
+
+  constructor(deps: AgentDeps) {
+    this.d = deps;
+    const c = deps.config;
+    this.facts = deps.facts ?? readHostFacts();
+    const version = c.cgroupVersion === 'auto' ? detectCgroupVersion(c.cgroupRoot) : c.cgroupVersion;
+    this.discovery = new Discovery({
+      cgroupRoot: c.cgroupRoot,
+      version,
+      lxcPath: c.lxcPath,
+      diskBindTarget: c.diskBindTarget,
+    });
+    this.orders = new OrderService({
+      host: c.host,
+      finder: this.discovery,
+      shaper: deps.shaper,
+      store: deps.store,
+      clock: deps.clock,
+      log: deps.log,
+      facts: this.facts,
+      cpuPeriodUs: c.cpuPeriodUs,
+      backoffMinMs: c.backoffMinMs,
+      backoffMaxMs: c.backoffMaxMs,
+      dryRun: c.dryRun,
+    });
+    this.memoryWatch = new MemoryWatch({
+      host: c.host,
+      store: deps.store,
+      orders: this.orders,
+      clock: deps.clock,
+      log: deps.log,
+      raisePct: c.memRaisePct,
+      raiseMinMiB: c.memRaiseMinMiB,
+      containers: () => [...this.containers].map(([name, d]) => ({ name, cg: d.cg })),
+    });
+  }
+
+  async start(): Promise<void> {
+    const c = this.d.config;
+    const log = this.d.log;
+    log.info(
+      {
+        host: c.host,
+        cgroup: this.discovery.version,
+        cpus: compactCpuList(this.facts.cpus.map(Number)),
+        memMiB: this.facts.memMiB,
+      },
+      'host agent starting',
+    );
+    await this.rescan();
+    await this.retrying('load applied versions', () => this.orders.loadApplied());
+    const queueUrl = await this.retrying('find the queue', () => this.findQueueUrl());
+    const dlqUrl = await this.findDlqUrl();
+    this.consumer = new OrderConsumer(
+      { sqs: this.d.sqs, handle: (o, s) => this.orders.handleOrder(o, s), clock: this.d.clock, log },
+      {
+        queueUrl,
+        dlqUrl,
+        waitTimeS: c.waitTimeS,
+        visibilityTimeoutS: c.visibilityTimeoutS,
+        visibilityHeartbeatMs: c.visibilityHeartbeatMs,
+        unknownRetryS: c.unknownRetryS,
+        backoffMinMs: c.backoffMinMs,
+        backoffMaxMs: c.backoffMaxMs,
+        drainTimeoutMs: c.visibilityTimeoutS * 1000,
+      },
+    );
+    this.consumer.start();
+    this.background.push(this.reconcileLoop());
+    this.every(c.heartbeatMs, () => this.heartbeat());
+    this.memoryWatch.start(c.memWatchMs);
+    if (c.publishUrl !== null) {
+      this.publisher = new UsagePublisher({
+        url: c.publishUrl,
+        log,
+        now: () => this.d.clock.now(),
+        containers: () =>
+          [...this.containers].map(([name, d]) => ({ name, cg: d.cg, veth: d.veth, pid: d.pid })),
+      });
+      this.publisher.start(c.publishMs);
+    }
+    await this.heartbeat();
+    log.info({ queueUrl }, 'host agent started');
+  }
+
+  /** Stop taking orders, drain the in-flight ones, stop the timers. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    for (const t of this.timers) clearInterval(t);
+    this.memoryWatch.stop();
+    await this.consumer?.stop();
+    await this.publisher?.stop();
+    await Promise.allSettled(this.background);
+    this.d.log.info('host agent stopped');
+  }
+
+  /** Re-discover the containers of this host. */
+  async rescan(): Promise<void> {
+    this.containers = await this.discovery.scan();
+  }
+
+  /** One reconciliation pass (rescan first); exported for tests and the sanity sweep's needs. */
+  async reconcile(reportAll: boolean) {
+    await this.rescan();
+    return reconcileOnce(
+      { host: this.d.config.host, store: this.d.store, orders: this.orders, log: this.d.log },
+      { reportAll, signal: this.abort.signal },
+    );
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    let first = true;
+    let delay = this.d.config.backoffMinMs;
+    while (!this.abort.signal.aborted) {
+      try {
+        const s = await this.reconcile(first);
+        this.d.log.info({ ...s, first }, 'reconciled');
+        first = false;
+        delay = this.d.config.backoffMinMs;
+        await this.d.clock.sleep(this.d.config.reconcileMs, this.abort.signal);
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.d.log.warn({ err: (err as Error).message, retryInMs: delay }, 'reconcile failed; backing off');
+        await this.d.clock.sleep(delay, this.abort.signal);
+        delay = Math.min(delay * 2, this.d.config.backoffMaxMs);
+      }
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.d.store.putHeartbeat({
+        host: this.d.config.host,
+        at: this.d.clock.now(),
+        agentVersion: AGENT_VERSION,
+        cgroupVersion: this.discovery.version,
+        containers: [...this.containers.keys()],
+      });
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    const t = setInterval(() => void fn(), ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async findQueueUrl(): Promise<string> {
+    const c = this.d.config;
+    if (c.queueUrl !== null) return c.queueUrl;
+    const host = await this.d.store.readHost();
+    if (host?.queueUrl) return host.queueUrl;
+    const url = await hostQueueUrl(this.d.sqs, c.host, c.queuePrefix);
+    if (url === null) throw new Error(`no order queue for host ${c.host} yet`);
+    return url;
+  }
+
+  private async findDlqUrl(): Promise<string | null> {
+    try {
+      const out = await this.d.sqs.send(
+        new GetQueueUrlCommand({
+          QueueName: hostQueueNames(this.d.config.host, this.d.config.queuePrefix).dlq,
+        }),
+      );
+      return out.QueueUrl ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Retry a start-up step with backoff while it fails transiently (or the queue does not exist yet). */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let delay = this.d.config.backoffMinMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.abort.signal.aborted) throw err;
+        const transient = isTransient(err) || (err as Error).message.startsWith('no order queue');
+        if (!transient) throw err;
+        this.d.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; backing off`);
+        await this.d.clock.sleep(delay, this.abort.signal);
+        delay = Math.min(delay * 2, this.d.config.backoffMaxMs);
+      }
+    }
+  }
+}

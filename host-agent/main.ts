@@ -1,0 +1,53 @@
+/**
+ * Entry point: `npx node host-agent/main.ts` (as root; see host-agent/README.md).
+ * Builds config and clients once, starts the agent, and drains on SIGTERM/SIGINT.
+ */
+import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
+import { systemClock } from '../adapters/clock.ts';
+import { TableClient } from '../adapters/dynamodb/table-client.ts';
+import { createLogger } from '../adapters/logger.ts';
+import { HostAgent } from './agent.ts';
+import { loadAgentConfig } from './config.ts';
+import { tcShaper } from './net/tc.ts';
+import { DynamoAgentState } from './state.ts';
+
+const log = createLogger('host-agent');
+let config: ReturnType<typeof loadAgentConfig>;
+try {
+  config = loadAgentConfig(process.env);
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'bad configuration');
+  process.exit(2);
+}
+log.level = config.logLevel;
+
+const doc = createDynamoDocumentClient({ requestTimeoutMs: 5000 });
+const sqs = createSqsClient({ requestTimeoutMs: (config.waitTimeS + 10) * 1000 });
+const agent = new HostAgent({
+  config,
+  sqs,
+  store: new DynamoAgentState(new TableClient(doc, config.tableName), config.host),
+  shaper: tcShaper(),
+  clock: systemClock,
+  log,
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping: draining in-flight orders');
+  await agent.stop();
+  sqs.destroy();
+  doc.destroy();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+try {
+  await agent.start();
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, 'host agent failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,215 @@
+/**
+ * The memory emergency fast path: poll each container's OOM and pressure
+ * signals (v1 memory.oom_control + memory.failcnt, v2 memory.events) every few
+ * tens of ms; on a new OOM event, or limit hits while anonymous memory fills
+ * the limit, raise memory at once within the container's max and the host's
+ * free memory — accounted on the HostState item with a versioned write — then
+ * apply and report, so the policy catches up later.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../adapters/logger.ts';
+import type { HostState } from '../core/contracts/host.ts';
+import { StaleStateError } from '../core/errors.ts';
+import type { Clock } from '../core/ports/clock.ts';
+import { anonBytes } from './cgroup/apply.ts';
+import { type ContainerCgroup, cgroupFile } from './cgroup/layout.ts';
+import { UNLIMITED_BYTES } from './cgroup/plan.ts';
+import { desiredLimits, type OrderService } from './orders.ts';
+import type { AgentStateStore } from './state.ts';
+
+/** Counters read from the kernel; monotonic except underOom. */
+export interface MemSignals {
+  oomKills: number;
+  ooms: number;
+  /** v1 failcnt / v2 events "max": times the limit was hit. */
+  limitHits: number;
+  underOom: boolean;
+  limitBytes: number | null;
+  anonBytes: number | null;
+}
+
+function num(text: string, key: string): number {
+  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+export function readMemSignals(cg: ContainerCgroup): MemSignals | null {
+  try {
+    if (cg.version === 'v1') {
+      const oc = readFileSync(cgroupFile(cg, 'memory', 'memory.oom_control'), 'utf8');
+      const lim = Number(readFileSync(cgroupFile(cg, 'memory', 'memory.limit_in_bytes'), 'utf8').trim());
+      return {
+        oomKills: num(oc, 'oom_kill'),
+        ooms: 0,
+        limitHits: Number(readFileSync(cgroupFile(cg, 'memory', 'memory.failcnt'), 'utf8').trim()),
+        underOom: num(oc, 'under_oom') === 1,
+        limitBytes: lim >= UNLIMITED_BYTES ? null : lim,
+        anonBytes: null,
+      };
+    }
+    const ev = readFileSync(cgroupFile(cg, 'unified', 'memory.events'), 'utf8');
+    const max = readFileSync(cgroupFile(cg, 'unified', 'memory.max'), 'utf8').trim();
+    return {
+      oomKills: num(ev, 'oom_kill'),
+      ooms: num(ev, 'oom'),
+      limitHits: num(ev, 'max'),
+      underOom: false,
+      limitBytes: max === 'max' ? null : Number(max),
+      anonBytes: null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Share of the limit anonymous memory must fill for limit hits to count as pressure (not page cache). */
+export const ANON_PRESSURE_SHARE = 0.9;
+
+/** Whether the change from `prev` to `now` is an emergency. Pure. */
+export function isEmergency(prev: MemSignals, now: MemSignals): boolean {
+  if (now.limitBytes === null) return false;
+  if (now.underOom || now.oomKills > prev.oomKills || now.ooms > prev.ooms) return true;
+  return (
+    now.limitHits > prev.limitHits &&
+    now.anonBytes !== null &&
+    now.anonBytes >= ANON_PRESSURE_SHARE * now.limitBytes
+  );
+}
+
+/** The raised memory for a container, within its max and the host's free memory; null if no room. Pure. */
+export function raisedMemMiB(
+  currentMiB: number,
+  maxMiB: number,
+  hostFreeMiB: number,
+  pct: number,
+  minStepMiB: number,
+): number | null {
+  const step = Math.max(minStepMiB, Math.ceil((currentMiB * pct) / 100));
+  const next = Math.min(currentMiB + step, maxMiB, currentMiB + hostFreeMiB);
+  return next > currentMiB ? next : null;
+}
+
+export interface MemoryWatchDeps {
+  host: string;
+  store: AgentStateStore;
+  orders: OrderService;
+  clock: Clock;
+  log: Logger;
+  raisePct: number;
+  raiseMinMiB: number;
+  /** Containers to watch and their cgroups (refreshed by the agent). */
+  containers(): Iterable<{ name: string; cg: ContainerCgroup }>;
+}
+
+export type RaiseResult =
+  | { kind: 'raised'; fromMiB: number; toMiB: number; version: number }
+  | { kind: 'no-room' | 'not-managed'; reason: string };
+
+export class MemoryWatch {
+  private readonly d: MemoryWatchDeps;
+  private readonly last = new Map<string, MemSignals>();
+  private readonly busy = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  /** Resolved raises (tests and the benchmark await them). */
+  readonly raises: Promise<RaiseResult | null>[] = [];
+
+  constructor(deps: MemoryWatchDeps) {
+    this.d = deps;
+  }
+
+  start(periodMs: number): void {
+    if (periodMs <= 0 || this.timer !== null) return;
+    this.timer = setInterval(() => this.poll(), periodMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One poll of every container; emergencies start a raise (one at a time per container). */
+  poll(): void {
+    for (const { name, cg } of this.d.containers()) {
+      const now = readMemSignals(cg);
+      if (now === null) continue;
+      const prev = this.last.get(name);
+      if (prev !== undefined && now.limitHits > prev.limitHits && !now.underOom)
+        now.anonBytes = anonBytes(cg);
+      this.last.set(name, now);
+      if (prev === undefined || this.busy.has(name) || !isEmergency(prev, now)) continue;
+      this.busy.add(name);
+      const p = this.raise(name)
+        .catch((err: unknown) => {
+          this.d.log.error({ container: name, err: (err as Error).message }, 'memory fast path failed');
+          return null;
+        })
+        .finally(() => {
+          this.busy.delete(name);
+          const after = readMemSignals(cg);
+          if (after !== null) this.last.set(name, after);
+        });
+      this.raises.push(p);
+      if (this.raises.length > 100) this.raises.shift();
+    }
+  }
+
+  /** Raise a container's memory now: account on the host item (versioned, retried on races), then apply. */
+  async raise(name: string): Promise<RaiseResult> {
+    const log = this.d.log.child({ container: name, via: 'oom-fastpath' });
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const host = await this.d.store.readHost();
+      const c = host?.containers[name];
+      const mem = c?.resources.mem;
+      if (host === null || c === undefined || mem === undefined) {
+        log.warn('memory pressure in a container the state does not manage');
+        return { kind: 'not-managed', reason: 'no desired memory for this container' };
+      }
+      const toMiB = raisedMemMiB(
+        mem.current,
+        mem.max,
+        host.capacity.mem.free,
+        this.d.raisePct,
+        this.d.raiseMinMiB,
+      );
+      if (toMiB === null) {
+        log.warn(
+          { current: mem.current, max: mem.max, hostFree: host.capacity.mem.free },
+          'memory pressure, no room to raise',
+        );
+        return { kind: 'no-room', reason: `at max (${mem.max} MiB) or no free host memory` };
+      }
+      const next = bumpMemory(host, name, toMiB, this.d.clock.now());
+      try {
+        await this.d.store.commitHost(next, host.version);
+      } catch (err) {
+        if (err instanceof StaleStateError) continue;
+        throw err;
+      }
+      const version = next.containers[name]?.desiredVersion ?? 0;
+      const nc = next.containers[name];
+      if (nc !== undefined)
+        await this.d.orders.apply(name, desiredLimits(nc, next.cpuPlacement), version, 'oom-fastpath');
+      log.warn({ fromMiB: mem.current, toMiB, version }, 'memory raised on pressure');
+      return { kind: 'raised', fromMiB: mem.current, toMiB, version };
+    }
+    throw new StaleStateError('host state kept changing during the memory fast path', null, {
+      context: { container: name },
+    });
+  }
+}
+
+/** The host item with one container's memory raised, its version bumped and the host's free memory reduced. Pure. */
+export function bumpMemory(host: HostState, name: string, toMiB: number, now: number): HostState {
+  const next = structuredClone(host);
+  const c = next.containers[name];
+  const mem = c?.resources.mem;
+  if (c === undefined || mem === undefined) return next;
+  const delta = toMiB - mem.current;
+  mem.current = toMiB;
+  c.desiredVersion += 1;
+  c.desiredAt = now;
+  next.capacity.mem.free -= delta;
+  next.version += 1;
+  return next;
+}

@@ -1,0 +1,99 @@
+/**
+ * The agent's view of the state table: its own host's items only (HostState,
+ * APPLIED#<container>, AGENT). Reports are written with a condition so that
+ * appliedVersion never moves backwards; host accounting goes through a
+ * versioned write on the HostState item.
+ */
+import { keys } from '../adapters/dynamodb/table.ts';
+import type { Item, TableClient } from '../adapters/dynamodb/table-client.ts';
+import { HostState } from '../core/contracts/host.ts';
+import { AgentHeartbeat, AgentReport } from '../core/contracts/report.ts';
+import { parseOrThrow, StaleStateError } from '../core/errors.ts';
+
+/** The port the agent's use cases need (a fake in unit tests). */
+export interface AgentStateStore {
+  readHost(): Promise<HostState | null>;
+  /** Applied versions last reported, per container. */
+  readApplied(): Promise<Map<string, number>>;
+  /** Conditional on appliedVersion not decreasing; false when a newer report is already there. */
+  putReport(report: AgentReport): Promise<boolean>;
+  putHeartbeat(hb: AgentHeartbeat): Promise<void>;
+  /** Versioned write of the host item; StaleStateError carries the current state. */
+  commitHost(next: HostState, expectedVersion: number): Promise<void>;
+}
+
+const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
+
+function stripKeys(item: Item): Item {
+  const out: Item = {};
+  for (const [k, v] of Object.entries(item)) if (!KEY_ATTRS.includes(k)) out[k] = v;
+  return out;
+}
+
+export function parseHostItem(item: Item | null): HostState | null {
+  return item === null ? null : parseOrThrow(HostState, stripKeys(item), 'host state');
+}
+
+export class DynamoAgentState implements AgentStateStore {
+  private readonly table: TableClient;
+  private readonly host: string;
+
+  constructor(table: TableClient, host: string) {
+    this.table = table;
+    this.host = host;
+  }
+
+  async readHost(): Promise<HostState | null> {
+    const { pk, sk } = keys.hostState(this.host);
+    return parseHostItem(await this.table.get({ pk, sk }));
+  }
+
+  async readApplied(): Promise<Map<string, number>> {
+    const items = await this.table.queryPartition(keys.hostPartition(this.host), { skPrefix: 'APPLIED#' });
+    const out = new Map<string, number>();
+    for (const i of items) {
+      if (typeof i.container === 'string' && typeof i.appliedVersion === 'number')
+        out.set(i.container, i.appliedVersion);
+    }
+    return out;
+  }
+
+  async putReport(report: AgentReport): Promise<boolean> {
+    const valid = parseOrThrow(AgentReport, report, 'agent report');
+    try {
+      await this.table.putIf(
+        { ...keys.applied(this.host, valid.container), ...valid },
+        {
+          expression: 'attribute_not_exists(pk) OR appliedVersion <= :v',
+          values: { ':v': valid.appliedVersion },
+        },
+        'applied state',
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof StaleStateError) return false;
+      throw err;
+    }
+  }
+
+  async putHeartbeat(hb: AgentHeartbeat): Promise<void> {
+    const valid = parseOrThrow(AgentHeartbeat, hb, 'agent heartbeat');
+    await this.table.put({ ...keys.agent(this.host), ...valid });
+  }
+
+  async commitHost(next: HostState, expectedVersion: number): Promise<void> {
+    const valid = parseOrThrow(HostState, next, 'host state');
+    try {
+      await this.table.putVersioned(
+        { ...keys.hostState(this.host), ...valid },
+        expectedVersion,
+        'host state',
+      );
+    } catch (err) {
+      if (err instanceof StaleStateError) {
+        throw new StaleStateError(err.message, parseHostItem(err.current as Item | null), { cause: err });
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * `npm run docs`: writes docs/configuration.md from the schemas themselves (service
+ * configs in core/contracts/service-config.ts, environment schemas listed below), so
+ * the documented settings, types, ranges and defaults cannot drift from the checks.
+ * A unit test fails when the committed file is not what this prints.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
+import { RESOURCE_UNITS } from '../core/contracts/units.ts';
+import { PlatformEnv } from '../local/bootstrap.ts';
+import { ROOT } from './package.ts';
+
+export const CONFIG_DOC = join(ROOT, 'docs/configuration.md');
+
+/** Environment schemas of the deployables; add one line per schema. */
+const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject }[] = [
+  {
+    title: 'Platform',
+    readBy: '`npm run bootstrap`, `npm start`, `serverless.yml` (passed to every function)',
+    schema: PlatformEnv,
+  },
+];
+
+const SERVICE_TITLES: Record<ServiceName, string> = {
+  guardian: 'Guardian (`guardian`)',
+  scaler: 'Scaler (`scaler`)',
+  rebalancer: 'ReBalancer (`rebalancer`)',
+  snapshoter: 'Database Snapshoter (`snapshoter`)',
+  sanity: 'Sanity Checker (`sanity`)',
+};
+
+interface JsonSchema {
+  type?: string;
+  enum?: unknown[];
+  items?: JsonSchema;
+  minItems?: number;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  pattern?: string;
+  propertyNames?: JsonSchema;
+  additionalProperties?: JsonSchema | boolean;
+  properties?: Record<string, JsonSchema & { default?: unknown; description?: string }>;
+  required?: string[];
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+function range(s: JsonSchema): string {
+  const lo = s.minimum ?? (s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : undefined);
+  const hi = s.maximum !== undefined && s.maximum < MAX_SAFE ? s.maximum : undefined;
+  if (lo !== undefined && hi !== undefined)
+    return typeof lo === 'number' ? ` ${lo}–${hi}` : ` ${lo}, ≤ ${hi}`;
+  if (lo !== undefined) return typeof lo === 'number' ? ` ≥ ${lo}` : ` ${lo}`;
+  if (hi !== undefined) return ` ≤ ${hi}`;
+  return '';
+}
+
+export function describeType(s: JsonSchema): string {
+  if (s.enum !== undefined) return `one of ${s.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
+  switch (s.type) {
+    case 'boolean':
+      return 'boolean';
+    case 'integer':
+      return `integer${range(s)}`;
+    case 'number':
+      return `number${range(s)}`;
+    case 'string':
+      return s.pattern === undefined ? 'string' : `string matching \`${s.pattern}\``;
+    case 'array': {
+      const of = s.items === undefined ? 'values' : describeType(s.items).replace(/^one of /, '');
+      return `list of ${of}${s.minItems ? ` (at least ${s.minItems})` : ''}`;
+    }
+    case 'object': {
+      const keys = s.propertyNames?.enum?.map((k) => `\`${String(k)}\``).join(', ') ?? 'string';
+      const value = typeof s.additionalProperties === 'object' ? describeType(s.additionalProperties) : 'any';
+      return `map of ${keys} → ${value}`;
+    }
+    default:
+      return 'value';
+  }
+}
+
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function table(schema: z.ZodType, nameHeader: string): string {
+  const json = z.toJSONSchema(schema, { io: 'input' }) as JsonSchema;
+  const rows = Object.entries(json.properties ?? {}).map(([key, prop]) => {
+    const def = prop.default === undefined ? '—' : `\`${JSON.stringify(prop.default)}\``;
+    return `| \`${key}\` | ${cell(describeType(prop))} | ${cell(def)} | ${cell(prop.description ?? '')} |`;
+  });
+  return [`| ${nameHeader} | type | default | meaning |`, '|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The service-config tables (shared by docs/configuration.md and the README). */
+export function renderServiceConfigs(): string {
+  const units = Object.entries(RESOURCE_UNITS)
+    .map(([r, u]) => `\`${r}\` in ${u}`)
+    .join(', ');
+  const parts = [
+    'Stored in the state table (`SERVICES/<service>`), loaded by `npm run bootstrap` with these',
+    'defaults, changed through the API/CLI or `npm run bootstrap -- --config file.json`, and re-read',
+    'by the services on every tick. A stored config may omit settings: they take the defaults below.',
+    'A malformed value or an unknown setting is refused with an error naming it; nothing is written.',
+    `Units: ${units}; times in seconds.`,
+    '',
+    'Example config file: `{ "guardian": { "WINDOW_TIMELAPSE": 10 }, "rebalancer": { "ACTIVE": true } }`.',
+  ];
+  for (const [name, schema] of Object.entries(SERVICE_CONFIGS) as [ServiceName, z.ZodObject][]) {
+    parts.push('', `### ${SERVICE_TITLES[name]}`, '', table(schema, 'setting'));
+  }
+  return parts.join('\n');
+}
+
+export const README = join(ROOT, 'README.md');
+const BEGIN = '<!-- config:begin -->';
+const END = '<!-- config:end -->';
+
+/** The README with the generated tables between its config markers. */
+export function spliceReadme(readme: string): string {
+  const begin = readme.indexOf(BEGIN);
+  const end = readme.indexOf(END);
+  if (begin < 0 || end < begin) throw new Error(`README.md needs ${BEGIN} … ${END} markers`);
+  return `${readme.slice(0, begin + BEGIN.length)}\n${renderServiceConfigs()}\n${readme.slice(end)}`;
+}
+
+export function renderConfigDocs(): string {
+  const parts = [
+    '# Configuration',
+    '',
+    '<!-- Generated by `npm run docs` (scripts/gen-config-docs.ts) from the schemas. Do not edit. -->',
+    '',
+    '## Service configs',
+    '',
+    renderServiceConfigs(),
+  ];
+  parts.push(
+    '',
+    '## Environment',
+    '',
+    'Read once at start against a strict schema; empty values count as unset.',
+  );
+  for (const env of ENV_SCHEMAS) {
+    parts.push('', `### ${env.title}`, '', `Read by ${env.readBy}.`, '', table(env.schema, 'variable'));
+  }
+  parts.push(
+    '',
+    '### AWS SDK (standard variables)',
+    '',
+    "Every AWS client is pointed only through the SDK's own variables, so the same code runs on AWS,",
+    'on the local emulators and on LocalStack.',
+    '',
+    '| variable | meaning |',
+    '|---|---|',
+    '| `AWS_REGION` | region (local platform: `us-east-1`) |',
+    '| `AWS_ENDPOINT_URL` | one endpoint for every service (LocalStack: `http://127.0.0.1:4566`) |',
+    '| `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS` | per-service endpoints (what `npm start` prints) |',
+    '| `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | credentials (any value for the emulators) |',
+    '',
+    '### LocalStack (`npm run test:localstack`, `localstack/docker-compose.yml`)',
+    '',
+    '| variable | meaning |',
+    '|---|---|',
+    '| `LOCALSTACK_TAG` | image tag; default `4.14.0`, the last one that starts without an account |',
+    '| `LOCALSTACK_AUTH_TOKEN` | your LocalStack token; required by tags newer than `4.14.0` |',
+    '',
+  );
+  return parts.join('\n');
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  writeFileSync(CONFIG_DOC, renderConfigDocs());
+  writeFileSync(README, spliceReadme(readFileSync(README, 'utf8')));
+  process.stdout.write(`wrote ${CONFIG_DOC} and the tables in ${README}\n`);
+}

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { dashboardView, prometheusSeries } from '../../../dashboard/read-model.ts';
+import { createTestTable, type TestTable } from '../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
+import {
+  cpuCurrentAt,
+  cpuUsageAt,
+  ORDER_REASON,
+  RUN_HOST,
+  RUN_MINUTES,
+  seedRecordedRun,
+} from '../../support/recorded-run.ts';
+
+const tsdb = {
+  opentsdbUrl: victoriaOpentsdbUrl(),
+  flush: async () => void (await fetch(`${victoriaPromUrl()}/internal/force_flush`)).body?.cancel(),
+};
+
+describe.each(DYNAMO_FLAVOURS)('dashboard read model on %s', (flavour) => {
+  let t: TestTable;
+  // Distinct run ends per flavour: both write the same series names to one VictoriaMetrics.
+  const endMs = Math.floor(Date.now() / 5000) * 5000 - (flavour === 'dynalite' ? 0 : 3_600_000);
+  const startS = (endMs - RUN_MINUTES * 60_000) / 1000;
+  beforeAll(async () => {
+    t = await createTestTable(flavour);
+    await seedRecordedRun(t.table, tsdb, endMs);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  const view = () =>
+    dashboardView(
+      { state: t.table, series: prometheusSeries(victoriaPromUrl()) },
+      { fromMs: endMs - RUN_MINUTES * 60_000, toMs: endMs, stepS: 5 },
+    );
+
+  it('plots usage as user + kernel CPU and the allocation history the snapshoter wrote', async () => {
+    const v = await view();
+    expect(v.warnings).toEqual([]);
+    const host = v.hosts.find((h) => h.name === RUN_HOST);
+    const demo1 = host?.containers.find((c) => c.name === 'demo1');
+    const cpu = demo1?.plots.cpu;
+    expect(cpu?.allocationFromHistory).toBe(true);
+    const at = (s: number) => cpu?.t.indexOf(startS + s) ?? -1;
+    expect(at(200)).toBeGreaterThanOrEqual(0);
+    expect(cpu?.usage[at(200)]).toBeCloseTo(cpuUsageAt(200), 6); // 0.8·u + 0.2·u
+    expect(cpu?.current[at(200)]).toBe(cpuCurrentAt(200)); // 250 after the order at 150 s
+    expect(cpu?.upper[at(200)]).toBe(210); // 250 − 40
+    expect(cpu?.max[at(200)]).toBe(400);
+    expect(cpu?.now).toMatchObject({ current: 120, upper: 80, lower: 40, max: 400, min: 50 });
+  });
+
+  it('draws present allocation flat where no history exists, and host capacity from state', async () => {
+    const v = await view();
+    const host = v.hosts.find((h) => h.name === RUN_HOST);
+    expect(host?.capacity).toEqual({ cpu: { max: 200, free: 30 }, mem: { max: 4096, free: 3328 } });
+    const mem = host?.containers.find((c) => c.name === 'demo2')?.plots.mem;
+    expect(mem?.allocationFromHistory).toBe(false);
+    expect(new Set(mem?.current)).toEqual(new Set([256]));
+    expect(mem?.usage.filter((u) => u !== null).length).toBeGreaterThan(100);
+  });
+
+  it('lists events and orders with their reasons, and the rules in force', async () => {
+    const v = await view();
+    const demo1 = v.hosts[0]?.containers.find((c) => c.name === 'demo1');
+    expect(demo1?.markers.map((m) => m.kind)).toEqual(['event', 'order', 'order']);
+    expect(demo1?.markers[1]?.reasons).toEqual([`CpuRescaleUp: ${ORDER_REASON}`]);
+    expect(demo1?.lastDecision).toBe('CpuRescaleDown fit to usage');
+    expect(v.rules.map((r) => r.name)).toContain('CpuRescaleUp');
+  });
+
+  it('reports an unreachable time-series store as a warning and still shows state', async () => {
+    const v = await dashboardView(
+      { state: t.table, series: prometheusSeries('http://127.0.0.1:1', { timeoutMs: 500 }) },
+      { fromMs: endMs - 60_000, toMs: endMs, stepS: 5 },
+    );
+    expect(v.warnings.some((w) => w.startsWith('time series unavailable'))).toBe(true);
+    expect(v.hosts[0]?.containers[0]?.plots.cpu.usage.every((u) => u === null)).toBe(true);
+    expect(v.hosts[0]?.containers[0]?.plots.cpu.now.current).toBe(120);
+  });
+});

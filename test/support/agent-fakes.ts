@@ -1,0 +1,126 @@
+/** In-memory fakes of the host agent's ports, for unit tests. */
+import type { HostState } from '../../core/contracts/host.ts';
+import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
+import { StaleStateError } from '../../core/errors.ts';
+import type { Clock } from '../../core/ports/clock.ts';
+import type { NetShaper } from '../../host-agent/net/tc.ts';
+import type { AgentStateStore } from '../../host-agent/state.ts';
+
+export class FakeStore implements AgentStateStore {
+  host: HostState | null = null;
+  reports = new Map<string, AgentReport>();
+  history: AgentReport[] = [];
+  heartbeats: AgentHeartbeat[] = [];
+  /** Fail the next N report writes with a network-like error. */
+  failReports = 0;
+  /** Before the next N host commits, someone else bumps the host's version. */
+  raceCommits = 0;
+  commits = 0;
+
+  async readHost() {
+    return this.host === null ? null : structuredClone(this.host);
+  }
+  async readApplied() {
+    return new Map([...this.reports].map(([c, r]) => [c, r.appliedVersion]));
+  }
+  async putReport(r: AgentReport) {
+    if (this.failReports > 0) {
+      this.failReports--;
+      const err = new Error('connect ECONNREFUSED 127.0.0.1:1');
+      err.name = 'TimeoutError';
+      throw err;
+    }
+    const cur = this.reports.get(r.container);
+    if (cur !== undefined && cur.appliedVersion > r.appliedVersion) return false;
+    this.reports.set(r.container, r);
+    this.history.push(r);
+    return true;
+  }
+  async putHeartbeat(hb: AgentHeartbeat) {
+    this.heartbeats.push(hb);
+  }
+  async commitHost(next: HostState, expected: number) {
+    if (this.raceCommits > 0 && this.host !== null) {
+      this.raceCommits--;
+      this.host = { ...this.host, version: this.host.version + 1 };
+    }
+    if (this.host === null || this.host.version !== expected)
+      throw new StaleStateError('host state changed', this.host);
+    this.commits++;
+    this.host = structuredClone(next);
+  }
+}
+
+export function fakeClock(startMs = 1_000_000): Clock & { t: number } {
+  const c = {
+    t: startMs,
+    now: () => c.t,
+    sleep: async (ms: number) => {
+      c.t += ms;
+    },
+  };
+  return c;
+}
+
+export function fakeShaper(): NetShaper & { rates: Map<string, number> } {
+  const rates = new Map<string, number>();
+  return {
+    rates,
+    readMbps: async (dev) => rates.get(dev) ?? null,
+    setMbps: async (dev, mbps) => {
+      rates.set(dev, mbps);
+    },
+  };
+}
+
+/** A host item with one container, fixture builder style. */
+export function aHostState(
+  host: string,
+  containers: Record<string, { cpu?: number; mem?: number; memMax?: number; version?: number }>,
+  memFree = 2048,
+): HostState {
+  return {
+    name: host,
+    version: 1,
+    cpuPlacement: 'quota',
+    capacity: {
+      cpu: {
+        max: 200,
+        free: 100,
+        topology: [
+          { id: '0', socket: 0, core: 0 },
+          { id: '1', socket: 0, core: 1 },
+        ],
+        cores: {},
+      },
+      mem: { max: 4096, free: memFree },
+      disks: {},
+      net: null,
+    },
+    containers: Object.fromEntries(
+      Object.entries(containers).map(([name, c]) => [
+        name,
+        {
+          name,
+          host,
+          application: null,
+          guard: true,
+          resources: {
+            ...(c.cpu === undefined
+              ? {}
+              : { cpu: { max: 200, min: 10, current: c.cpu, guard: true, weight: 1 } }),
+            ...(c.mem === undefined
+              ? {}
+              : { mem: { max: c.memMax ?? 2048, min: 64, current: c.mem, guard: true, weight: 1 } }),
+          },
+          cores: [],
+          disk: null,
+          desiredVersion: c.version ?? 1,
+          desiredAt: 0,
+        },
+      ]),
+    ),
+    degraded: false,
+    queueUrl: null,
+  };
+}

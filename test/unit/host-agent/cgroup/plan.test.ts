@@ -1,0 +1,183 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import {
+  BYTES_PER_MIB,
+  compactCpuList,
+  expandCpuList,
+  type PlanContext,
+  plan,
+  readBackMatches,
+} from '../../../../host-agent/cgroup/plan.ts';
+import { AbsurdValueError } from '../../../../host-agent/errors.ts';
+
+function aContext(over: Partial<PlanContext> = {}): PlanContext {
+  return {
+    version: 'v1',
+    cpuPeriodUs: 100_000,
+    hostCpus: ['0', '1', '2', '3'],
+    hostMemMiB: 8192,
+    diskDevice: '254:0',
+    currentMemMiB: 1024,
+    hasVeth: true,
+    ...over,
+  };
+}
+
+describe('plan (v1)', () => {
+  it('writes the CFS period then a quota of shares × period / 100', () => {
+    const p = plan({ cpuShares: 150 }, aContext());
+    expect(p.writes).toEqual([
+      { resource: 'cpu', controller: 'cpu', file: 'cpu.cfs_period_us', value: '100000' },
+      // 150 × 100000 / 100 = 150000
+      { resource: 'cpu', controller: 'cpu', file: 'cpu.cfs_quota_us', value: '150000' },
+    ]);
+  });
+
+  it('pins cpus in the kernel’s compact form, and unpins to every host cpu on an empty list', () => {
+    expect(plan({ cpuset: '0,1,3' }, aContext()).writes).toEqual([
+      { resource: 'cpuset', controller: 'cpuset', file: 'cpuset.cpus', value: '0-1,3' },
+    ]);
+    expect(plan({ cpuset: '' }, aContext()).writes[0]?.value).toBe('0-3');
+  });
+
+  it('writes memory in bytes', () => {
+    // 512 MiB × 1048576 = 536870912
+    expect(plan({ memMiB: 512 }, aContext()).writes).toEqual([
+      { resource: 'mem', controller: 'memory', file: 'memory.limit_in_bytes', value: '536870912' },
+    ]);
+  });
+
+  it('throttles the container’s disk device in bytes per second', () => {
+    const p = plan({ diskReadMiBps: 10, diskWriteMiBps: 5 }, aContext());
+    expect(p.writes).toEqual([
+      // 10 MiB/s = 10485760 B/s
+      {
+        resource: 'disk_read',
+        controller: 'blkio',
+        file: 'blkio.throttle.read_bps_device',
+        value: '254:0 10485760',
+      },
+      {
+        resource: 'disk_write',
+        controller: 'blkio',
+        file: 'blkio.throttle.write_bps_device',
+        value: '254:0 5242880',
+      },
+    ]);
+  });
+
+  it('skips disk limits with NO_DEVICE when the device is unknown, and net with NO_VETH', () => {
+    const p = plan({ diskReadMiBps: 10, netMbps: 100 }, aContext({ diskDevice: null, hasVeth: false }));
+    expect(p.writes).toEqual([]);
+    expect(p.netMbps).toBeNull();
+    expect(p.skipped.map((s) => s.code)).toEqual(['NO_DEVICE', 'NO_VETH']);
+  });
+
+  it('hands the net rate to tc', () => {
+    expect(plan({ netMbps: 80 }, aContext()).netMbps).toBe(80);
+  });
+});
+
+describe('plan (v2)', () => {
+  const v2 = aContext({ version: 'v2' });
+  it('writes cpu.max as "<quota> <period>"', () => {
+    expect(plan({ cpuShares: 50 }, v2).writes).toEqual([
+      // 50 × 100000 / 100 = 50000
+      { resource: 'cpu', controller: 'unified', file: 'cpu.max', value: '50000 100000' },
+    ]);
+  });
+
+  it('scales memory down through memory.high before memory.max', () => {
+    const p = plan({ memMiB: 256 }, aContext({ version: 'v2', currentMemMiB: 1024 }));
+    expect(p.writes.map((w) => w.file)).toEqual(['memory.high', 'memory.max']);
+    expect(p.writes[0]?.value).toBe(String(256 * BYTES_PER_MIB));
+  });
+
+  it('scales memory up through memory.max first', () => {
+    const p = plan({ memMiB: 2048 }, aContext({ version: 'v2', currentMemMiB: 1024 }));
+    expect(p.writes.map((w) => w.file)).toEqual(['memory.max', 'memory.high']);
+  });
+
+  it('writes one io.max line on the device with every key asked', () => {
+    expect(plan({ diskReadMiBps: 1, diskWriteMiBps: 2 }, v2).writes.map((w) => w.value)).toEqual([
+      // 1 MiB/s = 1048576 B/s, 2 MiB/s = 2097152 B/s
+      '254:0 rbps=1048576 wbps=2097152',
+    ]);
+    expect(plan({ diskWriteMiBps: 2 }, v2).writes.map((w) => w.value)).toEqual(['254:0 wbps=2097152']);
+  });
+});
+
+describe('plan refuses absurd values, writing nothing', () => {
+  it.each([
+    [{ cpuShares: 401 }, 'cpuShares'], // 4 cpus = 400 shares
+    [{ cpuShares: -5 }, 'cpuShares'],
+    [{ cpuShares: 0.5 }, 'cpuShares'],
+    [{ memMiB: 8193 }, 'memMiB'],
+    [{ cpuset: '0,7' }, 'cpuset'],
+    [{ cpuset: '3-1' }, 'cpuset'],
+    [{ diskReadMiBps: 2_000_000 }, 'diskReadMiBps'],
+    [{ netMbps: 5_000_000 }, 'netMbps'],
+  ])('%j → %s', (limits, field) => {
+    expect(() => plan(limits, aContext())).toThrow(AbsurdValueError);
+    expect(() => plan(limits, aContext())).toThrow(`order.limits.${field}`);
+  });
+});
+
+describe('cpu lists', () => {
+  it('round-trips through expand and compact', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 127 }), { minLength: 1, maxLength: 40 }),
+        (ids) => {
+          const back = expandCpuList(compactCpuList(ids));
+          expect(back).toEqual([...ids].sort((a, b) => a - b));
+        },
+      ),
+    );
+  });
+  it('rejects malformed lists', () => {
+    expect(expandCpuList('0-')).toBeNull();
+    expect(expandCpuList('a')).toBeNull();
+  });
+});
+
+describe('plan invariants', () => {
+  it('every quota is shares × period / 100 and never under the kernel minimum', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 10_000, max: 1_000_000 }),
+        (shares, period) => {
+          const ctx = aContext({ cpuPeriodUs: period });
+          const quota = (shares * period) / 100;
+          if (quota < 1000) {
+            expect(() => plan({ cpuShares: shares }, ctx)).toThrow(AbsurdValueError);
+            return;
+          }
+          const w = plan({ cpuShares: shares }, ctx).writes.find((x) => x.file === 'cpu.cfs_quota_us');
+          expect(Number(w?.value)).toBe(Math.round(quota));
+        },
+      ),
+    );
+  });
+});
+
+describe('readBackMatches', () => {
+  it('compares cpu lists by set', () => {
+    expect(readBackMatches('cpuset.cpus', '0,1', '0-1\n')).toBe(true);
+    expect(readBackMatches('cpuset.cpus', '0', '0-1\n')).toBe(false);
+  });
+  it('finds the device’s line in v1 throttle files', () => {
+    expect(readBackMatches('blkio.throttle.read_bps_device', '254:0 100', '8:0 5\n254:0 100\n')).toBe(true);
+    expect(readBackMatches('blkio.throttle.read_bps_device', '254:0 100', '254:0 99\n')).toBe(false);
+  });
+  it('finds the key in a v2 io.max line', () => {
+    expect(readBackMatches('io.max', '254:0 rbps=5', '254:0 rbps=5 wbps=max riops=max wiops=max\n')).toBe(
+      true,
+    );
+    expect(readBackMatches('io.max', '254:0 rbps=5', '')).toBe(false);
+  });
+  it('compares other files exactly, ignoring the newline', () => {
+    expect(readBackMatches('cpu.max', '50000 100000', '50000 100000\n')).toBe(true);
+  });
+});

@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../../../adapters/logger.ts';
+import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
+import { BYTES_PER_MIB } from '../../../host-agent/cgroup/plan.ts';
+import {
+  bumpMemory,
+  isEmergency,
+  MemoryWatch,
+  type MemSignals,
+  raisedMemMiB,
+  readMemSignals,
+} from '../../../host-agent/memory-watch.ts';
+import { OrderService } from '../../../host-agent/orders.ts';
+import { aHostState, FakeStore, fakeClock, fakeShaper } from '../../support/agent-fakes.ts';
+import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
+
+const calm: MemSignals = {
+  oomKills: 0,
+  ooms: 0,
+  limitHits: 0,
+  underOom: false,
+  limitBytes: 512 * BYTES_PER_MIB,
+  anonBytes: null,
+};
+
+describe('isEmergency', () => {
+  it('fires on a new OOM kill, an OOM event or a task stalled under OOM', () => {
+    expect(isEmergency(calm, { ...calm, oomKills: 1 })).toBe(true);
+    expect(isEmergency(calm, { ...calm, ooms: 1 })).toBe(true);
+    expect(isEmergency(calm, { ...calm, underOom: true })).toBe(true);
+    expect(isEmergency(calm, calm)).toBe(false);
+  });
+  it('counts limit hits only when anonymous memory fills the limit (not page cache)', () => {
+    expect(isEmergency(calm, { ...calm, limitHits: 5, anonBytes: 100 * BYTES_PER_MIB })).toBe(false);
+    // 0.9 × 512 MiB = 460.8 MiB
+    expect(isEmergency(calm, { ...calm, limitHits: 5, anonBytes: 470 * BYTES_PER_MIB })).toBe(true);
+  });
+  it('never fires without a limit', () => {
+    expect(isEmergency(calm, { ...calm, oomKills: 3, limitBytes: null })).toBe(false);
+  });
+});
+
+describe('raisedMemMiB', () => {
+  it('raises by the percentage, at least the minimum step', () => {
+    expect(raisedMemMiB(1000, 4000, 4000, 25, 64)).toBe(1250); // 1000 + 25 % of 1000
+    expect(raisedMemMiB(100, 4000, 4000, 25, 64)).toBe(164); // 25 % = 25 < 64
+  });
+  it('stays within the container max and the host’s free memory', () => {
+    expect(raisedMemMiB(1000, 1100, 4000, 25, 64)).toBe(1100);
+    expect(raisedMemMiB(1000, 4000, 30, 25, 64)).toBe(1030);
+    expect(raisedMemMiB(1000, 1000, 4000, 25, 64)).toBeNull();
+    expect(raisedMemMiB(1000, 4000, 0, 25, 64)).toBeNull();
+  });
+});
+
+describe('bumpMemory', () => {
+  it('raises the container, bumps its desiredVersion and the host version, and takes the memory from free', () => {
+    const host = aHostState('h1', { c1: { mem: 512, version: 4 } }, 1000);
+    const next = bumpMemory(host, 'c1', 640, 99);
+    expect(next.containers.c1?.resources.mem?.current).toBe(640);
+    expect(next.containers.c1?.desiredVersion).toBe(5);
+    expect(next.capacity.mem.free).toBe(872); // 1000 − (640 − 512)
+    expect(next.version).toBe(host.version + 1);
+    expect(host.containers.c1?.resources.mem?.current).toBe(512); // input untouched
+  });
+});
+
+describe('MemoryWatch', () => {
+  let tree: CgroupTree;
+  let store: FakeStore;
+  let watch: MemoryWatch;
+  beforeEach(() => {
+    tree = makeCgroupTree('v1');
+    tree.addContainer('c1');
+    tree.write('c1', 'memory', 'memory.limit_in_bytes', `${512 * BYTES_PER_MIB}\n`);
+    store = new FakeStore();
+    store.host = aHostState('h1', { c1: { mem: 512, memMax: 1024, version: 3 } }, 2048);
+    const clock = fakeClock();
+    const cg = resolveContainerCgroup(tree.root, 'v1', 'c1');
+    if (cg === null) throw new Error('fixture');
+    const orders = new OrderService({
+      host: 'h1',
+      finder: { find: async () => ({ cg, veth: null, diskDevice: null, pid: null }) },
+      shaper: fakeShaper(),
+      store,
+      clock,
+      log: silentLogger,
+      facts: { cpus: ['0', '1'], memMiB: 4096 },
+      cpuPeriodUs: 100_000,
+      backoffMinMs: 1,
+      backoffMaxMs: 10,
+    });
+    watch = new MemoryWatch({
+      host: 'h1',
+      store,
+      orders,
+      clock,
+      log: silentLogger,
+      raisePct: 25,
+      raiseMinMiB: 64,
+      containers: () => [{ name: 'c1', cg }],
+    });
+  });
+  afterEach(() => tree.cleanup());
+
+  it('reads v1 signals', () => {
+    const cg = resolveContainerCgroup(tree.root, 'v1', 'c1');
+    if (cg === null) throw new Error('fixture');
+    tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 2\n');
+    expect(readMemSignals(cg)).toMatchObject({
+      oomKills: 2,
+      underOom: true,
+      limitBytes: 512 * BYTES_PER_MIB,
+    });
+  });
+
+  it('raises memory on an OOM kill: accounted on the host item, applied, reported', async () => {
+    watch.poll(); // baseline
+    tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    watch.poll();
+    expect(await watch.raises[0]).toEqual({ kind: 'raised', fromMiB: 512, toMiB: 640, version: 4 });
+    expect(tree.read('c1', 'memory', 'memory.limit_in_bytes').trim()).toBe(String(640 * BYTES_PER_MIB));
+    expect(store.host?.capacity.mem.free).toBe(2048 - 128);
+    expect(store.reports.get('c1')).toMatchObject({ via: 'oom-fastpath', appliedVersion: 4 });
+  });
+
+  it('re-reads and retries when the host item changed under it', async () => {
+    store.raceCommits = 2;
+    const r = await watch.raise('c1');
+    expect(r).toMatchObject({ kind: 'raised', toMiB: 640 });
+    expect(store.commits).toBe(1);
+  });
+
+  it('reports no room at the container’s max', async () => {
+    if (store.host?.containers.c1?.resources.mem) store.host.containers.c1.resources.mem.current = 1024;
+    expect((await watch.raise('c1')).kind).toBe('no-room');
+    expect(store.commits).toBe(0);
+  });
+});

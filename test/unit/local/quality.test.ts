@@ -1,0 +1,66 @@
+import { describe, expect, it } from '@jest/globals';
+import { type CgroupSample, overheadPct, summarise, utilisationGain } from '../../../local/quality.ts';
+
+const MiB = 2 ** 20;
+function sample(s: number, over: Partial<CgroupSample> = {}): CgroupSample {
+  return {
+    atMs: s * 1000,
+    cpuUsageNs: 0,
+    cpuQuotaUs: 100_000,
+    cpuPeriodUs: 100_000,
+    throttledNs: 0,
+    memUsageBytes: 100 * MiB,
+    memLimitBytes: 400 * MiB,
+    oomKills: 0,
+    ...over,
+  };
+}
+const host = { hostCores: 2, hostMemMiB: 1024 };
+
+describe('summarise', () => {
+  it('divides the CPU used by the CPU allocated, interval by interval', () => {
+    const q = summarise(
+      [
+        sample(0, { cpuQuotaUs: 100_000 }),
+        sample(10, { cpuUsageNs: 5e9, cpuQuotaUs: 50_000 }), // 10 s at 1 core, 5 core-s used
+        sample(20, { cpuUsageNs: 9e9 }), // 10 s at 0.5 core, 4 core-s used
+      ],
+      host,
+    );
+    expect(q.durationS).toBe(20);
+    expect(q.cpuUsedCoreS).toBeCloseTo(9, 9); // 5 + 4
+    expect(q.cpuAllocatedCoreS).toBeCloseTo(15, 9); // 10 × 1 + 10 × 0.5
+    expect(q.cpuUtilisation).toBeCloseTo(0.6, 9); // 9 ÷ 15
+  });
+
+  it('counts no quota as the whole host and memory limits above the host as the host', () => {
+    const q = summarise(
+      [sample(0, { cpuQuotaUs: -1, memLimitBytes: 2 ** 62 }), sample(4, { cpuUsageNs: 2e9 })],
+      host,
+    );
+    expect(q.cpuAllocatedCoreS).toBeCloseTo(8, 9); // 4 s × 2 cores
+    expect(q.memAllocatedMiBS).toBeCloseTo(4096, 9); // 4 s × 1024 MiB
+    expect(q.memUsedMiBS).toBeCloseTo(400, 9); // 4 s × 100 MiB
+  });
+
+  it('reports throttling and OOM kills over the run only', () => {
+    const q = summarise(
+      [sample(0, { throttledNs: 1e9, oomKills: 2 }), sample(1, { throttledNs: 3.5e9, oomKills: 3 })],
+      host,
+    );
+    expect(q.throttledS).toBeCloseTo(2.5, 9);
+    expect(q.oomKills).toBe(1);
+  });
+
+  it('has no utilisation without samples', () => {
+    expect(summarise([], host)).toMatchObject({ durationS: 0, cpuUtilisation: null, oomKills: 0 });
+  });
+});
+
+describe('comparisons with a fixed allocation', () => {
+  it('gives the utilisation gain as a fraction and the overhead in percent', () => {
+    expect(utilisationGain(0.708, 0.4)).toBeCloseTo(0.77, 9); // 0.708 ÷ 0.4 − 1
+    expect(overheadPct(106, 100)).toBeCloseTo(6, 9);
+    expect(() => utilisationGain(0.5, 0)).toThrow(RangeError);
+  });
+});
