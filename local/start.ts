@@ -7,13 +7,15 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { readEnvConfig } from '../adapters/env.ts';
+import { startPlatformApi } from '../functions/api/local-server.ts';
 import { PlatformEnv } from './bootstrap.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';
 
 const USAGE = `usage: npm start -- [--dynamodb-local] [--no-tsdb]
   --dynamodb-local  use AWS DynamoDB Local (Java) instead of in-process dynalite
   --no-tsdb         do not start VictoriaMetrics (the local metrics store)
-environment: SC_TABLE (default sc-state), SC_QUEUE_PREFIX (default sc-)`;
+environment: SC_TABLE (default sc-state), SC_QUEUE_PREFIX (default sc-),
+  SC_API_TOKEN (serves the API on 127.0.0.1 with this bearer token), SC_API_PORT (default: a free port)`;
 
 const DOUBLE_SIGNAL_MS = 1000;
 
@@ -80,6 +82,30 @@ function shutdownOnSignal(): { add(stop: () => Promise<void>): boolean } {
   };
 }
 
+/** The orchestration API on 127.0.0.1, only with a bearer token: no endpoint is open by default. */
+async function startApi(
+  platform: LocalPlatform,
+  shutdown: { add(stop: () => Promise<void>): void },
+): Promise<void> {
+  const token = process.env.SC_API_TOKEN;
+  if (token === undefined || token.length < 8) {
+    say('API         not started: set SC_API_TOKEN (at least 8 characters) to serve it');
+    return;
+  }
+  const port = process.env.SC_API_PORT === undefined ? 0 : Number(process.env.SC_API_PORT);
+  const api = await startPlatformApi({
+    dynamodbEndpoint: platform.endpoints.dynamodb,
+    sqsEndpoint: platform.endpoints.sqs,
+    tableName: platform.tableName,
+    queuePrefix: platform.queuePrefix,
+    token,
+    ...(Number.isInteger(port) && port > 0 ? { port } : {}),
+  });
+  shutdown.add(api.stop);
+  say(`API         ${api.url}  (bearer token from SC_API_TOKEN)`);
+  say(`  export SC_API_URL=${api.url}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -105,6 +131,7 @@ async function main(): Promise<void> {
   if (!shutdown.add(platform.stop)) return;
   // Parts that run on top of the platform (control loop, host agent, API) start here and add their stop.
   printReady(platform);
+  await startApi(platform, shutdown);
   say(`ready in ${Math.round(performance.now())} ms (Ctrl-C to stop)`);
 }
 

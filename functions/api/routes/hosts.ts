@@ -1,0 +1,205 @@
+/** Hosts: register (capacity + order queue and DLQ), read, deregister when empty. */
+
+import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
+import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
+import { AgentHeartbeat } from '../../../core/contracts/report.ts';
+import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+import { type Route, route } from '../router.ts';
+import { HostDiskInput, HostRegistration } from '../schemas.ts';
+import { sameDoc, stripKeys } from '../store.ts';
+
+export function capacityOf(reg: HostRegistration): HostCapacity {
+  const topology =
+    reg.cpu.topology ??
+    Array.from({ length: reg.cpu.cores ?? 0 }, (_, i) => ({ id: String(i), socket: 0, core: i }));
+  const shares = topology.length * 100;
+  return {
+    cpu: {
+      max: shares,
+      free: shares,
+      topology,
+      cores: Object.fromEntries(topology.map((t) => [t.id, { free: 100, alloc: {} }])),
+    },
+    mem: { max: reg.memMiB, free: reg.memMiB },
+    disks: Object.fromEntries(
+      Object.entries(reg.disks).map(([name, d]) => [
+        name,
+        {
+          path: d.path,
+          device: d.device,
+          maxRead: d.readMiBps,
+          freeRead: d.readMiBps,
+          maxWrite: d.writeMiBps,
+          freeWrite: d.writeMiBps,
+        },
+      ]),
+    ),
+    net: reg.netMbps === null ? null : { max: reg.netMbps, free: reg.netMbps },
+  };
+}
+
+export function hostSummary(h: HostState) {
+  return {
+    name: h.name,
+    version: h.version,
+    cpuPlacement: h.cpuPlacement,
+    cpu: { max: h.capacity.cpu.max, free: h.capacity.cpu.free, cores: h.capacity.cpu.topology.length },
+    mem: h.capacity.mem,
+    disks: Object.fromEntries(
+      Object.entries(h.capacity.disks).map(([n, d]) => [
+        n,
+        { maxRead: d.maxRead, freeRead: d.freeRead, maxWrite: d.maxWrite, freeWrite: d.freeWrite },
+      ]),
+    ),
+    net: h.capacity.net,
+    containers: Object.keys(h.containers).sort(),
+    degraded: h.degraded,
+  };
+}
+
+export function hostRoutes(deps: ApiDeps): Route[] {
+  const { store, queues } = deps;
+  return [
+    route({
+      method: 'GET',
+      path: '/hosts',
+      tag: 'hosts',
+      summary: 'List hosts with their capacity and free resources',
+      async handle() {
+        const names = await store.listNames(GSI1_KINDS.hosts);
+        const hosts = await Promise.all(names.map((n) => store.hosts.get(n)));
+        return { status: 200, body: hosts.filter((h) => h !== null).map(hostSummary) };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/hosts/{host}',
+      tag: 'hosts',
+      summary: "A host's state (capacity, core map, containers' desired state) and its agent's heartbeat",
+      async handle({ params }) {
+        const host = await store.hosts.require(params.host as string);
+        const agentItem = await store.table.get(keys.agent(host.name));
+        const agent =
+          agentItem === null ? null : (AgentHeartbeat.safeParse(stripKeys(agentItem)).data ?? null);
+        return { status: 200, body: { ...host, agent } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/hosts/{host}',
+      tag: 'hosts',
+      summary: 'Register a host (creates its order queue and DLQ); repeating it is a no-op',
+      body: HostRegistration,
+      ok: 201,
+      async handle({ params, body, ifMatch }) {
+        const name = params.host as string;
+        const capacity = capacityOf(body);
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const existing = await store.hosts.get(name);
+          if (existing === null) {
+            const { queueUrl } = await queues.ensure(name);
+            try {
+              const created = await store.hosts.create(name, {
+                name,
+                version: 1,
+                cpuPlacement: body.cpuPlacement,
+                capacity,
+                containers: {},
+                degraded: false,
+                queueUrl,
+              });
+              return { status: 201, body: created };
+            } catch (err) {
+              if (err instanceof StaleStateError) continue; // registered concurrently: compare below
+              throw err;
+            }
+          }
+          const updated = await store.hosts.update(
+            name,
+            async (h) => {
+              if (
+                sameDoc(h.capacity, capacity) &&
+                h.cpuPlacement === body.cpuPlacement &&
+                h.queueUrl !== null
+              )
+                return h;
+              const reshaped = !sameDoc(h.capacity, capacity) || h.cpuPlacement !== body.cpuPlacement;
+              if (Object.keys(h.containers).length > 0 && reshaped)
+                throw new ConflictError(
+                  `host ${name} has containers (${Object.keys(h.containers).join(', ')}); unsubscribe them before changing its capacity or CPU placement`,
+                  { context: { field: 'host' } },
+                );
+              const queueUrl = h.queueUrl ?? (await queues.ensure(name)).queueUrl;
+              return { ...h, capacity, cpuPlacement: body.cpuPlacement, queueUrl };
+            },
+            ifMatch,
+          );
+          return { status: 200, body: updated };
+        }
+        throw new ConflictError(`host ${name} changed concurrently`);
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/hosts/{host}/disks/{disk}',
+      tag: 'hosts',
+      summary: "Add a disk to a host, or change a disk's bandwidth keeping what its containers hold",
+      body: HostDiskInput,
+      async handle({ params, body, ifMatch }) {
+        const name = params.host as string;
+        const disk = params.disk as string;
+        const updated = await store.hosts.update(
+          name,
+          (h) => {
+            const old = h.capacity.disks[disk];
+            const usedRead = old === undefined ? 0 : old.maxRead - old.freeRead;
+            const usedWrite = old === undefined ? 0 : old.maxWrite - old.freeWrite;
+            if (body.readMiBps < usedRead)
+              throw new ValidationError('body', [
+                { path: 'readMiBps', message: `must be ≥ the ${usedRead} MiB/s its containers hold` },
+              ]);
+            if (body.writeMiBps < usedWrite)
+              throw new ValidationError('body', [
+                { path: 'writeMiBps', message: `must be ≥ the ${usedWrite} MiB/s its containers hold` },
+              ]);
+            h.capacity.disks[disk] = {
+              path: body.path,
+              device: body.device,
+              maxRead: body.readMiBps,
+              freeRead: body.readMiBps - usedRead,
+              maxWrite: body.writeMiBps,
+              freeWrite: body.writeMiBps - usedWrite,
+            };
+            return h;
+          },
+          ifMatch,
+        );
+        return { status: 200, body: updated.capacity.disks[disk] };
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/hosts/{host}',
+      tag: 'hosts',
+      summary: 'Deregister an empty host and delete its queues',
+      async handle({ params, ifMatch }) {
+        const name = params.host as string;
+        const host = await store.hosts.require(name);
+        if (ifMatch !== null && host.version !== ifMatch)
+          throw new StaleStateError(`host ${name} is at version ${host.version}, not ${ifMatch}`, host);
+        const held = Object.keys(host.containers);
+        if (held.length > 0)
+          throw new ConflictError(
+            `host ${name} still has containers: ${held.join(', ')}; unsubscribe them first`,
+            {
+              context: { field: 'host' },
+            },
+          );
+        await store.hosts.remove(name, host.version);
+        await queues.remove(name);
+        return { status: 200, body: { deleted: name } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,232 @@
+/**
+ * Services (config with typed values, heartbeats), manual scaling requests
+ * (through the planner, like the Guardian's) and the status table of `sc status`.
+ */
+import { z } from 'zod';
+import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
+import { GuardState } from '../../../core/contracts/guard-state.ts';
+import { HostState } from '../../../core/contracts/host.ts';
+import { HostName } from '../../../core/contracts/names.ts';
+import { AgentReport } from '../../../core/contracts/report.ts';
+import { SERVICE_CONFIGS, type ServiceName } from '../../../core/contracts/service-config.ts';
+import type { Resource } from '../../../core/contracts/units.ts';
+import { NotFoundError, parseOrThrow, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+import { type Route, route } from '../router.ts';
+import { ConfigPatch, ManualRequest } from '../schemas.ts';
+import { stripKeys } from '../store.ts';
+import { submit } from './resources.ts';
+
+const SERVICES = Object.keys(SERVICE_CONFIGS) as ServiceName[];
+
+async function serviceView(deps: ApiDeps, name: ServiceName) {
+  const doc = await deps.services.get(name);
+  const stored = doc?.config ?? {};
+  const parsed = SERVICE_CONFIGS[name].safeParse(stored);
+  return {
+    name,
+    config: parsed.success ? parsed.data : stored,
+    valid: parsed.success,
+    stored,
+    heartbeat: doc?.heartbeat ?? null,
+    version: doc?.version ?? 0,
+  };
+}
+
+async function setConfig(
+  deps: ApiDeps,
+  name: ServiceName,
+  patch: Record<string, unknown>,
+  ifMatch: number | null,
+) {
+  const doc = await deps.services.get(name);
+  if (ifMatch !== null && (doc?.version ?? 0) !== ifMatch)
+    throw new StaleStateError(`service ${name} is at version ${doc?.version ?? 0}, not ${ifMatch}`, doc);
+  const merged = { ...(doc?.config ?? {}), ...patch };
+  const config = parseOrThrow(SERVICE_CONFIGS[name], merged, 'body') as Record<string, unknown>;
+  if (name === 'guardian') {
+    // A config under which an active rule can no longer fire is refused, naming the rule.
+    const rules = (await deps.rules.list()).filter((r) => r.active);
+    for (const rule of rules) {
+      const out = deps.checkRule(rule, config as z.infer<(typeof SERVICE_CONFIGS)['guardian']>);
+      if (!out.ok)
+        throw new ValidationError('body', [
+          {
+            path: Object.keys(patch)[0] ?? '',
+            message: `would break active rule ${rule.name} (${out.field}: ${out.message})`,
+          },
+        ]);
+    }
+  }
+  if (doc !== null && JSON.stringify(doc.config) === JSON.stringify(merged)) return serviceView(deps, name);
+  await deps.services.putConfig(name, merged, doc === null ? null : doc.version);
+  return serviceView(deps, name);
+}
+
+interface StatusRow {
+  container: string;
+  host: string;
+  application: string | null;
+  resource: Resource;
+  guard: boolean;
+  usage: number | null;
+  current: number;
+  applied: number | null;
+  upper: number | null;
+  lower: number | null;
+  min: number;
+  max: number;
+  lastDecision: string | null;
+  reason: string | null;
+  decidedAt: number | null;
+}
+
+const APPLIED_FIELD: Record<Resource, keyof AgentReport['limits']> = {
+  cpu: 'cpuShares',
+  mem: 'memMiB',
+  disk_read: 'diskReadMiBps',
+  disk_write: 'diskWriteMiBps',
+  net: 'netMbps',
+};
+
+export async function statusRows(deps: ApiDeps, onlyHost?: string): Promise<StatusRow[]> {
+  const hosts = onlyHost === undefined ? await deps.store.listNames(GSI1_KINDS.hosts) : [onlyHost];
+  const rows: StatusRow[] = [];
+  for (const hostName of hosts) {
+    const items = await deps.store.table.queryPartition(keys.hostPartition(hostName));
+    const stateItem = items.find((i) => i.sk === 'STATE');
+    if (stateItem === undefined) continue;
+    const host = HostState.parse(stripKeys(stateItem));
+    for (const c of Object.values(host.containers).sort((a, b) => a.name.localeCompare(b.name))) {
+      const gi = items.find((i) => i.sk === keys.guard(hostName, c.name).sk);
+      const guard = gi === undefined ? null : (GuardState.safeParse(stripKeys(gi)).data ?? null);
+      const ai = items.find((i) => i.sk === keys.applied(hostName, c.name).sk);
+      const applied = ai === undefined ? null : (AgentReport.safeParse(stripKeys(ai)).data ?? null);
+      for (const [r, spec] of Object.entries(c.resources) as [
+        Resource,
+        NonNullable<(typeof c.resources)[Resource]>,
+      ][]) {
+        const limits = guard?.limits[r];
+        const decision = guard?.lastDecision?.resource === r ? guard.lastDecision : null;
+        const usage = decision?.reasons.map((x) => x.values.usage).find((u) => typeof u === 'number');
+        const appliedValue = applied?.limits[APPLIED_FIELD[r]];
+        rows.push({
+          container: c.name,
+          host: hostName,
+          application: c.application,
+          resource: r,
+          guard: c.guard && spec.guard,
+          usage: typeof usage === 'number' ? usage : null,
+          current: spec.current,
+          applied: typeof appliedValue === 'number' ? appliedValue : null,
+          upper: limits?.upper ?? null,
+          lower: limits?.lower ?? null,
+          min: spec.min,
+          max: spec.max,
+          lastDecision: decision === null ? null : `${decision.text}${decision.dryRun ? ' (dry run)' : ''}`,
+          reason: decision?.reasons.map((x) => x.text).join('; ') || null,
+          decidedAt: decision?.at ?? null,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+export function operationRoutes(deps: ApiDeps): Route[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/services',
+      tag: 'services',
+      summary: 'Every service: effective config, stored keys, heartbeat',
+      async handle() {
+        return { status: 200, body: await Promise.all(SERVICES.map((s) => serviceView(deps, s))) };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/services/{service}',
+      tag: 'services',
+      summary: "One service's config and heartbeat",
+      async handle({ params }) {
+        return { status: 200, body: await serviceView(deps, params.service as ServiceName) };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/services/{service}',
+      tag: 'services',
+      summary: 'Merge config keys into a service config (typed values: numbers are numbers)',
+      body: ConfigPatch,
+      async handle({ params, body, ifMatch }) {
+        return { status: 200, body: await setConfig(deps, params.service as ServiceName, body, ifMatch) };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/services/{service}/config/{key}',
+      tag: 'services',
+      summary: 'Set one config key of a service',
+      body: z.strictObject({ value: z.unknown() }),
+      async handle({ params, body, ifMatch }) {
+        const key = params.key as string;
+        const service = params.service as ServiceName;
+        if (!(key in SERVICE_CONFIGS[service].shape))
+          throw new NotFoundError(`service ${service} has no config key ${key}`);
+        if (body.value === undefined)
+          throw new ValidationError('body', [{ path: 'value', message: 'is required' }]);
+        return { status: 200, body: await setConfig(deps, service, { [key]: body.value }, ifMatch) };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/requests',
+      tag: 'requests',
+      summary: 'Ask the planner for a scale step or a new max of a container or application',
+      body: ManualRequest,
+      async handle({ body }) {
+        const loc = await deps.store.locate(body.structure);
+        let structureType: 'container' | 'application';
+        let spec: { max: number; current: number } | undefined;
+        if (loc !== null) {
+          structureType = 'container';
+          spec = (await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource];
+        } else {
+          const app = await deps.store.apps.get(body.structure);
+          if (app === null) throw new NotFoundError(`no container or application named ${body.structure}`);
+          structureType = 'application';
+          spec = app.resources[body.resource];
+        }
+        if (spec === undefined) throw new NotFoundError(`${body.structure} has no ${body.resource} resource`);
+        const field = body.max === undefined ? 'current' : 'max';
+        const amount = body.max === undefined ? (body.amount as number) : body.max - spec.max;
+        if (amount === 0) return { status: 200, body: { request: null, unchanged: true } };
+        const result = await submit(deps, {
+          structure: body.structure,
+          structureType,
+          resource: body.resource,
+          field,
+          amount,
+          text:
+            field === 'max'
+              ? `operator set max to ${body.max}`
+              : `operator asked ${amount > 0 ? '+' : ''}${amount}`,
+        });
+        return { status: 200, body: { request: result, unchanged: false } };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/status',
+      tag: 'status',
+      summary:
+        'Per container and resource: usage, current, applied, upper/lower, max, last decision and reason',
+      async handle({ query }) {
+        const host = query.host === undefined ? undefined : parseOrThrow(HostName, query.host, 'host');
+        if (host !== undefined) await deps.store.hosts.require(host);
+        return { status: 200, body: await statusRows(deps, host) };
+      },
+    }),
+  ];
+}

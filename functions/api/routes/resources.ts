@@ -1,0 +1,372 @@
+/**
+ * Resources, guards and limits of containers, applications and users.
+ * max/min/weight/guard are written directly (checked: min ≤ current ≤ max,
+ * max within the host's capacity); a new `current` of a container goes to the
+ * planner as an operator request, so host capacity is planned in one place.
+ */
+
+import type { GuardState } from '../../../core/contracts/guard-state.ts';
+import type { HostState } from '../../../core/contracts/host.ts';
+import type { ResourceLimits } from '../../../core/contracts/limits.ts';
+import type { ScaleRequest } from '../../../core/contracts/request.ts';
+import type { ResourceSpec } from '../../../core/contracts/structure.ts';
+import type { Resource } from '../../../core/contracts/units.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+import { type Route, route } from '../router.ts';
+import {
+  GuardInput,
+  LimitsPatch,
+  type ResourcePatch,
+  ResourcePatch as ResourcePatchSchema,
+} from '../schemas.ts';
+import { newGuardState } from '../store.ts';
+import { readContainer } from './containers.ts';
+
+export const OPERATOR_PRIORITY = 3;
+
+function bad(path: string, message: string): ValidationError {
+  return new ValidationError('body', [{ path, message }]);
+}
+
+/** The host's total of a resource (cpu shares, MiB, disk MiB/s, Mbit/s), or null if it has none. */
+export function hostTotal(host: HostState, resource: Resource, disk: string | null): number | null {
+  const c = host.capacity;
+  switch (resource) {
+    case 'cpu':
+      return c.cpu.max;
+    case 'mem':
+      return c.mem.max;
+    case 'net':
+      return c.net?.max ?? null;
+    case 'disk_read':
+      return disk === null ? null : (c.disks[disk]?.maxRead ?? null);
+    case 'disk_write':
+      return disk === null ? null : (c.disks[disk]?.maxWrite ?? null);
+  }
+}
+
+/** max/min/weight/guard applied to a resource, checked; `current` is never set here. */
+export function patchSpec(spec: ResourceSpec, patch: ResourcePatch, checkCurrent: boolean): ResourceSpec {
+  const next: ResourceSpec = {
+    ...spec,
+    ...(patch.max === undefined ? {} : { max: patch.max }),
+    ...(patch.min === undefined ? {} : { min: patch.min }),
+    ...(patch.weight === undefined ? {} : { weight: patch.weight }),
+    ...(patch.guard === undefined ? {} : { guard: patch.guard }),
+  };
+  if (next.min > next.max)
+    throw patch.min !== undefined
+      ? bad('min', `must be ≤ max (${next.max})`)
+      : bad('max', `must be ≥ min (${next.min})`);
+  if (checkCurrent && next.current > next.max)
+    throw bad('max', `must be ≥ current (${next.current}); lower current first`);
+  if (checkCurrent && next.current < next.min)
+    throw bad('min', `must be ≤ current (${next.current}); raise current first`);
+  return next;
+}
+
+function guardLimitsPatch(
+  g: GuardState,
+  resource: Resource,
+  patch: { boundary?: number | undefined; boundary_type?: ResourceLimits['boundary_type'] | undefined },
+): GuardState {
+  const old = g.limits[resource] ?? {
+    boundary: 10,
+    boundary_type: 'percentage_of_max',
+    upper: null,
+    lower: null,
+  };
+  return {
+    ...g,
+    limits: {
+      ...g.limits,
+      [resource]: {
+        ...old,
+        ...(patch.boundary === undefined ? {} : { boundary: patch.boundary }),
+        ...(patch.boundary_type === undefined ? {} : { boundary_type: patch.boundary_type }),
+      },
+    },
+  };
+}
+
+export function resourceRoutes(deps: ApiDeps): Route[] {
+  const { store } = deps;
+
+  async function containerSpec(container: string, resource: Resource) {
+    const loc = await store.requireLocation(container);
+    const host = await store.hosts.require(loc.host);
+    const c = host.containers[container];
+    if (c === undefined) throw new NotFoundError(`container ${container} not found`);
+    const spec = c.resources[resource];
+    if (spec === undefined) throw new NotFoundError(`container ${container} has no ${resource} resource`);
+    return { loc, host, container: c, spec };
+  }
+
+  return [
+    route({
+      method: 'GET',
+      path: '/containers/{container}/resources',
+      tag: 'resources',
+      summary: "A container's resources (max, min, current, guard, weight)",
+      async handle({ params }) {
+        const { container } = await readContainer(deps, params.container as string);
+        return { status: 200, body: container.resources };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/containers/{container}/resources/{resource}',
+      tag: 'resources',
+      summary: 'One resource of a container',
+      async handle({ params }) {
+        const { spec } = await containerSpec(params.container as string, params.resource as Resource);
+        return { status: 200, body: spec };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/containers/{container}/resources/{resource}',
+      tag: 'resources',
+      summary:
+        'Set max, min, weight or guard of a container resource; or (alone) current, through the planner',
+      body: ResourcePatchSchema,
+      async handle({ params, body, ifMatch }) {
+        const name = params.container as string;
+        const resource = params.resource as Resource;
+        const { loc, container, spec } = await containerSpec(name, resource);
+        if (body.current !== undefined) {
+          if (body.current > spec.max) throw bad('current', `must be ≤ max (${spec.max})`);
+          if (body.current < spec.min) throw bad('current', `must be ≥ min (${spec.min})`);
+          const amount = body.current - spec.current;
+          if (amount === 0) return { status: 200, body: { resource: spec, request: null } };
+          const result = await submit(deps, {
+            structure: name,
+            structureType: 'container',
+            resource,
+            field: 'current',
+            amount,
+            text: `operator set current to ${body.current}`,
+          });
+          const after = (await containerSpec(name, resource)).spec;
+          return { status: 200, body: { resource: after, request: result } };
+        }
+        const updated = await store.hosts.update(
+          loc.host,
+          (h) => {
+            const c = h.containers[name];
+            const s = c?.resources[resource];
+            if (c === undefined || s === undefined) throw new NotFoundError(`container ${name} not found`);
+            const next = patchSpec(s, body, true);
+            const total = hostTotal(h, resource, c.disk?.name ?? null);
+            if (total !== null && next.max > total)
+              throw bad('max', `must be ≤ the host's capacity (${total}) for ${resource}`);
+            h.containers[name] = { ...c, resources: { ...c.resources, [resource]: next } };
+            return h;
+          },
+          ifMatch,
+        );
+        void container;
+        return {
+          status: 200,
+          body: { resource: updated.containers[name]?.resources[resource], request: null },
+        };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/containers/{container}/guard',
+      tag: 'resources',
+      summary: 'Guard or unguard a container, or some of its resources',
+      body: GuardInput,
+      async handle({ params, body, ifMatch }) {
+        const name = params.container as string;
+        const loc = await store.requireLocation(name);
+        const updated = await store.hosts.update(
+          loc.host,
+          (h) => {
+            const c = h.containers[name];
+            if (c === undefined) throw new NotFoundError(`container ${name} not found`);
+            if (body.resources === undefined) {
+              h.containers[name] = { ...c, guard: body.guard };
+              return h;
+            }
+            const resources = { ...c.resources };
+            body.resources.forEach((r, i) => {
+              const s = resources[r];
+              if (s === undefined) throw bad(`resources[${i}]`, `container ${name} has no ${r} resource`);
+              resources[r] = { ...s, guard: body.guard };
+            });
+            h.containers[name] = { ...c, resources };
+            return h;
+          },
+          ifMatch,
+        );
+        return { status: 200, body: updated.containers[name] };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/containers/{container}/limits',
+      tag: 'limits',
+      summary: "A container's limits (boundary, boundary_type, upper, lower) per resource",
+      async handle({ params }) {
+        const { limits, limitsVersion } = await readContainer(deps, params.container as string);
+        return { status: 200, body: { limits, version: limitsVersion } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/containers/{container}/limits/{resource}',
+      tag: 'limits',
+      summary: "Set a container resource's boundary (0–100) and boundary_type",
+      body: LimitsPatch,
+      async handle({ params, body, ifMatch }) {
+        const name = params.container as string;
+        const resource = params.resource as Resource;
+        const { loc } = await containerSpec(name, resource);
+        const key = { host: loc.host, container: name };
+        if ((await store.containerGuards.get(key)) === null)
+          await store.containerGuards
+            .create(key, newGuardState(name, 'container', {}))
+            .catch(() => undefined); // created concurrently: update below
+        const g = await store.containerGuards.update(
+          key,
+          (g) => guardLimitsPatch(g, resource, body),
+          ifMatch,
+        );
+        return { status: 200, body: { limits: g.limits[resource], version: g.version } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/apps/{app}/resources/{resource}',
+      tag: 'resources',
+      summary: 'Set max, min, weight or guard of an application resource',
+      body: ResourcePatchSchema,
+      async handle({ params, body, ifMatch }) {
+        const name = params.app as string;
+        const resource = params.resource as Resource;
+        if (body.current !== undefined)
+          throw bad(
+            'current',
+            "an application's current is the sum of its containers'; set it on a container",
+          );
+        const app = await store.apps.update(
+          name,
+          (a) => {
+            const s = a.resources[resource];
+            const base: ResourceSpec = s ?? {
+              max: body.max ?? 0,
+              min: 0,
+              current: 0,
+              guard: true,
+              weight: 1,
+            };
+            a.resources = { ...a.resources, [resource]: patchSpec(base, body, false) };
+            return a;
+          },
+          ifMatch,
+        );
+        return { status: 200, body: { resource: app.resources[resource] } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/apps/{app}/guard',
+      tag: 'resources',
+      summary: 'Guard or unguard an application, or some of its resources',
+      body: GuardInput,
+      async handle({ params, body, ifMatch }) {
+        const name = params.app as string;
+        const app = await store.apps.update(
+          name,
+          (a) => {
+            if (body.resources === undefined) return { ...a, guard: body.guard };
+            body.resources.forEach((r, i) => {
+              const s = a.resources[r];
+              if (s === undefined) throw bad(`resources[${i}]`, `application ${name} has no ${r} resource`);
+              a.resources[r] = { ...s, guard: body.guard };
+            });
+            return a;
+          },
+          ifMatch,
+        );
+        return { status: 200, body: app };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/apps/{app}/limits/{resource}',
+      tag: 'limits',
+      summary: "Set an application resource's boundary (0–100) and boundary_type",
+      body: LimitsPatch,
+      async handle({ params, body, ifMatch }) {
+        const name = params.app as string;
+        const resource = params.resource as Resource;
+        await store.apps.require(name);
+        if ((await store.appGuards.get(name)) === null)
+          await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
+        const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);
+        return { status: 200, body: { limits: g.limits[resource], version: g.version } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/users/{user}/resources/{resource}',
+      tag: 'resources',
+      summary: "Set a user's max or min of a resource",
+      body: ResourcePatchSchema,
+      async handle({ params, body, ifMatch }) {
+        const name = params.user as string;
+        const resource = params.resource as Resource;
+        if (body.current !== undefined) throw bad('current', "a user's current is not set directly");
+        const user = await store.users.update(
+          name,
+          (u) => {
+            const s = u.resources[resource];
+            const base: ResourceSpec = s ?? {
+              max: body.max ?? 0,
+              min: 0,
+              current: 0,
+              guard: true,
+              weight: 1,
+            };
+            u.resources = { ...u.resources, [resource]: patchSpec(base, body, false) };
+            return u;
+          },
+          ifMatch,
+        );
+        return { status: 200, body: { resource: user.resources[resource] } };
+      },
+    }),
+  ];
+}
+
+/** An operator request to the planner; all-rejected is a 409 naming the planner's reason. */
+export async function submit(
+  deps: ApiDeps,
+  r: Pick<ScaleRequest, 'structure' | 'structureType' | 'resource' | 'field' | 'amount'> & { text: string },
+) {
+  const now = deps.clock.now();
+  const request: ScaleRequest = {
+    id: `op-${deps.newId()}`,
+    structure: r.structure,
+    structureType: r.structureType,
+    resource: r.resource,
+    field: r.field,
+    amount: r.amount,
+    priority: OPERATOR_PRIORITY,
+    timestamp: now,
+    pairStructure: null,
+    source: 'operator',
+    usage: null,
+    reasons: [{ source: 'operator', text: r.text, values: { amount: r.amount } }],
+  };
+  const result = await deps.requests.submit([request], now);
+  if (result.accepted === 0) {
+    const why = result.rejected.map((x) => x.reason).join('; ') || 'no change was committed';
+    throw new ConflictError(`the planner refused the request: ${why}`, { context: { field: r.field } });
+  }
+  return { id: request.id, ...result };
+}

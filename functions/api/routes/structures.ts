@@ -1,0 +1,325 @@
+/** Applications and users: create, delete, membership (one application per container, one user per application). */
+
+import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
+import type { Application, User } from '../../../core/contracts/structure.ts';
+import type { Resource } from '../../../core/contracts/units.ts';
+import { ConflictError, NotFoundError, StaleStateError } from '../../../core/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+import { type Route, route } from '../router.ts';
+import { ApplicationInput, UserInput } from '../schemas.ts';
+import { newGuardState } from '../store.ts';
+
+type ResourcesOf<T extends { resources: unknown }> = T['resources'];
+
+export function structureRoutes(deps: ApiDeps): Route[] {
+  const { store } = deps;
+
+  async function setContainerApp(container: string, from: string | null, to: string | null): Promise<void> {
+    const loc = await store.requireLocation(container);
+    await store.hosts.update(loc.host, (h) => {
+      const c = h.containers[container];
+      if (c === undefined) throw new NotFoundError(`container ${container} not found`);
+      if (c.application === to) return h;
+      if (c.application !== from)
+        throw new ConflictError(
+          c.application === null
+            ? `container ${container} is not in an application`
+            : `container ${container} belongs to application ${c.application}`,
+          { context: { field: 'container' } },
+        );
+      h.containers[container] = { ...c, application: to };
+      return h;
+    });
+  }
+
+  return [
+    route({
+      method: 'GET',
+      path: '/apps',
+      tag: 'applications',
+      summary: 'List applications',
+      async handle() {
+        const names = await store.listNames(GSI1_KINDS.apps);
+        return {
+          status: 200,
+          body: (await Promise.all(names.map((n) => store.apps.get(n)))).filter((a) => a !== null),
+        };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/apps/{app}',
+      tag: 'applications',
+      summary: 'An application with its containers and limits',
+      async handle({ params }) {
+        const app = await store.apps.require(params.app as string);
+        const guard = await store.appGuards.get(app.name);
+        return { status: 200, body: { ...app, limits: guard?.limits ?? {} } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/apps/{app}',
+      tag: 'applications',
+      summary:
+        'Create an application, or replace its guard, state and resources (containers and user are kept)',
+      body: ApplicationInput,
+      ok: 201,
+      async handle({ params, body, ifMatch }) {
+        const name = params.app as string;
+        const resources = (existing: ResourcesOf<Application>) =>
+          Object.fromEntries(
+            Object.entries(body.resources).map(([r, spec]) => [
+              r,
+              { ...spec, current: existing[r as Resource]?.current ?? 0 },
+            ]),
+          );
+        let status: 200 | 201 = 200;
+        let app: Application;
+        if ((await store.apps.get(name)) === null) {
+          try {
+            app = await store.apps.create(name, {
+              name,
+              user: null,
+              guard: body.guard,
+              state: body.state,
+              containers: [],
+              resources: resources({}),
+              version: 1,
+            });
+            status = 201;
+          } catch (err) {
+            if (!(err instanceof StaleStateError)) throw err;
+            throw new ConflictError(`application ${name} was created concurrently`, { cause: err });
+          }
+        } else {
+          app = await store.apps.update(
+            name,
+            (a) => ({ ...a, guard: body.guard, state: body.state, resources: resources(a.resources) }),
+            ifMatch,
+          );
+        }
+        const limits = Object.fromEntries(
+          Object.entries(body.limits).map(([r, l]) => [r, { ...l, upper: null, lower: null }]),
+        );
+        const guard = await store.appGuards.get(name);
+        if (guard === null) await store.appGuards.create(name, newGuardState(name, 'application', limits));
+        else
+          await store.appGuards.update(name, (g) => ({
+            ...g,
+            limits: Object.fromEntries(
+              Object.entries(limits).map(([r, l]) => [r, { ...l, ...pickDerived(g.limits[r as Resource]) }]),
+            ),
+          }));
+        return { status, body: app };
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/apps/{app}',
+      tag: 'applications',
+      summary: 'Delete an application without containers (and its limits; unlinks it from its user)',
+      async handle({ params, ifMatch }) {
+        const name = params.app as string;
+        const app = await store.apps.require(name);
+        if (ifMatch !== null && app.version !== ifMatch)
+          throw new StaleStateError(`application ${name} is at version ${app.version}, not ${ifMatch}`, app);
+        if (app.containers.length > 0)
+          throw new ConflictError(
+            `application ${name} still has containers: ${app.containers.join(', ')}; remove them first`,
+            { context: { field: 'app' } },
+          );
+        await store.apps.remove(name, app.version);
+        const guard = await store.appGuards.get(name);
+        if (guard !== null) await store.appGuards.remove(name, guard.version);
+        if (app.user !== null && (await store.users.get(app.user)) !== null)
+          await store.users.update(app.user, (u) => ({
+            ...u,
+            applications: u.applications.filter((a) => a !== name),
+          }));
+        return { status: 200, body: { deleted: name } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/apps/{app}/containers/{container}',
+      tag: 'applications',
+      summary: 'Add a container to an application (a container belongs to at most one)',
+      async handle({ params }) {
+        const name = params.app as string;
+        const container = params.container as string;
+        await store.apps.require(name);
+        await setContainerApp(container, null, name);
+        try {
+          const app = await store.apps.update(name, (a) =>
+            a.containers.includes(container) ? a : { ...a, containers: [...a.containers, container].sort() },
+          );
+          return { status: 200, body: app };
+        } catch (err) {
+          await setContainerApp(container, name, null).catch(() => undefined);
+          throw err;
+        }
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/apps/{app}/containers/{container}',
+      tag: 'applications',
+      summary: 'Remove a container from its application',
+      async handle({ params }) {
+        const name = params.app as string;
+        const container = params.container as string;
+        const app = await store.apps.require(name);
+        if (!app.containers.includes(container))
+          throw new NotFoundError(`container ${container} is not in application ${name}`);
+        await setContainerApp(container, name, null).catch((err: unknown) => {
+          if (!(err instanceof NotFoundError)) throw err; // container gone: just drop it from the list
+        });
+        const updated = await store.apps.update(name, (a) => ({
+          ...a,
+          containers: a.containers.filter((c) => c !== container),
+        }));
+        return { status: 200, body: updated };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/users',
+      tag: 'users',
+      summary: 'List users',
+      async handle() {
+        const names = await store.listNames(GSI1_KINDS.users);
+        return {
+          status: 200,
+          body: (await Promise.all(names.map((n) => store.users.get(n)))).filter((u) => u !== null),
+        };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/users/{user}',
+      tag: 'users',
+      summary: 'A user and its applications',
+      async handle({ params }) {
+        return { status: 200, body: await store.users.require(params.user as string) };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/users/{user}',
+      tag: 'users',
+      summary: 'Create a user, or replace its resources (its applications are kept)',
+      body: UserInput,
+      ok: 201,
+      async handle({ params, body, ifMatch }) {
+        const name = params.user as string;
+        const resources = (existing: ResourcesOf<User>) =>
+          Object.fromEntries(
+            Object.entries(body.resources).map(([r, spec]) => [
+              r,
+              {
+                ...spec,
+                current: existing[r as Resource]?.current ?? 0,
+                guard: existing[r as Resource]?.guard ?? true,
+                weight: existing[r as Resource]?.weight ?? 1,
+              },
+            ]),
+          );
+        if ((await store.users.get(name)) === null) {
+          try {
+            const user = await store.users.create(name, {
+              name,
+              applications: [],
+              resources: resources({}),
+              version: 1,
+            });
+            return { status: 201, body: user };
+          } catch (err) {
+            if (!(err instanceof StaleStateError)) throw err;
+            throw new ConflictError(`user ${name} was created concurrently`, { cause: err });
+          }
+        }
+        const user = await store.users.update(
+          name,
+          (u) => ({ ...u, resources: resources(u.resources) }),
+          ifMatch,
+        );
+        return { status: 200, body: user };
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/users/{user}',
+      tag: 'users',
+      summary: 'Delete a user (its applications are unlinked, not deleted)',
+      async handle({ params, ifMatch }) {
+        const name = params.user as string;
+        const user = await store.users.require(name);
+        if (ifMatch !== null && user.version !== ifMatch)
+          throw new StaleStateError(`user ${name} is at version ${user.version}, not ${ifMatch}`, user);
+        for (const app of user.applications) {
+          if ((await store.apps.get(app)) === null) continue;
+          await store.apps.update(app, (a) => (a.user === name ? { ...a, user: null } : a));
+        }
+        await store.users.remove(name, user.version);
+        return { status: 200, body: { deleted: name } };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/users/{user}/apps/{app}',
+      tag: 'users',
+      summary: 'Link an application to a user (an application has at most one user)',
+      async handle({ params }) {
+        const name = params.user as string;
+        const appName = params.app as string;
+        await store.users.require(name);
+        await store.apps.update(appName, (a) => {
+          if (a.user === name) return a;
+          if (a.user !== null)
+            throw new ConflictError(`application ${appName} belongs to user ${a.user}`, {
+              context: { field: 'app' },
+            });
+          return { ...a, user: name };
+        });
+        try {
+          const user = await store.users.update(name, (u) =>
+            u.applications.includes(appName)
+              ? u
+              : { ...u, applications: [...u.applications, appName].sort() },
+          );
+          return { status: 200, body: user };
+        } catch (err) {
+          await store.apps
+            .update(appName, (a) => (a.user === name ? { ...a, user: null } : a))
+            .catch(() => undefined);
+          throw err;
+        }
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/users/{user}/apps/{app}',
+      tag: 'users',
+      summary: 'Unlink an application from its user',
+      async handle({ params }) {
+        const name = params.user as string;
+        const appName = params.app as string;
+        const user = await store.users.require(name);
+        if (!user.applications.includes(appName))
+          throw new NotFoundError(`application ${appName} is not linked to user ${name}`);
+        if ((await store.apps.get(appName)) !== null)
+          await store.apps.update(appName, (a) => (a.user === name ? { ...a, user: null } : a));
+        const updated = await store.users.update(name, (u) => ({
+          ...u,
+          applications: u.applications.filter((a) => a !== appName),
+        }));
+        return { status: 200, body: updated };
+      },
+    }),
+  ];
+}
+
+function pickDerived(l: { upper: number | null; lower: number | null } | undefined) {
+  return { upper: l?.upper ?? null, lower: l?.lower ?? null };
+}

@@ -1,0 +1,187 @@
+/**
+ * The API's access to versioned state items: read and parse, create only if
+ * absent, read-modify-write on `version` (retried on a lost race unless the
+ * caller pinned a version with If-Match), delete on version.
+ */
+import type { z } from 'zod';
+import { keys } from '../../adapters/dynamodb/table.ts';
+import type { Item, Key, TableClient } from '../../adapters/dynamodb/table-client.ts';
+import {
+  type Application,
+  Application as ApplicationSchema,
+  GuardState as GuardSchema,
+  type GuardState,
+  HostState,
+  type User,
+  User as UserSchema,
+} from '../../core/contracts/index.ts';
+import { NotFoundError, StaleStateError } from '../../core/errors.ts';
+
+const KEY_ATTRS = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+const RETRIES = 8;
+
+export function stripKeys(item: Item): Item {
+  return Object.fromEntries(Object.entries(item).filter(([k]) => !KEY_ATTRS.has(k)));
+}
+
+export class VersionedDocs<I, T extends { version: number }> {
+  readonly table: TableClient;
+  readonly schema: z.ZodType<T>;
+  readonly key: (id: I) => Key & Record<string, string>;
+  readonly what: (id: I) => string;
+
+  constructor(
+    table: TableClient,
+    schema: z.ZodType<T>,
+    key: (id: I) => Key & Record<string, string>,
+    what: (id: I) => string,
+  ) {
+    this.table = table;
+    this.schema = schema;
+    this.key = key;
+    this.what = what;
+  }
+
+  private primary(id: I): Key {
+    const { pk, sk } = this.key(id);
+    return { pk, sk };
+  }
+
+  async get(id: I): Promise<T | null> {
+    const item = await this.table.get(this.primary(id));
+    return item === null ? null : this.schema.parse(stripKeys(item));
+  }
+
+  async require(id: I): Promise<T> {
+    const doc = await this.get(id);
+    if (doc === null) throw new NotFoundError(`${this.what(id)} not found`);
+    return doc;
+  }
+
+  /** Create at version 1; a doc that exists already raises StaleStateError. */
+  async create(id: I, doc: T): Promise<T> {
+    const stored = this.schema.parse({ ...doc, version: 1 });
+    await this.table.putVersioned({ ...stored, ...this.key(id) }, null, this.what(id));
+    return stored;
+  }
+
+  async put(id: I, doc: T, expectedVersion: number): Promise<T> {
+    const stored = this.schema.parse({ ...doc, version: expectedVersion + 1 });
+    await this.table.putVersioned({ ...stored, ...this.key(id) }, expectedVersion, this.what(id));
+    return stored;
+  }
+
+  /**
+   * Apply `change` to the current doc and write it on its version. `change`
+   * may throw (validation against the current state) — nothing is written.
+   * Returning a doc equal to the current one writes nothing (idempotent PUT).
+   * With `ifMatch`, the doc must be at that version, and a lost race is a 409.
+   */
+  async update(id: I, change: (current: T) => T | Promise<T>, ifMatch: number | null = null): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.require(id);
+      if (ifMatch !== null && current.version !== ifMatch)
+        throw new StaleStateError(
+          `${this.what(id)} is at version ${current.version}, not ${ifMatch}`,
+          current,
+        );
+      const next = await change(structuredClone(current));
+      if (sameDoc(next, current)) return current;
+      try {
+        return await this.put(id, next, current.version);
+      } catch (err) {
+        if (!(err instanceof StaleStateError) || ifMatch !== null || attempt >= RETRIES) throw err;
+      }
+    }
+  }
+
+  async remove(id: I, expectedVersion: number): Promise<void> {
+    await this.table.deleteVersioned(this.primary(id), expectedVersion, this.what(id));
+  }
+}
+
+export function sameDoc(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : value,
+  );
+}
+
+export interface Locator {
+  host: string;
+}
+
+/** All the state items the API touches, over one table. */
+export class ApiStore {
+  readonly table: TableClient;
+  readonly hosts: VersionedDocs<string, HostState>;
+  readonly apps: VersionedDocs<string, Application>;
+  readonly users: VersionedDocs<string, User>;
+  readonly containerGuards: VersionedDocs<{ host: string; container: string }, GuardState>;
+  readonly appGuards: VersionedDocs<string, GuardState>;
+
+  constructor(table: TableClient) {
+    this.table = table;
+    this.hosts = new VersionedDocs(table, HostState, keys.hostState, (h) => `host ${h}`);
+    this.apps = new VersionedDocs(table, ApplicationSchema, keys.application, (a) => `application ${a}`);
+    this.users = new VersionedDocs(table, UserSchema, keys.user, (u) => `user ${u}`);
+    this.containerGuards = new VersionedDocs(
+      table,
+      GuardSchema,
+      ({ host, container }) => keys.guard(host, container),
+      ({ container }) => `limits of container ${container}`,
+    );
+    this.appGuards = new VersionedDocs(
+      table,
+      GuardSchema,
+      keys.applicationGuard,
+      (a) => `limits of application ${a}`,
+    );
+  }
+
+  async locate(container: string): Promise<Locator | null> {
+    const { pk, sk } = keys.containerLocator(container);
+    const item = await this.table.get({ pk, sk });
+    return item === null ? null : { host: String(item.host) };
+  }
+
+  async requireLocation(container: string): Promise<Locator> {
+    const loc = await this.locate(container);
+    if (loc === null) throw new NotFoundError(`container ${container} not found`);
+    return loc;
+  }
+
+  /** Claim a container name for a host; StaleStateError if it is claimed already. */
+  async claimLocator(container: string, host: string): Promise<void> {
+    await this.table.putIf(
+      { ...keys.containerLocator(container), host },
+      { expression: 'attribute_not_exists(pk)' },
+      `container ${container}`,
+    );
+  }
+
+  async dropLocator(container: string): Promise<void> {
+    const { pk, sk } = keys.containerLocator(container);
+    await this.table.deleteVersioned({ pk, sk }, null, `container ${container}`);
+  }
+
+  async listNames(kind: string): Promise<string[]> {
+    return (await this.table.listKind(kind)).sort();
+  }
+}
+
+/** A fresh Guardian state for a structure (defaults from the contract: no events, no decision yet). */
+export function newGuardState(
+  structure: string,
+  structureType: GuardState['structureType'],
+  limits: GuardState['limits'],
+): GuardState {
+  return GuardSchema.parse({ structure, structureType, version: 1, limits });
+}

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { keys } from '../../../../../adapters/dynamodb/table.ts';
+import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
+import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';
+
+describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flavour) => {
+  let f: ApiFixture;
+  beforeAll(async () => {
+    f = await apiFixture(flavour);
+    await f.call('PUT', '/hosts/h1', aHost({ cores: 4, memMiB: 8192 }));
+    await f.call('PUT', '/containers/c1', aContainer('h1', { cpu: [300, 50, 100], mem: [2048, 256, 1024] }));
+  });
+  afterAll(async () => {
+    await f.close();
+  });
+
+  it('shows every service with its effective config and heartbeat', async () => {
+    const r = await f.call('GET', '/services');
+    expect(r.body.map((s: { name: string }) => s.name)).toEqual([
+      'guardian',
+      'scaler',
+      'rebalancer',
+      'snapshoter',
+      'sanity',
+    ]);
+    const g = await f.call('GET', '/services/guardian');
+    expect(g.body).toMatchObject({ config: { WINDOW_TIMELAPSE: 5, EVENT_TIMEOUT: 60 }, heartbeat: null });
+    expect((await f.call('GET', '/services/nope')).status).toBe(400);
+  });
+
+  it('sets config keys with typed values and merges partial configs', async () => {
+    const one = await f.call('PUT', '/services/guardian/config/EVENT_TIMEOUT', { value: 90 });
+    expect(one.status).toBe(200);
+    expect(one.body.config.EVENT_TIMEOUT).toBe(90);
+    const many = await f.call('PUT', '/services/scaler', { REQUEST_TIMEOUT: 20, ORDER_TTL: 90 });
+    expect(many.body.config).toMatchObject({ REQUEST_TIMEOUT: 20, ORDER_TTL: 90, DRY_RUN: false });
+    expect(many.body.stored).toEqual({ REQUEST_TIMEOUT: 20, ORDER_TTL: 90 }); // defaults stay defaults
+    expect((await f.call('GET', '/services/guardian')).body.config.EVENT_TIMEOUT).toBe(90);
+  });
+
+  it.each([
+    [
+      'a number sent as a string',
+      '/services/guardian/config/WINDOW_TIMELAPSE',
+      { value: '10' },
+      'WINDOW_TIMELAPSE',
+      400,
+    ],
+    [
+      'an out-of-range value',
+      '/services/guardian/config/WINDOW_TIMELAPSE',
+      { value: 0 },
+      'WINDOW_TIMELAPSE',
+      400,
+    ],
+    ['an unknown key in a merge', '/services/guardian', { WINDOWS: 3 }, 'WINDOWS', 400],
+    ['an unknown key', '/services/guardian/config/NOPE', { value: 1 }, undefined, 404],
+    ['a missing value', '/services/guardian/config/DRY_RUN', {}, 'value', 400],
+    [
+      'a config that makes an active rule unreachable',
+      '/services/guardian',
+      { EVENT_TIMEOUT: 5 },
+      'EVENT_TIMEOUT',
+      400,
+    ],
+  ])('refuses %s and changes nothing', async (_what, path, body, field, status) => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', path, body);
+    expect(r.status).toBe(status);
+    if (field !== undefined) expect(r.body.field ?? '').toBe(field);
+    expect(await f.snapshot()).toEqual(before);
+  });
+
+  it('shows heartbeats the services record', async () => {
+    await f.tt.table.put({
+      ...keys.service('sanity'),
+      name: 'sanity',
+      config: {},
+      heartbeat: T0 - 1000,
+      version: 1,
+    });
+    expect((await f.call('GET', '/services/sanity')).body.heartbeat).toBe(T0 - 1000);
+  });
+
+  it('passes a manual step to the planner, which commits it and queues an order', async () => {
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: 100 });
+    expect(r.status).toBe(200);
+    expect(r.body.request).toMatchObject({ accepted: 1, orders: 1, rejected: [] });
+    expect((await f.call('GET', '/containers/c1/resources/cpu')).body.current).toBe(200);
+  });
+
+  it('passes a new max to the planner', async () => {
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', max: 350 });
+    expect(r.status).toBe(200);
+    expect((await f.call('GET', '/containers/c1/resources/cpu')).body.max).toBe(350);
+  });
+
+  it.each([
+    ['an unknown structure', { structure: 'ghost', resource: 'cpu', amount: 10 }, 404, undefined],
+    ['a zero step', { structure: 'c1', resource: 'cpu', amount: 0 }, 400, 'amount'],
+    ['both a step and a max', { structure: 'c1', resource: 'cpu', amount: 5, max: 400 }, 400, 'amount'],
+    ['an unknown resource', { structure: 'c1', resource: 'gpu', amount: 5 }, 400, 'resource'],
+    ['a resource the container lacks', { structure: 'c1', resource: 'net', amount: 5 }, 404, undefined],
+  ])('refuses a manual request with %s, changing nothing', async (_what, body, status, field) => {
+    const before = await f.snapshot();
+    const r = await f.call('POST', '/requests', body);
+    expect(r.status).toBe(status);
+    if (field !== undefined) expect(r.body.field).toBe(field);
+    expect(await f.snapshot()).toEqual(before);
+  });
+
+  it('answers 409 naming the planner reason when it refuses a step the host cannot give, changing nothing', async () => {
+    await f.call('PUT', '/containers/c1/resources/mem', { max: 8192 });
+    // The host has 8192 − 1024 = 7168 MiB free; a step of 7200 is clamped to what is free (and to max 8192).
+    const fill = await f.call('POST', '/requests', { structure: 'c1', resource: 'mem', amount: 7200 });
+    expect(fill.status).toBe(200);
+    expect((await f.call('GET', '/hosts/h1')).body.capacity.mem.free).toBe(0);
+    const before = await f.snapshot();
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'mem', amount: 100 });
+    expect(r.status).toBe(409);
+    expect(r.body.message).toContain('planner refused');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
+  it('reports status per container and resource, with the last decision and its reason', async () => {
+    await f.deps.store.containerGuards.update({ host: 'h1', container: 'c1' }, (g) => ({
+      ...g,
+      limits: {
+        ...g.limits,
+        cpu: { boundary: 10, boundary_type: 'percentage_of_max', upper: 165, lower: 130 },
+      },
+      lastDecision: {
+        at: T0,
+        resource: 'cpu',
+        text: 'CpuRescaleUp +75',
+        reasons: [
+          { source: 'CpuRescaleUp', text: 'usage 190 above upper 165 for 2 windows', values: { usage: 190 } },
+        ],
+        dryRun: false,
+      },
+    }));
+    const r = await f.call('GET', '/status');
+    expect(r.status).toBe(200);
+    const cpu = r.body.find((x: { resource: string }) => x.resource === 'cpu');
+    expect(cpu).toMatchObject({
+      container: 'c1',
+      host: 'h1',
+      usage: 190,
+      current: 200,
+      upper: 165,
+      lower: 130,
+      max: 350,
+      lastDecision: 'CpuRescaleUp +75',
+      reason: 'usage 190 above upper 165 for 2 windows',
+    });
+    expect((await f.call('GET', '/status?host=h1')).body).toHaveLength(2);
+    expect((await f.call('GET', '/status?host=nohost')).status).toBe(404);
+    expect((await f.call('GET', '/status?host=bad%2Fname')).status).toBe(400);
+  });
+
+  it('applies a Scaler config change at once: in dry run a manual step commits nothing', async () => {
+    expect((await f.call('PUT', '/services/scaler/config/DRY_RUN', { value: true })).status).toBe(200);
+    const before = await f.snapshot();
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: -10 });
+    expect(r.status).toBe(200);
+    expect(r.body.request.orders).toBe(0);
+    expect(await f.snapshot()).toEqual(before);
+    await f.call('PUT', '/services/scaler/config/DRY_RUN', { value: false });
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ApiClient } from '../../../cli/client.ts';
+import { configValue, main } from '../../../cli/main.ts';
+
+function harness(answer: (method: string, path: string, body: unknown) => { status: number; body: unknown }) {
+  const calls: { method: string; path: string; body: unknown; query: unknown }[] = [];
+  const out: string[] = [];
+  const err: string[] = [];
+  const client: ApiClient = {
+    async request(method, path, body, query) {
+      calls.push({ method, path, body, query });
+      return answer(method, path, body);
+    },
+  };
+  return {
+    calls,
+    out,
+    err,
+    io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), env: {}, client },
+  };
+}
+
+describe('sc (in-process, with a fake API client)', () => {
+  it('turns container add options into a subscription body', async () => {
+    const h = harness(() => ({
+      status: 201,
+      body: { container: { host: 'h1', cores: ['0'] }, orderSent: true },
+    }));
+    const code = await main(
+      [
+        'container',
+        'add',
+        'c1',
+        '--host',
+        'h1',
+        '--cpu',
+        '200:50:100',
+        '--mem',
+        '2048:256:1024',
+        '--boundary',
+        '15',
+        '--no-guard',
+      ],
+      h.io,
+    );
+    expect(code).toBe(0);
+    expect(h.calls[0]).toMatchObject({
+      method: 'PUT',
+      path: '/containers/c1',
+      body: {
+        host: 'h1',
+        guard: false,
+        resources: { cpu: { max: 200, min: 50, current: 100 }, mem: { max: 2048, min: 256, current: 1024 } },
+        limits: { cpu: { boundary: 15 }, mem: { boundary: 15 } },
+      },
+    });
+    expect(h.out.join('\n')).toContain('subscribed to h1 on cores 0');
+  });
+
+  it('sends scale steps and new maxima as manual requests', async () => {
+    const h = harness(() => ({
+      status: 200,
+      body: { unchanged: false, request: { accepted: 1, orders: 1, rejected: [] } },
+    }));
+    expect(await main(['scale', 'c1', 'cpu', '+100'], h.io)).toBe(0);
+    expect(await main(['scale', 'c1', 'mem', '--max', '4096'], h.io)).toBe(0);
+    expect(h.calls.map((c) => c.body)).toEqual([
+      { structure: 'c1', resource: 'cpu', amount: 100 },
+      { structure: 'c1', resource: 'mem', max: 4096 },
+    ]);
+  });
+
+  it('exits 1 and names the field when the API refuses, 2 on a usage error (without calling the API)', async () => {
+    const h = harness(() => ({
+      status: 400,
+      body: { error: 'ValidationError', message: 'invalid body.max: too small', field: 'max' },
+    }));
+    expect(await main(['container', 'set', 'c1', 'cpu', 'max=1'], h.io)).toBe(1);
+    expect(h.err.join('\n')).toBe('sc: invalid body.max: too small (field: max) [HTTP 400]');
+    const before = h.calls.length;
+    expect(await main(['scale', 'c1', 'cpu', 'lots'], h.io)).toBe(2);
+    expect(await main(['container', 'set', 'c1', 'cpu', 'size=3'], h.io)).toBe(2);
+    expect(await main(['nonsense'], h.io)).toBe(2);
+    expect(h.calls.length).toBe(before);
+  });
+
+  it('exits 3 when the API fails with a 5xx', async () => {
+    const h = harness(() => ({ status: 500, body: { error: 'InternalError', message: 'unexpected error' } }));
+    expect(await main(['host', 'ls'], h.io)).toBe(3);
+  });
+
+  it('prints JSON with --json', async () => {
+    const h = harness(() => ({ status: 200, body: [{ name: 'h1' }] }));
+    expect(await main(['--json', 'user', 'ls'], h.io)).toBe(0);
+    expect(JSON.parse(h.out.join(''))).toEqual([{ name: 'h1' }]);
+  });
+});
+
+describe('configValue', () => {
+  it('types values that parse as JSON and keeps other text as a string', () => {
+    expect(configValue('10')).toBe(10);
+    expect(configValue('0.4')).toBe(0.4);
+    expect(configValue('true')).toBe(true);
+    expect(configValue('["cpu","mem"]')).toEqual(['cpu', 'mem']);
+    expect(configValue('container')).toBe('container');
+  });
+});
