@@ -43,20 +43,28 @@ export function resendWith(orders: OrderSender, log?: Logger): ResendStep {
   return async (lagging, hosts, now, config) => {
     const involved = new Set(lagging.map((l) => l.host));
     const outcomes = new Map<string, ResendOutcome>();
+    // Re-sends are rare: send one order per call so each container's outcome is known.
     const recording: OrderSender = {
-      send: async (queueUrl, order) => {
-        try {
-          await orders.send(queueUrl, order);
-          outcomes.set(order.container, { container: order.container, host: order.host, sent: true });
-        } catch (err) {
-          outcomes.set(order.container, {
-            container: order.container,
-            host: order.host,
-            sent: false,
-            error: (err as Error).message,
-          });
-          throw err;
+      send: async (queueUrl, batch) => {
+        let sent = 0;
+        let failed = 0;
+        for (const order of batch) {
+          try {
+            const r = await orders.send(queueUrl, [order]);
+            if (r.failed > 0) throw new Error('the queue refused the order');
+            sent += 1;
+            outcomes.set(order.container, { container: order.container, host: order.host, sent: true });
+          } catch (err) {
+            failed += 1;
+            outcomes.set(order.container, {
+              container: order.container,
+              host: order.host,
+              sent: false,
+              error: (err as Error).message,
+            });
+          }
         }
+        return { sent, failed };
       },
     };
     await resendLagging(

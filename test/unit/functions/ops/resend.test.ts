@@ -32,7 +32,12 @@ const lagOf = (v: HostView, desired: number, applied: number): Lagging => ({
 describe('re-send step', () => {
   it('re-sends through the Scaler’s resend sweep, rebuilt from the desired state with a fresh dedup id', async () => {
     const sent: [string, ScaleOrder][] = [];
-    const step = resendWith({ send: async (url, order) => void sent.push([url, order]) });
+    const step = resendWith({
+      send: async (url, orders) => {
+        for (const order of orders) sent.push([url, order]);
+        return { sent: orders.length, failed: 0 };
+      },
+    });
     const h = aView('h1', 'q-h1', 3, 2);
     const outcomes = await step([lagOf(h, 3, 2)], [h, aView('h2', 'q-h2', 5, 4)], NOW, config);
     expect(outcomes).toEqual([{ container: 'h1-c', host: 'h1', sent: true }]);
