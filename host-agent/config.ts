@@ -3,6 +3,8 @@
  * strict schema (unknown SC_AGENT_* variables are refused), frozen, with every
  * default here and the cross-field rules checked here.
  */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { readEnvConfig } from '../adapters/env.ts';
 import { PlatformEnv } from '../adapters/platform-env.ts';
@@ -12,43 +14,68 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const AgentEnv = PlatformEnv.extend({
-  /** This host's name, as in its HostState item. */
-  SC_AGENT_HOST: HostName,
-  /** The host's queue URL; else HostState.queueUrl, else looked up by name. */
-  SC_AGENT_QUEUE_URL: z.string().url().optional(),
-  /** Root of the cgroup filesystem (injectable for tests). */
-  SC_AGENT_CGROUP_ROOT: z.string().startsWith('/').default('/sys/fs/cgroup'),
-  /** 'auto' detects v1/v2 from the root at start. */
-  SC_AGENT_CGROUP_VERSION: z.enum(['auto', 'v1', 'v2']).default('auto'),
-  /** LXC's container directory (configs, rootfs). */
-  SC_AGENT_LXC_PATH: z.string().startsWith('/').default('/var/lib/lxc'),
-  /** Mount target inside the container whose backing device disk limits apply to. */
+  SC_AGENT_HOST: HostName.describe('This host’s name, as in its HostState item (required).'),
+  SC_AGENT_QUEUE_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('The host’s order queue; else HostState.queueUrl, else looked up by name.'),
+  SC_AGENT_CGROUP_ROOT: z
+    .string()
+    .startsWith('/')
+    .default('/sys/fs/cgroup')
+    .describe('Root of the cgroup filesystem (injectable for tests).'),
+  SC_AGENT_CGROUP_VERSION: z
+    .enum(['auto', 'v1', 'v2'])
+    .default('auto')
+    .describe('cgroup layout; auto detects v1/v2 at start.'),
+  SC_AGENT_LXC_PATH: z
+    .string()
+    .startsWith('/')
+    .default('/var/lib/lxc')
+    .describe('LXC’s container directory.'),
   SC_AGENT_DISK_BIND_TARGET: z
     .string()
     .regex(/^[A-Za-z0-9_./-]+$/)
-    .default('opt/bind'),
-  SC_AGENT_CPU_PERIOD_US: int(1000, 1_000_000).default(100_000),
-  SC_AGENT_WAIT_TIME_S: int(0, 20).default(20),
-  SC_AGENT_VISIBILITY_TIMEOUT_S: int(1, 43_200).default(30),
-  /** Extend the visibility of a message being applied this often. */
-  SC_AGENT_VISIBILITY_HEARTBEAT_S: int(1, 43_000).default(10),
-  /** Retry delay for an order whose container is not (yet) on this host; DLQ after the queue's maxReceiveCount. */
-  SC_AGENT_UNKNOWN_RETRY_S: int(0, 900).default(5),
-  SC_AGENT_BACKOFF_MIN_MS: int(1, 60_000).default(200),
-  SC_AGENT_BACKOFF_MAX_MS: int(1, 600_000).default(20_000),
-  SC_AGENT_RECONCILE_S: int(1, 86_400).default(30),
-  SC_AGENT_HEARTBEAT_S: int(1, 3600).default(15),
-  /** Memory fast path: poll period of the OOM/pressure signals, ms (0 disables). */
-  SC_AGENT_MEM_WATCH_MS: int(0, 10_000).default(100),
-  /** Memory fast path: raise by this percentage of the current limit … */
-  SC_AGENT_MEM_RAISE_PCT: int(1, 400).default(25),
-  /** … and by at least this many MiB. */
-  SC_AGENT_MEM_RAISE_MIN_MIB: int(1, 1_048_576).default(64),
-  /** Usage publisher: OpenTSDB-compatible base URL (…/api/put); unset = off. */
-  SC_AGENT_PUBLISH_URL: z.string().url().optional(),
-  SC_AGENT_PUBLISH_S: int(1, 3600).default(5),
-  SC_AGENT_DRY_RUN: flag.default(false),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    .default('opt/bind')
+    .describe('Mount target in the container whose backing device disk limits apply to (else the rootfs).'),
+  SC_AGENT_CPU_PERIOD_US: int(1000, 1_000_000).default(100_000).describe('CFS period, µs.'),
+  SC_AGENT_WAIT_TIME_S: int(0, 20).default(20).describe('SQS long-poll wait, s.'),
+  SC_AGENT_VISIBILITY_TIMEOUT_S: int(1, 43_200)
+    .default(30)
+    .describe('Visibility of a received order, s; must exceed the heartbeat.'),
+  SC_AGENT_VISIBILITY_HEARTBEAT_S: int(1, 43_000)
+    .default(10)
+    .describe('Extend the visibility of an order being applied this often, s.'),
+  SC_AGENT_UNKNOWN_RETRY_S: int(0, 900)
+    .default(5)
+    .describe(
+      'Retry delay of an order for a container not on this host, s (DLQ after the queue’s max receives).',
+    ),
+  SC_AGENT_BACKOFF_MIN_MS: int(1, 60_000)
+    .default(200)
+    .describe('First backoff on network/credential errors, ms.'),
+  SC_AGENT_BACKOFF_MAX_MS: int(1, 600_000).default(20_000).describe('Longest backoff, ms.'),
+  SC_AGENT_RECONCILE_S: int(1, 86_400).default(30).describe('Reconciliation period, s.'),
+  SC_AGENT_HEARTBEAT_S: int(1, 3600).default(15).describe('Heartbeat (AGENT item) period, s.'),
+  SC_AGENT_MEM_WATCH_MS: int(0, 10_000)
+    .default(100)
+    .describe('Memory fast path: poll period of OOM/pressure signals, ms (0 = off).'),
+  SC_AGENT_MEM_RAISE_PCT: int(1, 400)
+    .default(25)
+    .describe('Memory fast path: raise by this % of the current limit…'),
+  SC_AGENT_MEM_RAISE_MIN_MIB: int(1, 1_048_576).default(64).describe('…and by at least this many MiB.'),
+  SC_AGENT_PUBLISH_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('Usage publisher: OpenTSDB-compatible base URL (/api/put); unset = off.'),
+  SC_AGENT_PUBLISH_S: int(1, 3600).default(5).describe('Usage publisher period, s.'),
+  SC_AGENT_DRY_RUN: flag.default(false).describe('Plan and log writes without applying them.'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level.'),
 })
   .strict()
   .superRefine((c, ctx) => {
@@ -125,4 +152,19 @@ export function loadAgentConfig(env: Record<string, string | undefined>): Readon
     dryRun: e.SC_AGENT_DRY_RUN,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** The settings table of host-agent/README.md, generated from the schema. */
+export function settingsMarkdown(): string {
+  const rows = Object.entries(AgentEnv.shape).map(([key, schema]) => {
+    const def = (schema as z.ZodType).safeParse(undefined);
+    const shown = def.success && def.data !== undefined ? `\`${String(def.data)}\`` : '—';
+    return `| \`${key}\` | ${shown} | ${(schema as z.ZodType).description ?? ''} |`;
+  });
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+// `npx node host-agent/config.ts --doc` prints the table.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.stdout.write(`${settingsMarkdown()}\n`);
 }

@@ -179,7 +179,7 @@ export class MemoryWatch {
         );
         return { kind: 'no-room', reason: `at max (${mem.max} MiB) or no free host memory` };
       }
-      const next = bumpMemory(host, name, toMiB, this.d.clock.now());
+      const next = bumpMemory(host, name, toMiB, this.d.clock.now(), this.d.orders.applied.get(name) ?? 0);
       try {
         await this.d.store.commitHost(next, host.version);
       } catch (err) {
@@ -199,15 +199,24 @@ export class MemoryWatch {
   }
 }
 
-/** The host item with one container's memory raised, its version bumped and the host's free memory reduced. Pure. */
-export function bumpMemory(host: HostState, name: string, toMiB: number, now: number): HostState {
+/**
+ * The host item with one container's memory raised, its desired version bumped
+ * past both the stored and the applied one, and the host's free memory reduced. Pure.
+ */
+export function bumpMemory(
+  host: HostState,
+  name: string,
+  toMiB: number,
+  now: number,
+  appliedVersion = 0,
+): HostState {
   const next = structuredClone(host);
   const c = next.containers[name];
   const mem = c?.resources.mem;
   if (c === undefined || mem === undefined) return next;
   const delta = toMiB - mem.current;
   mem.current = toMiB;
-  c.desiredVersion += 1;
+  c.desiredVersion = Math.max(c.desiredVersion, appliedVersion) + 1;
   c.desiredAt = now;
   next.capacity.mem.free -= delta;
   next.version += 1;

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # victoria-metrics: local metrics store; lxc, lxc-templates, busybox-static, iproute2: containers on
-# this host; a Java runtime for DynamoDB Local (skipped when a `java` is already on PATH).
+# this host; chromium: the dashboard test (headless); a Java runtime for DynamoDB Local (skipped
+# when a `java` is already on PATH).
 APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium)
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(default-jre-headless)
 missing=()

@@ -114,24 +114,30 @@ export class ScalerStore {
     return host === null ? null : { host, applied };
   }
 
-  /** Record activity lines, 25 to a batch, retrying unprocessed items. */
+  /** Record activity lines, 25 to a batch (8 batches in flight), retrying unprocessed items. */
   async recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void> {
     const items = lines.map((l) =>
       activityToItem(parseOrThrow(ActivitySchema, l.activity, 'activity'), l.seq),
     );
-    for (let i = 0; i < items.length; i += 25) {
-      let pending: Record<string, unknown>[] = items
-        .slice(i, i + 25)
-        .map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-        if (attempt > 8) throw new Error(`activity: ${pending.length} items left unprocessed`);
-        const out = await this.table.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending as never } }),
-        );
-        this.table.counters.writes += 1;
-        pending = (out.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
-      }
+    const batches: Item[][] = [];
+    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < batches.length) await this.writeBatch(batches[next++] as Item[]);
+    };
+    await Promise.all(Array.from({ length: Math.min(8, batches.length) }, worker));
+  }
+
+  private async writeBatch(items: readonly Item[]): Promise<void> {
+    let pending: Record<string, unknown>[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`activity: ${pending.length} items left unprocessed`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+      const out = await this.table.doc.send(
+        new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending as never } }),
+      );
+      this.table.counters.writes += 1;
+      pending = (out.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
     }
   }
 }

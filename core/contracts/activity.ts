@@ -17,3 +17,4 @@ export const Activity = z.strictObject({
   data: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])).default({}),
 });
 export type Activity = z.infer<typeof Activity>;
+export type ActivityInput = z.input<typeof Activity>;

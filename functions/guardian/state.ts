@@ -4,6 +4,7 @@
  * applications, guard-state writes (versioned), activity records.
  */
 
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
@@ -144,6 +145,27 @@ export async function writeGuard(
   await table.putVersioned({ ...key, ...state }, expectedVersion, `guard state ${state.structure}`);
 }
 
-export async function appendActivity(table: TableClient, activity: Activity, seq: string): Promise<void> {
-  await table.put({ ...keys.activity(activity.structure, activity.at, seq), ...activity });
+/** Activity records per BatchWriteItem request (DynamoDB's limit). */
+export const ACTIVITY_BATCH = 25;
+
+/**
+ * Append activity records, up to 25 per BatchWriteItem (they are unconditional
+ * and idempotent: same key, same content). Unprocessed items are retried a few
+ * times with backoff; what is still left is reported by a thrown error.
+ */
+export async function appendActivities(
+  table: TableClient,
+  records: readonly { activity: Activity; seq: string }[],
+): Promise<void> {
+  let pending = records.map(({ activity, seq }) => ({
+    PutRequest: { Item: { ...keys.activity(activity.structure, activity.at, seq), ...activity } },
+  }));
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt === 5)
+      throw new Error(`activity: ${pending.length} records left unprocessed after ${attempt} attempts`);
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+    const out = await table.doc.send(new BatchWriteCommand({ RequestItems: { [table.tableName]: pending } }));
+    table.counters.writes += 1;
+    pending = (out.UnprocessedItems?.[table.tableName] ?? []) as typeof pending;
+  }
 }

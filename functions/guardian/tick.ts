@@ -27,8 +27,9 @@ import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import { usageWindow } from '../../core/ports/metrics-source.ts';
 import type { RequestSink } from '../../core/ports/request-sink.ts';
 import {
+  ACTIVITY_BATCH,
   type AppRead,
-  appendActivity,
+  appendActivities,
   type HostRead,
   loadConfig,
   loadRules,
@@ -73,6 +74,8 @@ export interface TickReport {
   ddbReads: number;
   ddbWrites: number;
   ms: number;
+  /** Where the time went: state reads, metrics, decisions, writes + sink. */
+  phasesMs: { state: number; metrics: number; decide: number; write: number };
 }
 
 interface Target {
@@ -128,6 +131,13 @@ export async function runTick(
     ddbReads: 0,
     ddbWrites: 0,
     ms: 0,
+    phasesMs: { state: 0, metrics: 0, decide: 0, write: 0 },
+  };
+  let mark = performance.now();
+  const phase = (name: keyof TickReport['phasesMs']) => {
+    const t = performance.now();
+    report.phasesMs[name] += Math.round(t - mark);
+    mark = t;
   };
   const finish = () => {
     report.problems = problems.length;
@@ -207,6 +217,7 @@ export async function runTick(
     }
   }
   report.structures = targets.length;
+  phase('state');
 
   // Usage: one batched read for every member container.
   const memberNames = [...new Set(targets.flatMap((t) => t.members))];
@@ -219,6 +230,7 @@ export async function runTick(
           resources: config.GUARDABLE_RESOURCES,
           window: usageWindow(now, config.WINDOW_TIMELAPSE, config.WINDOW_DELAY),
         });
+  phase('metrics');
   report.tsdbQueries = usage.queries;
   report.rejectedMetrics = usage.rejected.length;
   if (usage.rejected.length > 0) {
@@ -251,8 +263,11 @@ export async function runTick(
     outcomes.push({ target, out });
   }
 
+  phase('decide');
+
   // Write what changed, record activity.
   const writes: (() => Promise<void>)[] = [];
+  const activities: { activity: Activity; seq: string }[] = [];
   const toSubmit: ScaleRequest[] = [];
   for (const { target, out } of outcomes) {
     const name = target.view.name;
@@ -284,8 +299,7 @@ export async function runTick(
         reasons,
         data: { direction: e.direction, dryRun: out.dryRun },
       };
-      const s = `ev${seq++}`;
-      writes.push(() => appendActivity(table, activity, s));
+      activities.push({ activity, seq: `ev${seq++}` });
     }
     for (const r of out.requests) {
       const activity: Activity = {
@@ -297,12 +311,15 @@ export async function runTick(
         reasons: r.reasons,
         data: { id: r.id, amount: r.amount, usage: r.usage, dryRun: out.dryRun },
       };
-      const s = `rq${seq++}`;
-      writes.push(() => appendActivity(table, activity, s));
+      activities.push({ activity, seq: `rq${seq++}` });
       report.requests.push(r);
       if (out.dryRun) report.dryRun += 1;
       else toSubmit.push(r);
     }
+  }
+  for (let i = 0; i < activities.length; i += ACTIVITY_BATCH) {
+    const batch = activities.slice(i, i + ACTIVITY_BATCH);
+    writes.push(() => appendActivities(table, batch));
   }
   await mapLimit(writes, writeConc, (w) => w());
 
@@ -312,5 +329,6 @@ export async function runTick(
     for (const r of result.rejected)
       logger.warn({ request: r.id, reason: r.reason }, 'request rejected by the planner');
   }
+  phase('write');
   return finish();
 }

@@ -80,9 +80,10 @@ export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
 /** Counts what `inner` sent (for the cost figures). */
 export function countingSender(inner: OrderSender, sent: { orders: number }): OrderSender {
   return {
-    async send(queueUrl, order) {
-      await inner.send(queueUrl, order);
-      sent.orders += 1;
+    async send(queueUrl, orders) {
+      const out = await inner.send(queueUrl, orders);
+      sent.orders += out.sent;
+      return out;
     },
   };
 }

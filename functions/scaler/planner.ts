@@ -43,6 +43,8 @@ export interface SubmitDetails extends SubmitResult {
   /** Lost races that were re-planned. */
   retries: number;
   notes: Rejection[];
+  /** Wall time of each phase, ms. */
+  timings: { loadMs: number; planMs: number; commitMs: number; sendMs: number; activityMs: number };
 }
 
 /** Resources the Guardian and the ReBalancer may only scale when guarded; operators may scale any. */
@@ -94,7 +96,9 @@ export class Planner implements RequestSink {
       valid.push(r);
     }
 
+    const t0 = performance.now();
     const ctx = await this.load(valid, rejected);
+    const t1 = performance.now();
     const planned = plan({
       hosts: [...ctx.hosts.values()],
       requests: ctx.requests,
@@ -104,6 +108,7 @@ export class Planner implements RequestSink {
       now,
     });
     rejected.push(...planned.rejected);
+    const t2 = performance.now();
     const details: SubmitDetails = {
       accepted: 0,
       rejected,
@@ -112,6 +117,7 @@ export class Planner implements RequestSink {
       committedHosts: 0,
       retries: 0,
       notes: [...planned.notes],
+      timings: { loadMs: t1 - t0, planMs: t2 - t1, commitMs: 0, sendMs: 0, activityMs: 0 },
     };
     const originals = new Set(ctx.requests.map((r) => r.id));
     const originOf = (id: string): string => (originals.has(id) ? id : id.slice(0, id.lastIndexOf('/')));
@@ -172,29 +178,38 @@ export class Planner implements RequestSink {
         }
       }
     });
+    const t3 = performance.now();
+    details.timings.commitMs = t3 - t2;
     details.committedHosts = committed.length;
     details.accepted = accepted.size;
 
     const allOrders = committed.flatMap((c) =>
       c.orders.map((o) => ({ order: o, queueUrl: c.host.queueUrl })),
     );
-    await mapLimit(allOrders, this.deps.concurrency ?? 16, async ({ order, queueUrl }) => {
-      if (queueUrl === null) {
-        details.unsent += 1;
+    await mapLimit(committed, this.deps.concurrency ?? 16, async ({ host, orders }) => {
+      if (orders.length === 0) return;
+      if (host.queueUrl === null) {
+        details.unsent += orders.length;
+        log.warn(
+          { host: host.name, orders: orders.length },
+          'host has no queue; the resend sweep will send its orders',
+        );
         return;
       }
-      try {
-        await this.deps.orders.send(queueUrl, order);
-        details.orders += 1;
-      } catch (err) {
-        details.unsent += 1;
+      const out = await this.deps.orders.send(host.queueUrl, orders).catch((err: unknown) => {
+        log.warn({ err, host: host.name }, 'orders not sent');
+        return { sent: 0, failed: orders.length };
+      });
+      details.orders += out.sent;
+      details.unsent += out.failed;
+      if (out.failed > 0)
         log.warn(
-          { err, host: order.host, container: order.container, version: order.desiredVersion },
-          'order not sent; the resend sweep will repeat it',
+          { host: host.name, failed: out.failed },
+          'orders not sent; the resend sweep will repeat them',
         );
-      }
     });
-
+    const t4 = performance.now();
+    details.timings.sendMs = t4 - t3;
     const lines: { activity: Activity; seq: string }[] = allOrders.map(({ order }) => ({
       seq: order.orderId,
       activity: {
@@ -229,6 +244,7 @@ export class Planner implements RequestSink {
     } catch (err) {
       log.warn({ err, lines: lines.length }, 'activity not recorded');
     }
+    details.timings.activityMs = performance.now() - t4;
     if (rejected.length > 0) log.info({ rejected: rejected.length }, 'requests rejected');
     return details;
   }

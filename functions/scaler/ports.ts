@@ -22,7 +22,7 @@ export interface LaggingState {
   getHostWithApplied(name: string): Promise<{ host: HostState; applied: Map<string, number> } | null>;
 }
 
-/** Sends one order to a host's queue. */
+/** Sends orders to one host's queue; never throws for a failed order, counts it. */
 export interface OrderSender {
-  send(queueUrl: string, order: ScaleOrder): Promise<void>;
+  send(queueUrl: string, orders: readonly ScaleOrder[]): Promise<{ sent: number; failed: number }>;
 }

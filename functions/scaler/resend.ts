@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../adapters/logger.ts';
 import { silentLogger } from '../../adapters/logger.ts';
-import { orderId } from '../../core/contracts/order.ts';
+import { orderId, type ScaleOrder } from '../../core/contracts/order.ts';
 import { buildOrder } from '../../core/policy/planner/orders.ts';
 import { mapLimit } from './planner.ts';
 import type { LaggingState, OrderSender } from './ports.ts';
@@ -39,38 +39,41 @@ export async function resendLagging(deps: ResendDeps, now: number): Promise<Rese
     if (loaded === null) return;
     result.hosts += 1;
     const { host, applied } = loaded;
+    const due: ScaleOrder[] = [];
     for (const c of Object.values(host.containers)) {
       const appliedVersion = applied.get(c.name) ?? 0;
       if (c.desiredVersion <= appliedVersion || now - c.desiredAt <= RESEND_AFTER * 1000) continue;
       result.lagging += 1;
-      if (host.queueUrl === null) {
-        result.noQueue += 1;
-        continue;
-      }
       // A new dedup id, or FIFO de-duplication would swallow the re-send within 5 minutes.
       const id = `${orderId(c.name, c.desiredVersion)}.r${now}`;
-      const order = buildOrder(
-        host,
-        c,
-        now,
-        ORDER_TTL,
-        [
-          {
-            source: 'sanity',
-            text: `re-sent: applied v${appliedVersion} < desired v${c.desiredVersion}`,
-            values: {},
-          },
-        ],
-        id,
+      due.push(
+        buildOrder(
+          host,
+          c,
+          now,
+          ORDER_TTL,
+          [
+            {
+              source: 'sanity',
+              text: `re-sent: applied v${appliedVersion} < desired v${c.desiredVersion}`,
+              values: {},
+            },
+          ],
+          id,
+        ),
       );
-      try {
-        await deps.orders.send(host.queueUrl, order);
-        result.resent += 1;
-      } catch (err) {
-        result.failed += 1;
-        log.warn({ err, host: host.name, container: c.name }, 'resend failed');
-      }
     }
+    if (due.length === 0) return;
+    if (host.queueUrl === null) {
+      result.noQueue += due.length;
+      return;
+    }
+    const out = await deps.orders.send(host.queueUrl, due).catch((err: unknown) => {
+      log.warn({ err, host: host.name }, 'resend failed');
+      return { sent: 0, failed: due.length };
+    });
+    result.resent += out.sent;
+    result.failed += out.failed;
   });
   return result;
 }

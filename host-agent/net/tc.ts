@@ -22,9 +22,9 @@ function checkDev(dev: string): void {
   if (!DEV_PATTERN.test(dev)) throw new UnsafePathError(`not a network device name: ${JSON.stringify(dev)}`);
 }
 
-/** Burst of the bucket: 20 ms of the rate, at least 32 KiB (one jumbo burst must fit). */
+/** Burst of the bucket: 20 ms of the rate, at least 64 KiB (one GSO segment must fit). */
 export function tbfBurstBytes(mbps: number): number {
-  return Math.max(32 * 1024, Math.ceil((mbps * BITS_PER_MBIT) / 8 / 50));
+  return Math.max(64 * 1024, Math.ceil((mbps * BITS_PER_MBIT) / 8 / 50));
 }
 
 export function tcShaper(tcPath = 'tc'): NetShaper {

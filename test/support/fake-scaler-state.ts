@@ -56,8 +56,9 @@ export class FakeScalerState implements PlannerState, ActivityLog, LaggingState 
 export class FakeOrderSender implements OrderSender {
   readonly sent: { queueUrl: string; order: ScaleOrder }[] = [];
   failing = false;
-  async send(queueUrl: string, order: ScaleOrder) {
-    if (this.failing) throw new Error('queue unavailable');
-    this.sent.push({ queueUrl, order });
+  async send(queueUrl: string, orders: readonly ScaleOrder[]) {
+    if (this.failing) return { sent: 0, failed: orders.length };
+    for (const order of orders) this.sent.push({ queueUrl, order });
+    return { sent: orders.length, failed: 0 };
   }
 }

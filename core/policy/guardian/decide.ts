@@ -6,16 +6,16 @@ import { requestAction, type ScaleRequest } from '../../contracts/request.ts';
 import type { EventRule, RequestRule, Rule } from '../../contracts/rule.ts';
 import type { GuardianConfig } from '../../contracts/service-config.ts';
 import type { Resource } from '../../contracts/units.ts';
-import { type AmountInputs, computeAmount } from './amounts.ts';
+import { computeAmount } from './amounts.ts';
 import { consumeEvents, countEvents, eventName, expireEvents } from './events.ts';
 import { enforceLimits } from './limits.ts';
 import {
   compileLogic,
+  countsResolver,
   type Evaluator,
-  eventRuleData,
   type ResourceView,
-  requestRuleData,
   truthy,
+  viewResolver,
 } from './rule-eval.ts';
 
 /**
@@ -38,12 +38,13 @@ export function compileRules(rules: readonly Rule[]): CompiledRules {
   const requests = new Map<Resource, { rule: RequestRule; test: Evaluator }[]>();
   for (const rule of rules) {
     if (!rule.active) continue;
-    const test = compileLogic(rule.rule);
     if (rule.generates === 'events') {
+      const test = compileLogic(rule.rule, viewResolver);
       const list = events.get(rule.resource) ?? [];
       list.push({ rule, test });
       events.set(rule.resource, list);
     } else {
+      const test = compileLogic(rule.rule, countsResolver);
       const list = requests.get(rule.resource) ?? [];
       list.push({ rule, test });
       requests.set(rule.resource, list);
@@ -112,10 +113,9 @@ function sameEvents(a: readonly ScaleEvent[], b: readonly ScaleEvent[]): boolean
 export function decide(input: DecideInput): DecideOutput {
   const { structure, previous, usage, rules, config, now } = input;
   const dryRun = config.DRY_RUN || (previous?.dryRun ?? false);
-  const limits: Partial<Record<Resource, ResourceLimits>> = { ...(previous?.limits ?? {}) };
+  let limits: Partial<Record<Resource, ResourceLimits>> = previous?.limits ?? {};
   let limitsChanged = previous === null;
-  const views = new Map<Resource, ResourceView>();
-  const margins = new Map<Resource, number>();
+  const views = new Map<Resource, ResourceView & { margin: number }>();
   const decisions: Decision[] = [];
   const ranks: number[] = [];
   const skips: DecideOutput['skips'] = [];
@@ -126,6 +126,7 @@ export function decide(input: DecideInput): DecideOutput {
     if (alloc === undefined || !alloc.guard) continue;
     const enforced = enforceLimits(alloc, previous?.limits[res]);
     if (enforced.changed) {
+      if (limits === previous?.limits) limits = { ...limits }; // copy on first write, never mutate the input
       limits[res] = enforced.limits;
       limitsChanged = true;
     }
@@ -151,18 +152,17 @@ export function decide(input: DecideInput): DecideOutput {
       upper: enforced.limits.upper,
       lower: enforced.limits.lower,
       boundary: enforced.limits.boundary,
+      margin: enforced.margin,
     });
-    margins.set(res, enforced.margin);
   }
 
   // 2. event rules over every usable resource
   const newEvents: ScaleEvent[] = [];
   const eventReasons = new Map<Resource, Reason[]>();
   if (views.size > 0) {
-    const data = eventRuleData(views);
     for (const [res, view] of views) {
       for (const { rule, test } of rules.events.get(res) ?? []) {
-        if (!truthy(test(data))) continue;
+        if (!truthy(test(views))) continue;
         const direction = 'up' in rule.action.events.scale ? 'up' : 'down';
         newEvents.push({
           structure: structure.name,
@@ -195,14 +195,13 @@ export function decide(input: DecideInput): DecideOutput {
   if (newEvents.length > 0) events = events.concat(newEvents);
   const requests: ScaleRequest[] = [];
   for (const [res, view] of views) {
-    const margin = margins.get(res) as number;
+    const margin = view.margin;
     let decided: Decision | null = null;
     let requested = false;
     for (const { rule, test } of rules.requests.get(res) ?? []) {
       const counts = countEvents(events, res);
-      if (!truthy(test(requestRuleData(counts)))) continue;
-      const x: AmountInputs = { ...view, margin };
-      const result = computeAmount(rule, x);
+      if (!truthy(test(counts))) continue;
+      const result = computeAmount(rule, view);
       events = consumeEvents(events, res, rule.rescale_type, rule.events_to_remove);
       const reason: Reason = {
         source: rule.name,

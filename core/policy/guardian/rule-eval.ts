@@ -21,16 +21,24 @@ export function truthy(v: unknown): boolean {
   return !!v;
 }
 
-function compileVar(arg: unknown): Evaluator {
+/** Turns a constant variable path into a getter over the data the compiled rule will be given. */
+export type VarResolver = (path: string, notFound: unknown) => Evaluator;
+
+/** JSON-Logic's own lookup: walk the dotted path through nested objects. */
+export const lookupResolver: VarResolver = (path, notFound) => {
+  const parts = path.split('.');
+  return (data) => lookup(data, parts, notFound);
+};
+
+function compileVar(arg: unknown, resolve: VarResolver): Evaluator {
   const [nameExpr, dflt] = Array.isArray(arg) ? arg : [arg];
   const notFound = dflt === undefined ? null : dflt;
   if (nameExpr === undefined || nameExpr === '' || nameExpr === null) return (data) => data;
   if (typeof nameExpr === 'object') {
-    const name = compileLogic(nameExpr);
+    const name = compileLogic(nameExpr, resolve);
     return (data) => lookup(data, String(name(data)).split('.'), notFound);
   }
-  const parts = String(nameExpr).split('.');
-  return (data) => lookup(data, parts, notFound);
+  return resolve(String(nameExpr), notFound);
 }
 
 function lookup(data: unknown, parts: readonly string[], notFound: unknown): unknown {
@@ -70,9 +78,9 @@ const OPS: Record<string, Op> = {
 };
 
 /** Compile a JSON-Logic expression (operators as admitted by rule-check.ts). Throws on others. */
-export function compileLogic(expr: unknown): Evaluator {
+export function compileLogic(expr: unknown, resolve: VarResolver = lookupResolver): Evaluator {
   if (Array.isArray(expr)) {
-    const items = expr.map(compileLogic);
+    const items = expr.map((e) => compileLogic(e, resolve));
     return (data) => items.map((f) => f(data));
   }
   if (expr === null || typeof expr !== 'object' || Object.keys(expr).length !== 1) {
@@ -80,8 +88,8 @@ export function compileLogic(expr: unknown): Evaluator {
   }
   const op = Object.keys(expr)[0] as string;
   const raw = (expr as Record<string, unknown>)[op];
-  if (op === 'var') return compileVar(raw);
-  const args = (Array.isArray(raw) ? raw : [raw]).map(compileLogic);
+  if (op === 'var') return compileVar(raw, resolve);
+  const args = (Array.isArray(raw) ? raw : [raw]).map((e) => compileLogic(e, resolve));
   if (op === 'and' || op === 'or') {
     const wantTruthy = op === 'or';
     return (data) => {
@@ -133,6 +141,35 @@ export function eventRuleData(views: ReadonlyMap<Resource, ResourceView>): Recor
   }
   return data;
 }
+
+const VIEW_PATH = /^([a-z_]+)\.(structure|limits)\.([a-z_]+)\.([a-z_]+)$/;
+
+/**
+ * Event-rule variables read straight from a Map<Resource, ResourceView>, the
+ * same values eventRuleData would nest (`<res>.structure.<res>.usage` → view.usage),
+ * without building that object per structure. Other paths fall back to null/default.
+ */
+export const viewResolver: VarResolver = (path, notFound) => {
+  const m = VIEW_PATH.exec(path);
+  const structureFields = ['max', 'min', 'current', 'usage'];
+  const limitFields = ['upper', 'lower', 'boundary'];
+  if (m === null || m[1] !== m[3]) return () => notFound;
+  const res = m[1] as Resource;
+  const field = m[4] as keyof ResourceView;
+  const allowed = m[2] === 'structure' ? structureFields : limitFields;
+  if (!allowed.includes(field)) return () => notFound;
+  return (data) => {
+    const v = (data as ReadonlyMap<Resource, ResourceView>).get(res);
+    return v === undefined ? notFound : v[field];
+  };
+};
+
+/** Request-rule variables read straight from an EventCounts. */
+export const countsResolver: VarResolver = (path, notFound) => {
+  if (path === 'events.scale.up') return (data) => (data as EventCounts).up;
+  if (path === 'events.scale.down') return (data) => (data as EventCounts).down;
+  return () => notFound;
+};
 
 export function requestRuleData(counts: EventCounts): { events: { scale: EventCounts } } {
   return { events: { scale: { up: counts.up, down: counts.down } } };

@@ -10,7 +10,7 @@ import type { ScaleOrder } from '../../contracts/order.ts';
 import { defaultConfig } from '../../contracts/service-config.ts';
 import type { Container } from '../../contracts/structure.ts';
 import { RESOURCES } from '../../contracts/units.ts';
-import { cloneHost, hostRoom, moveAllocation } from './capacity.ts';
+import { cloneContainer, cloneHost, hostRoom, moveAllocation } from './capacity.ts';
 import { releaseAll } from './cores.ts';
 import { buildOrder } from './orders.ts';
 
@@ -37,7 +37,7 @@ export function admitContainer(
     return { ok: false, field: 'name', reason: `${container.name} is already on ${host.name}` };
   const next = cloneHost(host);
   const placed: Container = {
-    ...structuredClone(container),
+    ...cloneContainer(container),
     cores: [],
     desiredVersion: container.desiredVersion + 1,
     desiredAt: now,

@@ -7,11 +7,38 @@
 import type { HostState } from '../../contracts/host.ts';
 import type { Container } from '../../contracts/structure.ts';
 import { type Resource, SHARES_PER_CORE } from '../../contracts/units.ts';
-import { coresOf, distributionOrder, placeShares, releaseShares, sharesOf } from './cores.ts';
+import { cloneCoreMap, coresOf, distributionOrder, placeShares, releaseShares, sharesOf } from './cores.ts';
 
-/** Deep copy of a host state that the planner may mutate. */
+/**
+ * Deep copy of a host state that the planner may mutate. The topology is
+ * shared: nothing ever mutates it (and sharing keeps the distribution order cached).
+ */
 export function cloneHost(host: HostState): HostState {
-  return structuredClone(host);
+  const cap = host.capacity;
+  const containers: Record<string, Container> = {};
+  for (const [name, c] of Object.entries(host.containers)) containers[name] = cloneContainer(c);
+  const disks: HostState['capacity']['disks'] = {};
+  for (const [name, d] of Object.entries(cap.disks)) disks[name] = { ...d };
+  return {
+    ...host,
+    capacity: {
+      cpu: { ...cap.cpu, cores: cloneCoreMap(cap.cpu.cores) },
+      mem: { ...cap.mem },
+      disks,
+      net: cap.net === null ? null : { ...cap.net },
+    },
+    containers,
+  };
+}
+
+export function cloneContainer(c: Container): Container {
+  const resources: Container['resources'] = {};
+  for (const [res, spec] of Object.entries(c.resources) as [
+    Resource,
+    NonNullable<Container['resources'][Resource]>,
+  ][])
+    resources[res] = { ...spec };
+  return { ...c, resources, cores: [...c.cores], disk: c.disk === null ? null : { ...c.disk } };
 }
 
 /**

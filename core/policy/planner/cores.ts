@@ -13,8 +13,18 @@ import { SHARES_PER_CORE } from '../../contracts/units.ts';
 
 export type CoreMap = Record<string, CoreUsage>;
 
+const orderCache = new WeakMap<readonly CoreTopology[], string[]>();
+
 /** Logical CPU ids in distribution order: physical cores across sockets first, siblings last. */
-export function distributionOrder(topology: readonly CoreTopology[]): string[] {
+export function distributionOrder(topology: readonly CoreTopology[]): readonly string[] {
+  const cached = orderCache.get(topology);
+  if (cached !== undefined) return cached;
+  const order = computeOrder(topology);
+  orderCache.set(topology, order);
+  return order;
+}
+
+function computeOrder(topology: readonly CoreTopology[]): string[] {
   const byPhysical = new Map<string, CoreTopology[]>();
   for (const t of topology) {
     const key = `${t.socket}:${t.core}`;

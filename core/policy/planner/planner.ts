@@ -71,6 +71,8 @@ interface Ctx {
   where: Map<string, string>;
   input: PlanInput;
   reasons: Map<string, Reason[]>;
+  /** Containers changed per host. */
+  touched: Map<string, Set<string>>;
   accepted: Set<string>;
   rejected: Rejection[];
   notes: Rejection[];
@@ -85,6 +87,7 @@ export function plan(input: PlanInput): Plan {
     where: new Map(),
     input,
     reasons: new Map(),
+    touched: new Map(),
     accepted: new Set(),
     rejected: [],
     notes: [],
@@ -176,6 +179,12 @@ function record(ctx: Ctx, container: string, req: ScaleRequest, text: string): u
   });
   ctx.reasons.set(container, list);
   ctx.accepted.add(req.id);
+  const host = ctx.where.get(container);
+  if (host !== undefined) {
+    const set = ctx.touched.get(host) ?? new Set<string>();
+    set.add(container);
+    ctx.touched.set(host, set);
+  }
 }
 
 function noteRequest(ctx: Ctx, host: string, req: ScaleRequest): void {
@@ -436,9 +445,10 @@ function finish(ctx: Ctx): Plan {
   for (const original of ctx.input.hosts) {
     const next = ctx.hosts.get(original.name) as HostState;
     let changed = false;
-    for (const [name, c] of Object.entries(next.containers)) {
+    for (const name of ctx.touched.get(original.name) ?? []) {
+      const c = next.containers[name];
       const before = original.containers[name];
-      if (before === undefined) continue;
+      if (c === undefined || before === undefined) continue;
       const limitsChanged =
         JSON.stringify(orderLimits(before, original.cpuPlacement)) !==
         JSON.stringify(orderLimits(c, next.cpuPlacement));

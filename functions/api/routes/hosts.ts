@@ -124,9 +124,10 @@ export function hostRoutes(deps: ApiDeps): Route[] {
                 h.queueUrl !== null
               )
                 return h;
-              if (Object.keys(h.containers).length > 0 && !sameDoc(h.capacity, capacity))
+              const reshaped = !sameDoc(h.capacity, capacity) || h.cpuPlacement !== body.cpuPlacement;
+              if (Object.keys(h.containers).length > 0 && reshaped)
                 throw new ConflictError(
-                  `host ${name} has containers (${Object.keys(h.containers).join(', ')}); unsubscribe them before changing its capacity`,
+                  `host ${name} has containers (${Object.keys(h.containers).join(', ')}); unsubscribe them before changing its capacity or CPU placement`,
                   { context: { field: 'host' } },
                 );
               const queueUrl = h.queueUrl ?? (await queues.ensure(name)).queueUrl;

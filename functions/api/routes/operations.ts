@@ -123,7 +123,7 @@ export async function statusRows(deps: ApiDeps, onlyHost?: string): Promise<Stat
           lower: limits?.lower ?? null,
           min: spec.min,
           max: spec.max,
-          lastDecision: decision?.text ?? null,
+          lastDecision: decision === null ? null : `${decision.text}${decision.dryRun ? ' (dry run)' : ''}`,
           reason: decision?.reasons.map((x) => x.text).join('; ') || null,
           decidedAt: decision?.at ?? null,
         });

@@ -255,15 +255,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const app = await store.apps.update(
           name,
           (a) => {
-            const s = a.resources[resource];
-            const base: ResourceSpec = s ?? {
-              max: body.max ?? 0,
-              min: 0,
-              current: 0,
-              guard: true,
-              weight: 1,
-            };
-            a.resources = { ...a.resources, [resource]: patchSpec(base, body, false) };
+            a.resources = { ...a.resources, [resource]: patchAggregateSpec(a.resources[resource], body) };
             return a;
           },
           ifMatch,
@@ -324,15 +316,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const user = await store.users.update(
           name,
           (u) => {
-            const s = u.resources[resource];
-            const base: ResourceSpec = s ?? {
-              max: body.max ?? 0,
-              min: 0,
-              current: 0,
-              guard: true,
-              weight: 1,
-            };
-            u.resources = { ...u.resources, [resource]: patchSpec(base, body, false) };
+            u.resources = { ...u.resources, [resource]: patchAggregateSpec(u.resources[resource], body) };
             return u;
           },
           ifMatch,
@@ -369,4 +353,13 @@ export async function submit(
     throw new ConflictError(`the planner refused the request: ${why}`, { context: { field: r.field } });
   }
   return { id: request.id, ...result };
+}
+
+/**
+ * Applications and users aggregate their containers: their `current` is never set directly.
+ * A resource they do not have yet starts from the patch's max.
+ */
+function patchAggregateSpec(spec: ResourceSpec | undefined, body: ResourcePatch): ResourceSpec {
+  const base: ResourceSpec = spec ?? { max: body.max ?? 0, min: 0, current: 0, guard: true, weight: 1 };
+  return patchSpec(base, body, false);
 }

@@ -3,9 +3,13 @@
  * older than 22, so the re-exec shim is exercised too) against the local API server.
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { toEvent } from '../../../functions/api/local-server.ts';
 import { type ApiFixture, apiFixture } from '../functions/api/harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -19,12 +23,26 @@ interface Run {
   stderr: string;
 }
 
+async function body(req: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of req) text += String(chunk);
+  return text;
+}
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe('sc against the local API', () => {
   let f: ApiFixture;
   let env: Record<string, string>;
-  const sc = (...args: string[]): Promise<Run> =>
+  const extraServers: Server[] = [];
+  const sc = (...args: string[]): Promise<Run> => scWith(env, ...args);
+  const scWith = (runEnv: Record<string, string>, ...args: string[]): Promise<Run> =>
     new Promise((resolve) => {
-      execFile(SYSTEM_NODE, [SC, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      execFile(SYSTEM_NODE, [SC, ...args], { env: runEnv, timeout: 30_000 }, (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
         resolve({ code, stdout, stderr });
       });
@@ -36,6 +54,7 @@ describe('sc against the local API', () => {
     env = { PATH: process.env.PATH ?? '', SC_API_URL: server.url, SC_API_TOKEN: TOKEN };
   });
   afterAll(async () => {
+    for (const s of extraServers) s.close();
     await f.close();
   });
 
@@ -143,5 +162,69 @@ describe('sc against the local API', () => {
     expect((await sc('container', 'rm', 'c1')).code).toBe(0);
     expect((await sc('host', 'rm', 'h1')).code).toBe(0);
     expect((await sc('--json', 'host', 'ls')).stdout.trim()).toBe('[]');
+  });
+
+  it('signs requests with SigV4 for API Gateway when there is no token', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    // A stand-in for API Gateway with IAM authorization: records the signature, forwards the event.
+    const gateway = createServer((req, res) => {
+      void body(req).then(async (text) => {
+        seen.push(req.headers);
+        const out = await f.api.handle(toEvent(req, text));
+        res.writeHead(out.statusCode, out.headers).end(out.body);
+      });
+    });
+    extraServers.push(gateway);
+    const url = await listen(gateway);
+    const creds = {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_REGION: 'eu-west-1',
+    };
+    const r = await scWith(
+      { PATH: env.PATH ?? '', SC_API_URL: url, ...creds },
+      '--json',
+      'user',
+      'show',
+      'bo',
+    );
+    expect(r.code).toBe(1); // no such user: the request got through, signed
+    expect(r.stderr).toContain('user bo not found');
+    expect(String(seen[0]?.authorization)).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+    );
+    expect(seen[0]?.['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
+  });
+
+  it('invokes the api function directly with --invoke, sending the same event', async () => {
+    const invoked: string[] = [];
+    // A stand-in for the Lambda Invoke API that runs the API on the event it is given.
+    const lambda = createServer((req, res) => {
+      void body(req).then(async (text) => {
+        invoked.push(req.url ?? '');
+        const out = await f.api.handle(JSON.parse(text));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+      });
+    });
+    extraServers.push(lambda);
+    const url = await listen(lambda);
+    const r = await scWith(
+      {
+        PATH: env.PATH ?? '',
+        AWS_ENDPOINT_URL_LAMBDA: url,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_REGION: 'us-east-1',
+      },
+      '--invoke',
+      'serverless-containers-dev-api',
+      '--json',
+      'rule',
+      'show',
+      'CpuRescaleUp',
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'CpuRescaleUp', generates: 'requests' });
+    expect(invoked[0]).toBe('/2015-03-31/functions/serverless-containers-dev-api/invocations');
   });
 });

@@ -224,10 +224,11 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     expect(quota()).toBe('100000');
     expect((agent?.consumer?.stats.receiveErrors ?? 0) > 0).toBe(true);
     sqsProxy.up(); // the order is taken and written, but cannot be reported yet
-    await until('the write', async () => quota() === '70000');
+    // Recovery waits out the current backoff step; generous on a loaded machine.
+    await until('the write', async () => quota() === '70000', 30_000);
     expect((await applied())?.appliedVersion).toBe(1);
     ddbProxy.up();
-    await until('the report', async () => (await applied())?.appliedVersion === 2);
+    await until('the report', async () => (await applied())?.appliedVersion === 2, 30_000);
     await until('queue drained', () => queueEmpty(queues.queueUrl), 15_000);
   });
 

@@ -63,6 +63,11 @@ describe('bumpMemory', () => {
     expect(next.version).toBe(host.version + 1);
     expect(host.containers.c1?.resources.mem?.current).toBe(512); // input untouched
   });
+
+  it('bumps the desired version past an applied version the state is behind', () => {
+    const host = aHostState('h1', { c1: { mem: 512, version: 4 } }, 1000);
+    expect(bumpMemory(host, 'c1', 640, 99, 9).containers.c1?.desiredVersion).toBe(10);
+  });
 });
 
 describe('MemoryWatch', () => {
@@ -112,6 +117,25 @@ describe('MemoryWatch', () => {
       underOom: true,
       limitBytes: 512 * BYTES_PER_MIB,
     });
+  });
+
+  it('reads v2 signals from memory.events', () => {
+    const t2 = makeCgroupTree('v2');
+    try {
+      t2.addContainer('c2');
+      t2.write('c2', 'unified', 'memory.max', `${256 * BYTES_PER_MIB}\n`);
+      t2.write('c2', 'unified', 'memory.events', 'low 0\nhigh 4\nmax 9\noom 2\noom_kill 1\n');
+      const cg = resolveContainerCgroup(t2.root, 'v2', 'c2');
+      if (cg === null) throw new Error('fixture');
+      expect(readMemSignals(cg)).toMatchObject({
+        oomKills: 1,
+        ooms: 2,
+        limitHits: 9,
+        limitBytes: 256 * BYTES_PER_MIB,
+      });
+    } finally {
+      t2.cleanup();
+    }
   });
 
   it('raises memory on an OOM kill: accounted on the host item, applied, reported', async () => {

@@ -129,7 +129,7 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
 
     const hot = await t.table.get(keys.guard(h1, n.hot));
     expect(hot).toMatchObject({ version: 2, events: [], limits: { cpu: { upper: 260, lower: 220 } } });
-    expect((hot?.lastDecision as { text: string } | undefined)?.text).toBe('CpuRescaleUp +75');
+    expect(hot?.lastDecision).toMatchObject({ text: 'CpuRescaleUp +75' });
     const corrupt = await t.table.get(keys.guard(h1, n.corrupt));
     expect(corrupt?.version).toBe('seven'); // never overwritten
     const log = await t.table.queryPartition(keys.activityPartition(n.hot));

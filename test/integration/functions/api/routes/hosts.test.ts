@@ -139,6 +139,10 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     expect((await f.call('PUT', '/containers/c1', aContainer('h1'))).status).toBe(201);
     const before = await f.snapshot();
     expect((await f.call('PUT', '/hosts/h1', aHost({ cores: 8 }))).status).toBe(409);
+    expect(
+      (await f.call('PUT', '/hosts/h1', { ...aHost({ cores: 4, memMiB: 4096 }), cpuPlacement: 'quota' }))
+        .status,
+    ).toBe(409);
     const del = await f.call('DELETE', '/hosts/h1');
     expect(del.status).toBe(409);
     expect(del.body.message).toContain('c1');

@@ -126,4 +126,65 @@ describe('decide', () => {
       ),
     );
   });
+
+  it('never emits a request that takes current outside [min, max], whatever the usage (property)', () => {
+    const proportional = compileRules(
+      DEFAULT_RULES.map((r) =>
+        r.name === 'CpuRescaleUp' ? { ...r, rescale_policy: 'proportional' as const, amount: 150 } : r,
+      ),
+    );
+    let emitted = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 50 }),
+        // plateaus of usage (level, ticks), so events accumulate as in real traces
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 1600 }), fc.integer({ min: 1, max: 10 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.boolean(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (min, span, boundary, plateaus, prop, start) => {
+          const max = min + span;
+          const usages = plateaus.flatMap(([u, n]) => Array<number>(n).fill(u));
+          let current = Math.round(min + start * span);
+          let prev: GuardState | null = null;
+          for (const [i, u] of usages.entries()) {
+            const s: StructureView = {
+              name: 'c0',
+              type: 'container',
+              resources: { cpu: { max, min, current, guard: true } },
+            };
+            const previous: GuardState | null = prev ?? {
+              structure: 'c0',
+              structureType: 'container',
+              version: 0,
+              limits: { cpu: { boundary, boundary_type: 'percentage_of_current', upper: null, lower: null } },
+              events: [],
+              lastDecision: null,
+              dryRun: false,
+            };
+            const out = decide({
+              structure: s,
+              previous,
+              usage: { cpu: u },
+              rules: prop ? proportional : rules,
+              config,
+              now: i * 5000,
+            });
+            for (const r of out.requests) {
+              emitted += 1;
+              current += r.amount;
+              expect(current).toBeGreaterThanOrEqual(min);
+              expect(current).toBeLessThanOrEqual(max);
+            }
+            prev = out.state;
+          }
+        },
+      ),
+    );
+    expect(emitted).toBeGreaterThan(50); // the property is not vacuous
+  });
 });

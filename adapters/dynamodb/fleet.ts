@@ -1,0 +1,196 @@
+/**
+ * Reads the whole fleet's state for the periodic operations (ReBalancer,
+ * snapshoter, sanity sweep): every host partition (state, guard states,
+ * applied reports, agent heartbeat), applications with their guard states,
+ * users, service configs and rules. One Query per host and per application,
+ * plus the kind listings. Items that fail their schema are returned in
+ * `invalid` (named by key) instead of stopping the sweep.
+ */
+
+import { type GuardState, GuardState as GuardStateSchema } from '../../core/contracts/guard-state.ts';
+import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
+import {
+  type AgentHeartbeat,
+  AgentHeartbeat as AgentHeartbeatSchema,
+  AgentReport,
+} from '../../core/contracts/report.ts';
+import { type Rule, Rule as RuleSchema } from '../../core/contracts/rule.ts';
+import {
+  SERVICE_CONFIGS,
+  type ServiceConfigOf,
+  type ServiceDoc,
+  ServiceDoc as ServiceDocSchema,
+  type ServiceName,
+} from '../../core/contracts/service-config.ts';
+import {
+  type Application,
+  Application as ApplicationSchema,
+  type User,
+  User as UserSchema,
+} from '../../core/contracts/structure.ts';
+import { parseOrThrow } from '../../core/errors.ts';
+import { mapLimit } from '../../core/map-limit.ts';
+import { GSI1_KINDS, keys } from './table.ts';
+import type { Item, TableClient } from './table-client.ts';
+
+export interface HostView {
+  state: HostState;
+  guards: Map<string, GuardState>;
+  applied: Map<string, AgentReport>;
+  heartbeat: AgentHeartbeat | null;
+}
+
+export interface ApplicationView {
+  app: Application;
+  guard: GuardState | null;
+}
+
+export interface InvalidItem {
+  pk: string;
+  sk: string;
+  error: string;
+}
+
+export interface Fleet {
+  hosts: HostView[];
+  applications: ApplicationView[];
+  users: User[];
+  services: Map<ServiceName, ServiceDoc>;
+  rules: Rule[];
+  invalid: InvalidItem[];
+}
+
+/** Partitions read at once: enough to hide latency, few enough to stay far from throttling. */
+const READ_CONCURRENCY = 8;
+
+const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
+
+/** The item without its key attributes: what the contract schema describes. */
+export function body(item: Item): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...item };
+  for (const k of KEY_ATTRIBUTES) delete out[k];
+  return out;
+}
+
+export async function readFleet(table: TableClient, opts: { rules?: boolean } = {}): Promise<Fleet> {
+  const invalid: InvalidItem[] = [];
+  const parse = <T>(schema: Parameters<typeof parseOrThrow>[0], item: Item, what: string): T | null => {
+    try {
+      return parseOrThrow(schema, body(item), what) as T;
+    } catch (err) {
+      invalid.push({ pk: String(item.pk), sk: String(item.sk), error: (err as Error).message });
+      return null;
+    }
+  };
+
+  const [hostNames, appNames, userNames, serviceItems, ruleItems] = await Promise.all([
+    table.listKind(GSI1_KINDS.hosts),
+    table.listKind(GSI1_KINDS.apps),
+    table.listKind(GSI1_KINDS.users),
+    table.queryPartition(keys.servicesPartition),
+    opts.rules === false ? Promise.resolve([]) : table.queryPartition(keys.rulesPartition),
+  ]);
+
+  const hostItems = await mapLimit([...hostNames].sort(), READ_CONCURRENCY, (name) =>
+    table.queryPartition(keys.hostPartition(name)),
+  );
+  const hosts: HostView[] = [];
+  for (const [idx, name] of [...hostNames].sort().entries()) {
+    const items = hostItems[idx] ?? [];
+    let state: HostState | null = null;
+    const guards = new Map<string, GuardState>();
+    const applied = new Map<string, AgentReport>();
+    let heartbeat: AgentHeartbeat | null = null;
+    for (const item of items) {
+      const sk = String(item.sk);
+      if (sk === 'STATE') state = parse<HostState>(HostStateSchema, item, `host ${name}`);
+      else if (sk === 'AGENT') heartbeat = parse<AgentHeartbeat>(AgentHeartbeatSchema, item, `agent ${name}`);
+      else if (sk.startsWith('GUARD#')) {
+        const g = parse<GuardState>(GuardStateSchema, item, `guard ${sk}`);
+        if (g !== null) guards.set(g.structure, g);
+      } else if (sk.startsWith('APPLIED#')) {
+        const r = parse<AgentReport>(AgentReport, item, `applied ${sk}`);
+        if (r !== null) applied.set(r.container, r);
+      }
+    }
+    if (state !== null) hosts.push({ state, guards, applied, heartbeat });
+  }
+
+  const sortedApps = [...appNames].sort();
+  const appItems = await mapLimit(sortedApps, READ_CONCURRENCY, (name) =>
+    table.queryPartition(`APP#${name}`),
+  );
+  const applications: ApplicationView[] = [];
+  for (const [idx, name] of sortedApps.entries()) {
+    const items = appItems[idx] ?? [];
+    const appItem = items.find((i) => i.sk === keys.application(name).sk);
+    const guardItem = items.find((i) => i.sk === keys.applicationGuard(name).sk);
+    const app =
+      appItem === undefined ? null : parse<Application>(ApplicationSchema, appItem, `application ${name}`);
+    const guard =
+      guardItem === undefined ? null : parse<GuardState>(GuardStateSchema, guardItem, `guard of ${name}`);
+    if (app !== null) applications.push({ app, guard });
+  }
+
+  const sortedUsers = [...userNames].sort();
+  const userItems = await mapLimit(sortedUsers, READ_CONCURRENCY, (name) => {
+    const { pk, sk } = keys.user(name);
+    return table.get({ pk, sk });
+  });
+  const users: User[] = [];
+  for (const [idx, name] of sortedUsers.entries()) {
+    const item = userItems[idx] ?? null;
+    const user = item === null ? null : parse<User>(UserSchema, item, `user ${name}`);
+    if (user !== null) users.push(user);
+  }
+
+  const services = new Map<ServiceName, ServiceDoc>();
+  for (const item of serviceItems) {
+    const doc = parse<ServiceDoc>(ServiceDocSchema, item, `service ${String(item.sk)}`);
+    if (doc !== null) services.set(doc.name, doc);
+  }
+  const rules: Rule[] = [];
+  for (const item of ruleItems) {
+    // Rules are stored with the catalog's `version` beside the rule's own fields.
+    const { version: _version, ...fields } = item;
+    const rule = parse<Rule>(RuleSchema, fields, `rule ${String(item.sk)}`);
+    if (rule !== null) rules.push(rule);
+  }
+  return { hosts, applications, users, services, rules, invalid };
+}
+
+/** A service's config: its stored document over the defaults (hot-reloaded each run). */
+export function serviceConfig<S extends ServiceName>(
+  services: ReadonlyMap<ServiceName, ServiceDoc>,
+  name: S,
+): ServiceConfigOf<S> {
+  return parseOrThrow(
+    SERVICE_CONFIGS[name],
+    services.get(name)?.config ?? {},
+    `config of ${name}`,
+  ) as ServiceConfigOf<S>;
+}
+
+/** Read one service's config only (one Get). */
+export async function readServiceConfig<S extends ServiceName>(
+  table: TableClient,
+  name: S,
+): Promise<ServiceConfigOf<S>> {
+  const item = await table.get(keys.service(name));
+  const doc = item === null ? null : parseOrThrow(ServiceDocSchema, body(item), `service ${name}`);
+  return parseOrThrow(SERVICE_CONFIGS[name], doc?.config ?? {}, `config of ${name}`) as ServiceConfigOf<S>;
+}
+
+/** Write a host state item with a conditional write on its version (StaleStateError on a lost race). */
+export async function writeHostState(
+  table: TableClient,
+  state: HostState,
+  expectedVersion: number,
+): Promise<void> {
+  const valid = parseOrThrow(HostStateSchema, state, `host ${state.name}`);
+  await table.putVersioned(
+    { ...keys.hostState(valid.name), ...valid },
+    expectedVersion,
+    `host ${valid.name}`,
+  );
+}

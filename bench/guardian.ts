@@ -1,0 +1,290 @@
+/**
+ * Guardian figures:
+ * - guardian.decisions_per_s: pure policy (decide) on one core, 1k / 10k / 100k containers
+ *   (cpu + mem guarded, default rules; 90 % stable, 5 % over upper, 5 % under lower);
+ *   one decision = one container evaluated on all its guarded resources.
+ * - guardian.tick_10k_ms, .tsdb_queries_per_tick, .ddb_reads_per_tick, .ddb_writes_per_tick:
+ *   one full tick at 10,000 containers on 500 hosts against dynalite + VictoriaMetrics started
+ *   here, fed BDWatchdog-format points; the same usage mix; steady state (after a first tick).
+ * Medians over several runs. decisions_per_s divides by this process's CPU time (the machine is shared;
+ * wall-clock rate and load average are printed beside it).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoDocumentClient } from '../adapters/aws.ts';
+import { keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { TableClient } from '../adapters/dynamodb/table-client.ts';
+import { silentLogger } from '../adapters/logger.ts';
+import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
+import type { GuardState } from '../core/contracts/guard-state.ts';
+import type { HostState } from '../core/contracts/host.ts';
+import { defaultConfig } from '../core/contracts/service-config.ts';
+import type { Container } from '../core/contracts/structure.ts';
+import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+import { compileRules, decide, type StructureView } from '../core/policy/guardian/decide.ts';
+import { RecordingRequestSink } from '../functions/guardian/recording-request-sink.ts';
+import { runTick, type TickMemory } from '../functions/guardian/tick.ts';
+import { freePort, startVictoriaMetrics } from '../local/emulators.ts';
+import { type Emit, median } from './figure.ts';
+
+const note = (s: string) => process.stderr.write(`  ${s}\n`);
+
+/** cpu usage for container i: 90 % in the stable band, 5 % above upper, 5 % below lower (max 400 → band 220–260). */
+function cpuUsage(i: number): number {
+  const k = i % 20;
+  if (k === 0) return 300; // > upper 260
+  if (k === 1) return 100; // < lower 220
+  return 230 + (i % 25);
+}
+
+function view(i: number): StructureView {
+  return {
+    name: `c${i}`,
+    type: 'container',
+    resources: {
+      cpu: { max: 400, min: 50, current: 300, guard: true },
+      mem: { max: 4096, min: 256, current: 2048, guard: true },
+    },
+  };
+}
+
+async function decisionsPerSecond(emit: Emit): Promise<void> {
+  const rules = compileRules(DEFAULT_RULES);
+  const config = defaultConfig('guardian');
+  for (const n of [1_000, 10_000, 100_000]) {
+    const views = Array.from({ length: n }, (_, i) => view(i));
+    const usages = Array.from({ length: n }, (_, i) => ({ cpu: cpuUsage(i), mem: 1500 }));
+    let states: (GuardState | null)[] = new Array(n).fill(null);
+    const rates: number[] = [];
+    const wallRates: number[] = [];
+    // every measured run makes at least 100k decisions (passes over the fleet, one tick apart)
+    const passes = Math.ceil(100_000 / n);
+    let tick = 0;
+    for (let run = 0; run < 7; run++) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      for (let p = 0; p < passes; p++) {
+        const now = 1_000_000 + tick++ * 5000;
+        const next: (GuardState | null)[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          next[i] = decide({
+            structure: views[i] as StructureView,
+            previous: states[i] ?? null,
+            usage: usages[i] ?? {},
+            rules,
+            config,
+            now,
+          }).state;
+        }
+        states = next;
+      }
+      const cpu = process.cpuUsage(c0);
+      const wallS = (performance.now() - t0) / 1000;
+      if (run > 0) {
+        // run 0 warms up (and creates every state)
+        rates.push((n * passes) / ((cpu.user + cpu.system) / 1e6));
+        wallRates.push((n * passes) / wallS);
+      }
+    }
+    const value = Math.round(median(rates));
+    const wall = Math.round(median(wallRates));
+    const load = Number(loadavg()[0]?.toFixed(1));
+    note(`decide: ${n} containers → ${value} decisions per CPU-second, ${wall}/s wall (load ${load})`);
+    const fig = {
+      name: 'guardian.decisions_per_s',
+      value,
+      unit: 'decisions/s',
+      containers: n,
+      wallPerS: wall,
+      loadAvg: load,
+      clock: 'process CPU time',
+    };
+    emit(fig);
+    if (n === 10_000) emit({ ...fig, headline: true });
+  }
+}
+
+async function startDynaliteProcess(): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['node_modules/dynalite/cli.js', '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(endpoint);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    endpoint,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** CPU time (user + system) a process has used, ms, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
+  return Math.round((ticks * 1000) / 100); // USER_HZ = 100
+}
+
+async function fullTick(emit: Emit): Promise<void> {
+  const HOSTS = Number(process.env.BENCH_GUARDIAN_HOSTS ?? 500); // smaller only for profiling
+  const PER_HOST = 20;
+  // The emulators accept any credentials; the SDK insists on having some.
+  process.env.AWS_ACCESS_KEY_ID ||= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ||= 'local';
+  // dynalite in its own process, as DynamoDB is a remote service: the tick's event loop is not the table's.
+  const [ddb, vm] = await Promise.all([startDynaliteProcess(), startVictoriaMetrics()]);
+  try {
+    const doc = createDynamoDocumentClient({ endpoint: ddb.endpoint, region: 'us-east-1' });
+    await doc.send(new CreateTableCommand(tableDefinition('sc-bench')));
+    const table = new TableClient(doc, 'sc-bench');
+    await table.put({
+      ...keys.service('guardian'),
+      name: 'guardian',
+      config: { GUARDABLE_RESOURCES: ['cpu', 'mem'] },
+      heartbeat: null,
+      version: 1,
+    });
+    for (const r of DEFAULT_RULES) await table.put({ ...keys.rule(r.name), ...r });
+    const hostItems: HostState[] = [];
+    for (let h = 0; h < HOSTS; h++) {
+      const containers: Record<string, Container> = {};
+      for (let j = 0; j < PER_HOST; j++) {
+        const i = h * PER_HOST + j;
+        containers[`c${i}`] = {
+          name: `c${i}`,
+          host: `h${h}`,
+          application: null,
+          guard: true,
+          resources: {
+            cpu: { max: 400, min: 50, current: 300, guard: true, weight: 1 },
+            mem: { max: 4096, min: 256, current: 2048, guard: true, weight: 1 },
+          },
+          cores: [],
+          disk: null,
+          desiredVersion: 1,
+          desiredAt: 0,
+        };
+      }
+      hostItems.push({
+        name: `h${h}`,
+        version: 1,
+        cpuPlacement: 'quota',
+        capacity: {
+          cpu: { max: 6400, free: 400, topology: [{ id: '0', socket: 0, core: 0 }], cores: {} },
+          mem: { max: 131072, free: 40960 },
+          disks: {},
+          net: null,
+        },
+        containers,
+        degraded: false,
+        queueUrl: null,
+      });
+    }
+    const { mapLimit } = await import('../core/map-limit.ts');
+    await mapLimit(hostItems, 16, (hs) => table.put({ ...keys.hostState(hs.name), ...hs }));
+
+    // BDWatchdog points (quoted numbers, host/pid/command tags), every 5 s over the ticks' windows.
+    const base = Math.floor(Date.now() / 1000 / 5) * 5 - 40;
+    const t0 = performance.now();
+    let batch: unknown[] = [];
+    const flush = async () => {
+      const res = await fetch(`${vm.opentsdbUrl}/api/put`, { method: 'POST', body: JSON.stringify(batch) });
+      await res.text();
+      batch = [];
+    };
+    for (let t = base - 10; t <= base + 30; t += 5) {
+      for (let i = 0; i < HOSTS * PER_HOST; i++) {
+        const tags = { host: `c${i}`, pid: '1', command: 'java' };
+        const cpu = cpuUsage(i);
+        batch.push({ metric: 'proc.cpu.user', timestamp: String(t), value: (cpu * 0.8).toFixed(2), tags });
+        batch.push({ metric: 'proc.cpu.kernel', timestamp: String(t), value: (cpu * 0.2).toFixed(2), tags });
+        batch.push({ metric: 'proc.mem.resident', timestamp: String(t), value: '1500.00', tags });
+        if (batch.length >= 30_000) await flush();
+      }
+    }
+    await flush();
+    await vm.flush();
+    note(`fed ${HOSTS * PER_HOST * 3 * 9} points in ${Math.round(performance.now() - t0)} ms`);
+
+    const metrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 500, concurrency: 4 });
+    const deps = {
+      table,
+      metrics,
+      sink: new RecordingRequestSink(silentLogger),
+      logger: silentLogger,
+      readConcurrency: 32,
+      writeConcurrency: 32,
+    };
+    const memory: TickMemory = { config: defaultConfig('guardian') };
+    const first = await runTick(deps, base * 1000, memory);
+    note(`first tick (creates 10k guard items): ${first.ms} ms, ${first.ddbWrites} writes`);
+    const ms: number[] = [];
+    const q: number[] = [];
+    const r: number[] = [];
+    const w: number[] = [];
+    const ownCpu: number[] = [];
+    const ddbCpu: number[] = [];
+    for (let k = 1; k <= 5; k++) {
+      const c0 = process.cpuUsage();
+      const d0 = processCpuMs(ddb.pid);
+      const rep = await runTick(deps, (base + 5 * k) * 1000, memory);
+      const c = process.cpuUsage(c0);
+      ownCpu.push(Math.round((c.user + c.system) / 1000));
+      ddbCpu.push(processCpuMs(ddb.pid) - d0);
+      note(
+        `tick ${k}: ${rep.ms} ms (${JSON.stringify(rep.phasesMs)}), ${rep.structures} structures, ${rep.events} events, ${rep.requests.length} requests, tsdb ${rep.tsdbQueries}, reads ${rep.ddbReads}, writes ${rep.ddbWrites}, no-data ${rep.skips.no_data}`,
+      );
+      note(
+        `  cpu: guardian ${ownCpu.at(-1)} ms, dynalite ${ddbCpu.at(-1)} ms; load ${loadavg()[0]?.toFixed(1)}`,
+      );
+      ms.push(rep.ms);
+      q.push(rep.tsdbQueries);
+      r.push(rep.ddbReads);
+      w.push(rep.ddbWrites);
+    }
+    emit({
+      name: 'guardian.tick_10k_ms',
+      value: median(ms),
+      unit: 'ms',
+      containers: HOSTS * PER_HOST,
+      hosts: HOSTS,
+      runs: ms.length,
+      guardianCpuMs: median(ownCpu),
+      dynaliteCpuMs: median(ddbCpu),
+      loadAvg: Number(loadavg()[0]?.toFixed(1)),
+    });
+    emit({ name: 'guardian.tsdb_queries_per_tick', value: median(q), unit: 'queries', batchSize: 500 });
+    emit({ name: 'guardian.ddb_reads_per_tick', value: median(r), unit: 'requests' });
+    emit({
+      name: 'guardian.ddb_writes_per_tick',
+      value: median(w),
+      unit: 'requests',
+      note: '10% of containers change events each tick',
+    });
+    doc.destroy();
+  } finally {
+    await Promise.all([ddb.stop(), vm.stop()]);
+  }
+}
+
+export async function run(emit: Emit): Promise<void> {
+  if (process.env.BENCH_GUARDIAN_HOSTS === undefined) await decisionsPerSecond(emit);
+  await fullTick(emit);
+}

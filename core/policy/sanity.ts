@@ -1,0 +1,220 @@
+/**
+ * The sanity sweep's checks, pure: each takes state and `now` and returns
+ * findings (and, where a repair is safe, the repaired value).
+ */
+import type { HostCapacity, HostState } from '../contracts/host.ts';
+import type { AgentHeartbeat, AgentReport } from '../contracts/report.ts';
+import type { Rule } from '../contracts/rule.ts';
+import type { GuardianConfig } from '../contracts/service-config.ts';
+import type { Container } from '../contracts/structure.ts';
+import type { Resource } from '../contracts/units.ts';
+import { checkRule } from './rule-check.ts';
+
+// ── agents ───────────────────────────────────────────────────────────────────
+
+export interface AgentLiveness {
+  host: string;
+  /** 'mark': heartbeat stale, host not yet degraded; 'clear': fresh again, still degraded. */
+  action: 'mark' | 'clear';
+  /** Seconds since the last heartbeat; null when the agent never reported. */
+  ageS: number | null;
+}
+
+export function checkAgentLiveness(
+  host: Pick<HostState, 'name' | 'degraded'>,
+  heartbeat: Pick<AgentHeartbeat, 'at'> | null,
+  now: number,
+  timeoutS: number,
+): AgentLiveness | null {
+  const ageS = heartbeat === null ? null : Math.max(0, (now - heartbeat.at) / 1000);
+  const stale = ageS === null || ageS > timeoutS;
+  if (stale && !host.degraded) return { host: host.name, action: 'mark', ageS };
+  if (!stale && host.degraded) return { host: host.name, action: 'clear', ageS };
+  return null;
+}
+
+// ── desired vs applied ──────────────────────────────────────────────────────
+
+export interface Lagging {
+  host: string;
+  container: string;
+  desiredVersion: number;
+  appliedVersion: number | null;
+  lagS: number;
+}
+
+/**
+ * Containers whose applied version is behind the desired one for longer than
+ * `resendAfterS` (an order was lost, expired or never delivered).
+ */
+export function findLagging(
+  host: Pick<HostState, 'name' | 'containers'>,
+  applied: ReadonlyMap<string, Pick<AgentReport, 'appliedVersion'>>,
+  now: number,
+  resendAfterS: number,
+): Lagging[] {
+  const out: Lagging[] = [];
+  for (const c of Object.values(host.containers)) {
+    if (c.desiredVersion === 0) continue;
+    const report = applied.get(c.name) ?? null;
+    const appliedVersion = report?.appliedVersion ?? null;
+    if (appliedVersion !== null && appliedVersion >= c.desiredVersion) continue;
+    const lagS = (now - c.desiredAt) / 1000;
+    if (lagS <= resendAfterS) continue;
+    out.push({ host: host.name, container: c.name, desiredVersion: c.desiredVersion, appliedVersion, lagS });
+  }
+  return out.sort((a, b) => a.container.localeCompare(b.container));
+}
+
+// ── host accounting ─────────────────────────────────────────────────────────
+
+export interface AccountingIssue {
+  /** e.g. 'cpu.free', 'mem.free', 'disks.ssd0.freeRead', 'cpu.cores.3.free', 'cpu.cores.3.alloc.ghost' */
+  field: string;
+  stored: number | null;
+  expected: number | null;
+  /** Whether the repaired capacity fixes it (false: reported only, e.g. an over-commit). */
+  repairable: boolean;
+  text: string;
+}
+
+export interface AccountingCheck {
+  issues: AccountingIssue[];
+  /** The capacity with every repairable issue fixed; null when nothing needed repair. */
+  repaired: HostCapacity | null;
+}
+
+function allocated(containers: readonly Container[], res: Resource, disk?: string): number {
+  return containers
+    .filter((c) => disk === undefined || c.disk?.name === disk)
+    .reduce((s, c) => s + (c.resources[res]?.current ?? 0), 0);
+}
+
+/**
+ * Compare the host's free capacity with its max minus the sum of its
+ * containers' allocations, per resource and per disk, and each core's free
+ * shares with 100 minus what is allocated on it (pinned hosts). Pinned hosts also check that
+ * each container's shares over the cores add up to its cpu allocation
+ * (reported only: re-placing cores is the planner's job).
+ */
+export function checkHostAccounting(
+  host: Pick<HostState, 'capacity' | 'containers' | 'cpuPlacement'>,
+): AccountingCheck {
+  const containers = Object.values(host.containers);
+  const repaired: HostCapacity = structuredClone(host.capacity);
+  const issues: AccountingIssue[] = [];
+  const scalar = (field: string, stored: number, max: number, used: number, set: (v: number) => void) => {
+    const expected = max - used;
+    if (stored === expected) return;
+    const repairable = expected >= 0;
+    if (repairable) set(expected);
+    issues.push({
+      field,
+      stored,
+      expected,
+      repairable,
+      text: repairable
+        ? `${field} is ${stored}, but max ${max} − allocated ${used} = ${expected}`
+        : `over-committed: ${field} max ${max} < allocated ${used}`,
+    });
+  };
+  const cap = host.capacity;
+  scalar('cpu.free', cap.cpu.free, cap.cpu.max, allocated(containers, 'cpu'), (v) => {
+    repaired.cpu.free = v;
+  });
+  scalar('mem.free', cap.mem.free, cap.mem.max, allocated(containers, 'mem'), (v) => {
+    repaired.mem.free = v;
+  });
+  for (const [name, d] of Object.entries(cap.disks)) {
+    const rd = repaired.disks[name];
+    if (rd === undefined) continue;
+    scalar(`disks.${name}.freeRead`, d.freeRead, d.maxRead, allocated(containers, 'disk_read', name), (v) => {
+      rd.freeRead = v;
+    });
+    scalar(
+      `disks.${name}.freeWrite`,
+      d.freeWrite,
+      d.maxWrite,
+      allocated(containers, 'disk_write', name),
+      (v) => {
+        rd.freeWrite = v;
+      },
+    );
+  }
+  if (cap.net !== null && repaired.net !== null) {
+    const rn = repaired.net;
+    scalar('net.free', cap.net.free, cap.net.max, allocated(containers, 'net'), (v) => {
+      rn.free = v;
+    });
+  }
+  const known = new Set(containers.map((c) => c.name));
+  const perContainer = new Map<string, number>();
+  // The core map means something only when containers are pinned (as the planner keeps it).
+  const coreMap = host.cpuPlacement === 'pinned' ? Object.entries(cap.cpu.cores) : [];
+  for (const [id, core] of coreMap) {
+    const rc = repaired.cpu.cores[id];
+    if (rc === undefined) continue;
+    for (const [who, shares] of Object.entries(core.alloc)) {
+      if (known.has(who)) {
+        perContainer.set(who, (perContainer.get(who) ?? 0) + shares);
+        continue;
+      }
+      delete rc.alloc[who];
+      issues.push({
+        field: `cpu.cores.${id}.alloc.${who}`,
+        stored: shares,
+        expected: null,
+        repairable: true,
+        text: `core ${id} holds ${shares} shares for ${who}, which is not on this host`,
+      });
+    }
+    const used = Object.values(rc.alloc).reduce((s, v) => s + v, 0);
+    scalar(`cpu.cores.${id}.free`, core.free, 100, used, (v) => {
+      rc.free = v;
+    });
+  }
+  if (host.cpuPlacement === 'pinned' && Object.keys(cap.cpu.cores).length > 0) {
+    for (const c of containers) {
+      const want = c.resources.cpu?.current ?? 0;
+      const have = perContainer.get(c.name) ?? 0;
+      if (want !== have)
+        issues.push({
+          field: `cpu.cores[*].alloc.${c.name}`,
+          stored: have,
+          expected: want,
+          repairable: false,
+          text: `${c.name} holds ${have} shares over its cores but its cpu allocation is ${want}`,
+        });
+    }
+  }
+  return { issues, repaired: issues.some((i) => i.repairable) ? repaired : null };
+}
+
+// ── rules ───────────────────────────────────────────────────────────────────
+
+export interface RuleFinding {
+  rule: string;
+  text: string;
+}
+
+/** The shape of a rule reachability check. */
+export type RuleCheck = (rules: readonly Rule[], config: GuardianConfig) => RuleFinding[];
+
+/**
+ * Every stored rule through the Guardian's load-time check (schema, operators,
+ * variables, reachability within EVENT_TIMEOUT — the original Sanity
+ * Checker's `events_to_remove × WINDOW_TIMELAPSE > EVENT_TIMEOUT` among them).
+ * Inactive rules are checked too: they would fail the day they are switched on.
+ */
+export const ruleFindings: RuleCheck = (rules, config) => {
+  const out: RuleFinding[] = [];
+  for (const r of rules) {
+    const res = checkRule(r, config);
+    if (!res.ok)
+      out.push({
+        rule: r.name,
+        text: `rule ${r.name}: ${res.field === '' ? '' : `${res.field}: `}${res.message}`,
+      });
+  }
+  return out;
+};

@@ -1,0 +1,36 @@
+/** Scheduled (rate 1 minute): state snapshots every POLLING_FREQUENCY seconds until the deadline. */
+import middy from '@middy/core';
+import { createDynamoDocumentClient } from '../../adapters/aws.ts';
+import { systemClock } from '../../adapters/clock.ts';
+import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
+import { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import { createLogger } from '../../adapters/logger.ts';
+import { OpenTsdbPutSink } from '../../adapters/metrics/opentsdb-put.ts';
+import { metricsSourceFromEnv, readOpsEnv, requireSetting } from '../ops/env.ts';
+import { runPeriodically } from '../ops/periodic.ts';
+import { type SnapshotDeps, snapshotTick } from '../ops/snapshot.ts';
+import type { LambdaContextLike } from './lambda-context.ts';
+
+const env = readOpsEnv();
+const logger = createLogger('snapshoter');
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE);
+const deps: SnapshotDeps = {
+  table,
+  metrics: metricsSourceFromEnv(env),
+  sink: new OpenTsdbPutSink(requireSetting(env, 'SC_OPENTSDB_URL')),
+  clock: systemClock,
+  logger,
+};
+
+export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>
+  runPeriodically({
+    name: 'snapshoter',
+    owner: context.awsRequestId,
+    table,
+    clock: systemClock,
+    logger,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    periodMs: async () => (await readServiceConfig(table, 'snapshoter')).POLLING_FREQUENCY * 1000,
+    run: () => snapshotTick(deps),
+  }).then((r) => ({ rounds: r.rounds, leased: r.leased })),
+);

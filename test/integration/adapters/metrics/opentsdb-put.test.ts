@@ -1,0 +1,123 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MetricsWriteError, OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
+import { PrometheusApi, PrometheusSeriesSource } from '../../../../adapters/metrics/prometheus-api.ts';
+import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
+
+/** A stand-in TSD on 127.0.0.1 that answers what the test says and keeps what it received. */
+function fakeTsd(answer: (points: unknown[]) => { status: number; body: string }) {
+  const received: { url: string; encoding: string | undefined; points: unknown[] }[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const encoding = req.headers['content-encoding'];
+      const points = JSON.parse((encoding === 'gzip' ? gunzipSync(raw) : raw).toString()) as unknown[];
+      received.push({ url: req.url ?? '', encoding, points });
+      const a = answer(points);
+      res.writeHead(a.status, { 'content-type': 'application/json' }).end(a.body);
+    });
+  });
+  return {
+    received,
+    start: () =>
+      new Promise<string>((resolve) =>
+        server.listen(0, '127.0.0.1', () =>
+          resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+        ),
+      ),
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const point = (value: number, structure = 's1') => ({
+  metric: 'structure.cpu.current',
+  timestamp: Date.now() - 60_000,
+  value,
+  tags: { structure },
+});
+
+describe('OpenTSDB put', () => {
+  it('stores points in VictoriaMetrics through its OpenTSDB listener', async () => {
+    const structure = uniqueName('s');
+    const at = Math.floor((Date.now() - 120_000) / 1000) * 1000;
+    await new OpenTsdbPutSink(victoriaOpentsdbUrl()).put([
+      { metric: 'structure.mem.current', timestamp: at, value: 2048, tags: { structure } },
+      { metric: 'structure.mem.current', timestamp: at + 5_000, value: 1536, tags: { structure } },
+    ]);
+    await fetch(`${victoriaPromUrl()}/internal/force_flush`);
+    const samples = await new PrometheusSeriesSource(new PrometheusApi(victoriaPromUrl())).samples(
+      'structure.mem.current',
+      { structure },
+      at,
+      at + 5_000,
+    );
+    expect(samples).toEqual([
+      { t: at, v: 2048 },
+      { t: at + 5_000, v: 1536 },
+    ]);
+  });
+
+  describe('against a TSD that refuses some points', () => {
+    const tsd = fakeTsd((points) =>
+      points.length === 3
+        ? {
+            status: 400,
+            body: JSON.stringify({
+              success: 2,
+              failed: 1,
+              errors: [{ datapoint: points[1], error: 'Unable to parse value to a number' }],
+            }),
+          }
+        : points.length === 2
+          ? { status: 200, body: JSON.stringify({ success: 1, failed: 1, errors: [] }) }
+          : { status: 204, body: '' },
+    );
+    let url = '';
+    beforeAll(async () => {
+      url = await tsd.start();
+    });
+    afterAll(async () => {
+      await tsd.stop();
+    });
+
+    it('sends gzip JSON to /api/put?details in batches', async () => {
+      await new OpenTsdbPutSink(url, { batchSize: 1 }).put([point(1)]);
+      const last = tsd.received.at(-1);
+      expect(last).toMatchObject({
+        url: '/api/put?details',
+        encoding: 'gzip',
+        points: [point(1)].map((p) => ({ ...p, timestamp: expect.any(Number) })),
+      });
+    });
+
+    it('treats a 400 as an error that lists the failed points, not as success', async () => {
+      const err = await new OpenTsdbPutSink(url).put([point(1), point(2), point(3)]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MetricsWriteError);
+      expect((err as MetricsWriteError).failed).toEqual([
+        { point: expect.objectContaining({ value: 2 }), error: 'Unable to parse value to a number' },
+      ]);
+      expect((err as Error).message).toMatch(/1 of 3 points refused/);
+    });
+
+    it('treats a 200 whose details count failures as an error', async () => {
+      await expect(new OpenTsdbPutSink(url).put([point(1), point(2)])).rejects.toThrow(/1 points failed/);
+    });
+  });
+
+  it('refuses invalid points before sending anything', async () => {
+    const sink = new OpenTsdbPutSink('http://127.0.0.1:9');
+    await expect(sink.put([{ ...point(1), value: Number.NaN }])).rejects.toThrow(/not finite/);
+    await expect(sink.put([{ ...point(1), tags: {} }])).rejects.toThrow(/no tag/);
+    await expect(sink.put([{ ...point(1), metric: 'bad metric' }])).rejects.toThrow(/refuses/);
+  });
+
+  it('names the endpoint when the TSD cannot be reached', async () => {
+    await expect(
+      new OpenTsdbPutSink('http://127.0.0.1:9', { timeoutMs: 500 }).put([point(1)]),
+    ).rejects.toThrow(/cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+});

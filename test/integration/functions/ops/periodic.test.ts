@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../../../../adapters/logger.ts';
+import { acquireLease, runPeriodically } from '../../../../functions/ops/periodic.ts';
+import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
+import { ManualClock } from '../../../support/ops-fixtures.ts';
+
+describe.each(DYNAMO_FLAVOURS)('periodic runs on %s', (flavour) => {
+  let t: TestTable;
+  beforeAll(async () => {
+    t = await createTestTable(flavour);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('gives a lease to one owner until it expires', async () => {
+    const name = uniqueName('lease');
+    expect(await acquireLease(t.table, name, 'a', 1_000, 61_000)).toBe(true);
+    expect(await acquireLease(t.table, name, 'b', 2_000, 62_000)).toBe(false);
+    expect(await acquireLease(t.table, name, 'a', 3_000, 63_000)).toBe(true);
+    expect(await acquireLease(t.table, name, 'b', 63_001, 123_000)).toBe(true);
+  });
+
+  it('runs every period until the deadline, and keeps going after a failed round', async () => {
+    const clock = new ManualClock(100_000);
+    const started: number[] = [];
+    // 60 s invocation, 5 s margin → deadline 155 000; period 10 s → rounds at 100, 110, …, 150 s
+    const r = await runPeriodically({
+      name: uniqueName('op'),
+      owner: 'inv-1',
+      table: t.table,
+      clock,
+      logger: silentLogger,
+      remainingMs: () => 60_000,
+      periodMs: async () => 10_000,
+      run: async () => {
+        started.push(clock.now());
+        clock.t += 1_000;
+        if (started.length === 2) throw new Error('boom');
+        return started.length;
+      },
+    });
+    expect(started).toEqual([100_000, 110_000, 120_000, 130_000, 140_000, 150_000]);
+    expect(r).toEqual({ rounds: 5, results: [1, 3, 4, 5, 6], leased: true });
+  });
+
+  it('does not run while another invocation holds the lease', async () => {
+    const name = uniqueName('op');
+    await acquireLease(t.table, name, 'other', 0, 1_000_000);
+    const r = await runPeriodically({
+      name,
+      owner: 'me',
+      table: t.table,
+      clock: new ManualClock(10_000),
+      logger: silentLogger,
+      remainingMs: () => 60_000,
+      periodMs: async () => 10_000,
+      run: async () => 1,
+    });
+    expect(r).toEqual({ rounds: 0, results: [], leased: false });
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from '@jest/globals';
+import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
+
+/** A scripted /api/query: answers from a table of series, 400s like OpenTSDB 2.4 for unknown names. */
+function scriptedTsdb(
+  series: Record<string, Record<string, number[]>>,
+  opts: { vagueErrors?: boolean } = {},
+) {
+  const bodies: { queries: { metric: string; tags: Record<string, string> }[] }[] = [];
+  const fetchFn = (async (_url: string, init: { body: string }) => {
+    const q = JSON.parse(init.body) as (typeof bodies)[number];
+    bodies.push(q);
+    const out: unknown[] = [];
+    for (const sub of q.queries) {
+      const byHost = series[sub.metric];
+      if (byHost === undefined)
+        return new Response(
+          JSON.stringify({ error: { message: `No such name for 'metrics': '${sub.metric}'` } }),
+          { status: 400 },
+        );
+      for (const host of (sub.tags.host ?? '').split('|')) {
+        const known = Object.values(series).some((m) => host in m);
+        if (!known) {
+          const message = opts.vagueErrors ? "No such name for 'tagv'" : `No such name for 'tagv': '${host}'`;
+          return new Response(JSON.stringify({ error: { message } }), { status: 400 });
+        }
+        const points = byHost[host];
+        if (points)
+          out.push({
+            metric: sub.metric,
+            tags: { host, pid: '1' },
+            dps: Object.fromEntries(points.map((v, i) => [String(100 + 5 * i), v])),
+          });
+      }
+    }
+    return new Response(JSON.stringify(out), { status: 200 });
+  }) as unknown as typeof fetch;
+  return { fetchFn, bodies };
+}
+
+const window = { startS: 100, endS: 110 };
+
+describe('OpenTsdbMetricsSource', () => {
+  it('sends the original query shape: zimsum, 5s-avg, one sub-query per metric, names joined by |', async () => {
+    const { fetchFn, bodies } = scriptedTsdb({
+      'proc.cpu.user': { a: [100, 200] },
+      'proc.cpu.kernel': { a: [10] },
+    });
+    const src = new OpenTsdbMetricsSource({ url: 'http://tsdb', fetch: fetchFn });
+    const out = await src.usage({ structures: ['a'], kind: 'container', resources: ['cpu'], window });
+    expect(out.usage.get('a')).toEqual({ cpu: 160 }); // (100 + 200) / 2 + 10
+    expect(bodies[0]).toEqual({
+      start: 100,
+      end: 110,
+      queries: [
+        { aggregator: 'zimsum', metric: 'proc.cpu.user', tags: { host: 'a' }, downsample: '5s-avg' },
+        { aggregator: 'zimsum', metric: 'proc.cpu.kernel', tags: { host: 'a' }, downsample: '5s-avg' },
+      ],
+    });
+  });
+
+  it('drops a metric the TSD does not know and keeps the others', async () => {
+    const { fetchFn } = scriptedTsdb({ 'proc.cpu.user': { a: [50] } });
+    const src = new OpenTsdbMetricsSource({ url: 'http://tsdb', fetch: fetchFn });
+    const out = await src.usage({ structures: ['a'], kind: 'container', resources: ['cpu'], window });
+    expect(out.usage.get('a')).toEqual({ cpu: 50 });
+    expect(out.rejected).toEqual([
+      { structure: null, metric: 'proc.cpu.kernel', why: 'metric not registered in the TSD' },
+    ]);
+  });
+
+  it('halves the batch when the 400 does not name the unknown container', async () => {
+    const { fetchFn } = scriptedTsdb(
+      { 'proc.mem.resident': { a: [1], b: [2], c: [3] } },
+      { vagueErrors: true },
+    );
+    const src = new OpenTsdbMetricsSource({ url: 'http://tsdb', fetch: fetchFn });
+    const out = await src.usage({
+      structures: ['a', 'b', 'zz', 'c'],
+      kind: 'container',
+      resources: ['mem'],
+      window,
+    });
+    expect([...out.usage.entries()]).toEqual([
+      ['a', { mem: 1 }],
+      ['b', { mem: 2 }],
+      ['zz', { mem: null }],
+      ['c', { mem: 3 }],
+    ]);
+    // [a b zz c] → 400; [a b] ok; [zz c] → 400; [zz] → 400 (rejected); [c] ok
+    expect(out.queries).toBe(5);
+  });
+});

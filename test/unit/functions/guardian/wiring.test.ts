@@ -1,0 +1,44 @@
+import { describe, expect, it } from '@jest/globals';
+import { readEnvConfig } from '../../../../adapters/env.ts';
+import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
+import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
+import { ControlTickEnv, metricsSourceFor } from '../../../../functions/guardian/wiring.ts';
+
+describe('control-tick environment', () => {
+  it('refuses a missing metrics URL, naming it', () => {
+    expect(() => readEnvConfig(ControlTickEnv, {}, 'guardian environment')).toThrow(/SC_METRICS_URL/);
+  });
+  it('picks the metrics adapter by backend, OpenTSDB by default', () => {
+    const tsdb = readEnvConfig(ControlTickEnv, { SC_METRICS_URL: 'http://tsdb:4242' }, 'env');
+    expect(tsdb.SC_METRICS_BATCH_SIZE).toBe(250);
+    expect(metricsSourceFor(tsdb)).toBeInstanceOf(OpenTsdbMetricsSource);
+    const prom = readEnvConfig(
+      ControlTickEnv,
+      { SC_METRICS_URL: 'http://vm:8428', SC_METRICS_BACKEND: 'prometheus' },
+      'env',
+    );
+    expect(metricsSourceFor(prom)).toBeInstanceOf(PrometheusMetricsSource);
+  });
+  it('names the table SC_TABLE, as every deployable does', () => {
+    const env = readEnvConfig(ControlTickEnv, { SC_METRICS_URL: 'http://x:1', SC_TABLE: 'my-table' }, 'env');
+    expect(env.SC_TABLE).toBe('my-table');
+    expect(env.SC_QUEUE_PREFIX).toBe('sc-');
+    expect(() =>
+      readEnvConfig(ControlTickEnv, { SC_METRICS_URL: 'http://x:1', SC_TABLE_NAME: 't' }, 'env', {
+        ownPrefix: 'SC_',
+      }),
+    ).toThrow(/unknown setting SC_TABLE_NAME/);
+  });
+  it('refuses unknown SC_ settings', () => {
+    expect(() =>
+      readEnvConfig(
+        ControlTickEnv,
+        { SC_METRICS_URL: 'http://x:1', SC_METRICS_BACKEN: 'prometheus' },
+        'env',
+        {
+          ownPrefix: 'SC_',
+        },
+      ),
+    ).toThrow(/unknown setting SC_METRICS_BACKEN/);
+  });
+});
