@@ -19,7 +19,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { countsFromRun, estimateMonthlyCost, type LoopCounts } from '../core/cost/model.ts';
@@ -27,6 +27,7 @@ import {
   CGROUP_V1_ROOT,
   createLxcWorkload,
   detectHostSupport,
+  favourCpu,
   LXC_PATH,
   type WorkloadContainer,
 } from '../local/containers.ts';
@@ -145,6 +146,7 @@ async function reactionSteps(
 ): Promise<void> {
   const c = await createLxcWorkload(`sc-bench-${config}-${process.pid}`);
   try {
+    await favourCpu(c); // the machine is shared: time the loop, not the neighbours
     await loop.guard(c);
     const quota = cgroupFileReader(CGROUP_V1_ROOT, c.cgroupPath, 'cpu', 'cpu.cfs_quota_us');
     const r = await measureSteps({
@@ -160,7 +162,12 @@ async function reactionSteps(
         ),
     });
     const suffix = config === 'default' ? '' : '_tuned';
-    const extra = { config, steps: r.upMs.length, failures: r.failures.length };
+    const extra = {
+      config,
+      steps: r.upMs.length,
+      failures: r.failures.length,
+      loadavg1m: Math.round((loadavg()[0] ?? 0) * 10) / 10,
+    };
     if (r.upMs.length > 0) {
       emit({ name: `loop.reaction_p50_s${suffix}`, value: median(r.upMs) / 1000, unit: 's', ...extra });
       emit({
@@ -190,6 +197,8 @@ async function quality(emit: Emit, loop: RunningLoop, signal: AbortSignal): Prom
   const scaled = await createLxcWorkload(`sc-bench-scaled-${process.pid}`);
   const fixed = await createLxcWorkload(`sc-bench-fixed-${process.pid}`);
   try {
+    await favourCpu(scaled);
+    await favourCpu(fixed);
     await loop.guard(scaled);
     await fixAtMax(fixed);
     // Utilisation: the same phased workload in both, at once (same machine load for both).
@@ -312,6 +321,14 @@ export async function run(emit: Emit): Promise<void> {
   }
   for (const config of ['tuned', 'default'] as const) {
     const ac = new AbortController();
+    // Ctrl-C stops the measurement and still removes the containers and the loop.
+    let interrupted = false;
+    const interrupt = () => {
+      interrupted = true;
+      ac.abort();
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
     say(`— ${config} config —`);
     const loop = await startLoop({ config, signal: ac.signal, log: (l) => say(`[loop] ${l}`) });
     try {
@@ -323,6 +340,12 @@ export async function run(emit: Emit): Promise<void> {
     } finally {
       ac.abort();
       await loop.stop();
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+    }
+    if (interrupted) {
+      process.exitCode = 130;
+      return;
     }
   }
 }

@@ -344,3 +344,20 @@ export async function createPlainCgroupWorkload(
     remove,
   };
 }
+
+/** The largest cpu.shares (cgroup v1) the kernel accepts. */
+export const MAX_CPU_WEIGHT = 262_144;
+
+/**
+ * Give a container's cgroup the largest CPU weight, so that on a busy machine
+ * its tasks get the CPU its quota allows before other processes do. Used by
+ * measurements, which time the loop's reaction to the container's own load,
+ * not to the machine's. (The host agent sets quotas, never cpu.shares.)
+ */
+export async function favourCpu(
+  c: Pick<WorkloadContainer, 'cgroupPath'>,
+  opts: { cgroupRoot?: string; weight?: number } = {},
+): Promise<void> {
+  const root = opts.cgroupRoot ?? CGROUP_V1_ROOT;
+  await writeFile(join(root, 'cpu', c.cgroupPath, 'cpu.shares'), String(opts.weight ?? MAX_CPU_WEIGHT));
+}

@@ -7,7 +7,7 @@
  * by `npm run bench -- loop`.
  */
 import { describe, expect, it } from '@jest/globals';
-import { CGROUP_V1_ROOT, createLxcWorkload, detectHostSupport } from '../../local/containers.ts';
+import { CGROUP_V1_ROOT, createLxcWorkload, detectHostSupport, favourCpu } from '../../local/containers.ts';
 import { type GuardSpec, startLoop } from '../../local/loop.ts';
 import { type CgroupSample, cgroupSampleReader } from '../../local/quality.ts';
 import { cgroupFileReader, measureReaction } from '../../local/reaction.ts';
@@ -33,6 +33,7 @@ describeLxc('the loop on this machine (LXC, tuned config)', () => {
     const samples: CgroupSample[] = [];
     let sampling: Promise<void> = Promise.resolve();
     try {
+      await favourCpu(c); // CI machines are shared: the burner must get the CPU its quota allows
       await loop.guard(c, SPEC);
       const read = cgroupSampleReader(CGROUP_V1_ROOT, c.cgroupPath);
       sampling = (async () => {
