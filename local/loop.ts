@@ -584,8 +584,6 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       };
     };
 
-    opts.signal.removeEventListener('abort', onAbort);
-    opts.signal.addEventListener('abort', onAbort, { once: true });
     return {
       config: opts.config,
       platform,

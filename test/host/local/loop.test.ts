@@ -7,11 +7,11 @@
  * by `npm run bench -- loop`.
  */
 import { describe, expect, it } from '@jest/globals';
-import { CGROUP_V1_ROOT, createLxcWorkload, detectHostSupport, favourCpu } from '../../local/containers.ts';
-import { type GuardSpec, startLoop } from '../../local/loop.ts';
-import { type CgroupSample, cgroupSampleReader } from '../../local/quality.ts';
-import { cgroupFileReader, measureReaction } from '../../local/reaction.ts';
-import { readCpuTopology, readMemTotalMiB } from '../../local/topology.ts';
+import { CGROUP_V1_ROOT, createLxcWorkload, detectHostSupport, favourCpu } from '../../../local/containers.ts';
+import { type GuardSpec, startLoop } from '../../../local/loop.ts';
+import { type CgroupSample, cgroupSampleReader } from '../../../local/quality.ts';
+import { cgroupFileReader, measureReaction } from '../../../local/reaction.ts';
+import { readCpuTopology, readMemTotalMiB } from '../../../local/topology.ts';
 
 const support = await detectHostSupport();
 const describeLxc = support.mode === 'lxc' ? describe : describe.skip;
