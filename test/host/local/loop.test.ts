@@ -7,7 +7,12 @@
  * by `npm run bench -- loop`.
  */
 import { describe, expect, it } from '@jest/globals';
-import { CGROUP_V1_ROOT, createLxcWorkload, detectHostSupport, favourCpu } from '../../../local/containers.ts';
+import {
+  CGROUP_V1_ROOT,
+  createLxcWorkload,
+  detectHostSupport,
+  favourCpu,
+} from '../../../local/containers.ts';
 import { type GuardSpec, startLoop } from '../../../local/loop.ts';
 import { type CgroupSample, cgroupSampleReader } from '../../../local/quality.ts';
 import { cgroupFileReader, measureReaction } from '../../../local/reaction.ts';
