@@ -13,6 +13,7 @@ import { SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-con
 import { RESOURCE_UNITS } from '../core/contracts/units.ts';
 import { ApiEnv } from '../functions/api/wiring.ts';
 import { ControlTickEnv } from '../functions/guardian/wiring.ts';
+import { OpsEnv } from '../functions/ops/env.ts';
 import { AgentEnv } from '../host-agent/config.ts';
 import { ROOT } from './package.ts';
 
@@ -34,6 +35,11 @@ const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject }[] = [
     title: 'Control tick',
     readBy: '`functions/handlers/control-tick.ts` (serverless.yml `controlTick`), `npm start` (local loop)',
     schema: ControlTickEnv,
+  },
+  {
+    title: 'Operations functions',
+    readBy: '`functions/handlers/{sanity,snapshoter,rebalancer}.ts` (serverless.yml)',
+    schema: OpsEnv,
   },
   {
     title: 'Host agent',

@@ -1,14 +1,12 @@
 /** Environment of the operations functions (ReBalancer, snapshoter, sanity sweep), parsed once. */
 import { z } from 'zod';
-import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
+import { PlatformEnv } from '../../adapters/platform-env.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 
-export const OpsEnv = z.object({
-  /** As serverless.yml and the local platform set it. */
-  SC_TABLE: z.string().min(3).default(DEFAULT_TABLE_NAME),
+export const OpsEnv = PlatformEnv.extend({
   /** Where usage is read (as the Guardian): 'opentsdb' (BDWatchdog's TSD) or 'prometheus' (query API). */
   SC_METRICS_BACKEND: z.enum(['opentsdb', 'prometheus']).default('opentsdb'),
   SC_METRICS_URL: z.url().optional(),

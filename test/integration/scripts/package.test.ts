@@ -84,6 +84,19 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
     expect(Object.keys(vars)).not.toContain('SC_TABLE_NAME');
   });
 
+  it('gives the snapshoter and the ReBalancer the metrics settings they require', () => {
+    const env = (id: string) => (resource(id).Properties.Environment as { Variables: Json }).Variables;
+    expect(env('SnapshoterLambdaFunction')).toMatchObject({
+      SC_TABLE: 'sc-state',
+      SC_METRICS_URL: expect.stringMatching(/^https?:\/\//),
+      SC_OPENTSDB_URL: expect.stringMatching(/^https?:\/\//),
+    });
+    expect(env('RebalancerLambdaFunction')).toMatchObject({
+      SC_TABLE: 'sc-state',
+      SC_METRICS_URL: expect.stringMatching(/^https?:\/\//),
+    });
+  });
+
   it('schedules the control tick and the sweeps at rate(1 minute)', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
     for (const name of SCHEDULED) {
