@@ -27,20 +27,28 @@ import { Writable } from 'node:stream';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
 import { systemClock } from '../adapters/clock.ts';
 import { Catalog } from '../adapters/dynamodb/catalog.ts';
+import { readServiceConfig } from '../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { createLogger, type Logger } from '../adapters/logger.ts';
+import { OpenTsdbPutSink } from '../adapters/metrics/opentsdb-put.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
 import type { Rule } from '../core/contracts/rule.ts';
 import { defaultConfig, type GuardianConfig } from '../core/contracts/service-config.ts';
 import { ASSUMED_FLEET } from '../core/cost/assumptions.ts';
 import { type LoopCounts, SECONDS_PER_MONTH } from '../core/cost/model.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+import { ruleFindings } from '../core/policy/sanity.ts';
 import { usageWindow } from '../core/ports/metrics-source.ts';
 import { type ContainerView, dashboardView, prometheusSeries } from '../dashboard/read-model.ts';
 import { type DashboardServer, startDashboardServer } from '../dashboard/server.ts';
 import { startPlatformApi } from '../functions/api/local-server.ts';
 import { runTick } from '../functions/guardian/tick.ts';
 import { buildControlTick, type ControlTickWiring, invokeControlTick } from '../functions/guardian/wiring.ts';
+import { runPeriodically } from '../functions/ops/periodic.ts';
+import { resendWith } from '../functions/ops/resend.ts';
+import { sanitySweep } from '../functions/ops/sanity.ts';
+import { snapshotTick } from '../functions/ops/snapshot.ts';
+import { sqsOrderSender } from '../functions/scaler/sqs-order-sender.ts';
 import { HostAgent } from '../host-agent/agent.ts';
 import { loadAgentConfig } from '../host-agent/config.ts';
 import { tcShaper } from '../host-agent/net/tc.ts';
@@ -113,6 +121,8 @@ export const DEMO_SPEC: GuardSpec = {
 
 /** The control tick as deployed (serverless.yml `controlTick`): schedule, timeout, memory. */
 export const CONTROL_TICK = { rate: 'rate(1 minute)', timeoutMs: 70_000, memoryMiB: 512 } as const;
+/** The sweeps as deployed (serverless.yml `snapshoter`, `sanity`). */
+export const SWEEP = { rate: 'rate(1 minute)', timeoutMs: 55_000 } as const;
 
 export interface LoopCounters {
   ticks: number;
@@ -425,6 +435,73 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     say(
       `control tick scheduled ${CONTROL_TICK.rate}, ticking every ${tickConfig.WINDOW_TIMELAPSE} s inside each invocation (Guardian → Scaler → SQS)`,
     );
+
+    // The sweeps as deployed: the snapshoter (state → time series, what the dashboard plots as
+    // current/upper/lower history) and the sanity sweep (drift, dead agents, re-send), each under
+    // its own schedule and lease. (The ReBalancer is off by default and not scheduled here.)
+    const opsTable = new TableClient(doc, platform.tableName);
+    const sweeps: {
+      name: string;
+      log: Logger;
+      periodMs: () => Promise<number>;
+      run: (log: Logger) => Promise<unknown>;
+    }[] = [
+      {
+        name: 'snapshoter',
+        log: logger('snapshoter'),
+        periodMs: async () => (await readServiceConfig(opsTable, 'snapshoter')).POLLING_FREQUENCY * 1000,
+        run: (log: Logger) =>
+          snapshotTick({
+            table: opsTable,
+            metrics: usageReader,
+            sink: new OpenTsdbPutSink(opentsdbUrl),
+            clock: systemClock,
+            logger: log,
+          }),
+      },
+      {
+        name: 'sanity',
+        log: logger('sanity'),
+        periodMs: async () => (await readServiceConfig(opsTable, 'sanity')).POLLING_FREQUENCY * 1000,
+        run: (log: Logger) =>
+          sanitySweep({
+            table: opsTable,
+            clock: systemClock,
+            logger: log,
+            checkRules: ruleFindings,
+            resend: resendWith(sqsOrderSender(sqs), log),
+          }),
+      },
+    ];
+    for (const sweep of sweeps) {
+      const running = startSchedule({
+        name: sweep.name,
+        rate: SWEEP.rate,
+        timeoutMs: SWEEP.timeoutMs,
+        signal: tickAbort.signal,
+        logger: sweep.log,
+        handler: (_event, context) =>
+          runPeriodically({
+            name: sweep.name,
+            owner: context.awsRequestId,
+            table: opsTable,
+            clock: systemClock,
+            logger: sweep.log,
+            remainingMs: () => context.getRemainingTimeInMillis(),
+            periodMs: sweep.periodMs,
+            run: () => sweep.run(sweep.log),
+            signal: tickAbort.signal,
+          }),
+      });
+      stops.push({
+        what: sweep.name,
+        stop: async () => {
+          tickAbort.abort();
+          await running.done;
+        },
+      });
+    }
+    say('sweeps      snapshoter and sanity sweep scheduled rate(1 minute)');
 
     let dashboard: DashboardServer | null = null;
     const series = prometheusSeries(promUrl);
