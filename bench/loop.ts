@@ -112,7 +112,8 @@ async function fixAtMax(c: WorkloadContainer): Promise<void> {
   await writeFile(join(dir('memory'), 'memory.limit_in_bytes'), String(DEMO_SPEC.mem.max * 2 ** 20));
 }
 
-async function screenshot(url: string, path: string): Promise<void> {
+/** Renders the dashboard (last 6 minutes) to a PNG in headless Chromium. */
+export async function screenshot(url: string, path: string): Promise<void> {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'sc-bench-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {

@@ -161,7 +161,9 @@ export async function dashboardView(
     deps.state.queryPartition(keys.rulesPartition, { consistent: false }),
   ]);
   const rules = ruleItems.flatMap((item) => {
-    const r = Rule.safeParse(body(item));
+    // `version` is the Catalog's bookkeeping beside the rule, not part of it.
+    const { version: _version, ...fields } = body(item);
+    const r = Rule.safeParse(fields);
     if (!r.success) {
       warnings.push(`rule ${String(item.sk)} does not parse: skipped`);
       return [];

@@ -4,6 +4,8 @@
  * history the snapshoter writes, plus the state items, activity and rules —
  * written through the same key builders and VictoriaMetrics' OpenTSDB /api/put.
  */
+
+import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { Activity } from '../../core/contracts/activity.ts';
@@ -116,7 +118,9 @@ export async function seedRecordedRun(
   ];
   let seq = 0;
   for (const a of activity) await table.put({ ...keys.activity(a.structure, a.at, String(seq++)), ...a });
-  for (const rule of DEFAULT_RULES) await table.put({ ...keys.rule(rule.name), ...rule });
+  // As the bootstrap stores them (through the Catalog, with their version).
+  const catalog = new Catalog(table);
+  for (const rule of DEFAULT_RULES) await catalog.putRule(rule);
 
   const points: { metric: string; timestamp: number; value: number; tags: Record<string, string> }[] = [];
   for (let s = 0; s <= RUN_MINUTES * 60; s += 5) {
