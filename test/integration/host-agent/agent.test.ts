@@ -230,7 +230,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     ddbProxy.up();
     await until('the report', async () => (await applied())?.appliedVersion === 2, 30_000);
     await until('queue drained', () => queueEmpty(queues.queueUrl), 15_000);
-  });
+  }, 90_000);
 
   it('drains the order in flight on stop', async () => {
     const a = await startAgent();
