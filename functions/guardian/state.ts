@@ -209,8 +209,14 @@ export async function appendActivities(
     if (attempt === 5)
       throw new Error(`activity: ${pending.length} records left unprocessed after ${attempt} attempts`);
     if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-    const out = await table.doc.send(new BatchWriteCommand({ RequestItems: { [table.tableName]: pending } }));
+    const out = await table.doc.send(
+      new BatchWriteCommand({
+        RequestItems: { [table.tableName]: pending },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
     table.counters.writes += 1;
+    for (const c of out.ConsumedCapacity ?? []) table.counters.writeUnits += c.CapacityUnits ?? 0;
     pending = (out.UnprocessedItems?.[table.tableName] ?? []) as typeof pending;
   }
 }

@@ -113,6 +113,8 @@ export interface TickReport {
   adopted: number;
   /** Structures whose decided state is kept in memory only, awaiting a checkpoint. */
   unpersisted: number;
+  /** Activity records appended (events that start a run, requests, dry-run decisions). */
+  activityRecords: number;
   tsdbQueries: number;
   ddbReads: number;
   ddbWrites: number;
@@ -225,6 +227,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     fullRead: false,
     adopted: 0,
     unpersisted: 0,
+    activityRecords: 0,
     tsdbQueries: 0,
     ddbReads: 0,
     ddbWrites: 0,
@@ -500,6 +503,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     if (w === 'written') report.guardWrites += 1;
     else report.staleWrites += 1;
   });
+  report.activityRecords = activities.length;
   for (let i = 0; i < activities.length; i += ACTIVITY_BATCH) {
     const batch = activities.slice(i, i + ACTIVITY_BATCH);
     writes.push(() => appendActivities(table, batch));
