@@ -13,6 +13,7 @@ import { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
 import { Application } from '../../core/contracts/structure.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { checkRule } from '../../core/policy/rule-check.ts';
 
 export interface Problem {
@@ -154,12 +155,14 @@ export async function batchGetItems(
   table: TableClient,
   itemKeys: readonly { pk: string; sk: string }[],
   consistent: boolean,
+  concurrency = 8,
 ): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
-  for (let i = 0; i < itemKeys.length; i += GET_BATCH) {
-    let pending: { pk: string; sk: string }[] = itemKeys
-      .slice(i, i + GET_BATCH)
-      .map((k) => ({ pk: k.pk, sk: k.sk }));
+  const chunks: { pk: string; sk: string }[][] = [];
+  for (let i = 0; i < itemKeys.length; i += GET_BATCH)
+    chunks.push(itemKeys.slice(i, i + GET_BATCH).map((k) => ({ pk: k.pk, sk: k.sk })));
+  await mapLimit(chunks, concurrency, async (chunk) => {
+    let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === 5)
         throw new Error(`batch get: ${pending.length} keys left unprocessed after ${attempt} attempts`);
@@ -176,7 +179,7 @@ export async function batchGetItems(
         found.set(`${String(item.pk)}|${String(item.sk)}`, item);
       pending = (out.UnprocessedKeys?.[table.tableName]?.Keys ?? []) as typeof pending;
     }
-  }
+  });
   return found;
 }
 
