@@ -6,8 +6,8 @@
  * lease held and exits — or, with `waitForLeaseMs`, waits for it: the
  * invocation scheduled while the previous one is still finishing (timeout
  * longer than the rate) takes over as soon as the lease is released, so the
- * cadence has no gap. The lease is released on the way out so the next
- * invocation starts at once.
+ * cadence has no gap. On the way out the states kept in memory are
+ * checkpointed, then the lease is released so the next invocation starts at once.
  */
 
 import { keys } from '../../adapters/dynamodb/table.ts';
@@ -16,7 +16,7 @@ import { defaultConfig } from '../../core/contracts/service-config.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import { loadConfig } from './state.ts';
-import { runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
+import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
 export const LEASE_NAME = 'control-tick';
 
@@ -132,7 +132,21 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
       next = Math.max(next + windowMs, Math.ceil((clock.now() + 1) / windowMs) * windowMs);
     }
   } finally {
-    if (stopped !== 'lease-lost') await releaseLease(table, owner);
+    if (stopped !== 'lease-lost') {
+      // Still the only Guardian: persist the events and decisions kept in memory, so the next
+      // invocation resumes them, then let it start. (A lost lease means another invocation owns
+      // the structures now; its conditional writes win, ours would only conflict.)
+      try {
+        const saved = await checkpoint(deps, memory);
+        logger.info({ owner, ...saved }, 'guardian checkpoint');
+      } catch (err) {
+        logger.error(
+          { err, owner },
+          'guardian checkpoint failed; the next invocation resumes from the last stored states',
+        );
+      }
+      await releaseLease(table, owner);
+    }
   }
   return { ticks: reports.length, stopped, reports };
 }

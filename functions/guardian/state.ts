@@ -4,7 +4,7 @@
  * applications, guard-state writes (versioned), activity records.
  */
 
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
@@ -13,6 +13,7 @@ import { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
 import { Application } from '../../core/contracts/structure.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { checkRule } from '../../core/policy/rule-check.ts';
 
 export interface Problem {
@@ -89,23 +90,17 @@ export interface HostRead {
 }
 
 export async function readHost(table: TableClient, host: string): Promise<HostRead> {
-  const items = await table.queryPartition(keys.hostPartition(host));
+  const items = await table.queryPartition(keys.hostPartition(host), { consistent: true });
   const out: HostRead = { host: null, guards: new Map(), problems: [] };
   for (const item of items) {
     const sk = String(item.sk);
     if (sk === 'STATE') {
-      const parsed = HostState.safeParse(withoutKeys(item));
-      if (parsed.success) out.host = parsed.data;
-      else out.problems.push({ what: `host ${host} state`, ...firstIssue(parsed.error) });
+      const parsed = parseHostState(item, host);
+      if ('host' in parsed) out.host = parsed.host;
+      else out.problems.push(parsed.problem);
     } else if (sk.startsWith('GUARD#')) {
       const container = sk.slice('GUARD#'.length);
-      const parsed = GuardState.safeParse(withoutKeys(item));
-      out.guards.set(
-        container,
-        parsed.success
-          ? { state: parsed.data }
-          : { problem: { what: `guard state ${container}`, ...firstIssue(parsed.error) } },
-      );
+      out.guards.set(container, parseGuard(item, container));
     }
   }
   return out;
@@ -126,13 +121,66 @@ export async function readApplication(table: TableClient, app: string): Promise<
       if (parsed.success) out.app = parsed.data;
       else out.problems.push({ what: `application ${app}`, ...firstIssue(parsed.error) });
     } else if (item.sk === 'GUARD') {
-      const parsed = GuardState.safeParse(withoutKeys(item));
-      out.guard = parsed.success
-        ? { state: parsed.data }
-        : { problem: { what: `guard state ${app}`, ...firstIssue(parsed.error) } };
+      out.guard = parseGuard(item, app);
     }
   }
   return out;
+}
+
+/** Parse one GUARD item: its state, or the problem that makes it unusable. */
+export function parseGuard(item: Item, what: string): { state: GuardState } | { problem: Problem } {
+  const parsed = GuardState.safeParse(withoutKeys(item));
+  return parsed.success
+    ? { state: parsed.data }
+    : { problem: { what: `guard state ${what}`, ...firstIssue(parsed.error) } };
+}
+
+/** Parse one host STATE item. */
+export function parseHostState(item: Item, host: string): { host: HostState } | { problem: Problem } {
+  const parsed = HostState.safeParse(withoutKeys(item));
+  return parsed.success
+    ? { host: parsed.data }
+    : { problem: { what: `host ${host} state`, ...firstIssue(parsed.error) } };
+}
+
+/** Keys per BatchGetItem request (DynamoDB's limit). */
+export const GET_BATCH = 100;
+
+/**
+ * Items by key, up to 100 per BatchGetItem; missing items are absent from the
+ * result. Unprocessed keys are retried a few times with backoff, then an error.
+ * `consistent: false` reads eventually consistent (half the read units).
+ */
+export async function batchGetItems(
+  table: TableClient,
+  itemKeys: readonly { pk: string; sk: string }[],
+  consistent: boolean,
+  concurrency = 8,
+): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  const chunks: { pk: string; sk: string }[][] = [];
+  for (let i = 0; i < itemKeys.length; i += GET_BATCH)
+    chunks.push(itemKeys.slice(i, i + GET_BATCH).map((k) => ({ pk: k.pk, sk: k.sk })));
+  await mapLimit(chunks, concurrency, async (chunk) => {
+    let pending = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === 5)
+        throw new Error(`batch get: ${pending.length} keys left unprocessed after ${attempt} attempts`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      const out = await table.doc.send(
+        new BatchGetCommand({
+          RequestItems: { [table.tableName]: { Keys: pending, ConsistentRead: consistent } },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      table.counters.reads += 1;
+      for (const c of out.ConsumedCapacity ?? []) table.counters.readUnits += c.CapacityUnits ?? 0;
+      for (const item of (out.Responses?.[table.tableName] ?? []) as Item[])
+        found.set(`${String(item.pk)}|${String(item.sk)}`, item);
+      pending = (out.UnprocessedKeys?.[table.tableName]?.Keys ?? []) as typeof pending;
+    }
+  });
+  return found;
 }
 
 /** Conditional write of a guard state on its version (null: must not exist yet). */
@@ -164,8 +212,14 @@ export async function appendActivities(
     if (attempt === 5)
       throw new Error(`activity: ${pending.length} records left unprocessed after ${attempt} attempts`);
     if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-    const out = await table.doc.send(new BatchWriteCommand({ RequestItems: { [table.tableName]: pending } }));
+    const out = await table.doc.send(
+      new BatchWriteCommand({
+        RequestItems: { [table.tableName]: pending },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
     table.counters.writes += 1;
+    for (const c of out.ConsumedCapacity ?? []) table.counters.writeUnits += c.CapacityUnits ?? 0;
     pending = (out.UnprocessedItems?.[table.tableName] ?? []) as typeof pending;
   }
 }

@@ -1,8 +1,19 @@
 /**
- * One Guardian tick: hot-reload config and rules, read every host (and
- * application) with bounded concurrency, read usage in batched queries,
- * decide per guarded structure, write guard states that changed, record
- * events and requests as activity, hand requests to the sink.
+ * One Guardian tick: hot-reload config and rules, read the hosts (and
+ * applications), read usage in batched queries, decide per guarded structure,
+ * persist guard states that must be, record activity, hand requests to the sink.
+ *
+ * Lean between ticks of one leased invocation (the lease makes it the only
+ * Guardian): each structure's guard state (limits, live events, last decision)
+ * is kept in `memory.cache`. The first tick (and every `fullReadEveryTicks`)
+ * lists the hosts and reads whole host partitions, strongly consistent; the
+ * others read only the hosts' STATE items (BatchGetItem, eventually consistent:
+ * the planner re-reads and commits conditionally, so deciding on a host state
+ * one tick old is safe) and the GUARD items of containers not seen before.
+ * A GUARD item is written when its limits change, when a request is emitted
+ * (events consumed; before the request is submitted) and at `checkpoint`
+ * (the invocation's end); a stored version other than the one this invocation
+ * wrote means someone else (an operator) changed it: the stored state wins.
  */
 
 import { GSI1_KINDS, keys } from '../../adapters/dynamodb/table.ts';
@@ -30,10 +41,13 @@ import {
   ACTIVITY_BATCH,
   type AppRead,
   appendActivities,
+  batchGetItems,
   type HostRead,
   loadConfig,
   loadRules,
   type Problem,
+  parseGuard,
+  parseHostState,
   readApplication,
   readHost,
   writeGuard,
@@ -48,11 +62,34 @@ export interface TickDeps {
   readConcurrency?: number;
   /** Writes in flight. */
   writeConcurrency?: number;
+  /** Full read (host listing + whole partitions) every N ticks; default: once a minute of ticks. */
+  fullReadEveryTicks?: number;
 }
 
-/** Carried between ticks of one invocation: the last good config. */
+/** One structure's guard state as this invocation knows it. */
+export interface CachedGuard {
+  key: { pk: string; sk: string };
+  /** Latest decided state (its `version` is `stored ?? 0`); null: nothing stored or decided yet. */
+  state: GuardState | null;
+  /** Version of the stored item as last read or written by this invocation; null: no item. */
+  stored: number | null;
+  /** Decided state differs from the stored one (events, last decision): written at the checkpoint. */
+  dirty: boolean;
+}
+
+/** Lean state of one leased invocation. */
+export interface TickCache {
+  /** Ticks since the last full read (host listing + whole partitions). */
+  sinceFullRead: number;
+  hostNames: string[];
+  /** By `${pk}|${sk}` of the GUARD item. */
+  guards: Map<string, CachedGuard>;
+}
+
+/** Carried between ticks of one invocation: the last good config and the lean cache. */
 export interface TickMemory {
   config: GuardianConfig;
+  cache?: TickCache;
 }
 
 export interface TickReport {
@@ -70,6 +107,14 @@ export interface TickReport {
   problems: number;
   guardWrites: number;
   staleWrites: number;
+  /** Whole host partitions were read (first tick of an invocation, or periodic). */
+  fullRead: boolean;
+  /** GUARD items changed by someone else since this invocation wrote them: the stored state was adopted. */
+  adopted: number;
+  /** Structures whose decided state is kept in memory only, awaiting a checkpoint. */
+  unpersisted: number;
+  /** Activity records appended (events that start a run, requests, dry-run decisions). */
+  activityRecords: number;
   tsdbQueries: number;
   ddbReads: number;
   ddbWrites: number;
@@ -80,8 +125,7 @@ export interface TickReport {
 
 interface Target {
   view: StructureView;
-  key: { pk: string; sk: string };
-  previous: GuardState | null;
+  entry: CachedGuard;
   /** container names whose usage makes this structure's (one for a container). */
   members: readonly string[];
 }
@@ -95,11 +139,64 @@ function containerView(c: Container): StructureView {
   return { name: c.name, type: 'container', resources };
 }
 
-export async function runTick(
+/**
+ * Write one structure's decided state, conditional on the version this
+ * invocation knows. On a conflict someone else changed it: the stored state is
+ * read back and adopted (decided again next tick).
+ */
+async function persistGuard(deps: TickDeps, entry: CachedGuard): Promise<'written' | 'stale'> {
+  const state = entry.state;
+  if (state === null || !entry.dirty) return 'written';
+  const version = (entry.stored ?? 0) + 1;
+  try {
+    await writeGuard(deps.table, entry.key, { ...state, version }, entry.stored);
+    entry.stored = version;
+    entry.state = { ...state, version };
+    entry.dirty = false;
+    return 'written';
+  } catch (err) {
+    if (!(err instanceof StaleStateError)) throw err;
+    deps.logger.warn(
+      { structure: state.structure },
+      'guard state changed concurrently; decided again next tick',
+    );
+    const item = await deps.table.get(entry.key);
+    const read = item === null ? null : parseGuard(item, state.structure);
+    entry.state = read !== null && 'state' in read ? read.state : null;
+    entry.stored = read !== null && 'state' in read ? read.state.version : null;
+    entry.dirty = false;
+    return 'stale';
+  }
+}
+
+/**
+ * Persist every structure whose decided state is only in memory (events, last
+ * decision), so the next invocation resumes from it. Called before the lease
+ * is released.
+ */
+export async function checkpoint(
   deps: TickDeps,
-  now: number,
-  memory: TickMemory = { config: defaultConfig('guardian') },
-): Promise<TickReport> {
+  memory: TickMemory,
+): Promise<{ written: number; stale: number }> {
+  const dirty = [...(memory.cache?.guards.values() ?? [])].filter((e) => e.dirty);
+  let written = 0;
+  let stale = 0;
+  await mapLimit(dirty, deps.writeConcurrency ?? 16, async (e) => {
+    if ((await persistGuard(deps, e)) === 'written') written += 1;
+    else stale += 1;
+  });
+  return { written, stale };
+}
+
+/**
+ * One tick. Pass the same `memory` to every tick of an invocation and call
+ * `checkpoint` at its end; without `memory` the tick is an invocation of its
+ * own (full read, everything decided is persisted before it returns).
+ */
+export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemory): Promise<TickReport> {
+  const oneShot = memoryArg === undefined;
+  const memory: TickMemory = memoryArg ?? { config: defaultConfig('guardian') };
+  const writeLater: CachedGuard[] = [];
   const { table, logger } = deps;
   const started = performance.now();
   const reads0 = table.counters.reads;
@@ -127,6 +224,10 @@ export async function runTick(
     problems: 0,
     guardWrites: 0,
     staleWrites: 0,
+    fullRead: false,
+    adopted: 0,
+    unpersisted: 0,
+    activityRecords: 0,
     tsdbQueries: 0,
     ddbReads: 0,
     ddbWrites: 0,
@@ -157,35 +258,107 @@ export async function runTick(
   const rules = compileRules(ruleLoad.rules);
 
   // Read hosts (always: container currents live there) and, at application level, applications.
-  const hostNames = await table.listKind(GSI1_KINDS.hosts);
-  const hosts: HostRead[] = await mapLimit(hostNames, readConc, (h) => readHost(table, h));
-  const containers = new Map<
-    string,
-    { container: Container; guard: { state: GuardState } | { problem: Problem } | undefined; host: string }
-  >();
-  for (const [i, h] of hosts.entries()) {
-    problems.push(...h.problems);
-    if (h.host === null) continue;
-    for (const c of Object.values(h.host.containers)) {
-      containers.set(c.name, { container: c, guard: h.guards.get(c.name), host: hostNames[i] as string });
+  const windowS = config.WINDOW_TIMELAPSE;
+  const fullEvery = deps.fullReadEveryTicks ?? Math.max(1, Math.ceil(60 / windowS));
+  const fullRead = memory.cache === undefined || memory.cache.sinceFullRead + 1 >= fullEvery;
+  const cache: TickCache = memory.cache ?? { sinceFullRead: 0, hostNames: [], guards: new Map() };
+  memory.cache = cache;
+  report.fullRead = fullRead;
+  const adopt = (entry: CachedGuard, read: { state: GuardState } | undefined): void => {
+    const stored = read?.state.version ?? null;
+    if (entry.stored === stored && (entry.state !== null || stored === null)) return; // ours: memory is newer
+    if (entry.state !== null || entry.stored !== null) report.adopted += 1;
+    entry.state = read?.state ?? null;
+    entry.stored = stored;
+    entry.dirty = false;
+  };
+  const entryFor = (key: { pk: string; sk: string }): CachedGuard => {
+    const id = `${key.pk}|${key.sk}`;
+    let entry = cache.guards.get(id);
+    if (entry === undefined) {
+      entry = { key, state: null, stored: null, dirty: false };
+      cache.guards.set(id, entry);
+    }
+    return entry;
+  };
+  const containers = new Map<string, { container: Container; host: string }>();
+  /** GUARD items read this tick (full read, or first sight of a container), by item id. */
+  const guardReads = new Map<string, { state: GuardState } | { problem: Problem } | null>(); // null: no item
+  if (fullRead) {
+    cache.sinceFullRead = 0;
+    cache.hostNames = await table.listKind(GSI1_KINDS.hosts);
+    const hosts: HostRead[] = await mapLimit(cache.hostNames, readConc, (h) => readHost(table, h));
+    for (const [i, h] of hosts.entries()) {
+      problems.push(...h.problems);
+      const hostName = cache.hostNames[i] as string;
+      for (const [c, g] of h.guards)
+        guardReads.set(`${keys.guard(hostName, c).pk}|${keys.guard(hostName, c).sk}`, g);
+      if (h.host === null) continue;
+      for (const c of Object.values(h.host.containers))
+        containers.set(c.name, { container: c, host: hostName });
+    }
+  } else {
+    cache.sinceFullRead += 1;
+    const items = await batchGetItems(
+      table,
+      cache.hostNames.map((h) => keys.hostState(h)),
+      false,
+    );
+    for (const hostName of cache.hostNames) {
+      const k = keys.hostState(hostName);
+      const item = items.get(`${k.pk}|${k.sk}`);
+      if (item === undefined) continue; // host removed: gone from the next listing
+      const parsed = parseHostState(item, hostName);
+      if ('problem' in parsed) {
+        problems.push(parsed.problem);
+        continue;
+      }
+      for (const c of Object.values(parsed.host.containers))
+        containers.set(c.name, { container: c, host: hostName });
+    }
+    if (config.STRUCTURE_GUARDED === 'container') {
+      // Containers first seen this tick: their GUARD item may exist already (created by the API).
+      const unseen = [...containers.values()]
+        .filter(({ container }) => container.guard)
+        .map(({ container, host }) => keys.guard(host, container.name))
+        .filter((k) => !cache.guards.has(`${k.pk}|${k.sk}`));
+      if (unseen.length > 0) {
+        const found = await batchGetItems(table, unseen, true);
+        for (const k of unseen) {
+          const item = found.get(`${k.pk}|${k.sk}`);
+          guardReads.set(
+            `${k.pk}|${k.sk}`,
+            item === undefined ? null : parseGuard(item, k.sk.slice('GUARD#'.length)),
+          );
+        }
+      }
     }
   }
 
   const targets: Target[] = [];
   if (config.STRUCTURE_GUARDED === 'container') {
-    for (const { container, guard, host } of containers.values()) {
+    const live = new Set<string>();
+    for (const { container, host } of containers.values()) {
       if (!container.guard) continue;
-      if (guard !== undefined && 'problem' in guard) {
-        problems.push(guard.problem);
+      const key = keys.guard(host, container.name);
+      const id = `${key.pk}|${key.sk}`;
+      const read = guardReads.get(id);
+      if (read != null && 'problem' in read) {
+        problems.push(read.problem);
         report.skips.bad_state += 1;
+        cache.guards.delete(id);
         continue;
       }
-      targets.push({
-        view: containerView(container),
-        key: keys.guard(host, container.name),
-        previous: guard?.state ?? null,
-        members: [container.name],
-      });
+      const entry = entryFor(key);
+      if (fullRead || read !== undefined) adopt(entry, read ?? undefined);
+      live.add(id);
+      targets.push({ view: containerView(container), entry, members: [container.name] });
+    }
+    // Containers no longer guarded (or gone): forget them, persisting what they had.
+    for (const [id, entry] of cache.guards) {
+      if (live.has(id) || entry.key.sk === 'GUARD') continue;
+      if (entry.dirty) writeLater.push(entry);
+      cache.guards.delete(id);
     }
   } else {
     const appNames = await table.listKind(GSI1_KINDS.apps);
@@ -208,12 +381,10 @@ export async function runTick(
           current += containers.get(m)?.container.resources[res as Resource]?.current ?? 0;
         resources[res as Resource] = { max: spec.max, min: spec.min, current, guard: spec.guard };
       }
-      targets.push({
-        view: { name: app.name, type: 'application', resources },
-        key: keys.applicationGuard(app.name),
-        previous: a.guard?.state ?? null,
-        members,
-      });
+      // The application partition is read every tick: its GUARD item's version is always checked.
+      const entry = entryFor(keys.applicationGuard(app.name));
+      adopt(entry, a.guard ?? undefined);
+      targets.push({ view: { name: app.name, type: 'application', resources }, entry, members });
     }
   }
   report.structures = targets.length;
@@ -256,7 +427,14 @@ export async function runTick(
         u[res] = sum;
       }
     }
-    const out = decide({ structure: target.view, previous: target.previous, usage: u, rules, config, now });
+    const out = decide({
+      structure: target.view,
+      previous: target.entry.state,
+      usage: u,
+      rules,
+      config,
+      now,
+    });
     report.decisions += 1;
     for (const s of out.skips) report.skips[s.why] += 1;
     report.events += out.newEvents.length;
@@ -265,28 +443,31 @@ export async function runTick(
 
   phase('decide');
 
-  // Write what changed, record activity.
-  const writes: (() => Promise<void>)[] = [];
+  // Persist what must be, record activity.
   const activities: { activity: Activity; seq: string }[] = [];
   const toSubmit: ScaleRequest[] = [];
+  const horizon = now - config.EVENT_TIMEOUT * 1000;
   for (const { target, out } of outcomes) {
     const name = target.view.name;
+    const entry = target.entry;
+    const previous = entry.state;
     if (out.changed) {
-      const expected = target.previous?.version ?? null;
-      const state = { ...out.state, version: (expected ?? 0) + 1 };
-      writes.push(async () => {
-        try {
-          await writeGuard(table, target.key, state, expected);
-          report.guardWrites += 1;
-        } catch (err) {
-          if (!(err instanceof StaleStateError)) throw err;
-          report.staleWrites += 1;
-          logger.warn({ structure: name }, 'guard state changed concurrently; decided again next tick');
-        }
-      });
+      entry.state = out.state;
+      entry.dirty = true;
     }
+    const mustPersist =
+      out.requests.length > 0 ||
+      entry.stored === null ||
+      JSON.stringify(previous?.limits ?? null) !== JSON.stringify(out.state.limits);
+    if (entry.dirty && mustPersist) writeLater.push(entry);
+    // Events: only the start of a run is recorded (no live event of that resource and direction
+    // before this tick); the request that a run leads to records the counts in its reasons.
     let seq = 0;
     for (const e of out.newEvents) {
+      const running = (previous?.events ?? []).some(
+        (p) => p.resource === e.resource && p.direction === e.direction && p.timestamp > horizon,
+      );
+      if (running) continue;
       const reasons =
         out.decisions.find((d) => d.resource === e.resource)?.reasons.filter((r) => r.source === e.rule) ??
         [];
@@ -317,11 +498,26 @@ export async function runTick(
       else toSubmit.push(r);
     }
   }
+  const writes: (() => Promise<void>)[] = writeLater.map((entry) => async () => {
+    const w = await persistGuard(deps, entry);
+    if (w === 'written') report.guardWrites += 1;
+    else report.staleWrites += 1;
+  });
+  report.activityRecords = activities.length;
   for (let i = 0; i < activities.length; i += ACTIVITY_BATCH) {
     const batch = activities.slice(i, i + ACTIVITY_BATCH);
     writes.push(() => appendActivities(table, batch));
   }
   await mapLimit(writes, writeConc, (w) => w());
+
+  report.unpersisted = 0;
+  for (const e of cache.guards.values()) if (e.dirty) report.unpersisted += 1;
+  if (oneShot) {
+    const c = await checkpoint(deps, memory);
+    report.guardWrites += c.written;
+    report.staleWrites += c.stale;
+    report.unpersisted = 0;
+  }
 
   if (toSubmit.length > 0) {
     const result = await deps.sink.submit(toSubmit, now);

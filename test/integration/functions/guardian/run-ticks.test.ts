@@ -3,11 +3,29 @@ import { systemClock } from '../../../../adapters/clock.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
+import type { Resource } from '../../../../core/contracts/units.ts';
+import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
+import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTicks, takeLease } from '../../../../functions/guardian/run-ticks.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
-import { DYNAMO_FLAVOURS, victoriaPromUrl } from '../../../support/env.ts';
-import { putGuardianConfig } from '../../../support/guardian-fixtures.ts';
+import { DYNAMO_FLAVOURS, uniqueName, victoriaPromUrl } from '../../../support/env.ts';
+import {
+  aContainer,
+  aHost,
+  putGuardianConfig,
+  putHost,
+  putRules,
+} from '../../../support/guardian-fixtures.ts';
+
+/** The same cpu usage for every container in every window. */
+const lowCpu: MetricsSource = {
+  async usage(q: UsageQuery): Promise<UsageResult> {
+    const usage = new Map<string, Partial<Record<Resource, number | null>>>();
+    for (const s of q.structures) usage.set(s, { cpu: 100 });
+    return { usage, queries: 1, rejected: [] };
+  },
+};
 
 describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
   let t: TestTable;
@@ -70,6 +88,25 @@ describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
     const firstB = b.reports[0]?.at ?? 0;
     expect(firstB).toBeGreaterThan(lastA); // never both at once
     expect(firstB - lastA).toBeLessThanOrEqual(2000); // at most one 1 s window skipped at the hand-over
+  });
+
+  it('checkpoints the events kept in memory before releasing the lease', async () => {
+    const host = uniqueName('h');
+    const low = uniqueName('low');
+    await putRules(t.table, DEFAULT_RULES);
+    await putHost(t.table, aHost(host, [aContainer(low, host)]));
+    const result = await runTicks(
+      { ...deps('a'), metrics: lowCpu },
+      // ≤ 5 ticks of 1 s: fewer than the 6 down events CpuRescaleDown needs
+      { deadlineMs: Date.now() + 5000, reserveMs: 300 },
+    );
+    expect(result.ticks).toBeGreaterThanOrEqual(2);
+    // written by the first tick (limits), then only at the checkpoint: one down event per tick (< lower)
+    expect(result.reports.slice(1).every((r) => r.guardWrites === 0)).toBe(true);
+    const guard = await t.table.get(keys.guard(host, low));
+    expect(guard).toMatchObject({ version: 2 });
+    expect(guard?.events).toHaveLength(result.ticks);
+    expect(await t.table.get(keys.lease('control-tick'))).toMatchObject({ owner: 'a', expiresAt: 0 });
   });
 
   it('refuses a live lease held by another owner and takes an expired one', async () => {
