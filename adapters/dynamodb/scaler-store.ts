@@ -13,6 +13,9 @@ import { activityToItem, applicationItem, appliedItem, hostStateFromItem, hostSt
 import { GSI1_KINDS, keys } from './table.ts';
 import type { Item, TableClient } from './table-client.ts';
 
+/** BatchWriteItem requests in flight while recording activity (each holds 25 small items). */
+const ACTIVITY_IN_FLIGHT = 16;
+
 export function locatorItem(container: string, host: string): Item & { pk: string; sk: string } {
   return { ...keys.containerLocator(container), host };
 }
@@ -94,7 +97,7 @@ export class ScalerStore {
     return host === null ? null : { host, applied };
   }
 
-  /** Record activity lines, 25 to a batch (8 batches in flight), retrying unprocessed items. */
+  /** Record activity lines, 25 to a batch (16 batches in flight), retrying unprocessed items. */
   async recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void> {
     const items = lines.map((l) => activityToItem(l.activity, l.seq));
     const batches: Item[][] = [];
@@ -103,7 +106,7 @@ export class ScalerStore {
     const worker = async (): Promise<void> => {
       while (next < batches.length) await this.writeBatch(batches[next++] as Item[]);
     };
-    await Promise.all(Array.from({ length: Math.min(8, batches.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(ACTIVITY_IN_FLIGHT, batches.length) }, worker));
   }
 
   private async writeBatch(items: readonly Item[]): Promise<void> {
