@@ -14,10 +14,9 @@
  * When no allocation history exists, the state's present values are drawn flat
  * over the window (`allocationFromHistory: false`).
  */
+import { body, containerGuardItem, hostStateItem, safeActivityFromItem } from '../adapters/dynamodb/items.ts';
 import { keys } from '../adapters/dynamodb/table.ts';
-import { Activity } from '../core/contracts/activity.ts';
-import { GuardState } from '../core/contracts/guard-state.ts';
-import { HostState } from '../core/contracts/host.ts';
+import type { GuardState } from '../core/contracts/guard-state.ts';
 import { Rule } from '../core/contracts/rule.ts';
 
 export interface StateReader {
@@ -103,11 +102,6 @@ export interface ReadModelDeps {
   series: SeriesSource;
 }
 
-const STRIP = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
-function body(item: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(item).filter(([k]) => !STRIP.has(k)));
-}
-
 /** A regex matching `s` literally, spelled inside a PromQL double-quoted string. */
 function escapeRegex(s: string): string {
   return s
@@ -183,7 +177,7 @@ export async function dashboardView(
   for (const hostName of [...hostNames].sort()) {
     const items = await deps.state.queryPartition(keys.hostPartition(hostName), { consistent: false });
     const stateItem = items.find((i) => i.sk === keys.hostState(hostName).sk);
-    const parsed = stateItem === undefined ? null : HostState.safeParse(body(stateItem));
+    const parsed = stateItem === undefined ? null : hostStateItem.safeFromItem(stateItem);
     if (parsed === null || !parsed.success) {
       warnings.push(`host ${hostName}: state item ${parsed === null ? 'missing' : 'does not parse'}`);
       continue;
@@ -192,7 +186,7 @@ export async function dashboardView(
     const guards = new Map<string, GuardState>();
     for (const item of items) {
       if (typeof item.sk !== 'string' || !item.sk.startsWith('GUARD#')) continue;
-      const g = GuardState.safeParse(body(item));
+      const g = containerGuardItem.safeFromItem(item);
       if (g.success) guards.set(g.data.structure, g.data);
       else warnings.push(`host ${hostName}: ${item.sk} does not parse`);
     }
@@ -206,7 +200,7 @@ export async function dashboardView(
       const activity = await deps.state.queryPartition(keys.activityPartition(name), { consistent: false });
       const markers = activity
         .flatMap((item) => {
-          const a = Activity.safeParse(body(item));
+          const a = safeActivityFromItem(item);
           return a.success ? [a.data] : [];
         })
         .filter((a) => a.at >= window.fromMs && a.at <= window.toMs && a.kind !== 'report')

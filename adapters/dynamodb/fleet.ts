@@ -7,13 +7,9 @@
  * `invalid` (named by key) instead of stopping the sweep.
  */
 
-import { type GuardState, GuardState as GuardStateSchema } from '../../core/contracts/guard-state.ts';
-import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
-import {
-  type AgentHeartbeat,
-  AgentHeartbeat as AgentHeartbeatSchema,
-  AgentReport,
-} from '../../core/contracts/report.ts';
+import type { GuardState } from '../../core/contracts/guard-state.ts';
+import type { HostState } from '../../core/contracts/host.ts';
+import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
 import { type Rule, Rule as RuleSchema } from '../../core/contracts/rule.ts';
 import {
   SERVICE_CONFIGS,
@@ -30,6 +26,16 @@ import {
 } from '../../core/contracts/structure.ts';
 import { parseOrThrow } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
+import {
+  applicationGuardItem,
+  appliedItem,
+  body,
+  containerGuardItem,
+  heartbeatItem,
+  hostStateItem,
+  hostStateToItem,
+  type ItemCodec,
+} from './items.ts';
 import { GSI1_KINDS, keys } from './table.ts';
 import type { Item, TableClient } from './table-client.ts';
 
@@ -63,20 +69,21 @@ export interface Fleet {
 /** Partitions read at once: enough to hide latency, few enough to stay far from throttling. */
 const READ_CONCURRENCY = 8;
 
-const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
-
-/** The item without its key attributes: what the contract schema describes. */
-export function body(item: Item): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...item };
-  for (const k of KEY_ATTRIBUTES) delete out[k];
-  return out;
-}
+export { body } from './items.ts';
 
 export async function readFleet(table: TableClient, opts: { rules?: boolean } = {}): Promise<Fleet> {
   const invalid: InvalidItem[] = [];
   const parse = <T>(schema: Parameters<typeof parseOrThrow>[0], item: Item, what: string): T | null => {
     try {
       return parseOrThrow(schema, body(item), what) as T;
+    } catch (err) {
+      invalid.push({ pk: String(item.pk), sk: String(item.sk), error: (err as Error).message });
+      return null;
+    }
+  };
+  const decode = <T>(codec: ItemCodec<T, never>, item: Item): T | null => {
+    try {
+      return codec.fromItem(item);
     } catch (err) {
       invalid.push({ pk: String(item.pk), sk: String(item.sk), error: (err as Error).message });
       return null;
@@ -95,7 +102,7 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
     table.queryPartition(keys.hostPartition(name)),
   );
   const hosts: HostView[] = [];
-  for (const [idx, name] of [...hostNames].sort().entries()) {
+  for (const [idx] of [...hostNames].sort().entries()) {
     const items = hostItems[idx] ?? [];
     let state: HostState | null = null;
     const guards = new Map<string, GuardState>();
@@ -103,13 +110,13 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
     let heartbeat: AgentHeartbeat | null = null;
     for (const item of items) {
       const sk = String(item.sk);
-      if (sk === 'STATE') state = parse<HostState>(HostStateSchema, item, `host ${name}`);
-      else if (sk === 'AGENT') heartbeat = parse<AgentHeartbeat>(AgentHeartbeatSchema, item, `agent ${name}`);
+      if (sk === 'STATE') state = decode(hostStateItem, item);
+      else if (sk === 'AGENT') heartbeat = decode(heartbeatItem, item);
       else if (sk.startsWith('GUARD#')) {
-        const g = parse<GuardState>(GuardStateSchema, item, `guard ${sk}`);
+        const g = decode(containerGuardItem, item);
         if (g !== null) guards.set(g.structure, g);
       } else if (sk.startsWith('APPLIED#')) {
-        const r = parse<AgentReport>(AgentReport, item, `applied ${sk}`);
+        const r = decode(appliedItem, item);
         if (r !== null) applied.set(r.container, r);
       }
     }
@@ -127,8 +134,7 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
     const guardItem = items.find((i) => i.sk === keys.applicationGuard(name).sk);
     const app =
       appItem === undefined ? null : parse<Application>(ApplicationSchema, appItem, `application ${name}`);
-    const guard =
-      guardItem === undefined ? null : parse<GuardState>(GuardStateSchema, guardItem, `guard of ${name}`);
+    const guard = guardItem === undefined ? null : decode(applicationGuardItem, guardItem);
     if (app !== null) applications.push({ app, guard });
   }
 
@@ -187,10 +193,5 @@ export async function writeHostState(
   state: HostState,
   expectedVersion: number,
 ): Promise<void> {
-  const valid = parseOrThrow(HostStateSchema, state, `host ${state.name}`);
-  await table.putVersioned(
-    { ...keys.hostState(valid.name), ...valid },
-    expectedVersion,
-    `host ${valid.name}`,
-  );
+  await table.putVersioned(hostStateToItem(state), expectedVersion, `host ${state.name}`);
 }

@@ -2,32 +2,19 @@
  * The planner's view of the state table: host state items (capacity plus
  * desired container state, committed with one conditional write on
  * `version`), container locators, applications, applied versions and
- * activity records. Item shapes are the contracts' zod schemas.
+ * activity records. Item layouts and codecs live in items.ts.
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { type Activity, Activity as ActivitySchema } from '../../core/contracts/activity.ts';
-import { HostState } from '../../core/contracts/host.ts';
-import { AgentReport } from '../../core/contracts/report.ts';
-import { Application } from '../../core/contracts/structure.ts';
-import { parseOrThrow, StaleStateError } from '../../core/errors.ts';
+import type { Activity } from '../../core/contracts/activity.ts';
+import type { HostState } from '../../core/contracts/host.ts';
+import type { Application } from '../../core/contracts/structure.ts';
+import { StaleStateError } from '../../core/errors.ts';
+import { activityToItem, applicationItem, appliedItem, hostStateFromItem, hostStateToItem } from './items.ts';
 import { GSI1_KINDS, keys } from './table.ts';
 import type { Item, TableClient } from './table-client.ts';
 
-const KEY_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
-
-function withoutKeys(item: Item): Item {
-  const out: Item = { ...item };
-  for (const k of KEY_ATTRIBUTES) delete out[k];
-  return out;
-}
-
-export function hostStateToItem(host: HostState): Item & { pk: string; sk: string } {
-  return { ...keys.hostState(host.name), ...host };
-}
-
-export function hostStateFromItem(item: Item): HostState {
-  return parseOrThrow(HostState, withoutKeys(item), 'host state');
-}
+/** BatchWriteItem requests in flight while recording activity (each holds 25 small items). */
+const ACTIVITY_IN_FLIGHT = 16;
 
 export function locatorItem(container: string, host: string): Item & { pk: string; sk: string } {
   return { ...keys.containerLocator(container), host };
@@ -35,10 +22,6 @@ export function locatorItem(container: string, host: string): Item & { pk: strin
 
 export function applicationToItem(app: Application): Item & { pk: string; sk: string } {
   return { ...keys.application(app.name), ...app };
-}
-
-export function activityToItem(a: Activity, seq: string): Item & { pk: string; sk: string } {
-  return { ...keys.activity(a.structure, a.at, seq), ...a };
 }
 
 export class ScalerStore {
@@ -64,7 +47,7 @@ export class ScalerStore {
   async getApplication(name: string): Promise<Application | null> {
     const key = keys.application(name);
     const item = await this.table.get({ pk: key.pk, sk: key.sk });
-    return item === null ? null : parseOrThrow(Application, withoutKeys(item), 'application');
+    return item === null ? null : applicationItem.fromItem(item);
   }
 
   /**
@@ -107,25 +90,23 @@ export class ScalerStore {
     for (const item of items) {
       if (item.sk === 'STATE') host = hostStateFromItem(item);
       else if (typeof item.sk === 'string' && item.sk.startsWith('APPLIED#')) {
-        const report = AgentReport.safeParse(withoutKeys(item));
+        const report = appliedItem.safeFromItem(item);
         if (report.success) applied.set(report.data.container, report.data.appliedVersion);
       }
     }
     return host === null ? null : { host, applied };
   }
 
-  /** Record activity lines, 25 to a batch (8 batches in flight), retrying unprocessed items. */
+  /** Record activity lines, 25 to a batch (16 batches in flight), retrying unprocessed items. */
   async recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void> {
-    const items = lines.map((l) =>
-      activityToItem(parseOrThrow(ActivitySchema, l.activity, 'activity'), l.seq),
-    );
+    const items = lines.map((l) => activityToItem(l.activity, l.seq));
     const batches: Item[][] = [];
     for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < batches.length) await this.writeBatch(batches[next++] as Item[]);
     };
-    await Promise.all(Array.from({ length: Math.min(8, batches.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(ACTIVITY_IN_FLIGHT, batches.length) }, worker));
   }
 
   private async writeBatch(items: readonly Item[]): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * Thin typed access to the state table, shared by every store adapter:
  * consistent reads, paginated queries, and versioned conditional writes whose
- * lost races become StaleStateError carrying the item as it is now.
+ * lost races become StaleStateError carrying the item as it is now. Items
+ * pass through the stored layout of items.ts (toStored on write, fromStored
+ * on read), so callers always see logical items.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -13,13 +15,10 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { StaleStateError } from '../../core/errors.ts';
+import { fromStored, type Item, type Key, toStored } from './items.ts';
 import { GSI1 } from './table.ts';
 
-export type Item = Record<string, unknown>;
-export interface Key {
-  pk: string;
-  sk: string;
-}
+export type { Item, Key } from './items.ts';
 
 /** Counts of requests made, for the benchmarks' per-tick figures. */
 export interface TableCounters {
@@ -55,7 +54,7 @@ export class TableClient {
     );
     this.counters.reads += 1;
     this.counters.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
-    return (out.Item as Item | undefined) ?? null;
+    return out.Item === undefined ? null : fromStored(out.Item as Item);
   }
 
   /** Every item of a partition (optionally those whose sort key begins with a prefix), all pages. */
@@ -90,7 +89,7 @@ export class TableClient {
       const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
       this.counters.reads += 1;
       this.counters.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
-      items.push(...((out.Items as Item[] | undefined) ?? []));
+      for (const item of (out.Items as Item[] | undefined) ?? []) items.push(fromStored(item));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
@@ -99,7 +98,7 @@ export class TableClient {
   /** Unconditional put (idempotent writes such as activity records). */
   async put(item: Item & Key): Promise<void> {
     const out = await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: item, ReturnConsumedCapacity: 'TOTAL' }),
+      new PutCommand({ TableName: this.tableName, Item: toStored(item), ReturnConsumedCapacity: 'TOTAL' }),
     );
     this.counters.writes += 1;
     this.counters.writeUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
@@ -134,7 +133,7 @@ export class TableClient {
       const out = await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: item,
+          Item: toStored(item),
           ConditionExpression: condition.expression,
           ...(condition.names === undefined ? {} : { ExpressionAttributeNames: condition.names }),
           ...(condition.values === undefined ? {} : { ExpressionAttributeValues: condition.values }),

@@ -17,10 +17,10 @@ import {
  * Item sizes, bytes. The host item and GUARD sizes are checked against DynamoDB
  * Local's consumed capacity for items built from the contracts
  * (test/integration/core/cost/assumptions.test.ts: a 20-container host item is
- * 6 WRU; it and 20 GUARD items read as 4 RRU); APPLIED and activity are estimates.
+ * 7 WRU in the JSON-doc layout; it and 20 GUARD items read as 4 RRU); APPLIED and activity are estimates.
  */
 export const ASSUMED_SIZES = {
-  hostStatePerContainer: 280,
+  hostStatePerContainer: 300,
   hostStateBase: 250,
   guardItem: 500,
   appliedItem: 300,

@@ -3,53 +3,54 @@
  * absent, read-modify-write on `version` (retried on a lost race unless the
  * caller pinned a version with If-Match), delete on version.
  */
-import type { z } from 'zod';
+import {
+  applicationGuardItem,
+  applicationItem,
+  body,
+  containerGuardItem,
+  hostStateItem,
+  type ItemCodec,
+  userItem,
+} from '../../adapters/dynamodb/items.ts';
 import { keys } from '../../adapters/dynamodb/table.ts';
-import type { Item, Key, TableClient } from '../../adapters/dynamodb/table-client.ts';
+import type { Key, TableClient } from '../../adapters/dynamodb/table-client.ts';
 import {
   type Application,
-  Application as ApplicationSchema,
   GuardState as GuardSchema,
   type GuardState,
-  HostState,
+  type HostState,
   type User,
-  User as UserSchema,
 } from '../../core/contracts/index.ts';
 import { NotFoundError, StaleStateError } from '../../core/errors.ts';
 
-const KEY_ATTRS = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
 const RETRIES = 8;
 
-export function stripKeys(item: Item): Item {
-  return Object.fromEntries(Object.entries(item).filter(([k]) => !KEY_ATTRS.has(k)));
-}
+/** The item without its key attributes (items.ts `body`). */
+export const stripKeys = body;
 
 export class VersionedDocs<I, T extends { version: number }> {
   readonly table: TableClient;
-  readonly schema: z.ZodType<T>;
-  readonly key: (id: I) => Key & Record<string, string>;
+  readonly codec: ItemCodec<T, I>;
   readonly what: (id: I) => string;
 
-  constructor(
-    table: TableClient,
-    schema: z.ZodType<T>,
-    key: (id: I) => Key & Record<string, string>,
-    what: (id: I) => string,
-  ) {
+  constructor(table: TableClient, codec: ItemCodec<T, I>, what: (id: I) => string) {
     this.table = table;
-    this.schema = schema;
-    this.key = key;
+    this.codec = codec;
     this.what = what;
   }
 
   private primary(id: I): Key {
-    const { pk, sk } = this.key(id);
+    const { pk, sk } = this.codec.key(id);
     return { pk, sk };
   }
 
   async get(id: I): Promise<T | null> {
     const item = await this.table.get(this.primary(id));
-    return item === null ? null : this.schema.parse(stripKeys(item));
+    if (item === null) return null;
+    const parsed = this.codec.safeFromItem(item);
+    // A stored item that fails its contract is a server fault, not bad input.
+    if (!parsed.success) throw parsed.error;
+    return parsed.data;
   }
 
   async require(id: I): Promise<T> {
@@ -60,15 +61,15 @@ export class VersionedDocs<I, T extends { version: number }> {
 
   /** Create at version 1; a doc that exists already raises StaleStateError. */
   async create(id: I, doc: T): Promise<T> {
-    const stored = this.schema.parse({ ...doc, version: 1 });
-    await this.table.putVersioned({ ...stored, ...this.key(id) }, null, this.what(id));
-    return stored;
+    const item = this.codec.toItem(id, { ...doc, version: 1 });
+    await this.table.putVersioned(item, null, this.what(id));
+    return body(item) as T;
   }
 
   async put(id: I, doc: T, expectedVersion: number): Promise<T> {
-    const stored = this.schema.parse({ ...doc, version: expectedVersion + 1 });
-    await this.table.putVersioned({ ...stored, ...this.key(id) }, expectedVersion, this.what(id));
-    return stored;
+    const item = this.codec.toItem(id, { ...doc, version: expectedVersion + 1 });
+    await this.table.putVersioned(item, expectedVersion, this.what(id));
+    return body(item) as T;
   }
 
   /**
@@ -129,21 +130,15 @@ export class ApiStore {
 
   constructor(table: TableClient) {
     this.table = table;
-    this.hosts = new VersionedDocs(table, HostState, keys.hostState, (h) => `host ${h}`);
-    this.apps = new VersionedDocs(table, ApplicationSchema, keys.application, (a) => `application ${a}`);
-    this.users = new VersionedDocs(table, UserSchema, keys.user, (u) => `user ${u}`);
+    this.hosts = new VersionedDocs(table, hostStateItem, (h) => `host ${h}`);
+    this.apps = new VersionedDocs(table, applicationItem, (a) => `application ${a}`);
+    this.users = new VersionedDocs(table, userItem, (u) => `user ${u}`);
     this.containerGuards = new VersionedDocs(
       table,
-      GuardSchema,
-      ({ host, container }) => keys.guard(host, container),
+      containerGuardItem,
       ({ container }) => `limits of container ${container}`,
     );
-    this.appGuards = new VersionedDocs(
-      table,
-      GuardSchema,
-      keys.applicationGuard,
-      (a) => `limits of application ${a}`,
-    );
+    this.appGuards = new VersionedDocs(table, applicationGuardItem, (a) => `limits of application ${a}`);
   }
 
   async locate(container: string): Promise<Locator | null> {

@@ -31,7 +31,7 @@ export interface PlannerDeps {
   log?: Logger;
   /** Re-plans of one host after lost races before its requests are rejected. Default 5. */
   maxRetries?: number;
-  /** Hosts committed (and orders sent) at once. Default 16. */
+  /** Hosts committed (and orders sent) at once. Default 32. */
   concurrency?: number;
 }
 
@@ -46,6 +46,13 @@ export interface SubmitDetails extends SubmitResult {
   /** Wall time of each phase, ms. */
   timings: { loadMs: number; planMs: number; commitMs: number; sendMs: number; activityMs: number };
 }
+
+/**
+ * Hosts committed (and their orders sent) at once: each is one conditional
+ * write and two SendMessageBatch calls, so 32 in flight hides latency without
+ * nearing DynamoDB's or SQS's per-partition and per-queue limits.
+ */
+const DEFAULT_CONCURRENCY = 32;
 
 /** Resources the Guardian and the ReBalancer may only scale when guarded; operators may scale any. */
 const GUARD_CHECKED_SOURCES = new Set(['guardian', 'rebalancer']);
@@ -129,12 +136,19 @@ export class Planner implements RequestSink {
 
     const accepted = new Set<string>();
     const committed: { host: HostState; orders: ScaleOrder[] }[] = [];
-    await mapLimit(planned.hosts, this.deps.concurrency ?? 16, async (next) => {
+    const ordersByHost = new Map<string, ScaleOrder[]>();
+    for (const o of planned.orders) {
+      const list = ordersByHost.get(o.host);
+      if (list === undefined) ordersByHost.set(o.host, [o]);
+      else list.push(o);
+    }
+    const concurrency = this.deps.concurrency ?? DEFAULT_CONCURRENCY;
+    await mapLimit(planned.hosts, concurrency, async (next) => {
       const original = ctx.hosts.get(next.name) as HostState;
       const hostRequests = planned.requestsByHost[next.name] ?? [];
       let candidate = next;
       let expected = original.version;
-      let orders = planned.orders.filter((o) => o.host === next.name);
+      let orders = ordersByHost.get(next.name) ?? [];
       let ids = hostRequests.map((r) => originOf(r.id));
       for (let attempt = 0; ; attempt++) {
         try {
@@ -186,7 +200,7 @@ export class Planner implements RequestSink {
     const allOrders = committed.flatMap((c) =>
       c.orders.map((o) => ({ order: o, queueUrl: c.host.queueUrl })),
     );
-    await mapLimit(committed, this.deps.concurrency ?? 16, async ({ host, orders }) => {
+    await mapLimit(committed, concurrency, async ({ host, orders }) => {
       if (orders.length === 0) return;
       if (host.queueUrl === null) {
         details.unsent += orders.length;

@@ -67,10 +67,15 @@ export function sharesOf(cores: CoreMap, container: string): number {
 
 /** Core ids the container holds shares on, in numeric order. */
 export function coresOf(cores: CoreMap, container: string): string[] {
-  return Object.entries(cores)
-    .filter(([, u]) => (u.alloc[container] ?? 0) > 0)
-    .map(([id]) => id)
-    .sort((a, b) => Number(a) - Number(b));
+  const ids: string[] = [];
+  let sorted = true;
+  for (const id in cores) {
+    if ((cores[id]?.alloc[container] ?? 0) <= 0) continue;
+    if (sorted && ids.length > 0 && Number(ids[ids.length - 1]) > Number(id)) sorted = false;
+    ids.push(id);
+  }
+  // Integer-like keys already enumerate in ascending order; sort only when they did not.
+  return sorted ? ids : ids.sort((a, b) => Number(a) - Number(b));
 }
 
 /**
@@ -84,17 +89,20 @@ export function placeShares(
   shares: number,
 ): number {
   let remaining = shares;
-  const take = (id: string): void => {
-    const u = cores[id];
-    if (u === undefined || remaining <= 0 || u.free <= 0) return;
-    const n = Math.min(u.free, remaining);
-    u.free -= n;
-    u.alloc[container] = (u.alloc[container] ?? 0) + n;
-    remaining -= n;
-  };
-  for (const id of order) if ((cores[id]?.alloc[container] ?? 0) > 0) take(id);
-  for (const id of order) if (cores[id]?.free === SHARES_PER_CORE) take(id);
-  for (const id of order) take(id);
+  // Pass 0: the container's own cores, 1: wholly free cores, 2: any core with room.
+  for (let pass = 0; pass < 3 && remaining > 0; pass++) {
+    for (const id of order) {
+      const u = cores[id];
+      if (u === undefined || u.free <= 0) continue;
+      if (pass === 0 && (u.alloc[container] ?? 0) <= 0) continue;
+      if (pass === 1 && u.free !== SHARES_PER_CORE) continue;
+      const n = Math.min(u.free, remaining);
+      u.free -= n;
+      u.alloc[container] = (u.alloc[container] ?? 0) + n;
+      remaining -= n;
+      if (remaining <= 0) break;
+    }
+  }
   return shares - remaining;
 }
 
@@ -109,7 +117,7 @@ export function releaseShares(
   container: string,
   shares: number,
 ): number {
-  const rank = new Map(order.map((id, i) => [id, i]));
+  const rank = rankOf(order);
   const own = Object.keys(cores)
     .filter((id) => (cores[id]?.alloc[container] ?? 0) > 0)
     .sort((a, b) => {
@@ -130,6 +138,18 @@ export function releaseShares(
     remaining -= n;
   }
   return shares - remaining;
+}
+
+const rankCache = new WeakMap<readonly string[], Map<string, number>>();
+
+/** Position of each core id in a distribution order (cached per order). */
+function rankOf(order: readonly string[]): Map<string, number> {
+  let rank = rankCache.get(order);
+  if (rank === undefined) {
+    rank = new Map(order.map((id, i) => [id, i]));
+    rankCache.set(order, rank);
+  }
+  return rank;
 }
 
 /** Free every share the container holds; returns how many were freed. */

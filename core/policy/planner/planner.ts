@@ -439,6 +439,29 @@ function applyApplication(ctx: Ctx, r: ScaleRequest): undefined {
   }
 }
 
+/** Equal objects of primitive values (same keys, same values). */
+function sameFlat(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n += 1;
+  }
+  for (const _ in b) n -= 1;
+  return n === 0;
+}
+
+function sameResources(a: Container['resources'], b: Container['resources']): boolean {
+  let n = 0;
+  for (const k in a) {
+    const x = a[k as Resource];
+    const y = b[k as Resource];
+    if (x === undefined || y === undefined ? x !== y : !sameFlat(x, y)) return false;
+    n += 1;
+  }
+  for (const _ in b) n -= 1;
+  return n === 0;
+}
+
 function finish(ctx: Ctx): Plan {
   const hosts: HostState[] = [];
   const orders: ScaleOrder[] = [];
@@ -449,10 +472,11 @@ function finish(ctx: Ctx): Plan {
       const c = next.containers[name];
       const before = original.containers[name];
       if (c === undefined || before === undefined) continue;
-      const limitsChanged =
-        JSON.stringify(orderLimits(before, original.cpuPlacement)) !==
-        JSON.stringify(orderLimits(c, next.cpuPlacement));
-      const specChanged = JSON.stringify(before.resources) !== JSON.stringify(c.resources);
+      const limitsChanged = !sameFlat(
+        orderLimits(before, original.cpuPlacement),
+        orderLimits(c, next.cpuPlacement),
+      );
+      const specChanged = !sameResources(before.resources, c.resources);
       if (specChanged) changed = true;
       if (!limitsChanged) continue;
       changed = true;

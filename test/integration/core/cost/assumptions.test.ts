@@ -52,7 +52,7 @@ describe('cost assumptions against DynamoDB Local consumed capacity', () => {
     });
     t.table.resetCounters();
     await t.table.put({ ...keys.hostState('h1'), ...host });
-    expect(t.table.counters.writeUnits).toBe(writeUnits(hostStateBytes(20, false))); // 250 + 20 × 280 = 5,850 B → 6 WRU
+    expect(t.table.counters.writeUnits).toBe(writeUnits(hostStateBytes(20, false))); // 250 + 20 × 300 = 6,250 B → 7 WRU (JSON doc layout)
   });
 
   it('a GUARD item with a live event and a decision is one write unit, and the partition reads as assumed', async () => {

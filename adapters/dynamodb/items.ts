@@ -1,0 +1,146 @@
+/**
+ * The one place that knows how state items are laid out in the table: typed
+ * codecs (contract value ↔ item, validated with the contract's zod schema on
+ * the way in and on the way out) and the physical layout of the HostState item.
+ *
+ * Stored layout of HostState (HOST#<host> / STATE): the key attributes
+ * (pk, sk, gsi1pk, gsi1sk), `version` as a top-level number (conditional
+ * writes test it) and `doc`, the whole HostState as one JSON string. One
+ * string attribute is much cheaper to marshal and store than the nested map of
+ * a 20-container host. TableClient applies `toStored`/`fromStored` to every
+ * item it writes and reads, so every reader sees the logical item (key
+ * attributes + the contract's fields) whatever the layout; an item written in
+ * the older flat layout (no `doc`) reads unchanged.
+ *
+ * Every other item is stored flat: key attributes beside the contract's fields.
+ */
+import type { z } from 'zod';
+import { Activity, type ActivityInput } from '../../core/contracts/activity.ts';
+import { GuardState } from '../../core/contracts/guard-state.ts';
+import { HostState } from '../../core/contracts/host.ts';
+import { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
+import { Application, User } from '../../core/contracts/structure.ts';
+import { parseOrThrow } from '../../core/errors.ts';
+import { keys } from './table.ts';
+
+export type Item = Record<string, unknown>;
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+export const KEY_ATTRIBUTES: readonly string[] = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
+/** The attribute holding a packed document (HostState). */
+export const DOC_ATTRIBUTE = 'doc';
+
+/** The item without its key attributes: what the contract schema describes. */
+export function body(item: Item): Item {
+  const out: Item = {};
+  for (const k in item) if (!KEY_ATTRIBUTES.includes(k)) out[k] = item[k];
+  return out;
+}
+
+function isHostStateKey(item: Item): boolean {
+  return item.sk === 'STATE' && typeof item.pk === 'string' && item.pk.startsWith('HOST#');
+}
+
+/** Logical item → what is written to the table (HostState packed into `doc`). */
+export function toStored<T extends Item>(item: T): T {
+  if (!isHostStateKey(item) || typeof item[DOC_ATTRIBUTE] === 'string') return item;
+  const stored: Item = {};
+  const doc: Item = {};
+  for (const k in item) {
+    if (KEY_ATTRIBUTES.includes(k) || k === 'version') stored[k] = item[k];
+    else doc[k] = item[k];
+  }
+  stored[DOC_ATTRIBUTE] = JSON.stringify(doc);
+  return stored as T;
+}
+
+/** What the table holds → logical item (a packed HostState unpacked; flat items unchanged). */
+export function fromStored<T extends Item>(item: T): T {
+  const packed = item[DOC_ATTRIBUTE];
+  if (typeof packed !== 'string' || !isHostStateKey(item)) return item;
+  const out: Item = {};
+  for (const k of KEY_ATTRIBUTES) if (item[k] !== undefined) out[k] = item[k];
+  Object.assign(out, JSON.parse(packed) as Item);
+  if (item.version !== undefined) out.version = item.version;
+  return out as T;
+}
+
+/** A contract value ↔ its item. `toItem` and `fromItem` throw ValidationError naming the field. */
+export interface ItemCodec<T, K> {
+  readonly what: string;
+  key(k: K): Key & Record<string, string>;
+  toItem(k: K, value: T): Item & Key;
+  fromItem(item: Item): T;
+  /** For readers that collect problems instead of stopping: zod's result, never throws. */
+  safeFromItem(item: Item): z.ZodSafeParseResult<T>;
+}
+
+function codec<T, K>(
+  what: string,
+  schema: z.ZodType<T>,
+  key: (k: K) => Key & Record<string, string>,
+): ItemCodec<T, K> {
+  return {
+    what,
+    key,
+    toItem: (k, value) => ({ ...(parseOrThrow(schema, value, what) as object), ...key(k) }),
+    fromItem: (item) => parseOrThrow(schema, body(item), what) as T,
+    safeFromItem: (item) => schema.safeParse(body(item)),
+  };
+}
+
+/** HostState: HOST#<host> / STATE (packed, see above). */
+export const hostStateItem = codec<HostState, string>('host state', HostState, keys.hostState);
+
+/** A container's guard state: HOST#<host> / GUARD#<container>. */
+export const containerGuardItem = codec<GuardState, { host: string; container: string }>(
+  'guard state',
+  GuardState,
+  ({ host, container }) => keys.guard(host, container),
+);
+
+/** An application's guard state: APP#<app> / GUARD. */
+export const applicationGuardItem = codec<GuardState, string>(
+  'guard state',
+  GuardState,
+  keys.applicationGuard,
+);
+
+/** The agent's last report for a container: HOST#<host> / APPLIED#<container>. */
+export const appliedItem = codec<AgentReport, Pick<AgentReport, 'host' | 'container'>>(
+  'agent report',
+  AgentReport,
+  ({ host, container }) => keys.applied(host, container),
+);
+
+/** The agent's heartbeat: HOST#<host> / AGENT. */
+export const heartbeatItem = codec<AgentHeartbeat, string>('agent heartbeat', AgentHeartbeat, keys.agent);
+
+/** An application: APP#<app> / APP (listed under gsi1 APPS). */
+export const applicationItem = codec<Application, string>('application', Application, keys.application);
+
+/** A user: USER#<user> / USER (listed under gsi1 USERS). */
+export const userItem = codec<User, string>('user', User, keys.user);
+
+/** Shorthands keyed by the value itself, for the items whose contract carries its key. */
+export const hostStateToItem = (host: HostState): Item & Key => hostStateItem.toItem(host.name, host);
+export const hostStateFromItem = (item: Item): HostState => hostStateItem.fromItem(item);
+export const appliedToItem = (r: AgentReport): Item & Key => appliedItem.toItem(r, r);
+export const heartbeatToItem = (hb: AgentHeartbeat): Item & Key => heartbeatItem.toItem(hb.host, hb);
+
+/** An activity line: LOG#<structure> / <at>#<seq>. */
+export function activityToItem(a: ActivityInput, seq: string): Item & Key {
+  const valid = parseOrThrow(Activity, a, 'activity');
+  return { ...valid, ...keys.activity(valid.structure, valid.at, seq) };
+}
+
+export function activityFromItem(item: Item): Activity {
+  return parseOrThrow(Activity, body(item), 'activity');
+}
+
+export function safeActivityFromItem(item: Item): z.ZodSafeParseResult<Activity> {
+  return Activity.safeParse(body(item));
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  activityFromItem,
+  activityToItem,
+  appliedToItem,
+  body,
+  containerGuardItem,
+  fromStored,
+  heartbeatToItem,
+  hostStateFromItem,
+  hostStateItem,
+  hostStateToItem,
+  toStored,
+} from '../../../../adapters/dynamodb/items.ts';
+import { keys } from '../../../../adapters/dynamodb/table.ts';
+import type { AgentReport } from '../../../../core/contracts/report.ts';
+import { ValidationError } from '../../../../core/errors.ts';
+import { admitContainer } from '../../../../core/policy/planner/admission.ts';
+import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+
+function hostWithTwo() {
+  let host = { ...aHost({ name: 'h1', queueUrl: 'http://q/h1' }), version: 7 };
+  for (const name of ['a', 'b']) {
+    const out = admitContainer(
+      host,
+      aContainer(name, 'h1', { cpu: spec(150, 50, 400), mem: spec(1024, 256, 4096) }),
+      0,
+    );
+    if (!out.ok) throw new Error(out.reason);
+    host = out.host;
+  }
+  return { ...host, version: 7 };
+}
+
+describe('host state item', () => {
+  it('is stored as key attributes, a top-level version and one JSON doc', () => {
+    const host = hostWithTwo();
+    const stored = toStored(hostStateToItem(host));
+    expect(Object.keys(stored).sort()).toEqual(['doc', 'gsi1pk', 'gsi1sk', 'pk', 'sk', 'version']);
+    expect(stored).toMatchObject({ ...keys.hostState('h1'), version: 7 });
+    const doc = JSON.parse(stored.doc as string) as Record<string, unknown>;
+    expect(doc.version).toBeUndefined();
+    expect(doc.containers).toEqual(host.containers);
+  });
+
+  it('reads back exactly what was written', () => {
+    const host = hostWithTwo();
+    expect(hostStateFromItem(fromStored(toStored(hostStateToItem(host))))).toEqual(host);
+  });
+
+  it('reads an item in the older flat layout unchanged', () => {
+    const host = hostWithTwo();
+    const flat = { ...keys.hostState('h1'), ...host };
+    expect(fromStored(flat)).toBe(flat);
+    expect(hostStateFromItem(fromStored(flat))).toEqual(host);
+  });
+
+  it('takes the top-level version over any version inside the doc', () => {
+    const stored = toStored(hostStateToItem(hostWithTwo()));
+    const tampered = { ...stored, doc: JSON.stringify({ ...JSON.parse(stored.doc as string), version: 1 }) };
+    expect(hostStateFromItem(fromStored(tampered)).version).toBe(7);
+  });
+
+  it('refuses to write a host state that breaks its contract, naming the field', () => {
+    const host = hostWithTwo();
+    const bad = { ...host, capacity: { ...host.capacity, mem: { max: 100, free: -5 } } };
+    expect(() => hostStateToItem(bad)).toThrow(ValidationError);
+    expect(() => hostStateToItem(bad)).toThrow(/capacity\.mem\.free/);
+  });
+
+  it('reports a stored item that breaks its contract, safely or by throwing', () => {
+    const item = { ...keys.hostState('h1'), version: 2, name: 'h1' };
+    expect(hostStateItem.safeFromItem(item).success).toBe(false);
+    expect(() => hostStateFromItem(item)).toThrow(ValidationError);
+  });
+});
+
+describe('flat items', () => {
+  it('leave every item other than a host state untouched by the stored layout', () => {
+    const item = { ...keys.guard('h1', 'a'), version: 3, structure: 'a' };
+    expect(toStored(item)).toBe(item);
+    expect(fromStored(item)).toBe(item);
+  });
+
+  it('key an agent report by its host and container', () => {
+    const report: AgentReport = {
+      host: 'h1',
+      container: 'a',
+      appliedVersion: 4,
+      appliedAt: 1000,
+      outcome: 'applied',
+      limits: {
+        cpuShares: 150,
+        cpuset: '0',
+        memMiB: 1024,
+        diskReadMiBps: null,
+        diskWriteMiBps: null,
+        netMbps: null,
+      },
+      issues: [],
+      via: 'order',
+    };
+    const item = appliedToItem(report);
+    expect(item).toMatchObject(keys.applied('h1', 'a'));
+    expect(body(item)).toEqual(report);
+  });
+
+  it('key a heartbeat by its host and refuse one without an agent version', () => {
+    const hb = { host: 'h1', at: 5, agentVersion: '1', cgroupVersion: 'v1' as const, containers: ['a'] };
+    expect(heartbeatToItem(hb)).toEqual({ ...keys.agent('h1'), ...hb });
+    const { agentVersion: _v, ...bad } = hb;
+    expect(() => heartbeatToItem(bad as typeof hb)).toThrow(/agentVersion/);
+  });
+
+  it('key an activity line by structure, time and sequence and read it back', () => {
+    const item = activityToItem(
+      { structure: 'a', at: 42, kind: 'order', resource: null, text: 'order v1', reasons: [], data: {} },
+      's1',
+    );
+    expect(item).toMatchObject(keys.activity('a', 42, 's1'));
+    expect(activityFromItem(item).text).toBe('order v1');
+  });
+
+  it('decode a guard item that fails its contract into a failed result, not an exception', () => {
+    const result = containerGuardItem.safeFromItem({ ...keys.guard('h1', 'a'), version: 'x' });
+    expect(result.success).toBe(false);
+  });
+});
