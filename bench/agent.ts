@@ -39,7 +39,10 @@ const V1 = ['cpu', 'cpuacct', 'cpuset', 'memory', 'blkio'];
  */
 export const AGENT_NODE_FLAGS = process.env.BENCH_AGENT_SOURCE
   ? []
-  : ['--max-old-space-size=48', '--max-semi-space-size=1'];
+  : (process.env.BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? [
+      '--max-old-space-size=48',
+      '--max-semi-space-size=1',
+    ]);
 let bundlePath: string | null = null;
 
 async function agentEntry(): Promise<string> {
@@ -55,6 +58,8 @@ interface RunFigures {
   p50: number;
   p95: number;
   rssMb: number;
+  /** Private (anonymous) part of rssMb; the rest is mostly the node binary's pages, shared with any other node process. */
+  rssAnonMb: number;
   rssStartMb: number;
   idleCpuPct: number;
   oomMs: number | null;
@@ -80,6 +85,7 @@ export async function run(emit: Emit): Promise<void> {
   });
   emit({ name: 'agent.order_latency_p95_ms', value: m((r) => r.p95) ?? 0, unit: 'ms', ...extra });
   emit({ name: 'agent.rss_mb', value: m((r) => r.rssMb) ?? 0, unit: 'MB', goal: '< 40', ...extra });
+  emit({ name: 'agent.rss_anon_mb', value: m((r) => r.rssAnonMb) ?? 0, unit: 'MB', ...extra });
   emit({
     name: 'agent.idle_cpu_pct',
     value: m((r) => r.idleCpuPct) ?? 0,
@@ -170,12 +176,14 @@ async function oneRun(index: number): Promise<RunFigures> {
     await sleep(10_000);
     const idleCpuPct = ((cpuTicks(pid) - ticks0) / 100 / 10) * 100; // USER_HZ = 100
     const rssMb = rssKb(pid) / 1024;
+    const rssAnonMb = rssKb(pid, 'RssAnon') / 1024;
 
     const oomMs = root ? await oomFastPath(names[0] as string) : null;
     return {
       p50: median(latencies),
       p95: percentile(latencies, 95),
       rssMb,
+      rssAnonMb,
       rssStartMb,
       idleCpuPct,
       oomMs,
@@ -273,8 +281,8 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssKb(pid: number, field = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
 }
 

@@ -1,6 +1,8 @@
 /**
- * Bundles the host agent into one ESM file for hosts (`npx node host-agent/build.ts [outdir]`,
- * default dist/host-agent): no TypeScript stripping at run time, and a smaller process.
+ * Bundles the host agent for hosts (`npx node host-agent/build.ts [outdir]`, default
+ * dist/host-agent): host-agent.mjs, plus chunks/ holding what is loaded only on demand (the
+ * SDK's credential provider chain, for hosts without env credentials). No TypeScript stripping
+ * at run time, and a smaller process (see host-agent/README.md, "Memory").
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,14 +11,17 @@ import { build } from 'esbuild';
 export async function buildAgentBundle(outDir: string): Promise<string> {
   const outfile = join(outDir, 'host-agent.mjs');
   await build({
-    entryPoints: [fileURLToPath(new URL('./main.ts', import.meta.url))],
+    entryPoints: { 'host-agent': fileURLToPath(new URL('./main.ts', import.meta.url)) },
     bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
     platform: 'node',
     format: 'esm',
     target: 'node22',
     minify: true,
     legalComments: 'none',
-    outfile,
+    outdir: outDir,
     // the AWS SDK's CommonJS parts call require()
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
