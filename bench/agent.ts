@@ -33,16 +33,21 @@ const MiB = 1_048_576;
 const V1 = ['cpu', 'cpuacct', 'cpuset', 'memory', 'blkio'];
 
 /**
- * How the agent is deployed (host-agent/host-agent.service): one esbuild bundle, so Node's
- * TypeScript stripping (≈ 17 MB) is not loaded, with a small heap.
- * BENCH_AGENT_SOURCE=1 runs host-agent/main.ts as is instead.
+ * How the agent is deployed (host-agent/host-agent.service): an esbuild bundle, so Node's
+ * TypeScript stripping (≈ 17 MB) is not loaded, jitless with a small heap.
+ * BENCH_AGENT_SOURCE=1 runs host-agent/main.ts as is instead; BENCH_AGENT_FLAGS="…" replaces the flags.
  */
 export const AGENT_NODE_FLAGS = process.env.BENCH_AGENT_SOURCE
   ? []
   : (process.env.BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? [
+      '--jitless',
       '--max-old-space-size=48',
       '--max-semi-space-size=1',
     ]);
+/** The glibc malloc settings of host-agent.service (fewer arenas, freed memory given back). */
+export const AGENT_MALLOC_ENV = process.env.BENCH_AGENT_SOURCE
+  ? {}
+  : { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
 let bundlePath: string | null = null;
 
 async function agentEntry(): Promise<string> {
@@ -128,6 +133,7 @@ async function oneRun(index: number): Promise<RunFigures> {
     child = spawn(process.execPath, [...AGENT_NODE_FLAGS, await agentEntry()], {
       env: {
         ...process.env,
+        ...AGENT_MALLOC_ENV,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',

@@ -6,7 +6,28 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+
+/**
+ * zod re-exports its ~40 locales as `z.locales`, which a namespace import keeps in the bundle
+ * (≈ 250 kB of code parsed and run at start); the agent's messages are English only (zod's
+ * default, imported directly by zod), so only `en` stays reachable.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes('/node_modules/zod/')
+        ? { path: join(args.resolveDir, '../locales/en.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: args.path.slice(0, args.path.lastIndexOf('/')),
+    }));
+  },
+};
 
 export async function buildAgentBundle(outDir: string): Promise<string> {
   const outfile = join(outDir, 'host-agent.mjs');
@@ -26,6 +47,7 @@ export async function buildAgentBundle(outDir: string): Promise<string> {
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },
+    plugins: [zodEnglishOnly],
     logLevel: 'warning',
   });
   return outfile;
