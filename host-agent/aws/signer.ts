@@ -39,8 +39,14 @@ export function defaultCredentials(env: NodeJS.ProcessEnv = process.env): Creden
     )
       return cached;
     if (chain === null) {
-      const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
-      chain = defaultProvider() as CredentialSource;
+      const mod = await import('@aws-sdk/credential-provider-node');
+      // A bundle may only give the CommonJS exports object as `default`.
+      const make =
+        mod.defaultProvider ??
+        (mod as unknown as { default?: { defaultProvider?: typeof mod.defaultProvider } }).default
+          ?.defaultProvider;
+      if (make === undefined) throw new Error('@aws-sdk/credential-provider-node has no defaultProvider');
+      chain = make() as CredentialSource;
     }
     cached = await chain();
     return cached;
