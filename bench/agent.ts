@@ -33,13 +33,21 @@ const MiB = 1_048_576;
 const V1 = ['cpu', 'cpuacct', 'cpuset', 'memory', 'blkio'];
 
 /**
- * How the agent is deployed (host-agent/host-agent.service): one esbuild bundle, so Node's
- * TypeScript stripping (≈ 17 MB) is not loaded, with a small heap.
- * BENCH_AGENT_SOURCE=1 runs host-agent/main.ts as is instead.
+ * How the agent is deployed (host-agent/host-agent.service): an esbuild bundle, so Node's
+ * TypeScript stripping (≈ 17 MB) is not loaded, jitless with a small heap.
+ * BENCH_AGENT_SOURCE=1 runs host-agent/main.ts as is instead; BENCH_AGENT_FLAGS="…" replaces the flags.
  */
 export const AGENT_NODE_FLAGS = process.env.BENCH_AGENT_SOURCE
   ? []
-  : ['--max-old-space-size=48', '--max-semi-space-size=1'];
+  : (process.env.BENCH_AGENT_FLAGS?.split(' ').filter(Boolean) ?? [
+      '--jitless',
+      '--max-old-space-size=48',
+      '--max-semi-space-size=1',
+    ]);
+/** The glibc malloc settings of host-agent.service (fewer arenas, freed memory given back). */
+export const AGENT_MALLOC_ENV = process.env.BENCH_AGENT_SOURCE
+  ? {}
+  : { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
 let bundlePath: string | null = null;
 
 async function agentEntry(): Promise<string> {
@@ -55,6 +63,8 @@ interface RunFigures {
   p50: number;
   p95: number;
   rssMb: number;
+  /** Private (anonymous) part of rssMb; the rest is mostly the node binary's pages, shared with any other node process. */
+  rssAnonMb: number;
   rssStartMb: number;
   idleCpuPct: number;
   oomMs: number | null;
@@ -80,6 +90,7 @@ export async function run(emit: Emit): Promise<void> {
   });
   emit({ name: 'agent.order_latency_p95_ms', value: m((r) => r.p95) ?? 0, unit: 'ms', ...extra });
   emit({ name: 'agent.rss_mb', value: m((r) => r.rssMb) ?? 0, unit: 'MB', goal: '< 40', ...extra });
+  emit({ name: 'agent.rss_anon_mb', value: m((r) => r.rssAnonMb) ?? 0, unit: 'MB', ...extra });
   emit({
     name: 'agent.idle_cpu_pct',
     value: m((r) => r.idleCpuPct) ?? 0,
@@ -122,6 +133,7 @@ async function oneRun(index: number): Promise<RunFigures> {
     child = spawn(process.execPath, [...AGENT_NODE_FLAGS, await agentEntry()], {
       env: {
         ...process.env,
+        ...AGENT_MALLOC_ENV,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
@@ -170,12 +182,14 @@ async function oneRun(index: number): Promise<RunFigures> {
     await sleep(10_000);
     const idleCpuPct = ((cpuTicks(pid) - ticks0) / 100 / 10) * 100; // USER_HZ = 100
     const rssMb = rssKb(pid) / 1024;
+    const rssAnonMb = rssKb(pid, 'RssAnon') / 1024;
 
     const oomMs = root ? await oomFastPath(names[0] as string) : null;
     return {
       p50: median(latencies),
       p95: percentile(latencies, 95),
       rssMb,
+      rssAnonMb,
       rssStartMb,
       idleCpuPct,
       oomMs,
@@ -273,8 +287,8 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssKb(pid: number, field = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
 }
 

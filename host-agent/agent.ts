@@ -5,11 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from '../adapters/logger.ts';
-import { hostQueueNames, hostQueueUrl } from '../adapters/sqs/order-queues.ts';
+import { hostQueueNames } from '../adapters/sqs/order-queues.ts';
 import type { Clock } from '../core/ports/clock.ts';
+import type { AgentQueueClient } from './aws/sqs.ts';
 import { detectCgroupVersion } from './cgroup/layout.ts';
 import { compactCpuList, expandCpuList } from './cgroup/plan.ts';
 import type { AgentConfig } from './config.ts';
@@ -39,7 +38,7 @@ export function readHostFacts(): HostFacts {
 
 export interface AgentDeps {
   config: Readonly<AgentConfig>;
-  sqs: SQSClient;
+  sqs: AgentQueueClient;
   store: AgentStateStore;
   shaper: NetShaper;
   clock: Clock;
@@ -213,19 +212,14 @@ export class HostAgent {
     if (c.queueUrl !== null) return c.queueUrl;
     const host = await this.d.store.readHost();
     if (host?.queueUrl) return host.queueUrl;
-    const url = await hostQueueUrl(this.d.sqs, c.host, c.queuePrefix);
+    const url = await this.d.sqs.getQueueUrl(hostQueueNames(c.host, c.queuePrefix).queue);
     if (url === null) throw new Error(`no order queue for host ${c.host} yet`);
     return url;
   }
 
   private async findDlqUrl(): Promise<string | null> {
     try {
-      const out = await this.d.sqs.send(
-        new GetQueueUrlCommand({
-          QueueName: hostQueueNames(this.d.config.host, this.d.config.queuePrefix).dlq,
-        }),
-      );
-      return out.QueueUrl ?? null;
+      return await this.d.sqs.getQueueUrl(hostQueueNames(this.d.config.host, this.d.config.queuePrefix).dlq);
     } catch {
       return null;
     }

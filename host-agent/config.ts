@@ -164,7 +164,11 @@ export function settingsMarkdown(): string {
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
-// `npx node host-agent/config.ts --doc` prints the table.
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// `npx node host-agent/config.ts --doc` prints the table (not the bundle, whose import.meta.url is its own).
+if (
+  import.meta.url.endsWith('/config.ts') &&
+  process.argv[1] !== undefined &&
+  resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+) {
   process.stdout.write(`${settingsMarkdown()}\n`);
 }

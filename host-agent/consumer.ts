@@ -4,19 +4,12 @@
  * it is applied, delete it only once the write is confirmed and reported, back
  * off on network and credential errors, and drain in-flight work on stop().
  */
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
 import type { Logger } from '../adapters/logger.ts';
 import { parseOrderMessage } from '../adapters/sqs/order-queues.ts';
 import type { ScaleOrder } from '../core/contracts/order.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Clock } from '../core/ports/clock.ts';
+import type { AgentQueueClient, SqsMessage as Message } from './aws/sqs.ts';
 import type { Disposition } from './orders.ts';
 
 export interface ConsumerOptions {
@@ -34,7 +27,7 @@ export interface ConsumerOptions {
 }
 
 export interface ConsumerDeps {
-  sqs: SQSClient;
+  sqs: AgentQueueClient;
   handle(order: ScaleOrder, signal: AbortSignal): Promise<Disposition>;
   clock: Clock;
   log: Logger;
@@ -91,17 +84,16 @@ export class OrderConsumer {
     while (!signal.aborted) {
       let messages: Message[];
       try {
-        const out = await this.d.sqs.send(
-          new ReceiveMessageCommand({
+        messages = await this.d.sqs.receiveMessage(
+          {
             QueueUrl: this.o.queueUrl,
             MaxNumberOfMessages: 10,
             WaitTimeSeconds: this.o.waitTimeS,
             VisibilityTimeout: this.o.visibilityTimeoutS,
             MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
-          }),
-          { abortSignal: signal },
+          },
+          signal,
         );
-        messages = out.Messages ?? [];
         backoff = this.o.backoffMinMs;
       } catch (err) {
         if (signal.aborted) break;
@@ -152,13 +144,11 @@ export class OrderConsumer {
     }
     const heartbeat = setInterval(() => {
       void this.d.sqs
-        .send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: this.o.queueUrl,
-            ReceiptHandle: receipt,
-            VisibilityTimeout: this.o.visibilityTimeoutS,
-          }),
-        )
+        .changeMessageVisibility({
+          QueueUrl: this.o.queueUrl,
+          ReceiptHandle: receipt,
+          VisibilityTimeout: this.o.visibilityTimeoutS,
+        })
         .catch((err: unknown) =>
           this.d.log.warn({ err: (err as Error).message }, 'visibility heartbeat failed'),
         );
@@ -187,13 +177,11 @@ export class OrderConsumer {
       'order will be retried (DLQ after the queue’s max receives)',
     );
     await this.d.sqs
-      .send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: this.o.queueUrl,
-          ReceiptHandle: receipt,
-          VisibilityTimeout: this.o.unknownRetryS,
-        }),
-      )
+      .changeMessageVisibility({
+        QueueUrl: this.o.queueUrl,
+        ReceiptHandle: receipt,
+        VisibilityTimeout: this.o.unknownRetryS,
+      })
       .catch(() => undefined);
   }
 
@@ -201,9 +189,7 @@ export class OrderConsumer {
     let delay = this.o.backoffMinMs;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        await this.d.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: this.o.queueUrl, ReceiptHandle: receipt }),
-        );
+        await this.d.sqs.deleteMessage({ QueueUrl: this.o.queueUrl, ReceiptHandle: receipt });
         this.stats.deleted++;
         return;
       } catch (err) {
@@ -219,15 +205,13 @@ export class OrderConsumer {
   private async deadLetter(m: Message, reason: string): Promise<void> {
     try {
       if (this.o.dlqUrl !== null) {
-        await this.d.sqs.send(
-          new SendMessageCommand({
-            QueueUrl: this.o.dlqUrl,
-            MessageBody: m.Body ?? '',
-            MessageGroupId: m.Attributes?.MessageGroupId || 'malformed',
-            MessageDeduplicationId: m.MessageId ?? `${Date.now()}`,
-            MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 256) } },
-          }),
-        );
+        await this.d.sqs.sendMessage({
+          QueueUrl: this.o.dlqUrl,
+          MessageBody: m.Body ?? '',
+          MessageGroupId: m.Attributes?.MessageGroupId || 'malformed',
+          MessageDeduplicationId: m.MessageId ?? `${Date.now()}`,
+          MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 256) } },
+        });
       }
       await this.deleteWithRetry(m.ReceiptHandle ?? '', 'malformed');
     } catch (err) {

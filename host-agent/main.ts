@@ -1,12 +1,14 @@
 /**
  * Entry point: `npx node host-agent/main.ts` (as root; see host-agent/README.md).
  * Builds config and clients once, starts the agent, and drains on SIGTERM/SIGINT.
+ * The AWS calls go through the agent's own small clients (host-agent/aws/), not the SDK,
+ * which would more than double the agent's memory.
  */
-import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
 import { systemClock } from '../adapters/clock.ts';
-import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { HostAgent } from './agent.ts';
+import { LiteTable } from './aws/dynamo.ts';
+import { LiteSqs } from './aws/sqs.ts';
 import { loadAgentConfig } from './config.ts';
 import { tcShaper } from './net/tc.ts';
 import { DynamoAgentState } from './state.ts';
@@ -21,12 +23,12 @@ try {
 }
 log.level = config.logLevel;
 
-const doc = createDynamoDocumentClient({ requestTimeoutMs: 5000 });
-const sqs = createSqsClient({ requestTimeoutMs: (config.waitTimeS + 10) * 1000 });
+const table = new LiteTable(config.tableName, { requestTimeoutMs: 5000 });
+const sqs = new LiteSqs({ requestTimeoutMs: (config.waitTimeS + 10) * 1000 });
 const agent = new HostAgent({
   config,
   sqs,
-  store: new DynamoAgentState(new TableClient(doc, config.tableName), config.host),
+  store: new DynamoAgentState(table, config.host),
   shaper: tcShaper(),
   clock: systemClock,
   log,
@@ -39,7 +41,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal }, 'stopping: draining in-flight orders');
   await agent.stop();
   sqs.destroy();
-  doc.destroy();
+  table.destroy();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -28,27 +28,54 @@ export interface MemSignals {
   anonBytes: number | null;
 }
 
+const KEY_PATTERNS = new Map<string, RegExp>();
+
 function num(text: string, key: string): number {
-  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  let re = KEY_PATTERNS.get(key);
+  if (re === undefined) {
+    re = new RegExp(`^${key} (\\d+)$`, 'm');
+    KEY_PATTERNS.set(key, re);
+  }
+  const m = re.exec(text);
   return m === null ? 0 : Number(m[1]);
+}
+
+/** The checked paths of the files polled, per cgroup (this runs every SC_AGENT_MEM_WATCH_MS). */
+const WATCHED_FILES = new WeakMap<ContainerCgroup, readonly string[]>();
+
+function watchedFiles(cg: ContainerCgroup): readonly string[] {
+  let files = WATCHED_FILES.get(cg);
+  if (files === undefined) {
+    files =
+      cg.version === 'v1'
+        ? [
+            cgroupFile(cg, 'memory', 'memory.oom_control'),
+            cgroupFile(cg, 'memory', 'memory.limit_in_bytes'),
+            cgroupFile(cg, 'memory', 'memory.failcnt'),
+          ]
+        : [cgroupFile(cg, 'unified', 'memory.events'), cgroupFile(cg, 'unified', 'memory.max')];
+    WATCHED_FILES.set(cg, files);
+  }
+  return files;
 }
 
 export function readMemSignals(cg: ContainerCgroup): MemSignals | null {
   try {
+    const [a = '', b = '', c = ''] = watchedFiles(cg);
     if (cg.version === 'v1') {
-      const oc = readFileSync(cgroupFile(cg, 'memory', 'memory.oom_control'), 'utf8');
-      const lim = Number(readFileSync(cgroupFile(cg, 'memory', 'memory.limit_in_bytes'), 'utf8').trim());
+      const oc = readFileSync(a, 'utf8');
+      const lim = Number(readFileSync(b, 'utf8').trim());
       return {
         oomKills: num(oc, 'oom_kill'),
         ooms: 0,
-        limitHits: Number(readFileSync(cgroupFile(cg, 'memory', 'memory.failcnt'), 'utf8').trim()),
+        limitHits: Number(readFileSync(c, 'utf8').trim()),
         underOom: num(oc, 'under_oom') === 1,
         limitBytes: lim >= UNLIMITED_BYTES ? null : lim,
         anonBytes: null,
       };
     }
-    const ev = readFileSync(cgroupFile(cg, 'unified', 'memory.events'), 'utf8');
-    const max = readFileSync(cgroupFile(cg, 'unified', 'memory.max'), 'utf8').trim();
+    const ev = readFileSync(a, 'utf8');
+    const max = readFileSync(b, 'utf8').trim();
     return {
       oomKills: num(ev, 'oom_kill'),
       ooms: num(ev, 'oom'),

@@ -5,10 +5,11 @@
  * versioned write on the HostState item.
  */
 import { keys } from '../adapters/dynamodb/table.ts';
-import type { Item, TableClient } from '../adapters/dynamodb/table-client.ts';
+import type { Item } from '../adapters/dynamodb/table-client.ts';
 import { HostState } from '../core/contracts/host.ts';
 import { AgentHeartbeat, AgentReport } from '../core/contracts/report.ts';
 import { parseOrThrow, StaleStateError } from '../core/errors.ts';
+import type { AgentTable } from './aws/dynamo.ts';
 
 /** The port the agent's use cases need (a fake in unit tests). */
 export interface AgentStateStore {
@@ -35,10 +36,10 @@ export function parseHostItem(item: Item | null): HostState | null {
 }
 
 export class DynamoAgentState implements AgentStateStore {
-  private readonly table: TableClient;
+  private readonly table: AgentTable;
   private readonly host: string;
 
-  constructor(table: TableClient, host: string) {
+  constructor(table: AgentTable, host: string) {
     this.table = table;
     this.host = host;
   }

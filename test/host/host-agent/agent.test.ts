@@ -7,11 +7,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createDynamoDocumentClient, createSqsClient } from '../../../adapters/aws.ts';
 import { systemClock } from '../../../adapters/clock.ts';
-import { TableClient } from '../../../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../../../adapters/logger.ts';
 import { HostAgent, readHostFacts } from '../../../host-agent/agent.ts';
+import { LiteTable } from '../../../host-agent/aws/dynamo.ts';
+import { LiteSqs } from '../../../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../../../host-agent/config.ts';
 import { tcShaper } from '../../../host-agent/net/tc.ts';
 import { DynamoAgentState, parseHostItem } from '../../../host-agent/state.ts';
@@ -61,13 +61,13 @@ beforeAll(async () => {
       1024,
     ),
   );
-  const doc = createDynamoDocumentClient({
+  const table = new LiteTable(h.tableName, {
     endpoint: h.dynamoEndpoint,
     region: 'us-east-1',
     requestTimeoutMs: 3000,
   });
-  const sqs = createSqsClient({ endpoint: h.sqsEndpoint, region: 'us-east-1', requestTimeoutMs: 10_000 });
-  agentClients = [doc, sqs];
+  const sqs = new LiteSqs({ endpoint: h.sqsEndpoint, region: 'us-east-1', requestTimeoutMs: 10_000 });
+  agentClients = [table, sqs];
   agent = new HostAgent({
     config: loadAgentConfig({
       SC_AGENT_HOST: HOST,
@@ -79,7 +79,7 @@ beforeAll(async () => {
       SC_AGENT_MEM_WATCH_MS: '50',
     }),
     sqs,
-    store: new DynamoAgentState(new TableClient(doc, h.tableName), HOST),
+    store: new DynamoAgentState(table, HOST),
     shaper: tcShaper(),
     clock: systemClock,
     log: silentLogger,

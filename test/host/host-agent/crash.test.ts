@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createDynamoDocumentClient, createSqsClient } from '../../../adapters/aws.ts';
 import { systemClock } from '../../../adapters/clock.ts';
-import { TableClient } from '../../../adapters/dynamodb/table-client.ts';
 import { createLogger } from '../../../adapters/logger.ts';
 import { HostAgent } from '../../../host-agent/agent.ts';
+import { LiteTable } from '../../../host-agent/aws/dynamo.ts';
+import { LiteSqs } from '../../../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../../../host-agent/config.ts';
 import { tcShaper } from '../../../host-agent/net/tc.ts';
 import { DynamoAgentState } from '../../../host-agent/state.ts';
@@ -100,13 +100,13 @@ describe('kill -9 between the cgroup write and the delete', () => {
         cb();
       },
     });
-    const doc = createDynamoDocumentClient({ endpoint: h.dynamoEndpoint, region: 'us-east-1' });
-    const sqs = createSqsClient({ endpoint: h.sqsEndpoint, region: 'us-east-1' });
-    destroyers.push(doc, sqs);
+    const table = new LiteTable(h.tableName, { endpoint: h.dynamoEndpoint, region: 'us-east-1' });
+    const sqs = new LiteSqs({ endpoint: h.sqsEndpoint, region: 'us-east-1' });
+    destroyers.push(table, sqs);
     agent = new HostAgent({
       config: loadAgentConfig(agentEnv()),
       sqs,
-      store: new DynamoAgentState(new TableClient(doc, h.tableName), HOST),
+      store: new DynamoAgentState(table, HOST),
       shaper: tcShaper(),
       clock: systemClock,
       log: createLogger('agent', { level: 'info', destination: sink }),

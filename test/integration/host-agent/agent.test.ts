@@ -13,14 +13,15 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createDynamoDocumentClient, createSqsClient } from '../../../adapters/aws.ts';
+import { createSqsClient } from '../../../adapters/aws.ts';
 import { systemClock } from '../../../adapters/clock.ts';
 import { keys } from '../../../adapters/dynamodb/table.ts';
-import { TableClient } from '../../../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../../../adapters/logger.ts';
 import { ensureHostQueues, sendOrder } from '../../../adapters/sqs/order-queues.ts';
 import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
 import { HostAgent } from '../../../host-agent/agent.ts';
+import { LiteTable } from '../../../host-agent/aws/dynamo.ts';
+import { LiteSqs } from '../../../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../../../host-agent/config.ts';
 import { DynamoAgentState } from '../../../host-agent/state.ts';
 import { aHostState, fakeShaper } from '../../support/agent-fakes.ts';
@@ -53,8 +54,8 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
   let agent: HostAgent | null = null;
   let sqsProxy: FlakyProxy;
   let ddbProxy: FlakyProxy;
-  let agentSqs: SQSClient;
-  let agentDoc: ReturnType<typeof createDynamoDocumentClient>;
+  let agentSqs: LiteSqs;
+  let agentTable: LiteTable;
 
   beforeEach(async () => {
     t = await createTestTable(flavour);
@@ -70,8 +71,8 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     await t.table.put({ ...keys.hostState(host), ...state, queueUrl: queues.queueUrl });
     sqsProxy = await startFlakyProxy(sqsEndpoint());
     ddbProxy = await startFlakyProxy(dynamoEndpoint(flavour));
-    agentSqs = createSqsClient({ endpoint: sqsProxy.endpoint, region: 'us-east-1', requestTimeoutMs: 5000 });
-    agentDoc = createDynamoDocumentClient({
+    agentSqs = new LiteSqs({ endpoint: sqsProxy.endpoint, region: 'us-east-1', requestTimeoutMs: 5000 });
+    agentTable = new LiteTable(t.tableName, {
       endpoint: ddbProxy.endpoint,
       region: 'us-east-1',
       requestTimeoutMs: 2000,
@@ -82,7 +83,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     await agent?.stop();
     agent = null;
     agentSqs.destroy();
-    agentDoc.destroy();
+    agentTable.destroy();
     await sqsProxy.close();
     await ddbProxy.close();
     sqs.destroy();
@@ -109,7 +110,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     const a = new HostAgent({
       config,
       sqs: agentSqs,
-      store: new DynamoAgentState(new TableClient(agentDoc, t.tableName), host),
+      store: new DynamoAgentState(agentTable, host),
       shaper: fakeShaper(),
       clock: systemClock,
       log: silentLogger,
