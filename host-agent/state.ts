@@ -4,6 +4,8 @@
  * appliedVersion never moves backwards; host accounting goes through a
  * versioned write on the HostState item.
  */
+
+import { fromStored, hostStateFromItem, toStored } from '../adapters/dynamodb/items.ts';
 import { keys } from '../adapters/dynamodb/table.ts';
 import type { Item } from '../adapters/dynamodb/table-client.ts';
 import { HostState } from '../core/contracts/host.ts';
@@ -23,16 +25,9 @@ export interface AgentStateStore {
   commitHost(next: HostState, expectedVersion: number): Promise<void>;
 }
 
-const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
-
-function stripKeys(item: Item): Item {
-  const out: Item = {};
-  for (const [k, v] of Object.entries(item)) if (!KEY_ATTRS.includes(k)) out[k] = v;
-  return out;
-}
-
+/** The stored host item (HostState packed into `doc` by the shared codec) → HostState. */
 export function parseHostItem(item: Item | null): HostState | null {
-  return item === null ? null : parseOrThrow(HostState, stripKeys(item), 'host state');
+  return item === null ? null : hostStateFromItem(fromStored(item));
 }
 
 export class DynamoAgentState implements AgentStateStore {
@@ -85,8 +80,9 @@ export class DynamoAgentState implements AgentStateStore {
   async commitHost(next: HostState, expectedVersion: number): Promise<void> {
     const valid = parseOrThrow(HostState, next, 'host state');
     try {
+      // Packed exactly as every other writer stores it (adapters/dynamodb/items.ts).
       await this.table.putVersioned(
-        { ...keys.hostState(this.host), ...valid },
+        toStored({ ...keys.hostState(this.host), ...valid }),
         expectedVersion,
         'host state',
       );

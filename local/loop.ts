@@ -50,6 +50,8 @@ import { sanitySweep } from '../functions/ops/sanity.ts';
 import { snapshotTick } from '../functions/ops/snapshot.ts';
 import { sqsOrderSender } from '../functions/scaler/sqs-order-sender.ts';
 import { HostAgent } from '../host-agent/agent.ts';
+import { LiteTable } from '../host-agent/aws/dynamo.ts';
+import { LiteSqs } from '../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../host-agent/config.ts';
 import { tcShaper } from '../host-agent/net/tc.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
@@ -340,20 +342,24 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
       LOG_LEVEL: 'info',
     });
-    const agentDoc = createDynamoDocumentClient({
+    // The agent's own small AWS clients, as deployed (host-agent/aws/), not the SDK.
+    const agentCredentials = async () => LOCAL.credentials;
+    const agentTable = new LiteTable(platform.tableName, {
       endpoint: platform.endpoints.dynamodb,
-      ...LOCAL,
+      region: LOCAL.region,
+      credentials: agentCredentials,
       requestTimeoutMs: 5000,
     });
-    const agentSqs = createSqsClient({
+    const agentSqs = new LiteSqs({
       endpoint: platform.endpoints.sqs,
-      ...LOCAL,
+      region: LOCAL.region,
+      credentials: agentCredentials,
       requestTimeoutMs: (agentConfig.waitTimeS + 10) * 1000,
     });
     const agent = new HostAgent({
       config: agentConfig,
       sqs: agentSqs,
-      store: new DynamoAgentState(new TableClient(agentDoc, platform.tableName), host),
+      store: new DynamoAgentState(agentTable, host),
       shaper: tcShaper(),
       clock: systemClock,
       log: logger('host-agent'),
@@ -363,8 +369,6 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       what: 'host agent',
       stop: async () => {
         await agent.stop();
-        agentSqs.destroy();
-        agentDoc.destroy();
       },
     });
     say(

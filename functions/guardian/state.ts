@@ -5,6 +5,7 @@
  */
 
 import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { fromStored } from '../../adapters/dynamodb/items.ts';
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
@@ -175,8 +176,11 @@ export async function batchGetItems(
       );
       table.counters.reads += 1;
       for (const c of out.ConsumedCapacity ?? []) table.counters.readUnits += c.CapacityUnits ?? 0;
-      for (const item of (out.Responses?.[table.tableName] ?? []) as Item[])
+      // Unpacked like every TableClient read (a HostState is stored as one `doc`, see items.ts).
+      for (const stored of (out.Responses?.[table.tableName] ?? []) as Item[]) {
+        const item = fromStored(stored);
         found.set(`${String(item.pk)}|${String(item.sk)}`, item);
+      }
       pending = (out.UnprocessedKeys?.[table.tableName]?.Keys ?? []) as typeof pending;
     }
   });

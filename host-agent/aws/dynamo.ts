@@ -4,6 +4,8 @@
  * consistent reads, all pages of a partition, puts whose failed condition becomes
  * StaleStateError carrying the item as it is now.
  */
+
+import { fromStored, toStored } from '../../adapters/dynamodb/items.ts';
 import type { Item, Key } from '../../adapters/dynamodb/table-client.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import { JsonRpcClient } from './json-rpc.ts';
@@ -87,6 +89,10 @@ export function unmarshallItem(item: Record<string, AttributeValue>): Item {
   return out;
 }
 
+/**
+ * The agent's DynamoDB client. Like TableClient, it stores and reads items in the shared
+ * layout (adapters/dynamodb/items.ts: a HostState is packed into one `doc` attribute).
+ */
 export class LiteTable implements AgentTable {
   readonly tableName: string;
   private readonly rpc: JsonRpcClient;
@@ -102,7 +108,7 @@ export class LiteTable implements AgentTable {
       Key: marshallItem({ pk: key.pk, sk: key.sk }),
       ConsistentRead: true,
     });
-    return out.Item === undefined ? null : unmarshallItem(out.Item);
+    return out.Item === undefined ? null : fromStored(unmarshallItem(out.Item));
   }
 
   async queryPartition(pk: string, opts: { skPrefix?: string; consistent?: boolean } = {}): Promise<Item[]> {
@@ -121,14 +127,14 @@ export class LiteTable implements AgentTable {
         ConsistentRead: opts.consistent ?? true,
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       });
-      for (const i of out.Items ?? []) items.push(unmarshallItem(i));
+      for (const i of out.Items ?? []) items.push(fromStored(unmarshallItem(i)));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
   }
 
   async put(item: Item & Key): Promise<void> {
-    await this.rpc.call('PutItem', { TableName: this.tableName, Item: marshallItem(item) });
+    await this.rpc.call('PutItem', { TableName: this.tableName, Item: marshallItem(toStored(item)) });
   }
 
   async putVersioned(item: Item & Key, expectedVersion: number | null, what: string): Promise<void> {
@@ -153,7 +159,7 @@ export class LiteTable implements AgentTable {
     try {
       await this.rpc.call('PutItem', {
         TableName: this.tableName,
-        Item: marshallItem(item),
+        Item: marshallItem(toStored(item)),
         ConditionExpression: condition.expression,
         ...(condition.names === undefined ? {} : { ExpressionAttributeNames: condition.names }),
         ...(condition.values === undefined
