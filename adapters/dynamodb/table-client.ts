@@ -7,6 +7,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -15,6 +16,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { StaleStateError } from '../../core/errors.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { fromStored, type Item, type Key, toStored } from './items.ts';
 import { GSI1 } from './table.ts';
 
@@ -27,6 +29,9 @@ export interface TableCounters {
   readUnits: number;
   writeUnits: number;
 }
+
+/** Keys per BatchGetItem request (DynamoDB's limit). */
+export const BATCH_GET_MAX = 100;
 
 export class TableClient {
   readonly counters: TableCounters = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
@@ -93,6 +98,43 @@ export class TableClient {
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
+  }
+
+  /**
+   * Items by key, up to 100 per BatchGetItem (DynamoDB's limit), `concurrency` requests in flight;
+   * the result is keyed `pk|sk` and lacks missing items. Unprocessed keys are retried with backoff
+   * (five attempts, then an error). `consistent: false` reads eventually consistent (half the units).
+   */
+  async batchGet(
+    itemKeys: readonly Key[],
+    opts: { consistent: boolean; concurrency?: number },
+  ): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    const chunks: Key[][] = [];
+    for (let i = 0; i < itemKeys.length; i += BATCH_GET_MAX)
+      chunks.push(itemKeys.slice(i, i + BATCH_GET_MAX).map((k) => ({ pk: k.pk, sk: k.sk })));
+    await mapLimit(chunks, opts.concurrency ?? 8, async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt === 5)
+          throw new Error(`batch get: ${pending.length} keys left unprocessed after ${attempt} attempts`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: opts.consistent } },
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.counters.reads += 1;
+        for (const c of out.ConsumedCapacity ?? []) this.counters.readUnits += c.CapacityUnits ?? 0;
+        for (const stored of (out.Responses?.[this.tableName] ?? []) as Item[]) {
+          const item = fromStored(stored);
+          found.set(`${String(item.pk)}|${String(item.sk)}`, item);
+        }
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
+      }
+    });
+    return found;
   }
 
   /** Unconditional put (idempotent writes such as activity records). */

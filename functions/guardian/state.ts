@@ -4,8 +4,7 @@
  * applications, guard-state writes (versioned), activity records.
  */
 
-import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { fromStored } from '../../adapters/dynamodb/items.ts';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
@@ -14,7 +13,6 @@ import { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
 import { Application } from '../../core/contracts/structure.ts';
-import { mapLimit } from '../../core/map-limit.ts';
 import { checkRule } from '../../core/policy/rule-check.ts';
 
 export interface Problem {
@@ -142,49 +140,6 @@ export function parseHostState(item: Item, host: string): { host: HostState } | 
   return parsed.success
     ? { host: parsed.data }
     : { problem: { what: `host ${host} state`, ...firstIssue(parsed.error) } };
-}
-
-/** Keys per BatchGetItem request (DynamoDB's limit). */
-export const GET_BATCH = 100;
-
-/**
- * Items by key, up to 100 per BatchGetItem; missing items are absent from the
- * result. Unprocessed keys are retried a few times with backoff, then an error.
- * `consistent: false` reads eventually consistent (half the read units).
- */
-export async function batchGetItems(
-  table: TableClient,
-  itemKeys: readonly { pk: string; sk: string }[],
-  consistent: boolean,
-  concurrency = 8,
-): Promise<Map<string, Item>> {
-  const found = new Map<string, Item>();
-  const chunks: { pk: string; sk: string }[][] = [];
-  for (let i = 0; i < itemKeys.length; i += GET_BATCH)
-    chunks.push(itemKeys.slice(i, i + GET_BATCH).map((k) => ({ pk: k.pk, sk: k.sk })));
-  await mapLimit(chunks, concurrency, async (chunk) => {
-    let pending = chunk;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === 5)
-        throw new Error(`batch get: ${pending.length} keys left unprocessed after ${attempt} attempts`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-      const out = await table.doc.send(
-        new BatchGetCommand({
-          RequestItems: { [table.tableName]: { Keys: pending, ConsistentRead: consistent } },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      table.counters.reads += 1;
-      for (const c of out.ConsumedCapacity ?? []) table.counters.readUnits += c.CapacityUnits ?? 0;
-      // Unpacked like every TableClient read (a HostState is stored as one `doc`, see items.ts).
-      for (const stored of (out.Responses?.[table.tableName] ?? []) as Item[]) {
-        const item = fromStored(stored);
-        found.set(`${String(item.pk)}|${String(item.sk)}`, item);
-      }
-      pending = (out.UnprocessedKeys?.[table.tableName]?.Keys ?? []) as typeof pending;
-    }
-  });
-  return found;
 }
 
 /** Conditional write of a guard state on its version (null: must not exist yet). */

@@ -41,7 +41,6 @@ import {
   ACTIVITY_BATCH,
   type AppRead,
   appendActivities,
-  batchGetItems,
   type HostRead,
   loadConfig,
   loadRules,
@@ -299,10 +298,9 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     }
   } else {
     cache.sinceFullRead += 1;
-    const items = await batchGetItems(
-      table,
+    const items = await table.batchGet(
       cache.hostNames.map((h) => keys.hostState(h)),
-      false,
+      { consistent: false },
     );
     for (const hostName of cache.hostNames) {
       const k = keys.hostState(hostName);
@@ -323,7 +321,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
         .map(({ container, host }) => keys.guard(host, container.name))
         .filter((k) => !cache.guards.has(`${k.pk}|${k.sk}`));
       if (unseen.length > 0) {
-        const found = await batchGetItems(table, unseen, true);
+        const found = await table.batchGet(unseen, { consistent: true });
         for (const k of unseen) {
           const item = found.get(`${k.pk}|${k.sk}`);
           guardReads.set(

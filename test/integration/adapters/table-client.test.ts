@@ -45,4 +45,14 @@ describe.each(DYNAMO_FLAVOURS)('TableClient on %s', (flavour) => {
     const items = await t.table.queryPartition(keys.hostPartition('h1'), { skPrefix: 'GUARD#' });
     expect(items).toHaveLength(30);
   });
+
+  it('batch-reads more keys than one request takes, unpacks host items and leaves missing keys out', async () => {
+    const hostKeys = Array.from({ length: 130 }, (_, i) => keys.hostState(`bh${i}`));
+    for (const [i, k] of hostKeys.entries())
+      if (i % 2 === 0) await t.table.put({ ...k, version: i, marker: `m${i}` });
+    const found = await t.table.batchGet(hostKeys, { consistent: false, concurrency: 2 });
+    expect(found.size).toBe(65); // even indexes 0…128
+    expect(found.get('HOST#bh128|STATE')).toMatchObject({ version: 128, marker: 'm128' });
+    expect(found.has('HOST#bh1|STATE')).toBe(false);
+  });
 });
