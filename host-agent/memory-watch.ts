@@ -5,6 +5,15 @@
  * the limit, raise memory at once within the container's max and the host's
  * free memory — accounted on the HostState item with a versioned write — then
  * apply and report, so the policy catches up later.
+ *
+ * One stall, one raise: after a raise the container settles for `settleMs`.
+ * The kernel only clears v1 `under_oom` once the woken task runs again (late on
+ * a busy host), and v2 counts one `oom` per failed charge while the victim
+ * exits, so during the settle window each poll re-baselines instead of
+ * comparing. Only a fresh stall (under_oom 0 → 1: the task retried at the
+ * raised limit and stalled again) raises inside the window; a stall still held
+ * when the window ends means the raise was not enough and raises again. A
+ * no-room answer or a failure settles too (one host-item read per window).
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../adapters/logger.ts';
@@ -92,9 +101,16 @@ export function readMemSignals(cg: ContainerCgroup): MemSignals | null {
 /** Share of the limit anonymous memory must fill for limit hits to count as pressure (not page cache). */
 export const ANON_PRESSURE_SHARE = 0.9;
 
-/** Whether the change from `prev` to `now` is an emergency. Pure. */
-export function isEmergency(prev: MemSignals, now: MemSignals): boolean {
+/** How long a container settles after a raise before held signals count again (see the file comment). */
+export const RAISE_SETTLE_MS = 1000;
+
+/**
+ * Whether the change from `prev` to `now` is an emergency. `settling`: a raise
+ * finished less than the settle window ago, so only a fresh stall counts. Pure.
+ */
+export function isEmergency(prev: MemSignals, now: MemSignals, settling = false): boolean {
   if (now.limitBytes === null) return false;
+  if (settling) return now.underOom && !prev.underOom;
   if (now.underOom || now.oomKills > prev.oomKills || now.ooms > prev.ooms) return true;
   return (
     now.limitHits > prev.limitHits &&
@@ -124,6 +140,8 @@ export interface MemoryWatchDeps {
   log: Logger;
   raisePct: number;
   raiseMinMiB: number;
+  /** Settle window after a raise, ms (default RAISE_SETTLE_MS). */
+  settleMs?: number;
   /** Containers to watch and their cgroups (refreshed by the agent). */
   containers(): Iterable<{ name: string; cg: ContainerCgroup }>;
 }
@@ -136,12 +154,19 @@ export class MemoryWatch {
   private readonly d: MemoryWatchDeps;
   private readonly last = new Map<string, MemSignals>();
   private readonly busy = new Set<string>();
+  /**
+   * When each container's last raise attempt finished (clock ms): it settles until then + settleMs.
+   * Also after no-room or a failure, so a held stall re-reads the host item once a window, not every poll.
+   */
+  private readonly raisedAt = new Map<string, number>();
+  private readonly settleMs: number;
   private timer: NodeJS.Timeout | null = null;
   /** Resolved raises (tests and the benchmark await them). */
   readonly raises: Promise<RaiseResult | null>[] = [];
 
   constructor(deps: MemoryWatchDeps) {
     this.d = deps;
+    this.settleMs = deps.settleMs ?? RAISE_SETTLE_MS;
   }
 
   start(periodMs: number): void {
@@ -164,7 +189,9 @@ export class MemoryWatch {
       if (prev !== undefined && now.limitHits > prev.limitHits && !now.underOom)
         now.anonBytes = anonBytes(cg);
       this.last.set(name, now);
-      if (prev === undefined || this.busy.has(name) || !isEmergency(prev, now)) continue;
+      if (prev === undefined || this.busy.has(name)) continue;
+      const settling = this.d.clock.now() - (this.raisedAt.get(name) ?? -Infinity) < this.settleMs;
+      if (!isEmergency(prev, now, settling)) continue;
       this.busy.add(name);
       const p = this.raise(name)
         .catch((err: unknown) => {
@@ -173,6 +200,7 @@ export class MemoryWatch {
         })
         .finally(() => {
           this.busy.delete(name);
+          this.raisedAt.set(name, this.d.clock.now());
           const after = readMemSignals(cg);
           if (after !== null) this.last.set(name, after);
         });

@@ -35,6 +35,12 @@ describe('isEmergency', () => {
     // 0.9 × 512 MiB = 460.8 MiB
     expect(isEmergency(calm, { ...calm, limitHits: 5, anonBytes: 470 * BYTES_PER_MIB })).toBe(true);
   });
+  it('while settling after a raise, fires only on a fresh stall (not a held one, not counters)', () => {
+    const stalled = { ...calm, underOom: true };
+    expect(isEmergency(stalled, stalled, true)).toBe(false);
+    expect(isEmergency(calm, { ...calm, oomKills: 1, ooms: 3 }, true)).toBe(false);
+    expect(isEmergency(calm, stalled, true)).toBe(true);
+  });
   it('never fires without a limit', () => {
     expect(isEmergency(calm, { ...calm, oomKills: 3, limitBytes: null })).toBe(false);
   });
@@ -74,13 +80,14 @@ describe('MemoryWatch', () => {
   let tree: CgroupTree;
   let store: FakeStore;
   let watch: MemoryWatch;
+  let clock: ReturnType<typeof fakeClock>;
   beforeEach(() => {
     tree = makeCgroupTree('v1');
     tree.addContainer('c1');
     tree.write('c1', 'memory', 'memory.limit_in_bytes', `${512 * BYTES_PER_MIB}\n`);
     store = new FakeStore();
     store.host = aHostState('h1', { c1: { mem: 512, memMax: 1024, version: 3 } }, 2048);
-    const clock = fakeClock();
+    clock = fakeClock();
     const cg = resolveContainerCgroup(tree.root, 'v1', 'c1');
     if (cg === null) throw new Error('fixture');
     const orders = new OrderService({
@@ -103,6 +110,7 @@ describe('MemoryWatch', () => {
       log: silentLogger,
       raisePct: 25,
       raiseMinMiB: 64,
+      settleMs: 1000,
       containers: () => [{ name: 'c1', cg }],
     });
   });
@@ -146,6 +154,71 @@ describe('MemoryWatch', () => {
     expect(tree.read('c1', 'memory', 'memory.limit_in_bytes').trim()).toBe(String(640 * BYTES_PER_MIB));
     expect(store.host?.capacity.mem.free).toBe(2048 - 128);
     expect(store.reports.get('c1')).toMatchObject({ via: 'oom-fastpath', appliedVersion: 4 });
+  });
+
+  const STALLED = 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n';
+  const CLEAR = 'oom_kill_disable 1\nunder_oom 0\noom_kill 0\n';
+  /** Poll, then let any raise it started finish. */
+  const pollAndSettle = async () => {
+    watch.poll();
+    await Promise.all(watch.raises);
+  };
+
+  it('raises once for one stall the kernel clears late (under_oom still 1 after the raise)', async () => {
+    await pollAndSettle(); // baseline
+    tree.write('c1', 'memory', 'memory.oom_control', STALLED);
+    await pollAndSettle();
+    expect(watch.raises).toHaveLength(1);
+    for (let i = 0; i < 10; i++) {
+      clock.t += 50; // 10 polls 50 ms apart, all inside the 1000 ms window, the stall still showing
+      await pollAndSettle();
+    }
+    tree.write('c1', 'memory', 'memory.oom_control', CLEAR);
+    clock.t += 2000;
+    await pollAndSettle();
+    expect(watch.raises).toHaveLength(1);
+    expect(store.host?.containers.c1?.resources.mem?.current).toBe(640); // 512 + max(64, 25 % of 512)
+  });
+
+  it('raises again for a stall still held when the window ends (the raise was not enough)', async () => {
+    await pollAndSettle();
+    tree.write('c1', 'memory', 'memory.oom_control', STALLED);
+    await pollAndSettle();
+    clock.t += 999;
+    await pollAndSettle();
+    expect(watch.raises).toHaveLength(1);
+    clock.t += 1;
+    await pollAndSettle();
+    expect(watch.raises).toHaveLength(2);
+    expect(await watch.raises[1]).toMatchObject({ fromMiB: 640, toMiB: 800 }); // 640 + 25 % of 640
+  });
+
+  it('raises again inside the window for a fresh stall (cleared, then stalled at the raised limit)', async () => {
+    await pollAndSettle();
+    tree.write('c1', 'memory', 'memory.oom_control', STALLED);
+    await pollAndSettle();
+    tree.write('c1', 'memory', 'memory.oom_control', CLEAR);
+    clock.t += 50;
+    await pollAndSettle();
+    tree.write('c1', 'memory', 'memory.oom_control', STALLED);
+    clock.t += 50;
+    await pollAndSettle();
+    expect(watch.raises).toHaveLength(2);
+  });
+
+  it('takes OOM kills counted while settling as the same episode (re-baselined, no second raise)', async () => {
+    await pollAndSettle();
+    tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    await pollAndSettle();
+    tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
+    clock.t += 100;
+    await pollAndSettle();
+    clock.t += 2000;
+    await pollAndSettle();
+    expect(watch.raises).toHaveLength(1);
+    tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
+    await pollAndSettle(); // a kill after the window is a new emergency
+    expect(watch.raises).toHaveLength(2);
   });
 
   it('re-reads and retries when the host item changed under it', async () => {
