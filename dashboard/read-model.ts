@@ -14,7 +14,13 @@
  * When no allocation history exists, the state's present values are drawn flat
  * over the window (`allocationFromHistory: false`).
  */
-import { body, containerGuardItem, hostStateItem, safeActivityFromItem } from '../adapters/dynamodb/items.ts';
+import {
+  body,
+  containerGuardItem,
+  hostStateItem,
+  isExpired,
+  safeActivityFromItem,
+} from '../adapters/dynamodb/items.ts';
 import { keys } from '../adapters/dynamodb/table.ts';
 import type { GuardState } from '../core/contracts/guard-state.ts';
 import { Rule } from '../core/contracts/rule.ts';
@@ -200,6 +206,7 @@ export async function dashboardView(
       const activity = await deps.state.queryPartition(keys.activityPartition(name), { consistent: false });
       const markers = activity
         .flatMap((item) => {
+          if (isExpired(item, window.toMs)) return []; // past its TTL, not yet deleted by DynamoDB
           const a = safeActivityFromItem(item);
           return a.success ? [a.data] : [];
         })

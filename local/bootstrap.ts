@@ -1,18 +1,24 @@
 /**
  * One idempotent bootstrap for every environment (emulators, LocalStack, AWS):
- * create the state table and wait until it is active, load the default rules and
+ * create the state table and wait until it is active, enable its TTL (activity
+ * lines expire) where the emulator supports it, load the default rules and
  * every service's default config without touching what an operator already
  * changed, load optional rule/config files (validated in full before anything is
  * written), and re-create the order queues of hosts already registered.
  * Running it twice leaves the same state, versions included.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { Catalog, resolveServiceConfig } from '../adapters/dynamodb/catalog.ts';
-import { GSI1_KINDS, keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { GSI1_KINDS, keys, TIME_TO_LIVE, tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { ensureHostQueues } from '../adapters/sqs/order-queues.ts';
 import { Rule } from '../core/contracts/rule.ts';
@@ -51,6 +57,8 @@ export interface BootstrapOptions {
 
 export interface BootstrapReport {
   tableCreated: boolean;
+  /** The table's TTL on `expiresAtS`: turned on now, already on, or not offered by this emulator (dynalite). */
+  timeToLive: TimeToLiveOutcome;
   /** Names written in this run. */
   rulesWritten: string[];
   /** Default or given rules left as they were (already stored, or equal). */
@@ -101,6 +109,47 @@ export async function ensureTable(
   }
 }
 
+export type TimeToLiveOutcome = 'enabled' | 'already-enabled' | 'unsupported';
+
+/**
+ * Turn on the table's TTL (TIME_TO_LIVE), idempotently: DynamoDB refuses to
+ * enable it twice, so the current setting is read first. dynalite has no
+ * UpdateTimeToLive ('unsupported': its lines are never deleted, readers skip
+ * expired ones anyway); DynamoDB Local and LocalStack accept it. A TTL on
+ * another attribute is an error naming both: changing it needs an operator.
+ */
+export async function ensureTimeToLive(
+  dynamo: DynamoDBDocumentClient,
+  tableName: string,
+): Promise<TimeToLiveOutcome> {
+  const { TimeToLiveDescription: now } = await dynamo.send(
+    new DescribeTimeToLiveCommand({ TableName: tableName }),
+  );
+  const status = now?.TimeToLiveStatus;
+  if (status === 'ENABLED' || status === 'ENABLING') {
+    if (now?.AttributeName === TIME_TO_LIVE.AttributeName) return 'already-enabled';
+    throw new ValidationError('table', [
+      {
+        path: 'TimeToLiveSpecification.AttributeName',
+        message: `table ${tableName} has TTL on ${now?.AttributeName}, expected ${TIME_TO_LIVE.AttributeName}`,
+      },
+    ]);
+  }
+  try {
+    await dynamo.send(
+      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { ...TIME_TO_LIVE } }),
+    );
+    return 'enabled';
+  } catch (err) {
+    const name = err instanceof Error ? err.name : '';
+    if (name === 'UnknownOperationException') return 'unsupported';
+    // another bootstrap enabled it between our read and our update
+    if (name === 'ValidationException' && /already enabled/i.test((err as Error).message))
+      return 'already-enabled';
+    throw err;
+  }
+}
+
 /** Write unless already stored; a stored item (changed or not) wins. */
 async function createIfAbsent(write: () => Promise<unknown>): Promise<boolean> {
   try {
@@ -115,8 +164,10 @@ async function createIfAbsent(write: () => Promise<unknown>): Promise<boolean> {
 export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Promise<BootstrapReport> {
   const log = deps.log ?? (() => undefined);
   const given = validateInputs(opts);
+  const tableCreated = await ensureTable(deps.dynamo, opts.tableName, opts.tableTimeoutMs);
   const report: BootstrapReport = {
-    tableCreated: await ensureTable(deps.dynamo, opts.tableName, opts.tableTimeoutMs),
+    tableCreated,
+    timeToLive: await ensureTimeToLive(deps.dynamo, opts.tableName),
     rulesWritten: [],
     rulesKept: [],
     servicesWritten: [],
@@ -124,6 +175,7 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
     hostQueues: [],
   };
   log(`table ${opts.tableName} ${report.tableCreated ? 'created' : 'exists'}`);
+  log(`table TTL on activity lines: ${report.timeToLive}`);
   const catalog = new Catalog(new TableClient(deps.dynamo, opts.tableName));
 
   // One query per partition tells what is stored already; only what is missing is written.

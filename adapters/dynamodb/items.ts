@@ -21,7 +21,7 @@ import { HostState } from '../../core/contracts/host.ts';
 import { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
 import { Application, User } from '../../core/contracts/structure.ts';
 import { parseOrThrow } from '../../core/errors.ts';
-import { keys } from './table.ts';
+import { DEFAULT_ACTIVITY_RETENTION_DAYS, keys, TTL_ATTRIBUTE } from './table.ts';
 
 export type Item = Record<string, unknown>;
 export interface Key {
@@ -131,16 +131,49 @@ export const hostStateFromItem = (item: Item): HostState => hostStateItem.fromIt
 export const appliedToItem = (r: AgentReport): Item & Key => appliedItem.toItem(r, r);
 export const heartbeatToItem = (hb: AgentHeartbeat): Item & Key => heartbeatItem.toItem(hb.host, hb);
 
-/** An activity line: LOG#<structure> / <at>#<seq>. */
-export function activityToItem(a: ActivityInput, seq: string): Item & Key {
+const SECONDS_PER_DAY = 86_400;
+
+/** When an activity line written at `atMs` expires: its TTL attribute, epoch seconds. */
+export function activityExpiresAtS(atMs: number, retentionDays = DEFAULT_ACTIVITY_RETENTION_DAYS): number {
+  return Math.floor(atMs / 1000) + retentionDays * SECONDS_PER_DAY;
+}
+
+/**
+ * Whether an item has passed its TTL at `nowMs`. DynamoDB deletes expired
+ * items lazily (up to days later), so readers skip them themselves.
+ */
+export function isExpired(item: Item, nowMs: number): boolean {
+  const expiresAtS = item[TTL_ATTRIBUTE];
+  return typeof expiresAtS === 'number' && expiresAtS * 1000 <= nowMs;
+}
+
+/**
+ * An activity line: LOG#<structure> / <at>#<seq>, with its TTL attribute
+ * (`at` + the retention). Every writer of activity lines goes through here.
+ */
+export function activityToItem(
+  a: ActivityInput,
+  seq: string,
+  retentionDays = DEFAULT_ACTIVITY_RETENTION_DAYS,
+): Item & Key {
   const valid = parseOrThrow(Activity, a, 'activity');
-  return { ...valid, ...keys.activity(valid.structure, valid.at, seq) };
+  return {
+    ...valid,
+    ...keys.activity(valid.structure, valid.at, seq),
+    [TTL_ATTRIBUTE]: activityExpiresAtS(valid.at, retentionDays),
+  };
+}
+
+/** The activity fields of an item: without its keys and its TTL attribute. */
+function activityBody(item: Item): Item {
+  const { [TTL_ATTRIBUTE]: _expiresAtS, ...rest } = body(item);
+  return rest;
 }
 
 export function activityFromItem(item: Item): Activity {
-  return parseOrThrow(Activity, body(item), 'activity');
+  return parseOrThrow(Activity, activityBody(item), 'activity');
 }
 
 export function safeActivityFromItem(item: Item): z.ZodSafeParseResult<Activity> {
-  return Activity.safeParse(body(item));
+  return Activity.safeParse(activityBody(item));
 }

@@ -99,7 +99,7 @@ export class ScalerStore {
 
   /** Record activity lines, 25 to a batch (16 batches in flight), retrying unprocessed items. */
   async recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void> {
-    const items = lines.map((l) => activityToItem(l.activity, l.seq));
+    const items = lines.map((l) => activityToItem(l.activity, l.seq, this.table.activityRetentionDays));
     const batches: Item[][] = [];
     for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
     let next = 0;

@@ -18,7 +18,7 @@ import {
 import { StaleStateError } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
 import { fromStored, type Item, type Key, toStored } from './items.ts';
-import { GSI1 } from './table.ts';
+import { DEFAULT_ACTIVITY_RETENTION_DAYS, GSI1 } from './table.ts';
 
 export type { Item, Key } from './items.ts';
 
@@ -38,10 +38,17 @@ export class TableClient {
 
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
+  /** Days an activity line written through this table is kept (its TTL: `at` + this). */
+  readonly activityRetentionDays: number;
 
-  constructor(doc: DynamoDBDocumentClient, tableName: string) {
+  constructor(
+    doc: DynamoDBDocumentClient,
+    tableName: string,
+    opts: { activityRetentionDays?: number | undefined } = {},
+  ) {
     this.doc = doc;
     this.tableName = tableName;
+    this.activityRetentionDays = opts.activityRetentionDays ?? DEFAULT_ACTIVITY_RETENTION_DAYS;
   }
 
   resetCounters(): void {

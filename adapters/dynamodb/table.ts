@@ -7,6 +7,16 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 export const DEFAULT_TABLE_NAME = 'sc-state';
 export const GSI1 = 'gsi1';
 
+/**
+ * The table's TTL attribute: epoch seconds after which DynamoDB may delete the
+ * item (lazily, up to days later). Only activity lines (LOG#) carry it.
+ */
+export const TTL_ATTRIBUTE = 'expiresAtS';
+/** How long activity lines are kept unless SC_ACTIVITY_RETENTION_DAYS says otherwise. */
+export const DEFAULT_ACTIVITY_RETENTION_DAYS = 7;
+/** What UpdateTimeToLive enables (CreateTable cannot; bootstrap and serverless.yml do). */
+export const TIME_TO_LIVE = { AttributeName: TTL_ATTRIBUTE, Enabled: true } as const;
+
 export function tableDefinition(tableName: string): CreateTableCommandInput {
   return {
     TableName: tableName,

@@ -14,7 +14,7 @@ import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
-import { PlatformEnv } from '../../adapters/platform-env.ts';
+import { ActivityEnv, PlatformEnv } from '../../adapters/platform-env.ts';
 import { deleteHostQueues, ensureHostQueues, sendOrder } from '../../adapters/sqs/order-queues.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import type { ServiceDoc, ServiceName } from '../../core/contracts/service-config.ts';
@@ -98,8 +98,8 @@ export function buildApiDeps(parts: ApiParts): ApiDeps {
   };
 }
 
-/** The API reads only the platform's shared settings. */
-export const ApiEnv = PlatformEnv.strict();
+/** The API reads only the platform's shared settings (and the retention of the activity it writes). */
+export const ApiEnv = PlatformEnv.extend(ActivityEnv.shape).strict();
 export type ApiEnv = z.infer<typeof ApiEnv>;
 
 export interface ApiWiring {
@@ -113,13 +113,16 @@ export interface ApiWiring {
  * re-read from the catalog before each submit, so changes apply at once).
  */
 export function buildApi(opts: {
-  env: ApiEnv;
+  /** The retention may be left out (its default applies), as in tests and the local server. */
+  env: Omit<ApiEnv, 'SC_ACTIVITY_RETENTION_DAYS'> & { SC_ACTIVITY_RETENTION_DAYS?: number };
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
   logger: Logger;
   clock?: Clock;
 }): ApiWiring {
-  const table = new TableClient(opts.doc, opts.env.SC_TABLE);
+  const table = new TableClient(opts.doc, opts.env.SC_TABLE, {
+    activityRetentionDays: opts.env.SC_ACTIVITY_RETENTION_DAYS,
+  });
   const catalog = new Catalog(table);
   const scalerStore = new ScalerStore(table);
   let scalerConfig = defaultConfig('scaler');

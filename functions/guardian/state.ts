@@ -5,7 +5,8 @@
  */
 
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../../adapters/dynamodb/table.ts';
+import { activityExpiresAtS } from '../../adapters/dynamodb/items.ts';
+import { keys, TTL_ATTRIBUTE } from '../../adapters/dynamodb/table.ts';
 import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
 import { GuardState } from '../../core/contracts/guard-state.ts';
@@ -165,7 +166,13 @@ export async function appendActivities(
   records: readonly { activity: Activity; seq: string }[],
 ): Promise<void> {
   let pending = records.map(({ activity, seq }) => ({
-    PutRequest: { Item: { ...keys.activity(activity.structure, activity.at, seq), ...activity } },
+    PutRequest: {
+      Item: {
+        ...keys.activity(activity.structure, activity.at, seq),
+        ...activity,
+        [TTL_ATTRIBUTE]: activityExpiresAtS(activity.at, table.activityRetentionDays),
+      },
+    },
   }));
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt === 5)

@@ -15,7 +15,7 @@ import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
 import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
-import { PlatformEnv } from '../../adapters/platform-env.ts';
+import { ActivityEnv, PlatformEnv } from '../../adapters/platform-env.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import type { OrderSender } from '../scaler/ports.ts';
@@ -24,6 +24,7 @@ import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import { type RunTicksResult, runTicks } from './run-ticks.ts';
 
 export const ControlTickEnv = PlatformEnv.extend({
+  ...ActivityEnv.shape,
   SC_METRICS_BACKEND: z
     .enum(['opentsdb', 'prometheus'])
     .default('opentsdb')
@@ -98,7 +99,9 @@ export function buildControlTick(
 ): ControlTickWiring {
   const env = readEnvConfig(ControlTickEnv, rawEnv, 'control-tick environment');
   const logger = opts.logger ?? createLogger('control-tick');
-  const table = new TableClient(opts.dynamo ?? createDynamoDocumentClient(), env.SC_TABLE);
+  const table = new TableClient(opts.dynamo ?? createDynamoDocumentClient(), env.SC_TABLE, {
+    activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
+  });
   const store = new ScalerStore(table);
   const catalog = new Catalog(table);
   const sent = { orders: 0 };

@@ -19,7 +19,9 @@ import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
 const logger = createLogger('rebalancer');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE);
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
+  activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
+});
 const store = new ScalerStore(table);
 /** Hot-reloaded before every period; the planner reads it on each submit. */
 let scalerConfig: ScalerConfig = defaultConfig('scaler');

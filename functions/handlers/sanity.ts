@@ -15,7 +15,9 @@ import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
 const logger = createLogger('sanity');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE);
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
+  activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
+});
 const deps: SanityDeps = {
   table,
   clock: systemClock,

@@ -13,7 +13,9 @@ import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
 const logger = createLogger('snapshoter');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE);
+const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
+  activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
+});
 const deps: SnapshotDeps = {
   table,
   metrics: metricsSourceFromEnv(env),

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
-import { PlatformEnv } from '../../adapters/platform-env.ts';
+import { ActivityEnv, PlatformEnv } from '../../adapters/platform-env.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 
 export const OpsEnv = PlatformEnv.extend({
+  ...ActivityEnv.shape,
   /** Where usage is read (as the Guardian): 'opentsdb' (BDWatchdog's TSD) or 'prometheus' (query API). */
   SC_METRICS_BACKEND: z.enum(['opentsdb', 'prometheus']).default('opentsdb'),
   SC_METRICS_URL: z.url().optional(),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { activityToItem } from '../../../adapters/dynamodb/items.ts';
 import { dashboardView, prometheusSeries } from '../../../dashboard/read-model.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
@@ -68,6 +69,17 @@ describe.each(DYNAMO_FLAVOURS)('dashboard read model on %s', (flavour) => {
     expect(demo1?.markers[1]?.reasons).toEqual([`CpuRescaleUp: ${ORDER_REASON}`]);
     expect(demo1?.lastDecision).toBe('CpuRescaleDown fit to usage');
     expect(v.rules.map((r) => r.name)).toContain('CpuRescaleUp');
+  });
+
+  it('leaves out activity lines past their TTL that DynamoDB has not deleted yet', async () => {
+    const line = { structure: 'demo1', at: endMs - 60_000, kind: 'decision' as const, text: 'old decision' };
+    // expired one second before the window's end (as if written with a short retention)
+    await t.table.put({ ...activityToItem(line, 'expired'), expiresAtS: endMs / 1000 - 1 });
+    const before = (await view()).hosts[0]?.containers.find((c) => c.name === 'demo1')?.markers;
+    expect(before?.map((m) => m.text)).not.toContain('old decision');
+    await t.table.put({ ...activityToItem(line, 'expired'), expiresAtS: endMs / 1000 + 1 });
+    const live = (await view()).hosts[0]?.containers.find((c) => c.name === 'demo1')?.markers;
+    expect(live?.map((m) => m.text)).toContain('old decision'); // the same line, not yet expired: shown
   });
 
   it('reports an unreachable time-series store as a warning and still shows state', async () => {

@@ -1,15 +1,21 @@
-import { DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createDynamoDocumentClient, createSqsClient } from '../../../adapters/aws.ts';
 import { Catalog } from '../../../adapters/dynamodb/catalog.ts';
-import { keys } from '../../../adapters/dynamodb/table.ts';
+import { keys, tableDefinition } from '../../../adapters/dynamodb/table.ts';
 import { TableClient } from '../../../adapters/dynamodb/table-client.ts';
 import { hostQueueUrl } from '../../../adapters/sqs/order-queues.ts';
 import { defaultConfig, SERVICE_CONFIGS } from '../../../core/contracts/service-config.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { DEFAULT_RULES } from '../../../core/policy/default-rules.ts';
-import { bootstrap } from '../../../local/bootstrap.ts';
+import { bootstrap, ensureTimeToLive } from '../../../local/bootstrap.ts';
 import { DYNAMO_FLAVOURS, dynamoEndpoint, sqsEndpoint, uniqueName } from '../../support/env.ts';
 
 const SERVICE_COUNT = Object.keys(SERVICE_CONFIGS).length;
@@ -64,6 +70,37 @@ describe.each(DYNAMO_FLAVOURS)('bootstrap on %s', (flavour) => {
     expect(again.rulesKept).toHaveLength(DEFAULT_RULES.length);
     expect(again.servicesKept).toHaveLength(SERVICE_COUNT);
   });
+
+  it(`enables the TTL on expiresAtS once, and finds it on when run again (${flavour})`, async () => {
+    const first = await bootstrap({ dynamo }, { tableName });
+    const again = await bootstrap({ dynamo }, { tableName });
+    const { TimeToLiveDescription: ttl } = await dynamo.send(
+      new DescribeTimeToLiveCommand({ TableName: tableName }),
+    );
+    if (flavour === 'dynalite') {
+      // no UpdateTimeToLive in dynalite: said so, and the bootstrap goes on
+      expect([first.timeToLive, again.timeToLive]).toEqual(['unsupported', 'unsupported']);
+      expect(ttl?.TimeToLiveStatus).toBe('DISABLED');
+    } else {
+      expect([first.timeToLive, again.timeToLive]).toEqual(['enabled', 'already-enabled']);
+      expect(ttl).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAtS' });
+    }
+  });
+
+  if (flavour === 'dynamodb-local')
+    it('refuses a table whose TTL is on another attribute, naming the field', async () => {
+      const name = freshName();
+      await dynamo.send(new CreateTableCommand(tableDefinition(name)));
+      await dynamo.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: 'gone', Enabled: true },
+        }),
+      );
+      const err = await ensureTimeToLive(dynamo, name).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe('TimeToLiveSpecification.AttributeName');
+    });
 
   it('never overwrites a rule or config an operator changed', async () => {
     await bootstrap({ dynamo }, { tableName });

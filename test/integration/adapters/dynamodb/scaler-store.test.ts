@@ -89,6 +89,9 @@ describe.each(DYNAMO_FLAVOURS)('ScalerStore on %s', (flavour) => {
       },
     }));
     await store.recordActivity(lines);
-    expect(await t.table.queryPartition(keys.activityPartition('act'))).toHaveLength(60);
+    const items = await t.table.queryPartition(keys.activityPartition('act'));
+    expect(items).toHaveLength(60);
+    // TTL: floor(5000 ms / 1000) = 5 s + 7 days × 86 400 s (the table client's default retention)
+    expect(new Set(items.map((i) => i.expiresAtS))).toEqual(new Set([5 + 7 * 86_400]));
   });
 });

@@ -110,7 +110,7 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
       }),
     ]);
     expect(r.submitted).toEqual({ accepted: 1, rejected: [], orders: 2 });
-    const log = await recentActivity(t.table, busy);
+    const log = await recentActivity(t.table, busy, 50, T0);
     expect(log[0]).toMatchObject({ kind: 'decision', resource: 'cpu', text: `rebalance: +60 from ${idle}` });
   });
 
@@ -123,7 +123,9 @@ describe.each(DYNAMO_FLAVOURS)('rebalance tick on %s', (flavour) => {
       clock: new ManualClock(T0 + 30_000),
       logger: silentLogger,
     });
-    expect((await recentActivity(t.table, busy))[0]?.text).toMatch(/refused by the planner: host full/);
+    expect((await recentActivity(t.table, busy, 50, T0 + 30_000))[0]?.text).toMatch(
+      /refused by the planner: host full/,
+    );
   });
 
   it('leaves a degraded host alone', async () => {

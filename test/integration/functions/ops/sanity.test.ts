@@ -126,12 +126,14 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
       new DeleteMessageCommand({ QueueUrl: liveQueueUrl, ReceiptHandle: message?.ReceiptHandle }),
     );
 
-    const findings = await recentActivity(t.table, hosts.dead);
+    const findings = await recentActivity(t.table, hosts.dead, 50, T0);
     expect(findings.map((a) => a.kind)).toEqual(['finding', 'finding']);
     expect(findings.map((a) => a.text).join('\n')).toMatch(
       /cpu\.free is 350, but max 400 − allocated 100 = 300/,
     );
-    expect((await recentActivity(t.table, 'c-lag'))[0]?.text).toMatch(/desired v3, applied v2.*re-sent/);
+    expect((await recentActivity(t.table, 'c-lag', 50, T0))[0]?.text).toMatch(
+      /desired v3, applied v2.*re-sent/,
+    );
   });
 
   it('finds nothing more on a second sweep, and clears the mark once the agent is back', async () => {
@@ -219,6 +221,6 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep over catalog rules on %s', (flavour
     const flagged = result.findings.filter((f) => f.check === 'rule').map((f) => f.structure);
     expect(flagged).toContain('MemRescaleDown');
     expect(flagged).not.toContain('CpuRescaleUp');
-    expect((await recentActivity(t.table, 'MemRescaleDown'))[0]).toMatchObject({ kind: 'finding' });
+    expect((await recentActivity(t.table, 'MemRescaleDown', 50, T0))[0]).toMatchObject({ kind: 'finding' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  activityExpiresAtS,
   activityFromItem,
   activityToItem,
   appliedToItem,
@@ -10,6 +11,8 @@ import {
   hostStateFromItem,
   hostStateItem,
   hostStateToItem,
+  isExpired,
+  safeActivityFromItem,
   toStored,
 } from '../../../../adapters/dynamodb/items.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
@@ -119,6 +122,28 @@ describe('flat items', () => {
     );
     expect(item).toMatchObject(keys.activity('a', 42, 's1'));
     expect(activityFromItem(item).text).toBe('order v1');
+  });
+
+  it('give an activity line its TTL: its time in epoch seconds + the retention (7 days by default)', () => {
+    const line = { structure: 'a', at: 1_700_000_000_999, kind: 'order' as const, text: 'order v1' };
+    // floor(1 700 000 000 999 / 1000) = 1 700 000 000 s; + 7 × 86 400 = 604 800 s
+    expect(activityToItem(line, 's1').expiresAtS).toBe(1_700_604_800);
+    // + 30 × 86 400 = 2 592 000 s
+    expect(activityToItem(line, 's1', 30).expiresAtS).toBe(1_702_592_000);
+    expect(activityExpiresAtS(line.at, 1)).toBe(1_700_086_400);
+  });
+
+  it('read an activity line back without its TTL attribute (the contract is strict)', () => {
+    const item = activityToItem({ structure: 'a', at: 42, kind: 'order', text: 'x' }, 's1');
+    expect(activityFromItem(item)).not.toHaveProperty('expiresAtS');
+    expect(safeActivityFromItem(item).success).toBe(true);
+  });
+
+  it('tell an expired item by its TTL at a given time; an item without one never expires', () => {
+    const item = { pk: 'LOG#a', sk: 'x', expiresAtS: 1000 };
+    expect(isExpired(item, 999_999)).toBe(false); // 1000 s = 1 000 000 ms
+    expect(isExpired(item, 1_000_000)).toBe(true);
+    expect(isExpired({ pk: 'LOG#a', sk: 'x' }, Number.MAX_SAFE_INTEGER)).toBe(false);
   });
 
   it('decode a guard item that fails its contract into a failed result, not an exception', () => {

@@ -6,7 +6,12 @@ import { metricsSourceFromEnv, readOpsEnv, requireSetting } from '../../../../fu
 describe('operations environment', () => {
   it('defaults the table and the metrics backend, treating empty values as missing', () => {
     const env = readOpsEnv({ SC_TABLE: '', OTHER: 'x' });
-    expect(env).toEqual({ SC_TABLE: 'sc-state', SC_QUEUE_PREFIX: 'sc-', SC_METRICS_BACKEND: 'opentsdb' });
+    expect(env).toEqual({
+      SC_TABLE: 'sc-state',
+      SC_QUEUE_PREFIX: 'sc-',
+      SC_ACTIVITY_RETENTION_DAYS: 7,
+      SC_METRICS_BACKEND: 'opentsdb',
+    });
     expect(Object.isFrozen(env)).toBe(true);
   });
 
