@@ -17,9 +17,9 @@ import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts'
 import { keys, tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { ensureHostQueues, sendOrder } from '../adapters/sqs/order-queues.ts';
-import type { HostState } from '../core/contracts/host.ts';
 import { orderId } from '../core/contracts/order.ts';
 import { startDynalite, startFauxqs } from '../local/emulators.ts';
+import { aHostState } from '../test/support/agent-fakes.ts';
 import { makeCgroupTree } from '../test/support/cgroup-tree.ts';
 import { type Emit, median, percentile } from './figure.ts';
 
@@ -129,7 +129,11 @@ async function oneRun(index: number): Promise<RunFigures> {
       if (tree !== null) tree.addContainer(n);
       else for (const c of V1) mkdirSync(`/sys/fs/cgroup/${c}/lxc.payload.${n}`, { recursive: true });
     }
-    await table.put({ ...keys.hostState(host), ...hostState(host, names), queueUrl: queues.queueUrl });
+    await table.put({
+      ...keys.hostState(host),
+      ...aHostState(host, Object.fromEntries(names.map((n) => [n, { cpu: 100, mem: 256 }])), 4096),
+      queueUrl: queues.queueUrl,
+    });
     child = spawn(process.execPath, [...AGENT_NODE_FLAGS, await agentEntry()], {
       env: {
         ...process.env,
@@ -293,38 +297,3 @@ function rssKb(pid: number, field = 'VmRSS'): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function hostState(host: string, names: string[]): HostState {
-  return {
-    name: host,
-    version: 1,
-    cpuPlacement: 'quota',
-    capacity: {
-      cpu: { max: 200, free: 0, topology: [{ id: '0', socket: 0, core: 0 }], cores: {} },
-      mem: { max: 8192, free: 4096 },
-      disks: {},
-      net: null,
-    },
-    containers: Object.fromEntries(
-      names.map((name) => [
-        name,
-        {
-          name,
-          host,
-          application: null,
-          guard: true,
-          resources: {
-            cpu: { max: 200, min: 10, current: 100, guard: true, weight: 1 },
-            mem: { max: 2048, min: 16, current: 256, guard: true, weight: 1 },
-          },
-          cores: [],
-          disk: null,
-          desiredVersion: 1,
-          desiredAt: 0,
-        },
-      ]),
-    ),
-    degraded: false,
-    queueUrl: null,
-  };
-}

@@ -21,7 +21,7 @@ import {
   type HostState,
   type User,
 } from '../../core/contracts/index.ts';
-import { NotFoundError, StaleStateError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError, StaleStateError } from '../../core/errors.ts';
 
 const RETRIES = 8;
 
@@ -59,11 +59,34 @@ export class VersionedDocs<I, T extends { version: number }> {
     return doc;
   }
 
+  /** The doc, which must be at version `ifMatch` when one is given (StaleStateError → 409 otherwise). */
+  async requireAt(id: I, ifMatch: number | null): Promise<T> {
+    const doc = await this.require(id);
+    if (ifMatch !== null && doc.version !== ifMatch)
+      throw new StaleStateError(`${this.what(id)} is at version ${doc.version}, not ${ifMatch}`, doc);
+    return doc;
+  }
+
+  /** The docs of these ids that exist, in order. */
+  async getMany(ids: readonly I[]): Promise<T[]> {
+    return (await Promise.all(ids.map((id) => this.get(id)))).filter((d) => d !== null);
+  }
+
   /** Create at version 1; a doc that exists already raises StaleStateError. */
   async create(id: I, doc: T): Promise<T> {
     const item = this.codec.toItem(id, { ...doc, version: 1 });
     await this.table.putVersioned(item, null, this.what(id));
     return body(item) as T;
+  }
+
+  /** Create at version 1 for a PUT that found nothing; one created meanwhile is a ConflictError (409). */
+  async createOrConflict(id: I, doc: T): Promise<T> {
+    try {
+      return await this.create(id, doc);
+    } catch (err) {
+      if (!(err instanceof StaleStateError)) throw err;
+      throw new ConflictError(`${this.what(id)} was created concurrently`, { cause: err });
+    }
   }
 
   async put(id: I, doc: T, expectedVersion: number): Promise<T> {
@@ -80,12 +103,7 @@ export class VersionedDocs<I, T extends { version: number }> {
    */
   async update(id: I, change: (current: T) => T | Promise<T>, ifMatch: number | null = null): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const current = await this.require(id);
-      if (ifMatch !== null && current.version !== ifMatch)
-        throw new StaleStateError(
-          `${this.what(id)} is at version ${current.version}, not ${ifMatch}`,
-          current,
-        );
+      const current = await this.requireAt(id, ifMatch);
       const next = await change(structuredClone(current));
       if (sameDoc(next, current)) return current;
       try {

@@ -67,9 +67,8 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       tag: 'hosts',
       summary: 'List hosts with their capacity and free resources',
       async handle() {
-        const names = await store.listNames(GSI1_KINDS.hosts);
-        const hosts = await Promise.all(names.map((n) => store.hosts.get(n)));
-        return { status: 200, body: hosts.filter((h) => h !== null).map(hostSummary) };
+        const hosts = await store.hosts.getMany(await store.listNames(GSI1_KINDS.hosts));
+        return { status: 200, body: hosts.map(hostSummary) };
       },
     }),
     route({
@@ -185,9 +184,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       summary: 'Deregister an empty host and delete its queues',
       async handle({ params, ifMatch }) {
         const name = params.host as string;
-        const host = await store.hosts.require(name);
-        if (ifMatch !== null && host.version !== ifMatch)
-          throw new StaleStateError(`host ${name} is at version ${host.version}, not ${ifMatch}`, host);
+        const host = await store.hosts.requireAt(name, ifMatch);
         const held = Object.keys(host.containers);
         if (held.length > 0)
           throw new ConflictError(

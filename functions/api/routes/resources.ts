@@ -20,7 +20,7 @@ import {
   type ResourcePatch,
   ResourcePatch as ResourcePatchSchema,
 } from '../schemas.ts';
-import { newGuardState } from '../store.ts';
+import { newGuardState, type VersionedDocs } from '../store.ts';
 import { readContainer } from './containers.ts';
 
 export const OPERATOR_PRIORITY = 3;
@@ -238,30 +238,12 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
-    route({
-      method: 'PUT',
+    aggregateResourceRoute({
       path: '/apps/{app}/resources/{resource}',
-      tag: 'resources',
       summary: 'Set max, min, weight or guard of an application resource',
-      body: ResourcePatchSchema,
-      async handle({ params, body, ifMatch }) {
-        const name = params.app as string;
-        const resource = params.resource as Resource;
-        if (body.current !== undefined)
-          throw bad(
-            'current',
-            "an application's current is the sum of its containers'; set it on a container",
-          );
-        const app = await store.apps.update(
-          name,
-          (a) => {
-            a.resources = { ...a.resources, [resource]: patchAggregateSpec(a.resources[resource], body) };
-            return a;
-          },
-          ifMatch,
-        );
-        return { status: 200, body: { resource: app.resources[resource] } };
-      },
+      docs: () => store.apps,
+      param: 'app',
+      currentIs: "an application's current is the sum of its containers'; set it on a container",
     }),
     route({
       method: 'PUT',
@@ -303,26 +285,12 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
-    route({
-      method: 'PUT',
+    aggregateResourceRoute({
       path: '/users/{user}/resources/{resource}',
-      tag: 'resources',
       summary: "Set a user's max or min of a resource",
-      body: ResourcePatchSchema,
-      async handle({ params, body, ifMatch }) {
-        const name = params.user as string;
-        const resource = params.resource as Resource;
-        if (body.current !== undefined) throw bad('current', "a user's current is not set directly");
-        const user = await store.users.update(
-          name,
-          (u) => {
-            u.resources = { ...u.resources, [resource]: patchAggregateSpec(u.resources[resource], body) };
-            return u;
-          },
-          ifMatch,
-        );
-        return { status: 200, body: { resource: user.resources[resource] } };
-      },
+      docs: () => store.users,
+      param: 'user',
+      currentIs: "a user's current is not set directly",
     }),
   ];
 }
@@ -353,6 +321,42 @@ export async function submit(
     throw new ConflictError(`the planner refused the request: ${why}`, { context: { field: r.field } });
   }
   return { id: request.id, ...result };
+}
+
+/**
+ * PUT of an application's or a user's resource: max/min/weight/guard patched
+ * on its doc (versioned, If-Match honoured); `current` is refused, naming why.
+ */
+function aggregateResourceRoute<
+  T extends { version: number; resources: Partial<Record<Resource, ResourceSpec>> },
+>(o: {
+  path: string;
+  summary: string;
+  /** Read per request, like every route's use of the store (routes are built without touching it). */
+  docs: () => VersionedDocs<string, T>;
+  param: string;
+  currentIs: string;
+}): Route {
+  return route({
+    method: 'PUT',
+    path: o.path,
+    tag: 'resources',
+    summary: o.summary,
+    body: ResourcePatchSchema,
+    async handle({ params, body, ifMatch }) {
+      const resource = params.resource as Resource;
+      if (body.current !== undefined) throw bad('current', o.currentIs);
+      const doc = await o.docs().update(
+        params[o.param] as string,
+        (d) => {
+          d.resources = { ...d.resources, [resource]: patchAggregateSpec(d.resources[resource], body) };
+          return d;
+        },
+        ifMatch,
+      );
+      return { status: 200, body: { resource: doc.resources[resource] } };
+    },
+  });
 }
 
 /**

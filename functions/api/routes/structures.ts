@@ -3,7 +3,7 @@
 import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, NotFoundError, StaleStateError } from '../../../core/errors.ts';
+import { ConflictError, NotFoundError } from '../../../core/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
@@ -39,11 +39,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'applications',
       summary: 'List applications',
       async handle() {
-        const names = await store.listNames(GSI1_KINDS.apps);
-        return {
-          status: 200,
-          body: (await Promise.all(names.map((n) => store.apps.get(n)))).filter((a) => a !== null),
-        };
+        return { status: 200, body: await store.apps.getMany(await store.listNames(GSI1_KINDS.apps)) };
       },
     }),
     route({
@@ -77,21 +73,16 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         let status: 200 | 201 = 200;
         let app: Application;
         if ((await store.apps.get(name)) === null) {
-          try {
-            app = await store.apps.create(name, {
-              name,
-              user: null,
-              guard: body.guard,
-              state: body.state,
-              containers: [],
-              resources: resources({}),
-              version: 1,
-            });
-            status = 201;
-          } catch (err) {
-            if (!(err instanceof StaleStateError)) throw err;
-            throw new ConflictError(`application ${name} was created concurrently`, { cause: err });
-          }
+          app = await store.apps.createOrConflict(name, {
+            name,
+            user: null,
+            guard: body.guard,
+            state: body.state,
+            containers: [],
+            resources: resources({}),
+            version: 1,
+          });
+          status = 201;
         } else {
           app = await store.apps.update(
             name,
@@ -121,9 +112,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       summary: 'Delete an application without containers (and its limits; unlinks it from its user)',
       async handle({ params, ifMatch }) {
         const name = params.app as string;
-        const app = await store.apps.require(name);
-        if (ifMatch !== null && app.version !== ifMatch)
-          throw new StaleStateError(`application ${name} is at version ${app.version}, not ${ifMatch}`, app);
+        const app = await store.apps.requireAt(name, ifMatch);
         if (app.containers.length > 0)
           throw new ConflictError(
             `application ${name} still has containers: ${app.containers.join(', ')}; remove them first`,
@@ -188,11 +177,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'users',
       summary: 'List users',
       async handle() {
-        const names = await store.listNames(GSI1_KINDS.users);
-        return {
-          status: 200,
-          body: (await Promise.all(names.map((n) => store.users.get(n)))).filter((u) => u !== null),
-        };
+        return { status: 200, body: await store.users.getMany(await store.listNames(GSI1_KINDS.users)) };
       },
     }),
     route({
@@ -226,18 +211,13 @@ export function structureRoutes(deps: ApiDeps): Route[] {
             ]),
           );
         if ((await store.users.get(name)) === null) {
-          try {
-            const user = await store.users.create(name, {
-              name,
-              applications: [],
-              resources: resources({}),
-              version: 1,
-            });
-            return { status: 201, body: user };
-          } catch (err) {
-            if (!(err instanceof StaleStateError)) throw err;
-            throw new ConflictError(`user ${name} was created concurrently`, { cause: err });
-          }
+          const user = await store.users.createOrConflict(name, {
+            name,
+            applications: [],
+            resources: resources({}),
+            version: 1,
+          });
+          return { status: 201, body: user };
         }
         const user = await store.users.update(
           name,
@@ -254,9 +234,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       summary: 'Delete a user (its applications are unlinked, not deleted)',
       async handle({ params, ifMatch }) {
         const name = params.user as string;
-        const user = await store.users.require(name);
-        if (ifMatch !== null && user.version !== ifMatch)
-          throw new StaleStateError(`user ${name} is at version ${user.version}, not ${ifMatch}`, user);
+        const user = await store.users.requireAt(name, ifMatch);
         for (const app of user.applications) {
           if ((await store.apps.get(app)) === null) continue;
           await store.apps.update(app, (a) => (a.user === name ? { ...a, user: null } : a));

@@ -15,7 +15,8 @@ import { LiteSqs } from '../../../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../../../host-agent/config.ts';
 import { tcShaper } from '../../../host-agent/net/tc.ts';
 import { DynamoAgentState, parseHostItem } from '../../../host-agent/state.ts';
-import { type Harness, hostStateFor, startHarness } from '../support/agent-harness.ts';
+import { aHostState } from '../../support/agent-fakes.ts';
+import { type Harness, startHarness } from '../support/agent-harness.ts';
 import {
   createContainer,
   hostIdleShare,
@@ -52,7 +53,7 @@ beforeAll(async () => {
     () => fast.destroy(),
   );
   await h.putHost(
-    hostStateFor(
+    aHostState(
       HOST,
       {
         [ct.name]: { cpu: 100, mem: 256, memMax: 256 }, // at its max: the fast path has no room here

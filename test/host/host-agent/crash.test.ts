@@ -17,7 +17,8 @@ import { LiteSqs } from '../../../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../../../host-agent/config.ts';
 import { tcShaper } from '../../../host-agent/net/tc.ts';
 import { DynamoAgentState } from '../../../host-agent/state.ts';
-import { type Harness, hostStateFor, startHarness } from '../support/agent-harness.ts';
+import { aHostState } from '../../support/agent-fakes.ts';
+import { type Harness, startHarness } from '../support/agent-harness.ts';
 import { createContainer, isRoot, type TestContainer } from '../support/lxc.ts';
 
 const HOST = 'scag-crash';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   if (!isRoot()) throw new Error('the host suite needs root (real cgroups and LXC)');
   h = await startHarness(HOST, { visibilityTimeoutS: 3 });
   ct = await createContainer('crash');
-  await h.putHost(hostStateFor(HOST, { [ct.name]: { cpu: 100, mem: 256, memMax: 256 } }, 1024));
+  await h.putHost(aHostState(HOST, { [ct.name]: { cpu: 100, mem: 256, memMax: 256 } }, 1024));
 }, 60_000);
 
 afterAll(async () => {
@@ -71,7 +72,7 @@ describe('kill -9 between the cgroup write and the delete', () => {
     const exited = once(child, 'exit');
     await h.waitApplied(ct.name, 1, 20_000); // start-up reconciliation (not an order: no crash)
     // As the planner does: commit the desired state at v2, then send the order.
-    const v2 = hostStateFor(HOST, { [ct.name]: { cpu: 70, mem: 256, memMax: 256 } }, 1024);
+    const v2 = aHostState(HOST, { [ct.name]: { cpu: 70, mem: 256, memMax: 256 } }, 1024);
     const c2 = v2.containers[ct.name];
     if (c2 !== undefined) c2.desiredVersion = 2;
     await h.putHost({ ...v2, version: 2 });
