@@ -106,6 +106,24 @@ export const RebalancerConfig = z.strictObject({
     .enum(['pair_swapping', 'weights'])
     .default('pair_swapping')
     .describe('Pair swapping (donor → receiver pairs) or weights (shares in proportion to weight).'),
+  // The original framework's two other ReBalancer options, accepted at the one value this
+  // ReBalancer implements so that its configs carry over, refused otherwise with the reason.
+  BALANCING_POLICY: z
+    .literal('thresholds', {
+      error:
+        "only 'thresholds' (donors and receivers picked by DIFF_PERCENTAGE): the original's 'rules' policy looked up rules named <level>_<res>_usage_low|high that it never shipped, so it balanced nothing",
+    })
+    .default('thresholds')
+    .describe(
+      "How donors and receivers are picked: 'thresholds' (DIFF_PERCENTAGE), the only policy; the original's 'rules' is refused.",
+    ),
+  COMPENSATE: z
+    .literal(false, {
+      error:
+        'only false: compensation (past receivers pay back past donors) needs a credit ledger kept across periods, which this ReBalancer does not keep; its hysteresis already stops a donor from taking its donation straight back',
+    })
+    .default(false)
+    .describe('The original’s compensation ledger; only false (refused when true, with the reason).'),
 });
 export type RebalancerConfig = z.infer<typeof RebalancerConfig>;
 

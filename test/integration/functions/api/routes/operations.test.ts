@@ -63,6 +63,14 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
       'EVENT_TIMEOUT',
       400,
     ],
+    [
+      "the original's rules balancing policy",
+      '/services/rebalancer',
+      { BALANCING_POLICY: 'rules' },
+      'BALANCING_POLICY',
+      400,
+    ],
+    ['compensation', '/services/rebalancer/config/COMPENSATE', { value: true }, 'COMPENSATE', 400],
   ])('refuses %s and changes nothing', async (_what, path, body, field, status) => {
     const before = await f.snapshot();
     const r = await f.call('PUT', path, body);
