@@ -61,7 +61,8 @@ export const ControlTickEnv = PlatformEnv.extend({
       "What sets the tick cadence: 'invocation' = each scheduled invocation ticks until its deadline, waiting between ticks; 'queue' = one tick per invocation, the next one enqueued on SC_CLOCK_QUEUE_URL with a delay (the scheduled invocation is then a watchdog). docs/cost.md says why.",
     ),
   SC_CLOCK_QUEUE_URL: z
-    .url()
+    .string()
+    .min(1)
     .optional()
     .describe("The control tick's clock queue (SQS standard), required when SC_CONTROL_CLOCK is 'queue'."),
   SC_CLOCK_CHECKPOINT_S: z.coerce
