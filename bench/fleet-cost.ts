@@ -167,6 +167,8 @@ export interface FleetRun {
   /** Chained clock: messages sent, watchdog invocations and their wall ms. */
   clockQueue: { sends: number; watchdogs: number; watchdogMs: number[] };
   counts: LoopCounts;
+  /** The same without the ops functions (snapshoter, sanity, rebalancer): the control loop alone. */
+  loopCounts: LoopCounts;
   wallS: number;
   loadAvg: number;
 }
@@ -308,19 +310,21 @@ class VirtualClock implements Clock {
 
 // ---------------------------------------------------------------- the fleet
 
-function hostItem(name: string, queueUrl: string): HostState {
-  const topology = Array.from({ length: 64 }, (_, i) => ({
+/** A host sized for `perHost` containers: 3.2 CPUs and 6.4 GiB each (64 CPUs, 128 GiB at 20). */
+function hostItem(name: string, queueUrl: string, perHost: number): HostState {
+  const cpus = Math.ceil(perHost * 3.2);
+  const topology = Array.from({ length: cpus }, (_, i) => ({
     id: String(i),
-    socket: i < 32 ? 0 : 1,
-    core: i % 32,
+    socket: i < cpus / 2 ? 0 : 1,
+    core: i % Math.ceil(cpus / 2),
   }));
   return {
     name,
     version: 0,
     cpuPlacement: 'quota',
     capacity: {
-      cpu: { max: 6400, free: 6400, topology, cores: {} },
-      mem: { max: 131072, free: 131072 },
+      cpu: { max: cpus * 100, free: cpus * 100, topology, cores: {} },
+      mem: { max: perHost * 6554, free: perHost * 6554 },
       disks: {},
       net: null,
     },
@@ -514,7 +518,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const containerNames: string[] = [];
     const containerHost = new Map<string, string>();
     for (const [h, name] of hostNames.entries()) {
-      let host = hostItem(name, queues.get(name) as string);
+      let host = hostItem(name, queues.get(name) as string, o.perHost);
       for (let j = 0; j < o.perHost; j++) {
         const i = h * o.perHost + j;
         if (i >= o.containers) break;
@@ -567,7 +571,10 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         store: state,
         clock,
         log: silentLogger,
-        facts: { cpus: Array.from({ length: 64 }, (_, i) => String(i)), memMiB: 131072 },
+        facts: {
+          cpus: Array.from({ length: Math.ceil(o.perHost * 3.2) }, (_, i) => String(i)),
+          memMiB: o.perHost * 6554,
+        },
         cpuPeriodUs: 100_000,
         backoffMinMs: 200,
         backoffMaxMs: 20_000,
@@ -903,9 +910,20 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       clockQueue,
       fixedPerTick,
     );
+    const noOps: PartCounts = { ddbReads: 0, ddbWrites: 0, rru: 0, wru: 0, sqsCalls: 0, sqsRequests: 0 };
+    const loopCounts = toLoopCounts(
+      { ...o, opsMinutes: 0 },
+      { controlTick, agents: agentsPart, ops: noOps },
+      seconds,
+      ticks,
+      invocationBilledS,
+      clockQueue,
+      fixedPerTick,
+    );
     return {
       options: o,
       hosts: hostsN,
+      loopCounts,
       measuredSeconds: seconds,
       ticks,
       actionsPerContainerHour: orders / containerHours,
@@ -1090,6 +1108,19 @@ export async function emitFleetCost(
     controlLoopLambdaUsd: group((l) => l.item.startsWith('control-tick')),
     opsLambdaUsd: group((l) => /^(snapshoter|sanity|rebalancer)/.test(l.item)),
     agentsUsd: group((l) => l.item.includes('agent')),
+  });
+  const loopOnly = (r: FleetRun) =>
+    estimateMonthlyCost(r.loopCounts, {
+      containers: r.options.containers,
+      containersPerHost: r.options.perHost,
+      tickSeconds: 10,
+    }).usdPer1000ContainersPerMonth;
+  emit({
+    name: `${prefix}.cost_per_1000_usd_month_control_loop`,
+    value: round2(median(runs.map(loopOnly))),
+    unit: 'USD/month',
+    ...common,
+    note: 'control tick (Guardian → Planner → orders) and the agents only: without the snapshoter, sanity sweep and rebalancer',
   });
   const at10k = estimateMonthlyCost(mid.counts, {
     containers: 10_000,
