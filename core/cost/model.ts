@@ -70,8 +70,10 @@ export interface FunctionUsage {
 /**
  * Counted requests. `perContainerTick` are measured totals ÷ guarded containers
  * ÷ ticks; `perTick` does not grow with the fleet (rules, configs, host list);
- * `perHostMonth` is what each host's agent costs whatever happens (long polls,
- * heartbeats).
+ * `perHostMonth` is what each host's agent costs (long polls, heartbeats; when
+ * measured, also its receives, deletes, reports and reconciliation reads).
+ * Written-down designs put an order's receive and delete in `perContainerTick`,
+ * the fleet measurement puts them with the agent that makes them.
  */
 export interface LoopCounts {
   perContainerTick: { readUnits: number; writeUnits: number; sqsRequests: number; logBytes: number };
@@ -155,14 +157,14 @@ export function estimateMonthlyCost(counts: LoopCounts, fleet: Fleet, prices: Pr
       'WRU',
       prices.dynamoWriteRequestUnitUsd,
     ),
+    line('SQS', 'FIFO requests (orders: per container)', sqsOrders, 'requests', prices.sqsFifoRequestUsd),
     line(
       'SQS',
-      'FIFO requests (orders: send, receive, delete)',
-      sqsOrders,
+      'FIFO requests (agents: long polls, receives, deletes)',
+      sqsPolls,
       'requests',
       prices.sqsFifoRequestUsd,
     ),
-    line('SQS', 'FIFO requests (agents’ idle long polls)', sqsPolls, 'requests', prices.sqsFifoRequestUsd),
   ];
   if (counts.clockQueueRequestsPerMonth !== undefined)
     lines.push(
