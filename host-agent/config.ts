@@ -57,7 +57,11 @@ export const AgentEnv = PlatformEnv.extend({
     .describe('First backoff on network/credential errors, ms.'),
   SC_AGENT_BACKOFF_MAX_MS: int(1, 600_000).default(20_000).describe('Longest backoff, ms.'),
   SC_AGENT_RECONCILE_S: int(1, 86_400).default(30).describe('Reconciliation period, s.'),
-  SC_AGENT_HEARTBEAT_S: int(1, 3600).default(15).describe('Heartbeat (AGENT item) period, s.'),
+  SC_AGENT_HEARTBEAT_S: int(1, 3600)
+    .default(60)
+    .describe(
+      'Heartbeat (AGENT item) period, s; keep it under a third of the sanity sweep’s HEARTBEAT_TIMEOUT (each beat is a DynamoDB write: docs/cost.md).',
+    ),
   SC_AGENT_MEM_WATCH_MS: int(0, 10_000)
     .default(100)
     .describe('Memory fast path: poll period of OOM/pressure signals, ms (0 = off).'),

@@ -24,6 +24,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
 import { systemClock } from '../adapters/clock.ts';
 import { Catalog } from '../adapters/dynamodb/catalog.ts';
@@ -42,8 +43,15 @@ import { usageWindow } from '../core/ports/metrics-source.ts';
 import { type ContainerView, dashboardView, prometheusSeries } from '../dashboard/read-model.ts';
 import { type DashboardServer, startDashboardServer } from '../dashboard/server.ts';
 import { startPlatformApi } from '../functions/api/local-server.ts';
+import { newChainState, sqsTriggerQueue } from '../functions/guardian/chain.ts';
 import { runTick } from '../functions/guardian/tick.ts';
-import { buildControlTick, type ControlTickWiring, invokeControlTick } from '../functions/guardian/wiring.ts';
+import {
+  buildControlTick,
+  type ControlTickWiring,
+  clockWatchdog,
+  handleClockEvent,
+  invokeControlTick,
+} from '../functions/guardian/wiring.ts';
 import { runPeriodically } from '../functions/ops/periodic.ts';
 import { resendWith } from '../functions/ops/resend.ts';
 import { sanitySweep } from '../functions/ops/sanity.ts';
@@ -65,7 +73,7 @@ import {
 } from './containers.ts';
 import type { DynamoFlavour } from './emulators.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';
-import { type RunningSchedule, startSchedule } from './scheduler.ts';
+import { type RunningSchedule, startQueueTrigger, startSchedule } from './scheduler.ts';
 import { thisHostName, thisHostRegistration } from './topology.ts';
 
 export type LoopConfigName = 'default' | 'tuned';
@@ -121,8 +129,15 @@ export const DEMO_SPEC: GuardSpec = {
   mem: { min: 64, current: 128, max: 1024 },
 };
 
-/** The control tick as deployed (serverless.yml `controlTick`): schedule, timeout, memory. */
-export const CONTROL_TICK = { rate: 'rate(1 minute)', timeoutMs: 70_000, memoryMiB: 512 } as const;
+/** The control tick as deployed (serverless.yml `controlTick`): schedule, timeout, memory, clock. */
+export const CONTROL_TICK = {
+  rate: 'rate(1 minute)',
+  timeoutMs: 70_000,
+  memoryMiB: 512,
+  /** serverless.yml `custom.controlClock`: SC_CONTROL_CLOCK, default 'queue'. */
+  clock: (): 'invocation' | 'queue' =>
+    process.env.SC_CONTROL_CLOCK === 'invocation' ? 'invocation' : 'queue',
+} as const;
 /** The sweeps as deployed (serverless.yml `snapshoter`, `sanity`). */
 export const SWEEP = { rate: 'rate(1 minute)', timeoutMs: 55_000 } as const;
 
@@ -375,16 +390,29 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       `host agent  started${agentConfig.dryRun ? ' in DRY-RUN (limits are not written)' : ''}; usage → ${opentsdbUrl}/api/put every ${chosen.publishS} s`,
     );
 
-    // The control tick, built from its own env schema, reading usage through the Prometheus API.
+    // The control tick, built from its own env schema, reading usage through the Prometheus API,
+    // clocked as deployed (serverless.yml SC_CONTROL_CLOCK, default 'queue': a clock queue on fauxqs).
+    const tickSqs = createSqsClient({ endpoint: platform.endpoints.sqs, ...LOCAL });
+    const clockMode = CONTROL_TICK.clock();
+    const clockQueueUrl =
+      clockMode === 'queue'
+        ? (
+            await tickSqs.send(
+              new CreateQueueCommand({ QueueName: `${platform.env.SC_QUEUE_PREFIX ?? 'sc-'}control-clock` }),
+            )
+          ).QueueUrl
+        : undefined;
     const wiring: ControlTickWiring = buildControlTick(
       {
         ...platform.env,
         SC_METRICS_BACKEND: 'prometheus',
         SC_METRICS_URL: promUrl,
+        SC_CONTROL_CLOCK: clockMode,
+        ...(clockQueueUrl === undefined ? {} : { SC_CLOCK_QUEUE_URL: clockQueueUrl }),
       },
       {
         dynamo: createDynamoDocumentClient({ endpoint: platform.endpoints.dynamodb, ...LOCAL }),
-        sqs: createSqsClient({ endpoint: platform.endpoints.sqs, ...LOCAL }),
+        sqs: tickSqs,
         logger: createLogger('control-tick', { destination: tickLogStream }),
       },
     );
@@ -406,38 +434,87 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     const invocationMs: number[] = [];
     let guardedNow = 0;
     const tickAbort = new AbortController();
-    const schedule: RunningSchedule = startSchedule({
-      name: 'controlTick',
-      rate: CONTROL_TICK.rate,
-      timeoutMs: CONTROL_TICK.timeoutMs,
-      memoryMiB: CONTROL_TICK.memoryMiB,
-      allowOverlap: true, // as EventBridge: the next invocation waits for the lease and takes over
-      signal: tickAbort.signal,
-      logger: wiring.logger,
-      handler: async (_event, context) => {
-        const started = Date.now();
-        const r = await invokeControlTick(wiring, context, tickAbort.signal);
-        if (r.ticks > 0) invocationMs.push(Date.now() - started);
-        done.ticks += r.ticks;
-        done.containerTicks += r.reports.reduce((n, t) => n + t.structures, 0);
-        done.readUnits = wiring.table.counters.readUnits - base.readUnits;
-        done.writeUnits = wiring.table.counters.writeUnits - base.writeUnits;
-        done.orders = wiring.sent.orders - base.orders;
-        done.logBytes = tickLogStream.bytes - base.log;
-        return { ticks: r.ticks, stopped: r.stopped };
-      },
-    });
+    const record = (ticks: number, structures: number, ms: number) => {
+      if (ticks > 0) invocationMs.push(ms);
+      done.ticks += ticks;
+      done.containerTicks += structures;
+      done.readUnits = wiring.table.counters.readUnits - base.readUnits;
+      done.writeUnits = wiring.table.counters.writeUnits - base.writeUnits;
+      done.orders = wiring.sent.orders - base.orders;
+      done.logBytes = tickLogStream.bytes - base.log;
+    };
+    const schedules: RunningSchedule[] = [];
+    if (clockMode === 'invocation') {
+      schedules.push(
+        startSchedule({
+          name: 'controlTick',
+          rate: CONTROL_TICK.rate,
+          timeoutMs: CONTROL_TICK.timeoutMs,
+          memoryMiB: CONTROL_TICK.memoryMiB,
+          allowOverlap: true, // as EventBridge: the next invocation waits for the lease and takes over
+          signal: tickAbort.signal,
+          logger: wiring.logger,
+          handler: async (_event, context) => {
+            const started = Date.now();
+            const r = await invokeControlTick(wiring, context, tickAbort.signal);
+            record(
+              r.ticks,
+              r.reports.reduce((n, t) => n + t.structures, 0),
+              Date.now() - started,
+            );
+            return { ticks: r.ticks, stopped: r.stopped };
+          },
+        }),
+      );
+    } else {
+      // The clock queue's event source mapping (one tick per message) and the watchdog schedule.
+      const chain = newChainState();
+      const proc = randomBytes(8).toString('hex');
+      schedules.push(
+        startQueueTrigger({
+          name: 'controlTick',
+          queue: sqsTriggerQueue(tickSqs, clockQueueUrl as string),
+          timeoutMs: CONTROL_TICK.timeoutMs,
+          memoryMiB: CONTROL_TICK.memoryMiB,
+          signal: tickAbort.signal,
+          logger: wiring.logger,
+          handler: async (event) => {
+            const started = Date.now();
+            const out = await handleClockEvent(wiring, chain, proc, event);
+            const ran = out.filter((o) => o.ran);
+            record(
+              ran.length,
+              ran.reduce((n, o) => n + (o.ran ? (o.report?.structures ?? 0) : 0), 0),
+              Date.now() - started,
+            );
+            return { ticks: ran.length };
+          },
+        }),
+        startSchedule({
+          name: 'controlTick',
+          rate: CONTROL_TICK.rate,
+          timeoutMs: CONTROL_TICK.timeoutMs,
+          memoryMiB: CONTROL_TICK.memoryMiB,
+          signal: tickAbort.signal,
+          logger: wiring.logger,
+          handler: () => clockWatchdog(wiring),
+        }),
+      );
+    }
     stops.push({
       what: 'control tick',
       stop: async () => {
         tickAbort.abort();
-        await schedule.done;
+        await Promise.all(schedules.map((s) => s.done));
+        tickSqs.destroy();
       },
     });
     const tickConfig = { ...defaultConfig('guardian'), ...chosen.guardian };
     const usageReader = new PrometheusMetricsSource({ url: promUrl });
     say(
-      `control tick scheduled ${CONTROL_TICK.rate}, ticking every ${tickConfig.WINDOW_TIMELAPSE} s inside each invocation (Guardian → Scaler → SQS)`,
+      clockMode === 'invocation'
+        ? `control tick scheduled ${CONTROL_TICK.rate}, ticking every ${tickConfig.WINDOW_TIMELAPSE} s inside each invocation (Guardian → Scaler → SQS)`
+        : `control tick clocked by a delay queue, one tick every ${tickConfig.WINDOW_TIMELAPSE} s per message; watchdog ${CONTROL_TICK.rate} (Guardian → Scaler → SQS)`,
     );
 
     // The sweeps as deployed: the snapshoter (state → time series, what the dashboard plots as
@@ -649,16 +726,29 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
             writeUnits: SECONDS_PER_MONTH / (agentConfig.heartbeatMs / 1000),
             logBytes: 0,
           },
-          functions: [
-            {
-              name: 'control-tick',
-              memoryMiB: CONTROL_TICK.memoryMiB,
-              arch: 'arm64',
-              invocationsPerMonth: MINUTES_PER_MONTH,
-              billedSecondsPerInvocation: meanInvocationS,
-              scheduledPerMonth: MINUTES_PER_MONTH,
-            },
-          ],
+          functions:
+            clockMode === 'invocation'
+              ? [
+                  {
+                    name: 'control-tick',
+                    memoryMiB: CONTROL_TICK.memoryMiB,
+                    arch: 'arm64',
+                    invocationsPerMonth: MINUTES_PER_MONTH,
+                    billedSecondsPerInvocation: meanInvocationS,
+                    scheduledPerMonth: MINUTES_PER_MONTH,
+                  },
+                ]
+              : [
+                  {
+                    // one invocation per tick (clock queue); the watchdog's are negligible
+                    name: 'control-tick (clock messages)',
+                    memoryMiB: CONTROL_TICK.memoryMiB,
+                    arch: 'arm64',
+                    invocationsPerMonth: SECONDS_PER_MONTH / tickConfig.WINDOW_TIMELAPSE,
+                    billedSecondsPerInvocation: invocationMs.length === 0 ? 1 : meanInvocationS,
+                    scheduledPerMonth: 0,
+                  },
+                ],
         },
         containersPerHost: ASSUMED_FLEET.containersPerHost,
         tickSeconds: tickConfig.WINDOW_TIMELAPSE,

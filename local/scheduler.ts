@@ -212,3 +212,78 @@ export function startSchedule<E = ScheduledEvent>(opts: ScheduleOptions<E>): Run
 
   return { stats, done: loop() };
 }
+
+/** The event an SQS event source mapping delivers (the fields our handlers read). */
+export interface QueueEvent {
+  Records: { messageId: string; receiptHandle: string; body: string; eventSource: 'aws:sqs' }[];
+}
+
+/** The SQS calls the stand-in makes (an SDK SQSClient satisfies it through `sqsQueuePort`). */
+export interface TriggerQueue {
+  receive(
+    waitS: number,
+    signal: AbortSignal,
+  ): Promise<{ messageId: string; receiptHandle: string; body: string }[]>;
+  delete(receiptHandle: string): Promise<void>;
+}
+
+export interface QueueTriggerOptions {
+  name: string;
+  queue: TriggerQueue;
+  handler: ScheduledHandler<QueueEvent>;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Long-poll wait of each receive, s (default 1: stops promptly on abort). */
+  waitS?: number;
+  memoryMiB?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * A local stand-in for an SQS event source mapping with batch size 1: it
+ * long-polls the queue, invokes the handler with each message as an SQS event
+ * (one invocation at a time, like maximum concurrency 1), and deletes the
+ * message when the handler returns; a failed invocation leaves it to come back
+ * after its visibility timeout, as Lambda does.
+ */
+export function startQueueTrigger(opts: QueueTriggerOptions): RunningSchedule {
+  const clock = opts.clock ?? systemClock;
+  const log = (opts.logger ?? silentLogger).child({ fn: opts.name, trigger: 'sqs' });
+  const stats: ScheduleStats = { invocations: 0, failures: 0, timeouts: 0, skipped: 0, durationsMs: [] };
+  const loop = async (): Promise<ScheduleStats> => {
+    while (!opts.signal.aborted) {
+      let messages: Awaited<ReturnType<TriggerQueue['receive']>>;
+      try {
+        messages = await opts.queue.receive(opts.waitS ?? 1, opts.signal);
+      } catch (err) {
+        if (opts.signal.aborted) break;
+        log.warn({ err }, 'receive failed; retrying');
+        await clock.sleep(500, opts.signal).catch(() => undefined);
+        continue;
+      }
+      for (const m of messages) {
+        const started = clock.now();
+        const context = lambdaContext(opts.name, {
+          deadline: started + opts.timeoutMs,
+          clock,
+          memoryMiB: opts.memoryMiB ?? 256,
+        });
+        stats.invocations += 1;
+        try {
+          await opts.handler({ Records: [{ ...m, eventSource: 'aws:sqs' }] }, context);
+          await opts.queue.delete(m.receiptHandle);
+        } catch (err) {
+          stats.failures += 1;
+          log.error({ err, requestId: context.awsRequestId }, 'invocation failed; the message comes back');
+        }
+        const durationMs = clock.now() - started;
+        stats.durationsMs.push(durationMs);
+        if (durationMs > opts.timeoutMs) stats.timeouts += 1;
+      }
+    }
+    log.info({ invocations: stats.invocations, failures: stats.failures }, 'queue trigger stopped');
+    return stats;
+  };
+  return { stats, done: loop() };
+}

@@ -115,9 +115,13 @@ export class ScalerStore {
       if (attempt > 8) throw new Error(`activity: ${pending.length} items left unprocessed`);
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
       const out = await this.table.doc.send(
-        new BatchWriteCommand({ RequestItems: { [this.table.tableName]: pending as never } }),
+        new BatchWriteCommand({
+          RequestItems: { [this.table.tableName]: pending as never },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       );
       this.table.counters.writes += 1;
+      for (const c of out.ConsumedCapacity ?? []) this.table.counters.writeUnits += c.CapacityUnits ?? 0;
       pending = (out.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
     }
   }

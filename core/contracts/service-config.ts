@@ -140,8 +140,10 @@ export const SanityConfig = z.strictObject({
     .default(20)
     .describe('Re-send an order when desired is ahead of applied for longer than this, seconds.'),
   HEARTBEAT_TIMEOUT: seconds(5, 3600)
-    .default(60)
-    .describe('An agent whose heartbeat is older than this, seconds, marks its host degraded.'),
+    .default(180)
+    .describe(
+      'An agent whose heartbeat is older than this, seconds, marks its host degraded (three of the agent’s default 60 s heartbeats).',
+    ),
 });
 export type SanityConfig = z.infer<typeof SanityConfig>;
 

@@ -70,14 +70,22 @@ export interface FunctionUsage {
 /**
  * Counted requests. `perContainerTick` are measured totals ÷ guarded containers
  * ÷ ticks; `perTick` does not grow with the fleet (rules, configs, host list);
- * `perHostMonth` is what each host's agent costs whatever happens (long polls,
- * heartbeats).
+ * `perHostMonth` is what each host's agent costs (long polls, heartbeats; when
+ * measured, also its receives, deletes, reports and reconciliation reads).
+ * Written-down designs put an order's receive and delete in `perContainerTick`,
+ * the fleet measurement puts them with the agent that makes them.
  */
 export interface LoopCounts {
   perContainerTick: { readUnits: number; writeUnits: number; sqsRequests: number; logBytes: number };
   perTick: { readUnits: number; writeUnits: number; logBytes: number };
-  perHostMonth: { sqsRequests: number; writeUnits: number; logBytes: number };
+  /** What each host's agent costs: long polls, heartbeats, reports, reconciliation reads. */
+  perHostMonth: { sqsRequests: number; writeUnits: number; readUnits?: number; logBytes: number };
   functions: readonly FunctionUsage[];
+  /**
+   * Requests on the standard queue that clocks the control tick (chained clock only):
+   * sends, the event source mapping's polls and deletes. Fixed whatever the fleet.
+   */
+  clockQueueRequestsPerMonth?: number;
 }
 
 export interface Fleet {
@@ -122,6 +130,7 @@ export function estimateMonthlyCost(counts: LoopCounts, fleet: Fleet, prices: Pr
   const c = counts.perContainerTick;
 
   const rru = c.readUnits * containerTicks + counts.perTick.readUnits * ticksPerMonth;
+  const rruHosts = (counts.perHostMonth.readUnits ?? 0) * hosts;
   const wruTicks = c.writeUnits * containerTicks + counts.perTick.writeUnits * ticksPerMonth;
   const wruHosts = counts.perHostMonth.writeUnits * hosts;
   const sqsOrders = c.sqsRequests * containerTicks;
@@ -133,6 +142,7 @@ export function estimateMonthlyCost(counts: LoopCounts, fleet: Fleet, prices: Pr
 
   const lines: CostLine[] = [
     line('DynamoDB', 'read request units (state reads)', rru, 'RRU', prices.dynamoReadRequestUnitUsd),
+    line('DynamoDB', 'read request units (agents)', rruHosts, 'RRU', prices.dynamoReadRequestUnitUsd),
     line(
       'DynamoDB',
       'write request units (ticks, plans, reports)',
@@ -142,20 +152,30 @@ export function estimateMonthlyCost(counts: LoopCounts, fleet: Fleet, prices: Pr
     ),
     line(
       'DynamoDB',
-      'write request units (agent heartbeats)',
+      'write request units (agents: heartbeats, reports)',
       wruHosts,
       'WRU',
       prices.dynamoWriteRequestUnitUsd,
     ),
+    line('SQS', 'FIFO requests (orders: per container)', sqsOrders, 'requests', prices.sqsFifoRequestUsd),
     line(
       'SQS',
-      'FIFO requests (orders: send, receive, delete)',
-      sqsOrders,
+      'FIFO requests (agents: long polls, receives, deletes)',
+      sqsPolls,
       'requests',
       prices.sqsFifoRequestUsd,
     ),
-    line('SQS', 'FIFO requests (agents’ idle long polls)', sqsPolls, 'requests', prices.sqsFifoRequestUsd),
   ];
+  if (counts.clockQueueRequestsPerMonth !== undefined)
+    lines.push(
+      line(
+        'SQS',
+        'standard requests (control-tick clock queue)',
+        counts.clockQueueRequestsPerMonth,
+        'requests',
+        prices.sqsStandardRequestUsd,
+      ),
+    );
   for (const f of counts.functions) {
     const gbSeconds = f.invocationsPerMonth * f.billedSecondsPerInvocation * (f.memoryMiB / 1024);
     lines.push(

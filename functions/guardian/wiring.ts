@@ -21,6 +21,15 @@ import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import type { OrderSender } from '../scaler/ports.ts';
 import { ScalerSink } from '../scaler/scaler-sink.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
+import {
+  type ChainOutcome,
+  type ChainState,
+  parseChainMessage,
+  runChainedTick,
+  sqsTickScheduler,
+  type TickScheduler,
+  watchdog,
+} from './chain.ts';
 import { type RunTicksResult, runTicks } from './run-ticks.ts';
 
 export const ControlTickEnv = PlatformEnv.extend({
@@ -46,6 +55,35 @@ export const ControlTickEnv = PlatformEnv.extend({
     .max(30000)
     .default(3000)
     .describe('Timeout of one metrics query, ms.'),
+  SC_CONTROL_CLOCK: z
+    .enum(['invocation', 'queue'])
+    .default('invocation')
+    .describe(
+      "What sets the tick cadence: 'invocation' = each scheduled invocation ticks until its deadline, waiting between ticks; 'queue' = one tick per invocation, the next one enqueued on SC_CLOCK_QUEUE_URL with a delay (the scheduled invocation is then a watchdog). docs/cost.md says why.",
+    ),
+  SC_CLOCK_QUEUE_URL: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The control tick's clock queue (SQS standard), required when SC_CONTROL_CLOCK is 'queue'."),
+  SC_CLOCK_CHECKPOINT_S: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(3600)
+    .default(300)
+    .describe(
+      "Queue clock: persist the Guardian's in-memory states (events, decisions) this often, s (they matter only if the execution environment is lost).",
+    ),
+  SC_CLOCK_FULL_READ_S: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(3600)
+    .default(300)
+    .describe(
+      'Queue clock: re-read whole host partitions (guard states changed by operators) this often, s; other ticks read host states only.',
+    ),
   SC_TICK_RESERVE_MS: z.coerce
     .number()
     .int()
@@ -53,7 +91,16 @@ export const ControlTickEnv = PlatformEnv.extend({
     .max(60000)
     .default(1500)
     .describe("Kept free before the invocation's deadline, ms."),
-}).strict();
+})
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.SC_CONTROL_CLOCK === 'queue' && e.SC_CLOCK_QUEUE_URL === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SC_CLOCK_QUEUE_URL'],
+        message: "is required when SC_CONTROL_CLOCK is 'queue'",
+      });
+  });
 export type ControlTickEnv = z.infer<typeof ControlTickEnv>;
 
 export interface ControlTickWiring {
@@ -65,6 +112,8 @@ export interface ControlTickWiring {
   clock: Clock;
   /** Orders sent to host queues since the process started. */
   readonly sent: { orders: number };
+  /** The clock queue's sender (SC_CONTROL_CLOCK=queue), else null. */
+  scheduler: TickScheduler | null;
 }
 
 export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
@@ -105,10 +154,11 @@ export function buildControlTick(
   const store = new ScalerStore(table);
   const catalog = new Catalog(table);
   const sent = { orders: 0 };
+  const sqs = opts.sqs ?? createSqsClient();
   const sink = new ScalerSink({
     state: store,
     activity: store,
-    orders: countingSender(sqsOrderSender(opts.sqs ?? createSqsClient()), sent),
+    orders: countingSender(sqsOrderSender(sqs), sent),
     loadConfig: () => catalog.loadServiceConfig('scaler'),
     log: logger,
   });
@@ -120,6 +170,10 @@ export function buildControlTick(
     logger,
     clock: opts.clock ?? systemClock,
     sent,
+    scheduler:
+      env.SC_CONTROL_CLOCK === 'queue' && env.SC_CLOCK_QUEUE_URL !== undefined
+        ? sqsTickScheduler(sqs, env.SC_CLOCK_QUEUE_URL)
+        : null,
   };
 }
 
@@ -146,4 +200,61 @@ export async function invokeControlTick(
       ...(signal === undefined ? {} : { signal }),
     },
   );
+}
+
+/** The SQS event the clock queue's event source mapping delivers. */
+export interface ClockEvent {
+  Records: { body: string; eventSource?: string }[];
+}
+
+export function isClockEvent(event: unknown): event is ClockEvent {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  return Array.isArray(records) && records.every((r) => typeof (r as { body?: unknown })?.body === 'string');
+}
+
+/** Clock messages (chained clock): each runs one tick under the lease and enqueues the next. */
+export async function handleClockEvent(
+  wiring: ControlTickWiring,
+  state: ChainState,
+  proc: string,
+  event: ClockEvent,
+): Promise<ChainOutcome[]> {
+  const { table, metrics, sink, logger, clock, scheduler } = wiring;
+  if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
+  const out: ChainOutcome[] = [];
+  for (const r of event.Records) {
+    // A malformed body can never become valid: log it and let the message go.
+    let msg: ReturnType<typeof parseChainMessage>;
+    try {
+      msg = parseChainMessage(r.body);
+    } catch (err) {
+      logger.error({ err }, 'malformed clock message dropped');
+      continue;
+    }
+    out.push(
+      await runChainedTick(
+        {
+          table,
+          metrics,
+          sink,
+          logger,
+          clock,
+          scheduler,
+          proc,
+          checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
+          fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,
+        },
+        state,
+        msg,
+      ),
+    );
+  }
+  return out;
+}
+
+/** The scheduled invocation with the chained clock: restart the chain if it stopped. */
+export function clockWatchdog(wiring: ControlTickWiring) {
+  const { table, clock, scheduler, logger } = wiring;
+  if (scheduler === null) throw new Error("the watchdog needs SC_CONTROL_CLOCK 'queue'");
+  return watchdog({ table, clock, scheduler, logger });
 }

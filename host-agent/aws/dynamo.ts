@@ -32,7 +32,8 @@ export type AttributeValue =
   | { L: AttributeValue[] }
   | { M: Record<string, AttributeValue> }
   | { SS: string[] }
-  | { NS: string[] };
+  | { NS: string[] }
+  | { B: string };
 
 /** JS → DynamoDB JSON; undefined members and elements are dropped (like removeUndefinedValues). */
 export function marshall(value: unknown, path = ''): AttributeValue {
@@ -46,6 +47,7 @@ export function marshall(value: unknown, path = ''): AttributeValue {
     case 'boolean':
       return { BOOL: value };
     case 'object': {
+      if (value instanceof Uint8Array) return { B: Buffer.from(value).toString('base64') };
       if (Array.isArray(value))
         return { L: value.filter((v) => v !== undefined).map((v, i) => marshall(v, `${path}[${i}]`)) };
       if (value instanceof Set) {
@@ -80,6 +82,7 @@ export function unmarshall(av: AttributeValue): unknown {
   if ('M' in av) return unmarshallItem(av.M);
   if ('SS' in av) return new Set(av.SS);
   if ('NS' in av) return new Set(av.NS.map(Number));
+  if ('B' in av) return Buffer.from(av.B, 'base64');
   throw new TypeError(`unsupported attribute type ${Object.keys(av).join(',')}`);
 }
 
@@ -95,6 +98,8 @@ export function unmarshallItem(item: Record<string, AttributeValue>): Item {
  */
 export class LiteTable implements AgentTable {
   readonly tableName: string;
+  /** Requests made and capacity units they consumed (DynamoDB returns them: ReturnConsumedCapacity). */
+  readonly counters = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
   private readonly rpc: JsonRpcClient;
 
   constructor(tableName: string, opts: LiteClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -103,11 +108,13 @@ export class LiteTable implements AgentTable {
   }
 
   async get(key: Key): Promise<Item | null> {
-    const out = await this.rpc.call<{ Item?: Record<string, AttributeValue> }>('GetItem', {
+    const out = await this.rpc.call<{ Item?: Record<string, AttributeValue> } & Consumed>('GetItem', {
       TableName: this.tableName,
       Key: marshallItem({ pk: key.pk, sk: key.sk }),
       ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
     });
+    this.counted('read', out);
     return out.Item === undefined ? null : fromStored(unmarshallItem(out.Item));
   }
 
@@ -118,15 +125,17 @@ export class LiteTable implements AgentTable {
       const out: {
         Items?: Record<string, AttributeValue>[];
         LastEvaluatedKey?: Record<string, AttributeValue>;
-      } = await this.rpc.call('Query', {
+      } & Consumed = await this.rpc.call('Query', {
         TableName: this.tableName,
         KeyConditionExpression: opts.skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :p)',
         ExpressionAttributeValues: marshallItem(
           opts.skPrefix === undefined ? { ':pk': pk } : { ':pk': pk, ':p': opts.skPrefix },
         ),
         ConsistentRead: opts.consistent ?? true,
+        ReturnConsumedCapacity: 'TOTAL',
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       });
+      this.counted('read', out);
       for (const i of out.Items ?? []) items.push(fromStored(unmarshallItem(i)));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
@@ -134,7 +143,14 @@ export class LiteTable implements AgentTable {
   }
 
   async put(item: Item & Key): Promise<void> {
-    await this.rpc.call('PutItem', { TableName: this.tableName, Item: marshallItem(toStored(item)) });
+    this.counted(
+      'write',
+      await this.rpc.call<Consumed>('PutItem', {
+        TableName: this.tableName,
+        Item: marshallItem(toStored(item)),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
   }
 
   async putVersioned(item: Item & Key, expectedVersion: number | null, what: string): Promise<void> {
@@ -157,7 +173,7 @@ export class LiteTable implements AgentTable {
     what: string,
   ): Promise<void> {
     try {
-      await this.rpc.call('PutItem', {
+      const out = await this.rpc.call<Consumed>('PutItem', {
         TableName: this.tableName,
         Item: marshallItem(toStored(item)),
         ConditionExpression: condition.expression,
@@ -165,8 +181,12 @@ export class LiteTable implements AgentTable {
         ...(condition.values === undefined
           ? {}
           : { ExpressionAttributeValues: marshallItem(condition.values) }),
+        ReturnConsumedCapacity: 'TOTAL',
       });
+      this.counted('write', out);
     } catch (err) {
+      // A failed condition is billed as a write too (1 WRU at least).
+      this.counters.writes += 1;
       if (err instanceof Error && err.name === 'ConditionalCheckFailedException') {
         const current = await this.get({ pk: item.pk, sk: item.sk });
         throw new StaleStateError(`${what} changed concurrently`, current, {
@@ -178,7 +198,23 @@ export class LiteTable implements AgentTable {
     }
   }
 
+  private counted(kind: 'read' | 'write', out: Consumed): void {
+    const units = out.ConsumedCapacity?.CapacityUnits ?? 0;
+    if (kind === 'read') {
+      this.counters.reads += 1;
+      this.counters.readUnits += units;
+    } else {
+      this.counters.writes += 1;
+      this.counters.writeUnits += units;
+    }
+  }
+
   destroy(): void {
     this.rpc.destroy();
   }
+}
+
+/** What ReturnConsumedCapacity: 'TOTAL' adds to an answer. */
+interface Consumed {
+  ConsumedCapacity?: { CapacityUnits?: number };
 }

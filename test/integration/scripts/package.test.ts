@@ -138,7 +138,8 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
         for (const r of resources(s)) {
           const where = text(r);
           if (services.has('dynamodb')) expect(where).toMatch(/StateTable/);
-          if (services.has('sqs')) expect(where).toMatch(/ScheduleFailuresQueue|:sqs:.*:sc-\*\.fifo"/);
+          if (services.has('sqs'))
+            expect(where).toMatch(/ScheduleFailuresQueue|ControlClockQueue|:sqs:.*:sc-\*\.fifo"/);
           if (services.has('logs')) expect(where).toMatch(/log-group:\/aws\/lambda\/serverless-containers-/);
         }
         expect(actions(s).some((a) => a.endsWith(':*') || a === '*')).toBe(false);

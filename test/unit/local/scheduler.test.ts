@@ -4,6 +4,7 @@ import {
   type LocalLambdaContext,
   parseRate,
   type ScheduledEvent,
+  startQueueTrigger,
   startSchedule,
 } from '../../../local/scheduler.ts';
 import { flush, ManualClock } from '../../support/manual-clock.ts';
@@ -205,5 +206,51 @@ describe('startSchedule', () => {
         handler: async () => {},
       }),
     ).toThrow(/timeoutMs/);
+  });
+});
+
+describe('startQueueTrigger (the event source mapping stand-in)', () => {
+  /** A queue holding `bodies`, handing out one per receive; deleted receipts recorded. */
+  function fakeQueue(bodies: string[]) {
+    const deleted: string[] = [];
+    let next = 0;
+    return {
+      deleted,
+      async receive(_waitS: number, signal: AbortSignal) {
+        if (next < bodies.length) {
+          const i = next++;
+          return [{ messageId: `m${i}`, receiptHandle: `r${i}`, body: bodies[i] as string }];
+        }
+        await new Promise((r) => setTimeout(r, 5));
+        if (signal.aborted) return [];
+        return [];
+      },
+      async delete(receipt: string) {
+        deleted.push(receipt);
+      },
+    };
+  }
+
+  it('invokes the handler with each message as an SQS event and deletes it only when the handler succeeds', async () => {
+    const queue = fakeQueue(['ok-1', 'fail', 'ok-2']);
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const trigger = startQueueTrigger({
+      name: 'controlTick',
+      queue,
+      timeoutMs: 1000,
+      signal: ac.signal,
+      handler: async (event) => {
+        const body = event.Records[0]?.body ?? '';
+        seen.push(`${event.Records[0]?.eventSource} ${body}`);
+        if (body === 'fail') throw new Error('tick failed');
+      },
+    });
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    const stats = await trigger.done;
+    expect(seen).toEqual(['aws:sqs ok-1', 'aws:sqs fail', 'aws:sqs ok-2']);
+    expect(queue.deleted).toEqual(['r0', 'r2']); // the failed one comes back after its visibility timeout
+    expect(stats).toMatchObject({ invocations: 3, failures: 1 });
   });
 });

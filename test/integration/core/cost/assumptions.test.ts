@@ -17,7 +17,7 @@ describe('cost assumptions against DynamoDB Local consumed capacity', () => {
     await t.drop();
   });
 
-  it('a 20-container host item costs the write units the model assumes', async () => {
+  it('a 20-container host item, deflated, costs a quarter of the write units the written-down designs assume', async () => {
     const host = HostState.parse({
       name: 'h1',
       version: 3,
@@ -52,7 +52,10 @@ describe('cost assumptions against DynamoDB Local consumed capacity', () => {
     });
     t.table.resetCounters();
     await t.table.put({ ...keys.hostState('h1'), ...host });
-    expect(t.table.counters.writeUnits).toBe(writeUnits(hostStateBytes(20, false))); // 250 + 20 × 300 = 6,250 B → 7 WRU (JSON doc layout)
+    // written down for the JSON doc layout: 250 + 20 × 300 = 6,250 B → 7 WRU
+    expect(writeUnits(hostStateBytes(20, false))).toBe(7);
+    // stored deflated (docz, adapters/dynamodb/items.ts): between 1 and 2 KB with keys and version → 2 WRU
+    expect(t.table.counters.writeUnits).toBe(2);
   });
 
   it('a GUARD item with a live event and a decision is one write unit, and the partition reads as assumed', async () => {
@@ -89,12 +92,12 @@ describe('cost assumptions against DynamoDB Local consumed capacity', () => {
     expect(t.table.counters.writeUnits).toBe(20 * writeUnits(ASSUMED_SIZES.guardItem));
     t.table.resetCounters();
     await t.table.queryPartition(keys.hostPartition('h1'));
-    // 5,850 + 20 × 500 = 15,850 B → 4 RRU strongly consistent
-    expect(t.table.counters.readUnits).toBe(
-      readUnits(hostStateBytes(20, false) + 20 * ASSUMED_SIZES.guardItem, 'strong'),
-    );
+    // written down: 6,250 + 20 × 500 = 16,250 B → 4 RRU strongly consistent;
+    // stored: < 2 KB of host item + 20 GUARD items ≤ 500 B → ≤ 12,240 B → 3 RRU
+    expect(readUnits(hostStateBytes(20, false) + 20 * ASSUMED_SIZES.guardItem, 'strong')).toBe(4);
+    expect(t.table.counters.readUnits).toBe(3);
     t.table.resetCounters();
     await t.table.queryPartition(keys.hostPartition('h1'), { consistent: false });
-    expect(t.table.counters.readUnits).toBe(2);
+    expect(t.table.counters.readUnits).toBe(1.5); // eventually consistent: half of 3
   });
 });

@@ -65,13 +65,13 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
 
   it('marks the host of a stopped agent degraded, repairs corrupted accounting, and re-sends a dropped order', async () => {
     const clock = new ManualClock(T0);
-    // dead host: agent last seen 61 s ago (> HEARTBEAT_TIMEOUT 60 s); cpu.free corrupted to 350 (should be 400 − 100 = 300)
+    // dead host: agent last seen 181 s ago (> HEARTBEAT_TIMEOUT 180 s); cpu.free corrupted to 350 (should be 400 − 100 = 300)
     const dead = aHostState(hosts.dead, [aContainer('c-dead', hosts.dead)], { version: 7 });
     dead.capacity.cpu.free = 350;
     await seedHost(t.table, dead);
     await seedHeartbeat(t.table, {
       host: hosts.dead,
-      at: T0 - 61_000,
+      at: T0 - 181_000,
       agentVersion: '1',
       cgroupVersion: 'v1',
       containers: ['c-dead'],

@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import {
   activityExpiresAtS,
@@ -36,12 +37,14 @@ function hostWithTwo() {
 }
 
 describe('host state item', () => {
-  it('is stored as key attributes, a top-level version and one JSON doc', () => {
+  it('is stored as key attributes, a top-level version and one deflated JSON doc', () => {
     const host = hostWithTwo();
     const stored = toStored(hostStateToItem(host));
-    expect(Object.keys(stored).sort()).toEqual(['doc', 'gsi1pk', 'gsi1sk', 'pk', 'sk', 'version']);
+    expect(Object.keys(stored).sort()).toEqual(['docz', 'gsi1pk', 'gsi1sk', 'pk', 'sk', 'version']);
     expect(stored).toMatchObject({ ...keys.hostState('h1'), version: 7 });
-    const doc = JSON.parse(stored.doc as string) as Record<string, unknown>;
+    const json = inflateRawSync(stored.docz as Uint8Array).toString('utf8');
+    expect((stored.docz as Uint8Array).length).toBeLessThan(json.length / 2);
+    const doc = JSON.parse(json) as Record<string, unknown>;
     expect(doc.version).toBeUndefined();
     expect(doc.containers).toEqual(host.containers);
   });
@@ -49,6 +52,13 @@ describe('host state item', () => {
   it('reads back exactly what was written', () => {
     const host = hostWithTwo();
     expect(hostStateFromItem(fromStored(toStored(hostStateToItem(host))))).toEqual(host);
+  });
+
+  it('reads an item in the older JSON-string layout', () => {
+    const host = hostWithTwo();
+    const { docz, ...rest } = toStored(hostStateToItem(host));
+    const older = { ...rest, doc: inflateRawSync(docz as Uint8Array).toString('utf8') };
+    expect(hostStateFromItem(fromStored(older))).toEqual(host);
   });
 
   it('reads an item in the older flat layout unchanged', () => {
@@ -60,7 +70,8 @@ describe('host state item', () => {
 
   it('takes the top-level version over any version inside the doc', () => {
     const stored = toStored(hostStateToItem(hostWithTwo()));
-    const tampered = { ...stored, doc: JSON.stringify({ ...JSON.parse(stored.doc as string), version: 1 }) };
+    const json = JSON.parse(inflateRawSync(stored.docz as Uint8Array).toString('utf8'));
+    const tampered = { ...stored, docz: deflateRawSync(JSON.stringify({ ...json, version: 1 })) };
     expect(hostStateFromItem(fromStored(tampered)).version).toBe(7);
   });
 

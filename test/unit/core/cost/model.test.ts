@@ -102,6 +102,43 @@ describe('estimateMonthlyCost', () => {
     expect(usd(e.lines, 'scheduled')).toBeCloseTo(0.0438, 6);
   });
 
+  it('charges each host its agent’s reads (reconciliation) when counted', () => {
+    const e = estimateMonthlyCost(
+      { ...nothing, perHostMonth: { sqsRequests: 0, writeUnits: 0, readUnits: 175_200, logBytes: 0 } },
+      fleet,
+    );
+    // 175,200 RRU × 50 hosts = 8,760,000 RRU × $0.125/M = $1.095
+    expect(usd(e.lines, 'read request units (agents)')).toBeCloseTo(1.095, 6);
+    expect(usd(estimateMonthlyCost(nothing, fleet).lines, 'agents')).toBe(0); // absent: nothing charged
+  });
+
+  it('bills a chained clock for its busy ticks and its queue’s standard requests, with no schedule per tick', () => {
+    const e = estimateMonthlyCost(
+      {
+        ...nothing,
+        clockQueueRequestsPerMonth: 1_191_360,
+        functions: [
+          {
+            name: 'control-tick (clock messages)',
+            memoryMiB: 512,
+            arch: 'arm64',
+            invocationsPerMonth: 262_800,
+            billedSecondsPerInvocation: 0.25,
+            scheduledPerMonth: 0,
+          },
+        ],
+      },
+      fleet,
+    );
+    // 262,800 × 0.25 s × 0.5 GB = 32,850 GB-s × $0.0000133334 = $0.43800219
+    expect(usd(e.lines, 'duration')).toBeCloseTo(0.438002, 5);
+    // 262,800 × $0.20/M = $0.05256
+    expect(usd(e.lines, 'clock messages): requests')).toBeCloseTo(0.05256, 6);
+    // 1,191,360 × $0.40/M = $0.476544 (standard queue, not FIFO)
+    expect(usd(e.lines, 'clock queue')).toBeCloseTo(0.476544, 6);
+    expect(e.lines.some((l) => l.service === 'EventBridge')).toBe(false);
+  });
+
   it('prices x86 duration higher than arm64', () => {
     const f = {
       name: 'f',

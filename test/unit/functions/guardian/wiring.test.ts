@@ -29,6 +29,21 @@ describe('control-tick environment', () => {
       }),
     ).toThrow(/unknown setting SC_TABLE_NAME/);
   });
+  it('clocks by invocation unless told otherwise, and needs the clock queue for the queue clock', () => {
+    expect(readEnvConfig(ControlTickEnv, { SC_METRICS_URL: 'http://x:1' }, 'env').SC_CONTROL_CLOCK).toBe(
+      'invocation',
+    );
+    expect(() =>
+      readEnvConfig(ControlTickEnv, { SC_METRICS_URL: 'http://x:1', SC_CONTROL_CLOCK: 'queue' }, 'env'),
+    ).toThrow(/SC_CLOCK_QUEUE_URL/);
+    const q = readEnvConfig(
+      ControlTickEnv,
+      { SC_METRICS_URL: 'http://x:1', SC_CONTROL_CLOCK: 'queue', SC_CLOCK_QUEUE_URL: 'http://q/1/clock' },
+      'env',
+    );
+    expect(q).toMatchObject({ SC_CLOCK_CHECKPOINT_S: 300, SC_CLOCK_FULL_READ_S: 300 });
+  });
+
   it('refuses unknown SC_ settings', () => {
     expect(() =>
       readEnvConfig(

@@ -1,0 +1,1143 @@
+/**
+ * What a fleet costs on AWS, measured: N guarded containers on N/perHost hosts
+ * run for an hour of virtual time against dynalite, fauxqs and VictoriaMetrics,
+ * with the code that is deployed:
+ *
+ * - the control tick (functions/guardian/run-ticks.ts: Guardian → Planner →
+ *   per-host FIFO queues), invoked once a virtual minute as EventBridge does
+ *   (`clock: 'invocation'`), or one tick per invocation chained through an
+ *   SQS delay queue (`clock: 'queue'`, functions/guardian/chain.ts);
+ * - the scheduled ops functions as deployed (snapshoter, sanity sweep,
+ *   rebalancer: their per-round use cases at their default periods);
+ * - one agent per host: orders received from its FIFO queue and handled by
+ *   the agent's OrderService on a fake cgroup v2 tree (the cgroup writes are not
+ *   what is costed), reports, heartbeats and reconciliation written through the
+ *   agent's own LiteTable/DynamoAgentState;
+ * - usage in BDWatchdog's names, written to VictoriaMetrics every 5 s of
+ *   virtual time from a stated workload mix (WORKLOAD below), capped by the
+ *   limits the agents applied.
+ *
+ * Every DynamoDB request is counted with the capacity DynamoDB reports for it,
+ * every SQS request with its payload; Lambda time is the invocations' virtual
+ * duration as deployed (waiting included) or, for the chained clock, the
+ * measured wall time of each tick. The first WARMUP minutes (the fleet settling
+ * from its initial allocations) are not counted.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
+import { ScalerStore } from '../adapters/dynamodb/scaler-store.ts';
+import { keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { TableClient } from '../adapters/dynamodb/table-client.ts';
+import { silentLogger } from '../adapters/logger.ts';
+import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
+import { ensureHostQueues } from '../adapters/sqs/order-queues.ts';
+import type { HostState } from '../core/contracts/host.ts';
+import { defaultConfig } from '../core/contracts/service-config.ts';
+import type { Container } from '../core/contracts/structure.ts';
+import {
+  type CostLine,
+  estimateMonthlyCost,
+  type FunctionUsage,
+  type LoopCounts,
+  SECONDS_PER_MONTH,
+  sqsRequests,
+} from '../core/cost/model.ts';
+import { mapLimit } from '../core/map-limit.ts';
+import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+import { admitContainer } from '../core/policy/planner/admission.ts';
+import { ruleFindings } from '../core/policy/sanity.ts';
+import type { Clock } from '../core/ports/clock.ts';
+import {
+  CHAIN_DEFAULTS,
+  type ChainMessage,
+  newChainState,
+  runChainedTick,
+  type TickScheduler,
+  watchdog,
+} from '../functions/guardian/chain.ts';
+import { runTicks } from '../functions/guardian/run-ticks.ts';
+import { runTick, type TickReport } from '../functions/guardian/tick.ts';
+import { buildControlTick } from '../functions/guardian/wiring.ts';
+import { acquireLease } from '../functions/ops/periodic.ts';
+import { rebalanceTick } from '../functions/ops/rebalance.ts';
+import { resendWith } from '../functions/ops/resend.ts';
+import { sanitySweep } from '../functions/ops/sanity.ts';
+import { snapshotTick } from '../functions/ops/snapshot.ts';
+import { Planner } from '../functions/scaler/planner.ts';
+import { sqsOrderSender } from '../functions/scaler/sqs-order-sender.ts';
+import { AGENT_VERSION } from '../host-agent/agent.ts';
+import { LiteTable } from '../host-agent/aws/dynamo.ts';
+import { LiteSqs } from '../host-agent/aws/sqs.ts';
+import { AgentEnv } from '../host-agent/config.ts';
+import { OrderService } from '../host-agent/orders.ts';
+import { reconcileOnce } from '../host-agent/reconcile.ts';
+import { DynamoAgentState } from '../host-agent/state.ts';
+import { freePort, startFauxqs, startVictoriaMetrics } from '../local/emulators.ts';
+import { type Emit, median } from './figure.ts';
+
+export interface FleetOptions {
+  containers: number;
+  perHost: number;
+  /** Measured virtual minutes (after the warm-up). */
+  minutes: number;
+  warmupMinutes: number;
+  /** Agent heartbeat period, s (host-agent/config.ts SC_AGENT_HEARTBEAT_S). */
+  heartbeatS: number;
+  /** Agent reconciliation period, s (SC_AGENT_RECONCILE_S). */
+  reconcileS: number;
+  /**
+   * 'invocation': EventBridge starts the control tick once a minute and it ticks inside, waiting between
+   * ticks (run-ticks.ts); 'queue': one tick per invocation, chained through an SQS delay queue
+   * (chain.ts), the scheduled invocation a watchdog.
+   */
+  clock: 'invocation' | 'queue';
+  /**
+   * Run the scheduled ops functions (snapshoter, sanity, rebalancer) at their default periods during
+   * the first `opsMinutes` measured minutes (their requests do not depend on the workload: reads of
+   * the whole fleet), scaled to the whole window; 0 = not at all.
+   */
+  opsMinutes: number;
+  /** Queue clock: checkpoint and full-read periods, ms (functions/guardian/chain.ts CHAIN_DEFAULTS). */
+  checkpointEveryMs: number;
+  fullReadEveryMs: number;
+  /** Deployed memory of the control tick and of the ops functions, MiB (serverless.yml). */
+  controlTickMiB: number;
+  opsMiB: number;
+  seed: number;
+  log?: (line: string) => void;
+}
+
+/** The agent's defaults (host-agent/config.ts). */
+const agentDefault = (key: 'SC_AGENT_HEARTBEAT_S' | 'SC_AGENT_RECONCILE_S'): number =>
+  AgentEnv.shape[key].parse(undefined);
+
+/** As deployed: serverless.yml (clock, memory), the agent's defaults. */
+export const DEFAULT_FLEET: FleetOptions = {
+  containers: 1000,
+  perHost: 20,
+  minutes: 60,
+  warmupMinutes: 10,
+  heartbeatS: agentDefault('SC_AGENT_HEARTBEAT_S'),
+  reconcileS: agentDefault('SC_AGENT_RECONCILE_S'),
+  clock: 'queue',
+  opsMinutes: 5,
+  checkpointEveryMs: CHAIN_DEFAULTS.checkpointEveryMs,
+  fullReadEveryMs: CHAIN_DEFAULTS.fullReadEveryMs,
+  controlTickMiB: 512,
+  opsMiB: 256,
+  seed: 7,
+};
+
+/** Counted requests of one part of the deployment over the measured window. */
+export interface PartCounts {
+  ddbReads: number;
+  ddbWrites: number;
+  rru: number;
+  wru: number;
+  sqsCalls: number;
+  /** Billable SQS requests (64 KB chunks). */
+  sqsRequests: number;
+}
+
+export interface FleetRun {
+  options: FleetOptions;
+  hosts: number;
+  measuredSeconds: number;
+  ticks: number;
+  /** Scale actions (orders sent) per container-hour. */
+  actionsPerContainerHour: number;
+  /** Guardian requests per container-hour (some are merged or rejected by the planner). */
+  requestsPerContainerHour: number;
+  parts: { controlTick: PartCounts; agents: PartCounts; ops: PartCounts };
+  /** Control tick's write units by item kind (sort-key prefix; activity batches apart). */
+  wruByKind: Record<string, number>;
+  /** Orders applied, by the container's workload kind and the limits they set. */
+  ordersByKind: Record<string, number>;
+  /** Agents' SQS requests by kind: idle long polls, receives that returned orders, deletes. */
+  agentSqs: { idlePolls: number; receives: number; deletes: number };
+  /** Control-tick invocations' billed seconds (virtual), and wall ms of the ticks themselves. */
+  tickWallMs: number[];
+  invocationBilledS: number[];
+  /** Chained clock: messages sent, watchdog invocations and their wall ms. */
+  clockQueue: { sends: number; watchdogs: number; watchdogMs: number[] };
+  counts: LoopCounts;
+  /** The same without the ops functions (snapshoter, sanity, rebalancer): the control loop alone. */
+  loopCounts: LoopCounts;
+  wallS: number;
+  loadAvg: number;
+}
+
+// ---------------------------------------------------------------- workload
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The workload mix, per container (cpu in shares = % of a core, mem in MiB):
+ * - 60 % steady services: a base level with ±10 % cpu / ±2 % mem noise;
+ * - 25 % diurnal services: the base swings ±50 % over 24 h (a random phase), same noise;
+ * - 15 % batch containers: idle (10–30 shares) between jobs that arrive on average every 30 min
+ *   and run 5–20 min at 150–350 shares, memory growing by 0.5–1.5 GiB while a job runs.
+ * Usage never exceeds the limit the agent applied (a container cannot use more than it is given).
+ */
+export const WORKLOAD = { steady: 0.6, diurnal: 0.25, batch: 0.15 } as const;
+
+interface Profile {
+  kind: 'steady' | 'diurnal' | 'batch';
+  cpuBase: number;
+  memBase: number;
+  phase: number;
+  /** Batch: job windows [start, end) in virtual ms, with their cpu and extra mem. */
+  jobs: { start: number; end: number; cpu: number; mem: number }[];
+}
+
+function profiles(n: number, startMs: number, endMs: number, seed: number): Profile[] {
+  const r = rng(seed);
+  const out: Profile[] = [];
+  for (let i = 0; i < n; i++) {
+    const u = r();
+    const kind =
+      u < WORKLOAD.steady ? 'steady' : u < WORKLOAD.steady + WORKLOAD.diurnal ? 'diurnal' : 'batch';
+    const p: Profile = {
+      kind,
+      cpuBase: kind === 'batch' ? 10 + r() * 20 : 40 + r() * 200,
+      memBase: 300 + r() * 2700,
+      phase: r() * 2 * Math.PI,
+      jobs: [],
+    };
+    if (kind === 'batch') {
+      let t = startMs + r() * 30 * 60_000;
+      while (t < endMs) {
+        const len = (5 + r() * 15) * 60_000;
+        p.jobs.push({ start: t, end: t + len, cpu: 150 + r() * 200, mem: 512 + r() * 1024 });
+        t += len - Math.log(1 - r()) * 30 * 60_000;
+      }
+    }
+    out.push(p);
+  }
+  return out;
+}
+
+function demand(p: Profile, at: number, noise: () => number): { cpu: number; mem: number } {
+  let cpu = p.cpuBase;
+  let mem = p.memBase;
+  if (p.kind === 'diurnal') cpu *= 1 + 0.5 * Math.sin((2 * Math.PI * at) / 86_400_000 + p.phase);
+  if (p.kind === 'batch') {
+    const job = p.jobs.find((j) => j.start <= at && at < j.end);
+    if (job !== undefined) {
+      cpu = job.cpu;
+      mem += job.mem * Math.min(1, (at - job.start) / (job.end - job.start) + 0.2);
+    }
+  }
+  return { cpu: Math.max(1, cpu * (1 + (noise() - 0.5) * 0.2)), mem: mem * (1 + (noise() - 0.5) * 0.04) };
+}
+
+// ---------------------------------------------------------------- counting SQS
+
+interface SqsCount {
+  calls: number;
+  requests: number;
+  byCommand: Map<string, number>;
+}
+
+function newSqsCount(): SqsCount {
+  return { calls: 0, requests: 0, byCommand: new Map() };
+}
+
+function payloadBytes(input: Record<string, unknown>): number {
+  const entries = (input.Entries as { MessageBody?: string }[] | undefined) ?? [];
+  let bytes = typeof input.MessageBody === 'string' ? Buffer.byteLength(input.MessageBody) : 0;
+  for (const e of entries) bytes += Buffer.byteLength(e.MessageBody ?? '');
+  return bytes;
+}
+
+/** Counts every request the SDK client sends (command name, billable requests by payload). */
+function countSqs(client: SQSClient, count: SqsCount, onSend?: (queueUrl: string) => void): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      const name = String(context.commandName ?? 'unknown');
+      count.calls += 1;
+      count.requests += sqsRequests(payloadBytes(input));
+      count.byCommand.set(name, (count.byCommand.get(name) ?? 0) + 1);
+      if (name.startsWith('SendMessage') && typeof input.QueueUrl === 'string') onSend?.(input.QueueUrl);
+      return next(args);
+    },
+    { step: 'initialize', name: 'scCostCounter' },
+  );
+}
+
+// ---------------------------------------------------------------- virtual time
+
+/**
+ * Virtual time that advances only when the code under test sleeps; every
+ * second it passes hands control to `world` (agents, usage, ops), which may
+ * do real I/O against the emulators before time moves on.
+ */
+class VirtualClock implements Clock {
+  t: number;
+  world: (at: number) => Promise<void> = async () => undefined;
+  constructor(t: number) {
+    this.t = t;
+  }
+  now(): number {
+    return this.t;
+  }
+  async sleep(ms: number): Promise<void> {
+    const end = this.t + Math.max(0, ms);
+    while (this.t < end) {
+      const step = Math.min(1000 - (this.t % 1000) || 1000, end - this.t);
+      this.t += step;
+      if (this.t % 1000 === 0) await this.world(this.t);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the fleet
+
+/** A host sized for `perHost` containers: 3.2 CPUs and 6.4 GiB each (64 CPUs, 128 GiB at 20). */
+function hostItem(name: string, queueUrl: string, perHost: number): HostState {
+  const cpus = Math.ceil(perHost * 3.2);
+  const topology = Array.from({ length: cpus }, (_, i) => ({
+    id: String(i),
+    socket: i < cpus / 2 ? 0 : 1,
+    core: i % Math.ceil(cpus / 2),
+  }));
+  return {
+    name,
+    version: 0,
+    cpuPlacement: 'quota',
+    capacity: {
+      cpu: { max: cpus * 100, free: cpus * 100, topology, cores: {} },
+      mem: { max: perHost * 6554, free: perHost * 6554 },
+      disks: {},
+      net: null,
+    },
+    containers: {},
+    degraded: false,
+    queueUrl,
+  };
+}
+
+function containerItem(name: string, host: string, p: Profile): Container {
+  const cpu = Math.min(400, Math.max(25, Math.round((p.cpuBase * 1.3) / 5) * 5));
+  const mem = Math.min(8192, Math.max(256, Math.round((p.memBase * 1.2) / 64) * 64));
+  return {
+    name,
+    host,
+    application: null,
+    guard: true,
+    resources: {
+      cpu: { max: 400, min: 25, current: cpu, guard: true, weight: 1 },
+      mem: { max: 8192, min: 256, current: mem, guard: true, weight: 1 },
+    },
+    cores: [],
+    disk: null,
+    desiredVersion: 0,
+    desiredAt: 0,
+  };
+}
+
+const V2_FILES: Record<string, string> = {
+  'cgroup.procs': '4242\n',
+  'cpu.max': 'max 100000\n',
+  'cpu.stat': 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n',
+  'cpu.weight': '100\n',
+  'cpuset.cpus': '\n',
+  'memory.max': 'max\n',
+  'memory.high': 'max\n',
+  'memory.current': '0\n',
+  'memory.stat': 'anon 0\nfile 0\n',
+  'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n',
+  'io.max': '',
+  'io.stat': '',
+};
+
+async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['node_modules/dynalite/cli.js', '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0'],
+    { stdio: 'ignore' },
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(endpoint);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    endpoint,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise<FleetRun> {
+  const o: FleetOptions = { ...DEFAULT_FLEET, ...partial };
+  const say = o.log ?? (() => undefined);
+  const wall0 = performance.now();
+  const hostsN = Math.ceil(o.containers / o.perHost);
+  process.env.AWS_ACCESS_KEY_ID ||= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ||= 'local';
+  process.env.AWS_REGION ||= 'us-east-1';
+  const [ddb, sqsEmu, vm] = await Promise.all([
+    startDynaliteProcess(),
+    startFauxqs(),
+    startVictoriaMetrics(),
+  ]);
+  const cgRoot = mkdtempSync(join(tmpdir(), 'sc-fleet-cg-'));
+  const cleanups: (() => Promise<void> | void)[] = [
+    () => rmSync(cgRoot, { recursive: true, force: true }),
+    () => vm.stop(),
+    () => sqsEmu.stop(),
+    () => ddb.stop(),
+  ];
+  try {
+    const TABLE = 'sc-fleet';
+    const region = 'us-east-1';
+    const tickDoc = createDynamoDocumentClient({ endpoint: ddb.endpoint, region });
+    const opsDoc = createDynamoDocumentClient({ endpoint: ddb.endpoint, region });
+    cleanups.unshift(
+      () => tickDoc.destroy(),
+      () => opsDoc.destroy(),
+    );
+    await tickDoc.send(new CreateTableCommand(tableDefinition(TABLE)));
+    // Write units by item kind (the sort key's prefix), for the breakdown.
+    const wruByKind = new Map<string, number>();
+    let measuring = false;
+    tickDoc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (!measuring) return out;
+        const input = args.input as { Item?: { sk?: unknown }; RequestItems?: unknown };
+        const cc = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+        const units = Array.isArray(cc)
+          ? cc.reduce((n: number, c: { CapacityUnits?: number }) => n + (c.CapacityUnits ?? 0), 0)
+          : ((cc as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0);
+        const cmd = String(context.commandName);
+        if (!cmd.startsWith('Put') && !cmd.startsWith('BatchWrite')) return out;
+        const kind =
+          input.Item !== undefined ? String(input.Item.sk).replace(/[#:].*$/, '') : `${cmd} (activity)`;
+        wruByKind.set(kind, (wruByKind.get(kind) ?? 0) + units);
+        if (input.Item !== undefined) {
+          const bytes = JSON.stringify(input.Item).length;
+          wruByKind.set(`${kind} bytes`, (wruByKind.get(`${kind} bytes`) ?? 0) + bytes);
+          wruByKind.set(`${kind} items`, (wruByKind.get(`${kind} items`) ?? 0) + 1);
+        }
+        const batch = Object.values(
+          (input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item?: { kind?: string } } }[]>,
+        );
+        for (const reqs of batch)
+          for (const r of reqs) {
+            const k = `activity ${r.PutRequest?.Item?.kind ?? '?'}`;
+            wruByKind.set(k, (wruByKind.get(k) ?? 0) + 1);
+          }
+        return out;
+      },
+      { step: 'initialize', name: 'scWruByKind' },
+    );
+    const setupTable = new TableClient(tickDoc, TABLE);
+
+    // 10 s cadence (the issue's); EVENT_TIMEOUT long enough for the slowest default rule (8 × 10 s).
+    await setupTable.put({
+      ...keys.service('guardian'),
+      name: 'guardian',
+      config: { WINDOW_TIMELAPSE: 10, EVENT_TIMEOUT: 90, GUARDABLE_RESOURCES: ['cpu', 'mem'] },
+      heartbeat: null,
+      version: 1,
+    });
+    for (const r of DEFAULT_RULES) await setupTable.put({ ...keys.rule(r.name), ...r });
+
+    // Virtual time: whole minutes, an hour or two in the past (VictoriaMetrics keeps a day).
+    const totalMin = o.warmupMinutes + o.minutes;
+    const start = Math.floor(Date.now() / 60_000) * 60_000 - (totalMin + 10) * 60_000;
+    const measureFrom = start + o.warmupMinutes * 60_000;
+    const end = measureFrom + o.minutes * 60_000;
+    const prof = profiles(o.containers, start, end, o.seed);
+
+    // Hosts, queues, containers, locators.
+    const tickSqs = createSqsClient({ endpoint: sqsEmu.endpoint, region });
+    const setupSqs = createSqsClient({ endpoint: sqsEmu.endpoint, region });
+    cleanups.unshift(
+      () => tickSqs.destroy(),
+      () => setupSqs.destroy(),
+    );
+    const clock = new VirtualClock(start);
+
+    // ---- the control tick, wired as the handler wires it
+    const tickCount = newSqsCount();
+    const dirtyQueues = new Set<string>();
+    countSqs(tickSqs, tickCount, (q) => dirtyQueues.add(q));
+    const wiring = buildControlTick(
+      {
+        SC_TABLE: TABLE,
+        SC_METRICS_BACKEND: 'prometheus',
+        SC_METRICS_URL: vm.promUrl,
+        SC_METRICS_BATCH_SIZE: '250',
+        AWS_REGION: region,
+      },
+      { dynamo: tickDoc, sqs: tickSqs, logger: silentLogger, clock },
+    );
+
+    // What every tick costs whatever the fleet (config, rules, host listing): one tick on an empty table.
+    const c0 = { ...wiring.table.counters };
+    await runTick({ ...wiring, logger: silentLogger }, start - 60_000);
+    const fixedPerTick = {
+      readUnits: wiring.table.counters.readUnits - c0.readUnits,
+      // + the lease, written once per tick by either clock (1 WRU)
+      writeUnits: wiring.table.counters.writeUnits - c0.writeUnits + 1,
+    };
+    const hostNames = Array.from({ length: hostsN }, (_, h) => `fh${h}`);
+    const queues = new Map<string, string>();
+    await mapLimit(hostNames, 8, async (h) => {
+      queues.set(h, (await ensureHostQueues(setupSqs, h)).queueUrl);
+    });
+    const hostOfQueue = new Map([...queues].map(([h, q]) => [q, h]));
+    const store = new ScalerStore(setupTable);
+    const containerNames: string[] = [];
+    const containerHost = new Map<string, string>();
+    for (const [h, name] of hostNames.entries()) {
+      let host = hostItem(name, queues.get(name) as string, o.perHost);
+      for (let j = 0; j < o.perHost; j++) {
+        const i = h * o.perHost + j;
+        if (i >= o.containers) break;
+        const c = `fc${i}`;
+        const out = admitContainer(host, containerItem(c, name, prof[i] as Profile), start);
+        if (!out.ok) throw new Error(out.reason);
+        host = out.host;
+        containerNames.push(c);
+        containerHost.set(c, name);
+        const dir = join(cgRoot, `lxc.payload.${c}`);
+        mkdirSync(dir);
+        for (const [f, v] of Object.entries(V2_FILES)) writeFileSync(join(dir, f), v);
+      }
+      await store.createHost(host);
+    }
+    await mapLimit(containerNames, 16, (c) => store.putLocator(c, containerHost.get(c) as string));
+    say(`fleet: ${containerNames.length} containers on ${hostsN} hosts seeded`);
+
+    // ---- the agents: one per host, each with its own lite clients (counted together)
+    const agentSqs = new LiteSqs({ endpoint: sqsEmu.endpoint, region });
+    const agentTable = new LiteTable(TABLE, { endpoint: ddb.endpoint, region });
+    cleanups.unshift(
+      () => agentSqs.destroy(),
+      () => agentTable.destroy(),
+    );
+    const agentSqsCount = { idlePolls: 0, receives: 0, deletes: 0, requests: 0 };
+    const ordersByKind = new Map<string, number>();
+    const containerIndex = new Map(containerNames.map((c, i) => [c, i]));
+    const applied = new Map<string, { cpu: number; mem: number }>();
+    for (const [i, c] of containerNames.entries()) {
+      const item = containerItem(c, containerHost.get(c) as string, prof[i] as Profile);
+      applied.set(c, { cpu: item.resources.cpu?.current ?? 100, mem: item.resources.mem?.current ?? 1024 });
+    }
+    const agents = hostNames.map((host) => {
+      const state = new DynamoAgentState(agentTable, host);
+      const orders = new OrderService({
+        host,
+        finder: {
+          async find(name) {
+            if (containerHost.get(name) !== host) return null;
+            return {
+              cg: { name, version: 'v2', dirs: { unified: join(cgRoot, `lxc.payload.${name}`) } },
+              veth: null,
+              diskDevice: null,
+              pid: null,
+            };
+          },
+        },
+        shaper: { readMbps: async () => null, setMbps: async () => undefined },
+        store: state,
+        clock,
+        log: silentLogger,
+        facts: {
+          cpus: Array.from({ length: Math.ceil(o.perHost * 3.2) }, (_, i) => String(i)),
+          memMiB: o.perHost * 6554,
+        },
+        cpuPeriodUs: 100_000,
+        backoffMinMs: 200,
+        backoffMaxMs: 20_000,
+      });
+      return { host, state, orders, queueUrl: queues.get(host) as string, pollFrom: start };
+    });
+    // Agents start: applied versions, a first reconciliation reporting everything, a heartbeat.
+    await mapLimit(agents, 8, async (a) => {
+      await a.orders.loadApplied();
+      await reconcileOnce(
+        { host: a.host, store: a.state, orders: a.orders, log: silentLogger },
+        { reportAll: true },
+      );
+    });
+
+    const heartbeat = (a: (typeof agents)[number], at: number) =>
+      a.state.putHeartbeat({
+        host: a.host,
+        at,
+        agentVersion: AGENT_VERSION,
+        cgroupVersion: 'v2',
+        containers: containerNames.filter((c) => containerHost.get(c) === a.host),
+      });
+
+    /** Orders sent since the last step: receive (one long poll returning them), apply, delete. */
+    const drain = async (at: number) => {
+      const hosts = [...dirtyQueues].map((q) => hostOfQueue.get(q));
+      dirtyQueues.clear();
+      const due = agents.filter((a) => hosts.includes(a.host));
+      await mapLimit(due, 8, async (a) => {
+        // Long polls that came back empty while nothing was sent.
+        const idle = Math.floor((at - a.pollFrom) / 20_000);
+        if (at >= measureFrom) agentSqsCount.idlePolls += idle;
+        for (;;) {
+          const msgs = await agentSqs.receiveMessage({
+            QueueUrl: a.queueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            VisibilityTimeout: 30,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+          });
+          if (msgs.length === 0) break;
+          if (at >= measureFrom) agentSqsCount.receives += 1;
+          for (const m of msgs) {
+            const order = JSON.parse(m.Body ?? '{}');
+            const d = await a.orders.handleOrder(order);
+            if (d.kind === 'delete') {
+              await agentSqs.deleteMessage({ QueueUrl: a.queueUrl, ReceiptHandle: m.ReceiptHandle ?? '' });
+              if (at >= measureFrom) agentSqsCount.deletes += 1;
+              if (at >= measureFrom) {
+                const kind = prof[containerIndex.get(order.container) ?? 0]?.kind ?? 'steady';
+                const dir = `${kind} ${Object.keys(order.limits)
+                  .filter((k) => k !== 'cpuset')
+                  .join('+')}`;
+                ordersByKind.set(dir, (ordersByKind.get(dir) ?? 0) + 1);
+              }
+              const prev = applied.get(order.container) ?? { cpu: 100, mem: 1024 };
+              applied.set(order.container, {
+                cpu: order.limits.cpuShares ?? prev.cpu,
+                mem: order.limits.memMiB ?? prev.mem,
+              });
+            }
+          }
+        }
+        a.pollFrom = at;
+      });
+    };
+
+    // ---- usage: BDWatchdog points every 5 s, capped by what the agents applied
+    const noise = rng(o.seed + 1);
+    const writeUsage = async (at: number) => {
+      const ts = String(Math.floor(at / 1000));
+      const points: unknown[] = [];
+      for (const [i, c] of containerNames.entries()) {
+        const d = demand(prof[i] as Profile, at, noise);
+        const lim = applied.get(c) ?? { cpu: 400, mem: 8192 };
+        const cpu = Math.min(d.cpu, lim.cpu);
+        const mem = Math.min(d.mem, lim.mem);
+        const tags = { host: c, pid: '1', command: 'java' };
+        points.push({ metric: 'proc.cpu.user', timestamp: ts, value: (cpu * 0.8).toFixed(2), tags });
+        points.push({ metric: 'proc.cpu.kernel', timestamp: ts, value: (cpu * 0.2).toFixed(2), tags });
+        points.push({ metric: 'proc.mem.resident', timestamp: ts, value: mem.toFixed(2), tags });
+      }
+      const res = await fetch(`${vm.opentsdbUrl}/api/put`, { method: 'POST', body: JSON.stringify(points) });
+      await res.text();
+      await vm.flush();
+    };
+    // history before the first tick's window
+    for (let t = start - 30_000; t <= start; t += 5000) await writeUsage(t);
+
+    // ---- the ops functions, as their handlers run them (own table clients, counted apart)
+    const opsTable = new TableClient(opsDoc, TABLE);
+    const opsSqs = createSqsClient({ endpoint: sqsEmu.endpoint, region });
+    cleanups.unshift(() => opsSqs.destroy());
+    const opsCount = newSqsCount();
+    countSqs(opsSqs, opsCount, (q) => dirtyQueues.add(q));
+    const opsMetrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 250 });
+    const opsStore = new ScalerStore(opsTable);
+    const nullSink = { put: async () => undefined };
+    const opsPeriods = { snapshoter: 5_000, sanity: 30_000, rebalancer: 30_000 };
+    const sanityDeps = {
+      table: opsTable,
+      clock,
+      logger: silentLogger,
+      checkRules: ruleFindings,
+      resend: resendWith(sqsOrderSender(opsSqs), silentLogger),
+    };
+    const rebalanceDeps = {
+      table: opsTable,
+      metrics: opsMetrics,
+      sink: new Planner({
+        state: opsStore,
+        activity: opsStore,
+        orders: sqsOrderSender(opsSqs),
+        config: () => defaultConfig('scaler'),
+        log: silentLogger,
+      }),
+      clock,
+      logger: silentLogger,
+    };
+    const { readServiceConfig } = await import('../adapters/dynamodb/fleet.ts');
+
+    clock.world = async (at: number) => {
+      const tasks: Promise<unknown>[] = [];
+      if (at % 5000 === 0) tasks.push(writeUsage(at));
+      if (dirtyQueues.size > 0) tasks.push(drain(at));
+      const hbEvery = o.heartbeatS * 1000;
+      const recEvery = o.reconcileS * 1000;
+      for (const [k, a] of agents.entries()) {
+        // agents are not in step with each other: each its own phase
+        const phase = (k * 997) % 1000;
+        if ((at - start + phase * 10) % hbEvery < 1000) tasks.push(heartbeat(a, at));
+        if ((at - start + phase * 30) % recEvery < 1000)
+          tasks.push(
+            reconcileOnce(
+              { host: a.host, store: a.state, orders: a.orders, log: silentLogger },
+              { reportAll: false },
+            ),
+          );
+      }
+      const opsUntil = measureFrom + o.opsMinutes * 60_000;
+      if (at >= measureFrom && at < opsUntil) {
+        const rel = at - start;
+        if (rel % 60_000 === 0) {
+          // each scheduled ops invocation takes its lease once
+          for (const name of Object.keys(opsPeriods))
+            tasks.push(acquireLease(opsTable, name, `inv-${at}`, at, at + 50_000));
+        }
+        const inWindow = rel % 60_000 < 50_000; // rounds until 5 s before the 55 s timeout
+        if (inWindow && rel % opsPeriods.snapshoter === 0) {
+          tasks.push(
+            (async () => {
+              await readServiceConfig(opsTable, 'snapshoter');
+              await snapshotTick({
+                table: opsTable,
+                metrics: opsMetrics,
+                sink: nullSink,
+                clock,
+                logger: silentLogger,
+              });
+            })(),
+          );
+        }
+        if (inWindow && rel % opsPeriods.sanity === 0)
+          tasks.push(
+            (async () => {
+              await readServiceConfig(opsTable, 'sanity');
+              await sanitySweep(sanityDeps);
+            })(),
+          );
+        if (inWindow && rel % opsPeriods.rebalancer === 0)
+          tasks.push(
+            (async () => {
+              await readServiceConfig(opsTable, 'rebalancer');
+              await readServiceConfig(opsTable, 'scaler');
+              await rebalanceTick(rebalanceDeps);
+            })(),
+          );
+      }
+      await Promise.all(tasks);
+      if (at === measureFrom) snapshotCounters();
+    };
+
+    // ---- counters at the start of the measured window
+    let base = {
+      tick: { ...wiring.table.counters },
+      agent: { ...agentTable.counters },
+      ops: { ...opsTable.counters },
+      tickSqs: { calls: tickCount.calls, requests: tickCount.requests },
+      opsSqs: { calls: opsCount.calls, requests: opsCount.requests },
+      orders: 0,
+    };
+    const snapshotCounters = () => {
+      base = {
+        tick: { ...wiring.table.counters },
+        agent: { ...agentTable.counters },
+        ops: { ...opsTable.counters },
+        tickSqs: { calls: tickCount.calls, requests: tickCount.requests },
+        opsSqs: { calls: opsCount.calls, requests: opsCount.requests },
+        orders: wiring.sent.orders,
+      };
+      measuring = true;
+      for (const a of agents) a.pollFrom = Math.max(a.pollFrom, measureFrom);
+    };
+
+    // ---- the control tick's clock
+    const tickWallMs: number[] = [];
+    const invocationBilledS: number[] = [];
+    const clockQueue = { sends: 0, watchdogs: 0, watchdogMs: [] as number[] };
+    let ticks = 0;
+    let requests = 0;
+    const tickDeps = {
+      table: wiring.table,
+      metrics: wiring.metrics,
+      sink: wiring.sink,
+      logger: silentLogger,
+      clock,
+    };
+    const counted = (rep: TickReport, wallMs: number) => {
+      if (rep.at < measureFrom || rep.at > end) return;
+      ticks += 1;
+      tickWallMs.push(wallMs);
+      requests += rep.requests.length;
+    };
+    const progress = (at: number) => {
+      if (at >= measureFrom && (at - measureFrom) % (10 * 60_000) === 0)
+        say(
+          `fleet: minute ${(at - measureFrom) / 60_000}: ${ticks} ticks, ${wiring.sent.orders - base.orders} orders, load ${loadavg()[0]?.toFixed(1)}`,
+        );
+    };
+    if (o.clock === 'invocation') {
+      // EventBridge: one invocation a minute (timeout 70 s, as deployed).
+      for (let minute = start; minute < end; minute += 60_000) {
+        if (clock.t < minute) await clock.sleep(minute - clock.t);
+        const r = await runTicks(
+          { ...tickDeps, owner: `inv-${minute}` },
+          { deadlineMs: minute + 70_000, reserveMs: 1500, waitForLeaseMs: 70_000 },
+        );
+        // Checkpoint and lease release take about a second; the next invocation waits for them.
+        await clock.sleep(1000);
+        for (const rep of r.reports) counted(rep, rep.ms);
+        if (minute >= measureFrom) invocationBilledS.push((clock.t - minute) / 1000);
+        progress(minute);
+      }
+    } else {
+      // SQS delay queue + event source mapping: one tick per invocation; the minute's schedule is a watchdog.
+      type Pending = { msg: ChainMessage; visibleAt: number } | null;
+      const box: { pending: Pending } = { pending: null };
+      const scheduler: TickScheduler = {
+        async schedule(msg, delayS) {
+          box.pending = { msg, visibleAt: clock.now() + delayS * 1000 };
+          if (clock.now() >= measureFrom) clockQueue.sends += 1;
+        },
+      };
+      const state = newChainState();
+      let lastWatchdog = start; // the invocation at `start` is the one that starts the chain
+      await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
+      while (clock.t < end) {
+        const due = box.pending;
+        if (due === null) throw new Error('the clock chain stopped');
+        box.pending = null;
+        // the scheduled watchdog invocations between now and the next tick
+        while (lastWatchdog + 60_000 <= due.visibleAt) {
+          lastWatchdog += 60_000;
+          if (clock.t < lastWatchdog) await clock.sleep(lastWatchdog - clock.t);
+          const t0 = performance.now();
+          const keep: Pending = box.pending;
+          const w = await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
+          if (!w.alive) throw new Error('the watchdog found the chain dead while it was ticking');
+          box.pending = keep;
+          if (lastWatchdog >= measureFrom) {
+            clockQueue.watchdogs += 1;
+            clockQueue.watchdogMs.push(performance.now() - t0);
+          }
+          progress(lastWatchdog);
+        }
+        if (clock.t < due.visibleAt) await clock.sleep(due.visibleAt - clock.t);
+        const t0 = performance.now();
+        const out = await runChainedTick(
+          {
+            ...tickDeps,
+            scheduler,
+            proc: 'fleet-env-1',
+            checkpointEveryMs: o.checkpointEveryMs,
+            fullReadEveryMs: o.fullReadEveryMs,
+          },
+          state,
+          due.msg,
+        );
+        const wall = performance.now() - t0;
+        if (out.ran && out.report !== null) {
+          counted(out.report, wall);
+          if (out.report.at >= measureFrom) invocationBilledS.push(Math.ceil(wall) / 1000);
+        }
+      }
+    }
+    await drain(clock.t);
+    for (const a of agents) agentSqsCount.idlePolls += Math.floor((clock.t - a.pollFrom) / 20_000);
+
+    const part = (
+      now: { reads: number; writes: number; readUnits: number; writeUnits: number },
+      was: { reads: number; writes: number; readUnits: number; writeUnits: number },
+    ): PartCounts => ({
+      ddbReads: now.reads - was.reads,
+      ddbWrites: now.writes - was.writes,
+      rru: now.readUnits - was.readUnits,
+      wru: now.writeUnits - was.writeUnits,
+      sqsCalls: 0,
+      sqsRequests: 0,
+    });
+    const controlTick = part(wiring.table.counters, base.tick);
+    controlTick.sqsCalls = tickCount.calls - base.tickSqs.calls;
+    controlTick.sqsRequests = tickCount.requests - base.tickSqs.requests;
+    const agentsPart = part(agentTable.counters, base.agent);
+    agentsPart.sqsRequests = agentSqsCount.idlePolls + agentSqsCount.receives + agentSqsCount.deletes;
+    agentsPart.sqsCalls = agentsPart.sqsRequests;
+    const opsPart = part(opsTable.counters, base.ops);
+    opsPart.sqsCalls = opsCount.calls - base.opsSqs.calls;
+    opsPart.sqsRequests = opsCount.requests - base.opsSqs.requests;
+    // ops ran for opsMinutes of the window: scale them to the whole of it
+    const opsScale = o.opsMinutes === 0 ? 0 : (clock.t - measureFrom) / (o.opsMinutes * 60_000);
+    for (const k of Object.keys(opsPart) as (keyof PartCounts)[]) opsPart[k] *= opsScale;
+
+    const seconds = (clock.t - measureFrom) / 1000;
+    const containerHours = (o.containers * seconds) / 3600;
+    const orders = wiring.sent.orders - base.orders;
+    const counts = toLoopCounts(
+      o,
+      { controlTick, agents: agentsPart, ops: opsPart },
+      seconds,
+      ticks,
+      invocationBilledS,
+      clockQueue,
+      fixedPerTick,
+    );
+    const noOps: PartCounts = { ddbReads: 0, ddbWrites: 0, rru: 0, wru: 0, sqsCalls: 0, sqsRequests: 0 };
+    const loopCounts = toLoopCounts(
+      { ...o, opsMinutes: 0 },
+      { controlTick, agents: agentsPart, ops: noOps },
+      seconds,
+      ticks,
+      invocationBilledS,
+      clockQueue,
+      fixedPerTick,
+    );
+    return {
+      options: o,
+      hosts: hostsN,
+      loopCounts,
+      measuredSeconds: seconds,
+      ticks,
+      actionsPerContainerHour: orders / containerHours,
+      requestsPerContainerHour: requests / containerHours,
+      parts: { controlTick, agents: agentsPart, ops: opsPart },
+      wruByKind: Object.fromEntries(wruByKind),
+      ordersByKind: Object.fromEntries(ordersByKind),
+      agentSqs: {
+        idlePolls: agentSqsCount.idlePolls,
+        receives: agentSqsCount.receives,
+        deletes: agentSqsCount.deletes,
+      },
+      tickWallMs,
+      invocationBilledS,
+      clockQueue,
+      counts,
+      wallS: (performance.now() - wall0) / 1000,
+      loadAvg: Number(loadavg()[0]?.toFixed(1)),
+    };
+  } finally {
+    for (const c of cleanups) await Promise.resolve(c()).catch(() => undefined);
+  }
+}
+
+/**
+ * The measured window as the model's counts: everything the control tick and
+ * the ops did is per container-tick (the fleet was fixed), the agents' part per
+ * host-month; Lambda as the invocations ran.
+ */
+export function toLoopCounts(
+  o: FleetOptions,
+  parts: FleetRun['parts'],
+  seconds: number,
+  ticks: number,
+  invocationBilledS: readonly number[],
+  clockQueue: FleetRun['clockQueue'] = { sends: 0, watchdogs: 0, watchdogMs: [] },
+  fixedPerTick: { readUnits: number; writeUnits: number } = { readUnits: 0, writeUnits: 0 },
+): LoopCounts {
+  const containerTicks = o.containers * ticks;
+  const hosts = Math.ceil(o.containers / o.perHost);
+  const perHostMonth = SECONDS_PER_MONTH / seconds / hosts;
+  const central = {
+    rru: Math.max(0, parts.controlTick.rru - fixedPerTick.readUnits * ticks) + parts.ops.rru,
+    wru: Math.max(0, parts.controlTick.wru - fixedPerTick.writeUnits * ticks) + parts.ops.wru,
+    sqs: parts.controlTick.sqsRequests + parts.ops.sqsRequests,
+  };
+  const minutesPerMonth = SECONDS_PER_MONTH / 60;
+  const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
+  const perMonth = SECONDS_PER_MONTH / seconds;
+  const functions: FunctionUsage[] =
+    o.clock === 'invocation'
+      ? [
+          {
+            name: 'control-tick',
+            memoryMiB: o.controlTickMiB,
+            arch: 'arm64',
+            invocationsPerMonth: minutesPerMonth,
+            billedSecondsPerInvocation: mean(invocationBilledS),
+            scheduledPerMonth: minutesPerMonth,
+          },
+        ]
+      : [
+          {
+            name: 'control-tick (clock messages)',
+            memoryMiB: o.controlTickMiB,
+            arch: 'arm64',
+            invocationsPerMonth: invocationBilledS.length * perMonth,
+            billedSecondsPerInvocation: mean(invocationBilledS),
+            scheduledPerMonth: 0,
+          },
+          {
+            name: 'control-tick (watchdog)',
+            memoryMiB: o.controlTickMiB,
+            arch: 'arm64',
+            invocationsPerMonth: minutesPerMonth,
+            billedSecondsPerInvocation: Math.ceil(mean(clockQueue.watchdogMs)) / 1000,
+            scheduledPerMonth: minutesPerMonth,
+          },
+        ];
+  if (o.opsMinutes > 0)
+    for (const name of ['snapshoter', 'sanity', 'rebalancer'])
+      functions.push({
+        name,
+        memoryMiB: o.opsMiB,
+        arch: 'arm64',
+        invocationsPerMonth: minutesPerMonth,
+        billedSecondsPerInvocation: 50,
+        scheduledPerMonth: minutesPerMonth,
+      });
+  // The clock queue (standard): our sends, and the event source mapping's receives and deletes —
+  // AWS documents five pollers long-polling (20 s) while the queue is idle, and one DeleteMessageBatch
+  // per batch; those requests are billed to the account like any other.
+  const clockQueueRequests =
+    o.clock === 'queue' ? clockQueue.sends * perMonth * 2 + 5 * (SECONDS_PER_MONTH / 20) : 0;
+  return {
+    clockQueueRequestsPerMonth: clockQueueRequests,
+    perContainerTick: {
+      readUnits: central.rru / containerTicks,
+      writeUnits: central.wru / containerTicks,
+      sqsRequests: central.sqs / containerTicks,
+      logBytes: 0,
+    },
+    perTick: { ...fixedPerTick, logBytes: 0 },
+    perHostMonth: {
+      sqsRequests: parts.agents.sqsRequests * perHostMonth,
+      writeUnits: parts.agents.wru * perHostMonth,
+      readUnits: parts.agents.rru * perHostMonth,
+      logBytes: 0,
+    },
+    functions,
+  };
+}
+
+/** Priced: the 1,000-container figure and its lines. */
+export function priceFleet(run: FleetRun, containers = run.options.containers) {
+  return estimateMonthlyCost(run.counts, {
+    containers,
+    containersPerHost: run.options.perHost,
+    tickSeconds: run.measuredSeconds / run.ticks,
+  });
+}
+
+// ---------------------------------------------------------------- figures
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * Runs the fleet `runs` times as deployed (serverless.yml, the agent's defaults) and emits
+ * `<prefix>.cost_per_1000_usd_month` (median), the same at 10,000 containers (the measured
+ * counts priced for the larger fleet: fixed costs spread further), and the breakdown as log lines.
+ */
+export async function emitFleetCost(
+  emit: Emit,
+  prefix: string,
+  opts: Partial<FleetOptions> & { runs?: number } = {},
+): Promise<FleetRun[]> {
+  const say = (l: string) => process.stderr.write(`  ${l}\n`);
+  const { runs: n = 3, ...fleet } = opts;
+  const runs: FleetRun[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await measureFleet({ log: say, seed: DEFAULT_FLEET.seed + i, ...fleet });
+    const e = priceFleet(r, r.options.containers);
+    say(
+      `fleet run ${i + 1}/${n}: $${e.usdPer1000ContainersPerMonth.toFixed(2)} per 1,000 containers per month; ${r.actionsPerContainerHour.toFixed(2)} scale actions per container-hour; ${r.ticks} ticks; ${Math.round(r.wallS)} s wall; load ${r.loadAvg}`,
+    );
+    runs.push(r);
+  }
+  const byCost = [...runs].sort((a, b) => priceFleet(a).totalUsdPerMonth - priceFleet(b).totalUsdPerMonth);
+  const mid = byCost[Math.floor((byCost.length - 1) / 2)] as FleetRun;
+  const est = priceFleet(mid);
+  for (const l of est.lines)
+    if (l.usdPerMonth >= 0.005)
+      say(
+        `cost: ${l.service} ${l.item}: ${Math.round(l.quantityPerMonth).toLocaleString('en')} ${l.unit} → $${l.usdPerMonth.toFixed(2)}`,
+      );
+  const group = (f: (l: CostLine) => boolean) =>
+    round2(est.lines.filter(f).reduce((s, l) => s + l.usdPerMonth, 0));
+  const o = mid.options;
+  const common = {
+    containers: o.containers,
+    hosts: mid.hosts,
+    containersPerHost: o.perHost,
+    clock: o.clock,
+    heartbeatS: o.heartbeatS,
+    measuredMinutes: o.minutes,
+    ticks: mid.ticks,
+    runs: runs.length,
+    scaleActionsPerContainerHour: round2(mid.actionsPerContainerHour),
+    guardianRequestsPerContainerHour: round2(mid.requestsPerContainerHour),
+    workload: `steady ${WORKLOAD.steady * 100} %, diurnal ${WORKLOAD.diurnal * 100} %, batch ${WORKLOAD.batch * 100} %`,
+    loadAvg: mid.loadAvg,
+  };
+  emit({
+    name: `${prefix}.cost_per_1000_usd_month`,
+    value: round2(median(runs.map((r) => priceFleet(r).usdPer1000ContainersPerMonth))),
+    unit: 'USD/month',
+    ...common,
+    dynamoReadsUsd: group((l) => l.service === 'DynamoDB' && l.unit === 'RRU'),
+    dynamoWritesUsd: group((l) => l.service === 'DynamoDB' && l.unit === 'WRU'),
+    sqsUsd: group((l) => l.service === 'SQS'),
+    lambdaUsd: group((l) => l.service === 'Lambda' || l.service === 'EventBridge'),
+    controlLoopLambdaUsd: group((l) => l.item.startsWith('control-tick')),
+    opsLambdaUsd: group((l) => /^(snapshoter|sanity|rebalancer)/.test(l.item)),
+    agentsUsd: group((l) => l.item.includes('agent')),
+  });
+  const loopOnly = (r: FleetRun) =>
+    estimateMonthlyCost(r.loopCounts, {
+      containers: r.options.containers,
+      containersPerHost: r.options.perHost,
+      tickSeconds: 10,
+    }).usdPer1000ContainersPerMonth;
+  emit({
+    name: `${prefix}.cost_per_1000_usd_month_control_loop`,
+    value: round2(median(runs.map(loopOnly))),
+    unit: 'USD/month',
+    ...common,
+    note: 'control tick (Guardian → Planner → orders) and the agents only: without the snapshoter, sanity sweep and rebalancer',
+  });
+  const at10k = estimateMonthlyCost(mid.counts, {
+    containers: 10_000,
+    containersPerHost: o.perHost,
+    tickSeconds: 10,
+  });
+  emit({
+    name: `${prefix}.cost_per_1000_usd_month_at_10k`,
+    value: round2(at10k.usdPer1000ContainersPerMonth),
+    unit: 'USD/month',
+    ...common,
+    note: 'counts measured at 1,000 containers priced for 10,000 (per-container and per-host parts scale, the clock and per-tick reads do not)',
+  });
+  return runs;
+}
+
+/** `npm run bench -- fleet-cost`: the deployed fleet's cost, and its sensitivity to density and choices. */
+export async function run(emit: Emit): Promise<void> {
+  await emitFleetCost(emit, 'fleet-cost', { runs: Number(process.env.BENCH_FLEET_RUNS ?? 3) });
+}

@@ -1,0 +1,263 @@
+/**
+ * The control tick's cadence as a chain of delayed queue messages, instead of
+ * one invocation that waits between its ticks (run-ticks.ts): each invocation
+ * runs ONE tick and enqueues the next with DelaySeconds, so Lambda bills only
+ * the ticks' busy time. An SQS event source mapping (batch 1, reserved
+ * concurrency 1) invokes the tick; the once-a-minute scheduled invocation is a
+ * watchdog that returns at once while the chain is alive and starts a new
+ * chain when it is not.
+ *
+ * The lease is the same item and the same rule as run-ticks.ts: one Guardian
+ * at a time. Its owner is the chain id carried by the messages, so any
+ * execution environment may run the chain's next tick; it also records the
+ * last tick's time (`lastAt`), so a message delivered twice (SQS standard is
+ * at-least-once) or a second chain (two watchdogs racing) is dropped by the
+ * conditional write. The states kept in memory between ticks (TickMemory) are
+ * used only when this process ran the chain's previous tick (`proc` in the
+ * lease); otherwise the tick reads everything afresh, as a new invocation
+ * does. They are checkpointed once a minute of ticks, as an invocation of the
+ * other clock does at its end.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { keys } from '../../adapters/dynamodb/table.ts';
+import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import { defaultConfig } from '../../core/contracts/service-config.ts';
+import { StaleStateError, ValidationError } from '../../core/errors.ts';
+import type { Clock } from '../../core/ports/clock.ts';
+import { LEASE_NAME } from './run-ticks.ts';
+import { loadConfig } from './state.ts';
+import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
+
+/** The body of one clock message: which chain, and the tick's scheduled time (epoch ms). */
+export const ChainMessage = z.strictObject({
+  chain: z.string().min(1).max(64),
+  at: z.number().int().nonnegative(),
+});
+export type ChainMessage = z.infer<typeof ChainMessage>;
+
+/** SQS caps DelaySeconds at 15 minutes. */
+export const MAX_DELAY_S = 900;
+
+/** Sends the next clock message with a delay, whole seconds. */
+export interface TickScheduler {
+  schedule(message: ChainMessage, delayS: number): Promise<void>;
+}
+
+/** The clock queue (SQS standard: only standard queues take a per-message DelaySeconds). */
+export function sqsTickScheduler(sqs: SQSClient, queueUrl: string): TickScheduler {
+  return {
+    async schedule(message, delayS) {
+      const valid = ChainMessage.parse(message);
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(valid),
+          DelaySeconds: Math.min(MAX_DELAY_S, Math.max(0, Math.round(delayS))),
+        }),
+      );
+    },
+  };
+}
+
+export interface ChainDeps extends TickDeps {
+  clock: Clock;
+  scheduler: TickScheduler;
+  /** This execution environment (one per process). */
+  proc: string;
+  /**
+   * Persist the states kept in memory this often, ms (default 5 min). They only matter if the
+   * execution environment is lost, and events older than EVENT_TIMEOUT count for nothing then.
+   */
+  checkpointEveryMs?: number;
+  /** Re-read whole host partitions (GUARD items changed by operators) this often, ms (default 5 min). */
+  fullReadEveryMs?: number;
+}
+
+export const CHAIN_DEFAULTS = { checkpointEveryMs: 300_000, fullReadEveryMs: 300_000 } as const;
+
+/** What one process keeps between the ticks it runs. */
+export interface ChainState {
+  chain: string | null;
+  memory: TickMemory;
+  /** Scheduled time of the last checkpoint (or of the first tick since memory was reset). */
+  checkpointAt: number | null;
+}
+
+export function newChainState(): ChainState {
+  return { chain: null, memory: { config: defaultConfig('guardian') }, checkpointAt: null };
+}
+
+export type ChainOutcome =
+  | { ran: true; report: TickReport | null; next: ChainMessage; delayS: number; resumed: boolean }
+  | { ran: false; reason: 'duplicate-or-other-chain' };
+
+export function parseChainMessage(body: string | undefined): ChainMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch (err) {
+    throw new ValidationError('clock message', [{ path: '', message: 'body is not JSON' }], { cause: err });
+  }
+  const parsed = ChainMessage.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new ValidationError('clock message', [
+      { path: i?.path.join('.') ?? '', message: i?.message ?? 'invalid' },
+    ]);
+  }
+  return parsed.data;
+}
+
+async function tryLease(
+  table: TableClient,
+  item: Record<string, unknown>,
+  expression: string,
+  values: Record<string, unknown>,
+): Promise<boolean> {
+  try {
+    await table.putIf(
+      { ...keys.lease(LEASE_NAME), ...item },
+      { expression, names: { '#o': 'owner' }, values },
+      'lease control-tick',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Take the lease for the tick `msg.at` of chain `msg.chain`: 'resume' when
+ * this process ran the chain's previous tick (memory valid), 'take' when the
+ * chain continues elsewhere or starts (memory discarded), null when the tick
+ * was run already or another chain holds a live lease.
+ */
+export async function takeChainLease(
+  table: TableClient,
+  msg: ChainMessage,
+  proc: string,
+  now: number,
+  windowMs: number,
+): Promise<'resume' | 'take' | null> {
+  const item = { owner: msg.chain, proc, lastAt: msg.at, expiresAt: Math.max(now, msg.at) + 3 * windowMs };
+  const values = { ':chain': msg.chain, ':at': msg.at };
+  if (
+    await tryLease(table, item, '#o = :chain AND proc = :proc AND lastAt < :at', { ...values, ':proc': proc })
+  )
+    return 'resume';
+  const taken = await tryLease(
+    table,
+    item,
+    'attribute_not_exists(pk) OR expiresAt <= :now OR (#o = :chain AND (attribute_not_exists(lastAt) OR lastAt < :at))',
+    { ...values, ':now': now },
+  );
+  return taken ? 'take' : null;
+}
+
+/** The next tick: one window on, or the next window boundary after now when the tick overran. */
+export function nextTick(at: number, now: number, windowMs: number): { at: number; delayS: number } {
+  const next = Math.max(at + windowMs, Math.ceil((now + 1) / windowMs) * windowMs);
+  return { at: next, delayS: Math.min(MAX_DELAY_S, Math.max(0, Math.round((next - now) / 1000))) };
+}
+
+/** One clock message: run its tick under the lease, then enqueue the next one. */
+export async function runChainedTick(
+  deps: ChainDeps,
+  state: ChainState,
+  msg: ChainMessage,
+): Promise<ChainOutcome> {
+  const { table, clock, logger } = deps;
+  // A fresh process does not know the window yet (the lease lasts three of them): read it first.
+  if (state.chain === null) state.memory.config = (await loadConfig(table, state.memory.config)).config;
+  const windowMs = state.memory.config.WINDOW_TIMELAPSE * 1000;
+  const lease = await takeChainLease(table, msg, deps.proc, clock.now(), windowMs);
+  if (lease === null) {
+    logger.info(
+      { chain: msg.chain, at: msg.at },
+      'clock message dropped: tick already run or another chain is live',
+    );
+    return { ran: false, reason: 'duplicate-or-other-chain' };
+  }
+  const resumed = lease === 'resume' && state.chain === msg.chain;
+  if (!resumed) {
+    // Someone else may have ticked since this process last did: nothing kept in memory is trusted.
+    state.chain = msg.chain;
+    state.memory = { config: state.memory.config };
+    state.checkpointAt = msg.at;
+  }
+  let report: TickReport | null = null;
+  try {
+    const fullReadEveryMs = deps.fullReadEveryMs ?? CHAIN_DEFAULTS.fullReadEveryMs;
+    report = await runTick(
+      { ...deps, fullReadEveryTicks: Math.max(1, Math.round(fullReadEveryMs / windowMs)) },
+      msg.at,
+      state.memory,
+    );
+    const every = deps.checkpointEveryMs ?? CHAIN_DEFAULTS.checkpointEveryMs;
+    if (msg.at - (state.checkpointAt ?? msg.at) + windowMs >= every) {
+      state.checkpointAt = msg.at;
+      const saved = await checkpoint(deps, state.memory);
+      logger.info({ chain: msg.chain, ...saved }, 'guardian checkpoint');
+    }
+  } catch (err) {
+    // The chain must outlive a bad tick: log it and carry on at the next window.
+    logger.error({ err, chain: msg.chain, at: msg.at }, 'control tick failed; the chain goes on');
+  }
+  const next = nextTick(msg.at, clock.now(), state.memory.config.WINDOW_TIMELAPSE * 1000);
+  const message = { chain: msg.chain, at: next.at };
+  await deps.scheduler.schedule(message, next.delayS);
+  return { ran: true, report, next: message, delayS: next.delayS, resumed };
+}
+
+/**
+ * The scheduled (once a minute) invocation in the chained clock: a live lease
+ * means the chain ticks, and nothing is done; otherwise a new chain starts at
+ * the next window. Two watchdogs racing start two chains; the lease keeps one.
+ */
+export async function watchdog(
+  deps: { table: TableClient; clock: Clock; scheduler: TickScheduler; logger: TickDeps['logger'] },
+  windowS?: number,
+): Promise<{ alive: boolean; started: ChainMessage | null }> {
+  const now = deps.clock.now();
+  const lease = await deps.table.get(keys.lease(LEASE_NAME));
+  if (lease !== null && typeof lease.expiresAt === 'number' && lease.expiresAt > now)
+    return { alive: true, started: null };
+  const windowMs =
+    1000 * (windowS ?? (await loadConfig(deps.table, defaultConfig('guardian'))).config.WINDOW_TIMELAPSE);
+  const next = nextTick(now - windowMs, now, windowMs);
+  const message = { chain: randomUUID(), at: next.at };
+  await deps.scheduler.schedule(message, next.delayS);
+  deps.logger.warn(
+    { chain: message.chain, at: message.at },
+    'control-tick clock was not ticking: new chain started',
+  );
+  return { alive: false, started: message };
+}
+
+/** The clock queue as the local event-source stand-in (local/scheduler.ts startQueueTrigger) reads it. */
+export function sqsTriggerQueue(sqs: SQSClient, queueUrl: string) {
+  return {
+    async receive(waitS: number, signal: AbortSignal) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: waitS }),
+        { abortSignal: signal },
+      );
+      return (out.Messages ?? []).map((m) => ({
+        messageId: m.MessageId ?? '',
+        receiptHandle: m.ReceiptHandle ?? '',
+        body: m.Body ?? '',
+      }));
+    },
+    async delete(receiptHandle: string) {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+    },
+  };
+}

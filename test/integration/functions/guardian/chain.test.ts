@@ -1,0 +1,229 @@
+import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { createSqsClient } from '../../../../adapters/aws.ts';
+import { keys } from '../../../../adapters/dynamodb/table.ts';
+import { silentLogger } from '../../../../adapters/logger.ts';
+import type { Resource } from '../../../../core/contracts/units.ts';
+import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
+import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
+import {
+  type ChainMessage,
+  newChainState,
+  parseChainMessage,
+  runChainedTick,
+  sqsTickScheduler,
+  sqsTriggerQueue,
+  type TickScheduler,
+  takeChainLease,
+  watchdog,
+} from '../../../../functions/guardian/chain.ts';
+import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
+import { takeLease } from '../../../../functions/guardian/run-ticks.ts';
+import { startQueueTrigger } from '../../../../local/scheduler.ts';
+import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
+import {
+  aContainer,
+  aHost,
+  putGuardianConfig,
+  putHost,
+  putRules,
+} from '../../../support/guardian-fixtures.ts';
+
+/** cpu 100 for every container in every window (below the default container's lower limit). */
+const lowCpu: MetricsSource = {
+  async usage(q: UsageQuery): Promise<UsageResult> {
+    const usage = new Map<string, Partial<Record<Resource, number | null>>>();
+    for (const s of q.structures) usage.set(s, { cpu: 100 });
+    return { usage, queries: 1, rejected: [] };
+  },
+};
+
+/** A clock set by the test (the chain never sleeps). */
+function manualClock(t: number) {
+  const c = {
+    t,
+    now: () => c.t,
+    sleep: async () => undefined,
+    set: (at: number) => {
+      c.t = at;
+    },
+  };
+  return c;
+}
+
+/** Keeps what would be sent to the clock queue. */
+function recordingScheduler(): TickScheduler & { sent: { message: ChainMessage; delayS: number }[] } {
+  const sent: { message: ChainMessage; delayS: number }[] = [];
+  return {
+    sent,
+    async schedule(message, delayS) {
+      sent.push({ message, delayS });
+    },
+  };
+}
+
+describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour) => {
+  let t: TestTable;
+  const T0 = 1_800_000_000_000; // a multiple of 10 s
+  beforeEach(async () => {
+    t = await createTestTable(flavour);
+    await putGuardianConfig(t.table, { WINDOW_TIMELAPSE: 10, WINDOW_DELAY: 0, EVENT_TIMEOUT: 90 });
+  });
+  afterEach(async () => {
+    await t.drop();
+  });
+
+  const deps = (clock: ReturnType<typeof manualClock>, scheduler: TickScheduler, proc = 'p1') => ({
+    table: t.table,
+    metrics: lowCpu,
+    sink: new RecordingRequestSink(silentLogger),
+    logger: silentLogger,
+    clock,
+    scheduler,
+    proc,
+  });
+
+  it('runs one tick per message and enqueues the next one window later', async () => {
+    const clock = manualClock(T0);
+    const s = recordingScheduler();
+    const state = newChainState();
+    const out = await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 });
+    expect(out).toMatchObject({ ran: true, next: { chain: 'c1', at: T0 + 10_000 }, delayS: 10 });
+    clock.set(T0 + 10_000);
+    const again = await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 + 10_000 });
+    expect(again).toMatchObject({ ran: true, resumed: true, next: { at: T0 + 20_000 } });
+    expect(s.sent.map((x) => x.message.at)).toEqual([T0 + 10_000, T0 + 20_000]);
+    expect(await t.table.get(keys.lease('control-tick'))).toMatchObject({
+      owner: 'c1',
+      proc: 'p1',
+      lastAt: T0 + 10_000,
+      expiresAt: T0 + 40_000, // three windows after the last tick
+    });
+  });
+
+  it('drops a message delivered twice, and a second chain while the first one lives', async () => {
+    const clock = manualClock(T0);
+    const s = recordingScheduler();
+    const state = newChainState();
+    await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 });
+    expect(await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 })).toEqual({
+      ran: false,
+      reason: 'duplicate-or-other-chain',
+    });
+    expect(
+      await runChainedTick(deps(clock, s, 'p2'), newChainState(), { chain: 'c2', at: T0 + 10_000 }),
+    ).toMatchObject({
+      ran: false,
+    });
+    expect(s.sent).toHaveLength(1); // only the first chain goes on
+  });
+
+  it('lets another process run the chain, reading afresh; a dead chain is taken over after its lease expires', async () => {
+    const clock = manualClock(T0);
+    expect(await takeChainLease(t.table, { chain: 'c1', at: T0 }, 'p1', T0, 10_000)).toBe('take');
+    expect(await takeChainLease(t.table, { chain: 'c1', at: T0 + 10_000 }, 'p1', T0 + 10_000, 10_000)).toBe(
+      'resume',
+    );
+    expect(await takeChainLease(t.table, { chain: 'c1', at: T0 + 20_000 }, 'p2', T0 + 20_000, 10_000)).toBe(
+      'take',
+    );
+    // c1 stops: c2 waits until the lease (three windows after c1's last tick) has expired
+    expect(
+      await takeChainLease(t.table, { chain: 'c2', at: T0 + 40_000 }, 'p3', T0 + 40_000, 10_000),
+    ).toBeNull();
+    expect(await takeChainLease(t.table, { chain: 'c2', at: T0 + 50_000 }, 'p3', T0 + 50_000, 10_000)).toBe(
+      'take',
+    );
+    // and the invocation clock's lease excludes it as well (same item)
+    expect(await takeLease(t.table, 'an-invocation', T0 + 55_000, T0 + 75_000)).toBe(false);
+    void clock;
+  });
+
+  it('keeps events in memory between the ticks it runs and checkpoints them every checkpointEveryMs', async () => {
+    // 20 s windows, a checkpoint a minute: three ticks, fewer than the six down events CpuRescaleDown needs
+    await putGuardianConfig(t.table, { WINDOW_TIMELAPSE: 20, WINDOW_DELAY: 0, EVENT_TIMEOUT: 180 });
+    const host = uniqueName('h');
+    const low = uniqueName('low');
+    await putRules(t.table, DEFAULT_RULES);
+    await putHost(t.table, aHost(host, [aContainer(low, host)]));
+    const clock = manualClock(T0);
+    const s = recordingScheduler();
+    const state = newChainState();
+    const writes: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      clock.set(T0 + k * 20_000);
+      const out = await runChainedTick({ ...deps(clock, s), checkpointEveryMs: 60_000 }, state, {
+        chain: 'c1',
+        at: T0 + k * 20_000,
+      });
+      if (out.ran) writes.push(out.report?.guardWrites ?? -1);
+      if (k === 1) expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(1); // as first written
+    }
+    expect(writes).toEqual([1, 0, 0]); // the new GUARD item, then nothing until the checkpoint
+    expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(3); // checkpointed after the 3rd
+  });
+
+  it('watchdog: does nothing while the chain is alive, starts a new chain when it has stopped', async () => {
+    const clock = manualClock(T0 + 3000);
+    const s = recordingScheduler();
+    const first = await watchdog({ table: t.table, clock, scheduler: s, logger: silentLogger });
+    expect(first.alive).toBe(false);
+    expect(first.started?.at).toBe(T0 + 10_000); // the next window boundary
+    expect(s.sent[0]?.delayS).toBe(7);
+    const started = first.started as ChainMessage;
+    clock.set(started.at);
+    await runChainedTick(deps(clock, s), newChainState(), started);
+    clock.set(started.at + 25_000);
+    expect(await watchdog({ table: t.table, clock, scheduler: s, logger: silentLogger })).toEqual({
+      alive: true,
+      started: null,
+    });
+    clock.set(started.at + 31_000); // no tick for three windows
+    expect((await watchdog({ table: t.table, clock, scheduler: s, logger: silentLogger })).alive).toBe(false);
+  });
+});
+
+describe('the clock queue on fauxqs', () => {
+  let sqs: SQSClient;
+  let queueUrl: string;
+  beforeAll(async () => {
+    sqs = createSqsClient({ endpoint: sqsEndpoint(), region: 'us-east-1' });
+    const out = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('clock') }));
+    queueUrl = out.QueueUrl as string;
+  });
+  afterAll(async () => {
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    sqs.destroy();
+  });
+
+  it('delivers a tick after its delay to the local event-source stand-in, which deletes it once handled', async () => {
+    const ac = new AbortController();
+    const seen: { msg: ChainMessage; at: number }[] = [];
+    const sentAt = Date.now();
+    await sqsTickScheduler(sqs, queueUrl).schedule({ chain: 'c1', at: sentAt + 1000 }, 1);
+    const trigger = startQueueTrigger({
+      name: 'controlTick',
+      queue: sqsTriggerQueue(sqs, queueUrl),
+      timeoutMs: 5000,
+      signal: ac.signal,
+      handler: async (event) => {
+        for (const r of event.Records) seen.push({ msg: parseChainMessage(r.body), at: Date.now() });
+      },
+    });
+    for (let i = 0; i < 60 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    const stats = await trigger.done;
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.msg).toEqual({ chain: 'c1', at: sentAt + 1000 });
+    expect(seen[0]?.at).toBeGreaterThanOrEqual(sentAt + 900); // not before its delay
+    expect(stats).toMatchObject({ invocations: 1, failures: 0 });
+    const left = await sqsTriggerQueue(sqs, queueUrl).receive(0, new AbortController().signal);
+    expect(left).toEqual([]); // deleted
+  });
+
+  it('refuses a malformed clock message, naming the field', () => {
+    expect(() => parseChainMessage('{"chain":"c1"}')).toThrow(/at/);
+    expect(() => parseChainMessage('not json')).toThrow(/JSON/);
+  });
+});
