@@ -6,6 +6,9 @@
  *
  *   loop.reaction_p50_s / loop.reaction_p95_s   CPU step in a container → higher cfs quota (local/reaction.ts)
  *   loop.scaledown_p50_s                        load stopped → lower quota
+ *                                               (each step's load starts after 3 s plus a random
+ *                                               pause of up to one tick period, so the steps meet
+ *                                               every phase of the control tick)
  *   (…_tuned)                                   the same at the tuned config (1 s windows)
  *   loop.utilisation_gain                       ∫usage ÷ ∫allocation, scaled vs. fixed at max, same phased workload
  *   loop.overhead_pct                           run-time overhead of a long CPU-bound job (≈ 180 s on one
@@ -39,6 +42,7 @@ import { writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { defaultConfig } from '../core/contracts/service-config.ts';
 import { countsFromRun, estimateMonthlyCost, type LoopCounts } from '../core/cost/model.ts';
 import {
   CGROUP_V1_ROOT,
@@ -48,7 +52,7 @@ import {
   LXC_PATH,
   type WorkloadContainer,
 } from '../local/containers.ts';
-import { DEMO_SPEC, type RunningLoop, startLoop } from '../local/loop.ts';
+import { DEMO_SPEC, LOOP_CONFIGS, type RunningLoop, startLoop } from '../local/loop.ts';
 import {
   allocationTimeline,
   type CgroupSample,
@@ -218,6 +222,9 @@ async function reactionSteps(
       steps: STEPS,
       timeoutMs: 120_000,
       settleMs: 3_000,
+      // loads start at every phase of the control tick, as real load does
+      jitterMs:
+        (LOOP_CONFIGS[config].guardian.WINDOW_TIMELAPSE ?? defaultConfig('guardian').WINDOW_TIMELAPSE) * 1000,
       signal,
       onResult: (step, dir, res) =>
         say(
