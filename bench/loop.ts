@@ -316,8 +316,10 @@ async function quality(emit: Emit, loop: RunningLoop, signal: AbortSignal): Prom
     const quota = cgroupFileReader(CGROUP_V1_ROOT, scaled.cgroupPath, 'cpu', 'cpu.cfs_quota_us');
     const idleQuota = await settledQuota(quota, signal);
     say(`overhead: scaled container idle at ${quotaToShares(idleQuota)} shares`);
-    const probe = 300_000;
-    const probeS = await timedJob(fixed, probe);
+    // ≈ 5 s on one core, less what starting a command in the container costs (lxc-attach)
+    const probe = 2_000_000;
+    const startS = await timedJob(fixed, 1);
+    const probeS = Math.max(0.1, (await timedJob(fixed, probe)) - startS);
     const jobSamples: CgroupSample[][] = [];
     for (const [name, seconds] of [
       ['loop.overhead_pct_60s', 60],
