@@ -4,6 +4,14 @@
  * OpenTSDB-compatible /api/put under BDWatchdog's names and units — CPU in
  * shares (100 = one core), memory in MiB, disk in MiB/s, network in Mbit/s —
  * tagged host=<container>, with pid/command tags as BDWatchdog sends them.
+ *
+ * Points carry epoch-millisecond timestamps (13 digits; OpenTSDB 2.x and
+ * VictoriaMetrics' OpenTSDB listener both store them to the millisecond): a
+ * point stamped with the instant its sample was taken falls in the usage
+ * window that really contains it, and two samples within one second (a
+ * sub-second period, BDWatchdog's 0.2 s flushes) do not collide on one
+ * whole-second timestamp, which OpenTSDB would overwrite and VictoriaMetrics'
+ * de-duplication would drop.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +35,7 @@ export interface UsageSample {
 
 export interface OpenTsdbPoint {
   metric: string;
+  /** Epoch milliseconds. */
   timestamp: number;
   value: number;
   tags: Record<string, string>;
@@ -153,7 +162,7 @@ export function toPoints(
 ): OpenTsdbPoint[] {
   const seconds = (now.atMs - prev.atMs) / 1000;
   if (seconds <= 0) return [];
-  const timestamp = Math.floor(now.atMs / 1000);
+  const timestamp = Math.round(now.atMs);
   const baseTags = { host: container, pid: String(tags.pid ?? 0), command: 'container' };
   const nsToShares = (nsPerS: number | null) => (nsPerS === null ? null : (nsPerS / 1e9) * SHARES_PER_CORE);
   const values: [string, number | null][] = [

@@ -83,35 +83,28 @@ export interface LoopConfig {
   guardian: Partial<GuardianConfig>;
   /** Rule fields changed by name (e.g. fewer events before a request). */
   rules: Record<string, Partial<Rule>>;
-  /** Usage publisher period, seconds (BDWatchdog itself flushes every 0.2 s). */
-  publishS: number;
+  /** Usage publisher period, ms (BDWatchdog itself flushes every 0.2 s). */
+  publishMs: number;
 }
 
 export const LOOP_CONFIGS: Record<LoopConfigName, LoopConfig> = {
   // The shipped service configs and rules, as stored by the bootstrap.
-  default: { guardian: {}, rules: {}, publishS: 1 },
-  // Short windows, one event per scale-up: reaction in a few seconds. The delay stays 2 s:
-  // points carry whole-second timestamps and VictoriaMetrics shows them ≈ 1 s after the put.
+  default: { guardian: {}, rules: {}, publishMs: 1000 },
+  // Short windows, usage published every 0.2 s (as BDWatchdog flushes), read 1 s behind real
+  // time: points carry their sample's instant in ms and VictoriaMetrics shows a point ≈ 1.0 s
+  // after the put, so the window (now − 2 s, now − 1 s] is complete when the tick reads it.
+  // (With whole-second stamps the delay had to be 2 s.) Up rules as shipped (one event);
+  // three down events instead of six, four instead of eight for memory.
   tuned: {
-    guardian: { WINDOW_TIMELAPSE: 1, WINDOW_DELAY: 2, EVENT_TIMEOUT: 20 },
+    guardian: { WINDOW_TIMELAPSE: 1, WINDOW_DELAY: 1, EVENT_TIMEOUT: 20 },
     rules: {
-      CpuRescaleUp: { events_to_remove: 1, rule: upRule('cpu', 1, 2) },
       CpuRescaleDown: { events_to_remove: 3, rule: downRule('cpu', 3) },
-      MemRescaleUp: { events_to_remove: 1, rule: upRule('mem', 1, 6) },
       MemRescaleDown: { events_to_remove: 4, rule: downRule('mem', 4) },
     },
-    publishS: 1,
+    publishMs: 200,
   },
 };
 
-function upRule(_res: string, need: number, oppositeAtMost: number): Rule['rule'] {
-  return {
-    and: [
-      { '>=': [{ var: 'events.scale.up' }, need] },
-      { '<=': [{ var: 'events.scale.down' }, oppositeAtMost] },
-    ],
-  };
-}
 function downRule(_res: string, need: number): Rule['rule'] {
   return {
     and: [{ '>=': [{ var: 'events.scale.down' }, need] }, { '<=': [{ var: 'events.scale.up' }, 0] }],
@@ -345,18 +338,22 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     );
 
     // The host agent for this machine, in-process, publishing usage to VictoriaMetrics.
-    const agentConfig = loadAgentConfig({
-      SC_AGENT_HOST: host,
-      SC_TABLE: platform.tableName,
-      SC_QUEUE_PREFIX: platform.queuePrefix,
-      SC_AGENT_PUBLISH_URL: opentsdbUrl,
-      SC_AGENT_PUBLISH_S: String(chosen.publishS),
-      SC_AGENT_WAIT_TIME_S: '20',
-      SC_AGENT_RECONCILE_S: '10',
-      SC_AGENT_UNKNOWN_RETRY_S: '1',
-      SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
-      LOG_LEVEL: 'info',
-    });
+    const agentConfig = {
+      ...loadAgentConfig({
+        SC_AGENT_HOST: host,
+        SC_TABLE: platform.tableName,
+        SC_QUEUE_PREFIX: platform.queuePrefix,
+        SC_AGENT_PUBLISH_URL: opentsdbUrl,
+        SC_AGENT_PUBLISH_S: String(Math.max(1, Math.round(chosen.publishMs / 1000))),
+        SC_AGENT_WAIT_TIME_S: '20',
+        SC_AGENT_RECONCILE_S: '10',
+        SC_AGENT_UNKNOWN_RETRY_S: '1',
+        SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
+        LOG_LEVEL: 'info',
+      }),
+      // the agent's env takes whole seconds; the named config may publish more often
+      publishMs: chosen.publishMs,
+    };
     // The agent's own small AWS clients, as deployed (host-agent/aws/), not the SDK.
     const agentCredentials = async () => LOCAL.credentials;
     const agentTable = new LiteTable(platform.tableName, {
@@ -387,7 +384,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       },
     });
     say(
-      `host agent  started${agentConfig.dryRun ? ' in DRY-RUN (limits are not written)' : ''}; usage → ${opentsdbUrl}/api/put every ${chosen.publishS} s`,
+      `host agent  started${agentConfig.dryRun ? ' in DRY-RUN (limits are not written)' : ''}; usage → ${opentsdbUrl}/api/put every ${chosen.publishMs / 1000} s`,
     );
 
     // The control tick, built from its own env schema, reading usage through the Prometheus API,

@@ -95,6 +95,81 @@ export function overheadPct(scaledRuntimeS: number, fixedRuntimeS: number): numb
   return (scaledRuntimeS / fixedRuntimeS - 1) * 100;
 }
 
+/** What the CPU allocation did during one run (a job), from its samples: why a job took longer. */
+export interface AllocationTimeline {
+  /** cfs quota as shares (100 = one core) at the first sample; null = no quota */
+  startShares: number | null;
+  /** Seconds from the first sample to the first higher quota; null = never raised */
+  firstRaiseS: number | null;
+  /** Quota changes up and down during the run */
+  raises: number;
+  cuts: number;
+  minShares: number | null;
+  maxShares: number | null;
+}
+
+const shares = (s: CgroupSample): number | null =>
+  s.cpuQuotaUs < 0 || s.cpuPeriodUs <= 0 ? null : (s.cpuQuotaUs / s.cpuPeriodUs) * 100;
+
+export function allocationTimeline(samples: readonly CgroupSample[]): AllocationTimeline {
+  const first = samples[0];
+  const out: AllocationTimeline = {
+    startShares: first === undefined ? null : shares(first),
+    firstRaiseS: null,
+    raises: 0,
+    cuts: 0,
+    minShares: null,
+    maxShares: null,
+  };
+  for (let i = 0; i < samples.length; i++) {
+    const b = samples[i] as CgroupSample;
+    const v = shares(b);
+    if (v !== null) {
+      out.minShares = out.minShares === null ? v : Math.min(out.minShares, v);
+      out.maxShares = out.maxShares === null ? v : Math.max(out.maxShares, v);
+    }
+    if (i === 0) continue;
+    const a = samples[i - 1] as CgroupSample;
+    const u = shares(a);
+    if (u === null || v === null || u === v) continue;
+    if (v > u) {
+      out.raises += 1;
+      if (out.firstRaiseS === null && first !== undefined) out.firstRaiseS = (b.atMs - first.atMs) / 1000;
+    } else out.cuts += 1;
+  }
+  return out;
+}
+
+/** Run times of the same job, scaled and fixed, run alternately: the medians and their overhead. */
+export interface PairedOverhead {
+  scaledMedianS: number;
+  fixedMedianS: number;
+  /** overheadPct(scaledMedianS, fixedMedianS) */
+  pct: number;
+  /** Each pair's own overhead, percent (scaled run i against fixed run i) */
+  pairsPct: number[];
+}
+
+export function pairedOverhead(scaledS: readonly number[], fixedS: readonly number[]): PairedOverhead {
+  if (scaledS.length === 0 || scaledS.length !== fixedS.length)
+    throw new RangeError('need as many fixed runs as scaled runs, at least one');
+  const mid = (xs: readonly number[]) => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    const n = sorted.length;
+    return n % 2 === 1
+      ? (sorted[(n - 1) / 2] as number)
+      : ((sorted[n / 2 - 1] as number) + (sorted[n / 2] as number)) / 2;
+  };
+  const scaledMedianS = mid(scaledS);
+  const fixedMedianS = mid(fixedS);
+  return {
+    scaledMedianS,
+    fixedMedianS,
+    pct: overheadPct(scaledMedianS, fixedMedianS),
+    pairsPct: scaledS.map((s, i) => overheadPct(s, fixedS[i] as number)),
+  };
+}
+
 function keyed(text: string, key: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${key} `));
   return line === undefined ? 0 : Number(line.slice(key.length + 1));

@@ -94,6 +94,15 @@ export async function measureSteps(opts: {
   pollMs?: number;
   /** Pause between a scale-down and the next step, ms. */
   settleMs?: number;
+  /**
+   * A further pause before each step's load, uniform in [0, jitterMs): set it to the
+   * tick period so the loads start at every phase of the control tick, as real load
+   * does — without it every step starts at the same phase (settle after a tick) and
+   * the delays measure that one phase only.
+   */
+  jitterMs?: number;
+  /** Uniform in [0, 1) (default Math.random). */
+  random?: () => number;
   clock?: Clock;
   signal?: AbortSignal;
   onResult?: (step: number, direction: 'up' | 'down', r: Reaction) => void;
@@ -112,6 +121,8 @@ export async function measureSteps(opts: {
   };
   try {
     for (let step = 0; step < opts.steps && !opts.signal?.aborted; step++) {
+      if (opts.jitterMs !== undefined && opts.jitterMs > 0)
+        await clock.sleep(Math.floor((opts.random ?? Math.random)() * opts.jitterMs), opts.signal);
       for (const [direction, phase, reached] of [
         ['up', load, rose],
         ['down', { kind: 'idle' }, fell],

@@ -9,8 +9,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { PlatformEnv } from '../adapters/platform-env.ts';
+import type { RequestRule } from '../core/contracts/rule.ts';
 import { SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
 import { RESOURCE_UNITS } from '../core/contracts/units.ts';
+import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { ApiEnv } from '../functions/api/wiring.ts';
 import { ControlTickEnv } from '../functions/guardian/wiring.ts';
 import { OpsEnv } from '../functions/ops/env.ts';
@@ -139,6 +141,59 @@ export function renderServiceConfigs(): string {
   return parts.join('\n');
 }
 
+/** The threshold a request rule compares one event count with (`>=` or `<=`), if it has one. */
+function threshold(expr: unknown, op: '>=' | '<=', count: 'up' | 'down'): number | null {
+  if (expr === null || typeof expr !== 'object') return null;
+  if (Array.isArray(expr)) {
+    for (const e of expr) {
+      const t = threshold(e, op, count);
+      if (t !== null) return t;
+    }
+    return null;
+  }
+  for (const [key, args] of Object.entries(expr)) {
+    if (
+      key === op &&
+      Array.isArray(args) &&
+      (args[0] as { var?: unknown } | null)?.var === `events.scale.${count}` &&
+      typeof args[1] === 'number'
+    )
+      return args[1];
+    const t = threshold(args, op, count);
+    if (t !== null) return t;
+  }
+  return null;
+}
+
+/** The default request rules as a table: what each needs, what blocks it, what it asks for. */
+export function renderDefaultRules(): string {
+  const rows = DEFAULT_RULES.filter((r): r is RequestRule => r.generates === 'requests').map((r) => {
+    const other = r.rescale_type === 'up' ? 'down' : 'up';
+    const need = threshold(r.rule, '>=', r.rescale_type);
+    const block = threshold(r.rule, '<=', other);
+    const amount = r.rescale_policy === 'fit_to_usage' ? '—' : `${r.amount} ${RESOURCE_UNITS[r.resource]}`;
+    return `| \`${r.name}\` | ${need ?? '?'} ${r.rescale_type} | more than ${block ?? '?'} ${other} | \`${r.rescale_policy}\` | ${amount} |`;
+  });
+  return [
+    'Loaded by `npm run bootstrap` (core/policy/default-rules.ts); changed through the API/CLI',
+    '(`sc rule set CpuRescaleUp events-required 2`). Each resource has an event rule',
+    '`<res>_exceeded_upper` (window mean usage above `upper`, below `max`) and `<res>_dropped_lower`',
+    '(usage below `lower`, `lower` above `min`); a request rule fires when enough events of its',
+    'direction are alive (younger than `EVENT_TIMEOUT`) and consumes them.',
+    '',
+    '**Fast up, slow down.** The original framework needs two events before CpuRescaleUp,',
+    'MemRescaleUp and NetRescaleUp; here every up rule fires on one event (one window above `upper`)',
+    "while the down rules keep the original's 6 (8 for memory) events — the asymmetry of Kubernetes'",
+    'HPA (immediate scale-up, stabilised scale-down). A container pinned at its limit loses work every',
+    'window it waits; one noisy window costs one step up, held until six low windows (30 s at the',
+    'default 5 s window) fit it back to usage. Reaction at the default config: one window (5 s) earlier.',
+    '',
+    '| request rule | needs events | blocked by | policy | amount |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
 export const README = join(ROOT, 'README.md');
 const BEGIN = '<!-- config:begin -->';
 const END = '<!-- config:end -->';
@@ -160,6 +215,10 @@ export function renderConfigDocs(): string {
     '## Service configs',
     '',
     renderServiceConfigs(),
+    '',
+    '## Default rules',
+    '',
+    renderDefaultRules(),
   ];
   parts.push(
     '',

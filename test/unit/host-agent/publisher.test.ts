@@ -46,7 +46,18 @@ describe('toPoints', () => {
       'proc.net.tcp.out.mb': 0,
     });
     expect(pts[0]?.tags).toEqual({ host: 'c1', pid: '42', command: 'container' });
-    expect(pts[0]?.timestamp).toBe(5);
+    expect(pts[0]?.timestamp).toBe(5000); // the sample's instant, epoch ms
+  });
+
+  it('stamps each point with its sample instant in epoch ms, so sub-second samples stay apart', () => {
+    const t0 = 1_795_848_279_978; // 13 digits: OpenTSDB reads it as milliseconds
+    const at = (atMs: number, cpuUserNs: number): UsageSample => ({ ...zero, atMs, cpuUserNs });
+    const a = toPoints('c1', at(t0, 0), at(t0 + 400, 0.2e9), { pid: null }); // 0.2 core-s in 0.4 s = 50 shares
+    const b = toPoints('c1', at(t0 + 400, 0.2e9), at(t0 + 800, 0.6e9), { pid: null }); // 0.4 in 0.4 s = 100
+    const cpu = (pts: typeof a) => pts.find((p) => p.metric === 'proc.cpu.user');
+    expect(cpu(a)).toMatchObject({ timestamp: 1_795_848_280_378, value: 50 });
+    expect(cpu(b)).toMatchObject({ timestamp: 1_795_848_280_778, value: 100 }); // same whole second, distinct stamp
+    expect(String(cpu(b)?.timestamp)).toHaveLength(13);
   });
 
   it('leaves out what has no data and counters that went backwards (a restart)', () => {

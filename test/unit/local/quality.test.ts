@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { type CgroupSample, overheadPct, summarise, utilisationGain } from '../../../local/quality.ts';
+import {
+  allocationTimeline,
+  type CgroupSample,
+  overheadPct,
+  pairedOverhead,
+  summarise,
+  utilisationGain,
+} from '../../../local/quality.ts';
 
 const MiB = 2 ** 20;
 function sample(s: number, over: Partial<CgroupSample> = {}): CgroupSample {
@@ -62,5 +69,53 @@ describe('comparisons with a fixed allocation', () => {
     expect(utilisationGain(0.708, 0.4)).toBeCloseTo(0.77, 9); // 0.708 ÷ 0.4 − 1
     expect(overheadPct(106, 100)).toBeCloseTo(6, 9);
     expect(() => utilisationGain(0.5, 0)).toThrow(RangeError);
+  });
+});
+
+describe('allocationTimeline', () => {
+  it('tells where the quota started, when it first rose, and how often it moved', () => {
+    const t = allocationTimeline([
+      sample(0, { cpuQuotaUs: 65_000 }), // 65 shares at the job's start
+      sample(1, { cpuQuotaUs: 65_000 }),
+      sample(7.5, { cpuQuotaUs: 140_000 }), // +75 after 7.5 s
+      sample(40, { cpuQuotaUs: 130_000 }), // a fit_to_usage cut while the job ran
+      sample(60, { cpuQuotaUs: 130_000 }),
+    ]);
+    expect(t).toEqual({
+      startShares: 65,
+      firstRaiseS: 7.5,
+      raises: 1,
+      cuts: 1,
+      minShares: 65,
+      maxShares: 140,
+    });
+  });
+
+  it('has no raise when the quota never rose, and ignores an unlimited quota', () => {
+    const t = allocationTimeline([sample(0, { cpuQuotaUs: -1 }), sample(5, { cpuQuotaUs: 50_000 })]);
+    expect(t).toEqual({
+      startShares: null,
+      firstRaiseS: null,
+      raises: 0,
+      cuts: 0,
+      minShares: 50,
+      maxShares: 50,
+    });
+  });
+});
+
+describe('pairedOverhead', () => {
+  it('compares the median scaled run time with the median fixed one, and keeps each pair', () => {
+    const o = pairedOverhead([66, 62, 63], [60, 61, 59]);
+    expect(o.scaledMedianS).toBe(63);
+    expect(o.fixedMedianS).toBe(60);
+    expect(o.pct).toBeCloseTo(5, 9); // 63 ÷ 60 − 1
+    expect(o.pairsPct.map((p) => Math.round(p * 100) / 100)).toEqual([10, 1.64, 6.78]); // 66/60, 62/61, 63/59
+  });
+
+  it('takes the mean of the middle two for an even count, and refuses unpaired runs', () => {
+    expect(pairedOverhead([10, 12], [10, 10]).scaledMedianS).toBe(11);
+    expect(() => pairedOverhead([1, 2], [1])).toThrow(RangeError);
+    expect(() => pairedOverhead([], [])).toThrow(RangeError);
   });
 });

@@ -107,6 +107,41 @@ describe('measureSteps', () => {
     expect(phases.at(-1)).toBe('idle');
   });
 
+  it('starts each load after the settle pause plus a jitter, so steps meet every phase of the tick', async () => {
+    const clock = new ManualClock();
+    const loop = fakeLoop(clock, { upAfterMs: 1_000, downAfterMs: 2_000 });
+    const randoms = [0.5, 0.25, 0];
+    const start = clock.now();
+    const loadsAt: number[] = [];
+    const downSeenAt: number[] = [];
+    const container = {
+      setPhase: async (p: Phase) => {
+        if (p.kind === 'cpu') loadsAt.push(clock.now());
+        await loop.container.setPhase(p);
+      },
+    };
+    await drive(
+      clock,
+      measureSteps({
+        container,
+        read: loop.read,
+        steps: 3,
+        timeoutMs: 60_000,
+        pollMs: 100,
+        settleMs: 1_000,
+        jitterMs: 4_000,
+        random: () => randoms.shift() ?? 0,
+        clock,
+        onResult: (_step, direction) => {
+          if (direction === 'down') downSeenAt.push(clock.now());
+        },
+      }),
+    );
+    expect((loadsAt[0] as number) - start).toBe(2_000); // 0.5 × 4 s before the first step
+    expect((loadsAt[1] as number) - (downSeenAt[0] as number)).toBe(2_000); // settle 1 s + 0.25 × 4 s
+    expect((loadsAt[2] as number) - (downSeenAt[1] as number)).toBe(1_000); // settle 1 s + 0 × 4 s
+  });
+
   it('counts a limit that never falls as a scale-down failure', async () => {
     const clock = new ManualClock();
     const loop = fakeLoop(clock, { upAfterMs: 1_000, downAfterMs: null });

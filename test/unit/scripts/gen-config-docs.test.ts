@@ -31,6 +31,13 @@ describe('docs/configuration.md', () => {
     }
     expect(doc).toContain('| `SC_TABLE` | string matching `^[A-Za-z0-9_.-]{3,255}$` | `"sc-state"` |');
   });
+
+  it('lists the default request rules with the events they need (fast up, slow down)', () => {
+    const doc = renderConfigDocs();
+    expect(doc).toContain('| `CpuRescaleUp` | 1 up | more than 2 down | `amount` | 75 shares |');
+    expect(doc).toContain('| `CpuRescaleDown` | 6 down | more than 0 up | `fit_to_usage` | — |');
+    expect(doc).toContain('| `MemRescaleDown` | 8 down | more than 0 up | `fit_to_usage` | — |');
+  });
 });
 
 describe('describeType', () => {

@@ -3,7 +3,6 @@ import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
-import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick } from '../../../../functions/guardian/tick.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';
@@ -16,6 +15,7 @@ import {
   putHost,
   putRules,
 } from '../../../support/guardian-fixtures.ts';
+import { TWO_EVENT_CPU_UP_RULES } from './two-event-rules.ts';
 
 describe.each(DYNAMO_FLAVOURS)('guardian dry run on %s', (flavour) => {
   let t: TestTable;
@@ -25,7 +25,7 @@ describe.each(DYNAMO_FLAVOURS)('guardian dry run on %s', (flavour) => {
 
   beforeAll(async () => {
     t = await createTestTable(flavour);
-    await putRules(t.table, DEFAULT_RULES);
+    await putRules(t.table, TWO_EVENT_CPU_UP_RULES);
     await putHost(
       t.table,
       aHost(host, [aContainer(global, host), aContainer(marked, host), aContainer(live, host)]),

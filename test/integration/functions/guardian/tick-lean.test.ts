@@ -10,7 +10,6 @@ import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import type { Resource } from '../../../../core/contracts/units.ts';
-import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
@@ -23,6 +22,7 @@ import {
   putHost,
   putRules,
 } from '../../../support/guardian-fixtures.ts';
+import { TWO_EVENT_CPU_UP_RULES } from './two-event-rules.ts';
 
 /** cpu usage per container, the same in every window. */
 class FixedUsage implements MetricsSource {
@@ -47,7 +47,7 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
 
   beforeEach(async () => {
     t = await createTestTable(flavour);
-    await putRules(t.table, DEFAULT_RULES);
+    await putRules(t.table, TWO_EVENT_CPU_UP_RULES);
     await putGuardianConfig(t.table, { GUARDABLE_RESOURCES: ['cpu'] });
     // cpu max 400, current 300, boundary 10 % of max = 40 → upper 260, lower 220
     await putHost(t.table, aHost(host, [aContainer(low, host), aContainer(hot, host)]));

@@ -19,6 +19,7 @@ import {
   putRules,
 } from '../../../support/guardian-fixtures.ts';
 import { type OpenTsdbFront, startOpenTsdbFront } from '../../../support/opentsdb-front.ts';
+import { TWO_EVENT_CPU_UP_RULES } from './two-event-rules.ts';
 
 let front: OpenTsdbFront;
 beforeAll(async () => {
@@ -53,7 +54,7 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
       EVENT_TIMEOUT: 60,
       GUARDABLE_RESOURCES: ['cpu', 'mem'],
     });
-    await putRules(t.table, DEFAULT_RULES);
+    await putRules(t.table, TWO_EVENT_CPU_UP_RULES);
     await t.table.put({
       ...keys.rule('bad_rule'),
       ...DEFAULT_RULES[2],

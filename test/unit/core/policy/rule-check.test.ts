@@ -66,7 +66,7 @@ describe('checkRule', () => {
   });
 
   it('refuses events_to_remove larger than the events the rule requires', () => {
-    expectRefused({ ...cpuUp, events_to_remove: 3 }, 'events_to_remove', /3 exceeds the 2 up events/);
+    expectRefused({ ...cpuUp, events_to_remove: 3 }, 'events_to_remove', /3 exceeds the 1 up events/);
   });
 
   it('refuses events_to_remove 0 and a rule that fires with no events', () => {

@@ -29,35 +29,43 @@ function run(input: Partial<DecideInput> & { usage: DecideInput['usage'] }) {
 }
 
 describe('decide', () => {
-  it('adds an up event when cpu usage exceeds upper', () => {
-    // cpu margin 10 % of 400 = 40 → upper 260; 280 > 260
+  it('adds an up event when cpu usage exceeds upper and requests CpuRescaleUp +75 on it (one event up)', () => {
+    // cpu margin 10 % of 400 = 40 → upper 260; 280 > 260 → one up event, and CpuRescaleUp needs one
     const out = run({ usage: { cpu: 280, mem: 1500 } });
     expect(out.newEvents).toEqual([
       { structure: 'c0', resource: 'cpu', direction: 'up', rule: 'cpu_exceeded_upper', timestamp: 1_000_000 },
     ]);
-    expect(out.requests).toEqual([]);
     expect(out.state.limits.cpu).toMatchObject({ upper: 260, lower: 220 });
     expect(out.state.limits.mem).toMatchObject({ upper: 1639, lower: 1230 }); // 2048 − floor(409.6) = 1639; 1639 − 409
+    expect(out.requests).toHaveLength(1);
+    expect(out.requests[0]).toMatchObject({
+      structure: 'c0',
+      resource: 'cpu',
+      amount: 75, // 300 + 75 = 375 ≤ max 400: untrimmed
+      usage: 280,
+      source: 'guardian',
+    });
+    expect(out.requests[0]?.reasons[0]).toMatchObject({
+      source: 'CpuRescaleUp',
+      values: { up: 1, down: 0, upper: 260 },
+    });
+    expect(out.state.events).toEqual([]); // the one up event consumed
+    expect(out.state.lastDecision?.text).toBe('CpuRescaleUp +75');
     expect(out.changed).toBe(true);
   });
 
-  it('requests CpuRescaleUp +75 on the second up event, consuming both', () => {
-    const first = run({ usage: { cpu: 280, mem: 1500 } });
-    const second = run({ previous: first.state, usage: { cpu: 290, mem: 1500 }, now: 1_005_000 });
-    expect(second.requests).toHaveLength(1);
-    expect(second.requests[0]).toMatchObject({
-      structure: 'c0',
-      resource: 'cpu',
-      amount: 75,
-      usage: 290,
-      source: 'guardian',
-    });
-    expect(second.requests[0]?.reasons[0]).toMatchObject({
-      source: 'CpuRescaleUp',
-      values: { up: 2, down: 0, upper: 260 },
-    });
-    expect(second.state.events).toEqual([]); // 2 up events consumed
-    expect(second.state.lastDecision?.text).toBe('CpuRescaleUp +75');
+  it('scales up on one event but down only after six (fast up, slow down)', () => {
+    // usage 100 < lower 220 for five ticks: five down events, no request yet
+    let prev: GuardState | null = null;
+    for (let i = 0; i < 5; i++) {
+      const out = run({ previous: prev, usage: { cpu: 100, mem: 1500 }, now: 1_000_000 + i * 5000 });
+      expect(out.requests).toEqual([]);
+      prev = out.state;
+    }
+    // one window above upper: CpuRescaleUp (up ≥ 1, down 5 ≤ 2? no) — the down events block it
+    const blocked = run({ previous: prev, usage: { cpu: 280, mem: 1500 }, now: 1_025_000 });
+    expect(blocked.requests).toEqual([]);
+    expect(blocked.state.lastDecision?.text).toBe('events up 1 / down 5');
   });
 
   it('fits cpu to usage after six down events', () => {

@@ -7,7 +7,7 @@ import { compileRules, decide } from '../../../../../core/policy/guardian/decide
 /**
  * A closed loop without I/O: a cpu demand trace, the container's usage is
  * min(demand, current), every request is applied at once by adjusting current.
- * Window 5 s, EVENT_TIMEOUT 60 s, default rules (up: 2 events → +75;
+ * Window 5 s, EVENT_TIMEOUT 60 s, default rules (up: 1 event → +75;
  * down: 6 events → fit_to_usage), cpu max 400, min 50, boundary 10 % of max → margin 40.
  */
 describe('guardian simulation', () => {
@@ -40,12 +40,12 @@ describe('guardian simulation', () => {
     }
     expect(log).toEqual([
       // ticks 0–2: usage 120 at current 200: lower 120, not < lower → stable
-      // tick 3: usage 200 > upper 160 (event 1); tick 4: event 2 → +75
-      [4, 75, 275],
-      // usage 275 > upper 235: events at 5, 6 → +75 (capped by max 400 later)
-      [6, 75, 350],
-      // usage 350 > 310: ticks 7, 8 → +50, trimmed to max (350 + 75 > 400)
-      [8, 50, 400],
+      // tick 3: usage 200 > upper 160: one event → +75 at once
+      [3, 75, 275],
+      // tick 4: usage 275 > upper 235 → +75
+      [4, 75, 350],
+      // tick 5: usage 350 > upper 310 → +50, trimmed to max (350 + 75 > 400)
+      [5, 50, 400],
       // plateau: usage 390 > upper 360 but current = max → no events
       // drop at tick 20: usage 60 < lower 320, six down events (20..25) → fit: 60 + 20 + 40 − 400 = −280,
       // trimmed so the new lower stays at min: 320 − 280 = 40 < 50 → −280 + 10 = −270

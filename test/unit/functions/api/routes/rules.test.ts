@@ -7,13 +7,13 @@ const cpuUp = DEFAULT_RULES.find((r) => r.name === 'CpuRescaleUp');
 describe('withThreshold', () => {
   it('rewrites the threshold compared with the chosen event count and nothing else', () => {
     expect(cpuUp?.rule).toEqual({
-      and: [{ '>=': [{ var: 'events.scale.up' }, 2] }, { '<=': [{ var: 'events.scale.down' }, 2] }],
+      and: [{ '>=': [{ var: 'events.scale.up' }, 1] }, { '<=': [{ var: 'events.scale.down' }, 2] }],
     });
     expect(withThreshold(cpuUp?.rule ?? null, 'up', 5)).toEqual({
       and: [{ '>=': [{ var: 'events.scale.up' }, 5] }, { '<=': [{ var: 'events.scale.down' }, 2] }],
     });
     expect(withThreshold(cpuUp?.rule ?? null, 'down', 0)).toEqual({
-      and: [{ '>=': [{ var: 'events.scale.up' }, 2] }, { '<=': [{ var: 'events.scale.down' }, 0] }],
+      and: [{ '>=': [{ var: 'events.scale.up' }, 1] }, { '<=': [{ var: 'events.scale.down' }, 0] }],
     });
   });
 
