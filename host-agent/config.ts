@@ -74,7 +74,14 @@ export const AgentEnv = PlatformEnv.extend({
     .url()
     .optional()
     .describe('Usage publisher: OpenTSDB-compatible base URL (/api/put); unset = off.'),
-  SC_AGENT_PUBLISH_S: int(1, 3600).default(5).describe('Usage publisher period, s.'),
+  SC_AGENT_PUBLISH_S: z.coerce
+    .number()
+    .min(0.2)
+    .max(3600)
+    .default(5)
+    .describe(
+      'Usage publisher period, s (decimals allowed, ≥ 0.2 s: BDWatchdog itself flushes every 0.2 s).',
+    ),
   SC_AGENT_DRY_RUN: flag.default(false).describe('Plan and log writes without applying them.'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -152,7 +159,7 @@ export function loadAgentConfig(env: Record<string, string | undefined>): Readon
     memRaisePct: e.SC_AGENT_MEM_RAISE_PCT,
     memRaiseMinMiB: e.SC_AGENT_MEM_RAISE_MIN_MIB,
     publishUrl: e.SC_AGENT_PUBLISH_URL ?? null,
-    publishMs: e.SC_AGENT_PUBLISH_S * 1000,
+    publishMs: Math.round(e.SC_AGENT_PUBLISH_S * 1000),
     dryRun: e.SC_AGENT_DRY_RUN,
     logLevel: e.LOG_LEVEL,
   });

@@ -338,22 +338,18 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     );
 
     // The host agent for this machine, in-process, publishing usage to VictoriaMetrics.
-    const agentConfig = {
-      ...loadAgentConfig({
-        SC_AGENT_HOST: host,
-        SC_TABLE: platform.tableName,
-        SC_QUEUE_PREFIX: platform.queuePrefix,
-        SC_AGENT_PUBLISH_URL: opentsdbUrl,
-        SC_AGENT_PUBLISH_S: String(Math.max(1, Math.round(chosen.publishMs / 1000))),
-        SC_AGENT_WAIT_TIME_S: '20',
-        SC_AGENT_RECONCILE_S: '10',
-        SC_AGENT_UNKNOWN_RETRY_S: '1',
-        SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
-        LOG_LEVEL: 'info',
-      }),
-      // the agent's env takes whole seconds; the named config may publish more often
-      publishMs: chosen.publishMs,
-    };
+    const agentConfig = loadAgentConfig({
+      SC_AGENT_HOST: host,
+      SC_TABLE: platform.tableName,
+      SC_QUEUE_PREFIX: platform.queuePrefix,
+      SC_AGENT_PUBLISH_URL: opentsdbUrl,
+      SC_AGENT_PUBLISH_S: String(chosen.publishMs / 1000),
+      SC_AGENT_WAIT_TIME_S: '20',
+      SC_AGENT_RECONCILE_S: '10',
+      SC_AGENT_UNKNOWN_RETRY_S: '1',
+      SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
+      LOG_LEVEL: 'info',
+    });
     // The agent's own small AWS clients, as deployed (host-agent/aws/), not the SDK.
     const agentCredentials = async () => LOCAL.credentials;
     const agentTable = new LiteTable(platform.tableName, {

@@ -38,6 +38,14 @@ describe('host agent config', () => {
     );
   });
 
+  it('takes a sub-second publisher period (BDWatchdog flushes every 0.2 s) and refuses a faster one', () => {
+    expect(loadAgentConfig({ SC_AGENT_HOST: 'n', SC_AGENT_PUBLISH_S: '0.2' }).publishMs).toBe(200);
+    expect(loadAgentConfig({ SC_AGENT_HOST: 'n' }).publishMs).toBe(5000);
+    expect(() => loadAgentConfig({ SC_AGENT_HOST: 'n', SC_AGENT_PUBLISH_S: '0.1' })).toThrow(
+      'SC_AGENT_PUBLISH_S',
+    );
+  });
+
   it('requires the host', () => {
     expect(() => loadAgentConfig({})).toThrow('SC_AGENT_HOST');
   });
