@@ -19,10 +19,8 @@
  *                                               (bench/fleet-cost.ts; …_stepped: this loop's stepped container)
  *
  * Overhead: a counting loop (busybox sh, one core) sized from a probe on the
- * fixed container, run BENCH_LOOP_JOBS times (default 3) in both containers
- * at the same time (each job needs one core and the machine has ≥ 2, so on a
- * shared machine both runs of a pair meet the same neighbours; run one after
- * the other, the same job's time varied by 16 % between runs); each scaled run starts
+ * fixed container, run BENCH_LOOP_JOBS times (default 3) on each container,
+ * alternately scaled → fixed → scaled …, one at a time; each scaled run starts
  * on an idle container at its idle allocation (the one the loop reached after
  * the phased run), so the job's first seconds run on that allocation until the
  * loop reacts. The figure is median(scaled) ÷ median(fixed) − 1; each pair's
@@ -314,7 +312,7 @@ async function quality(emit: Emit, loop: RunningLoop, signal: AbortSignal): Prom
       );
     }
 
-    // Overhead: the same CPU-bound job in each, both at once (see the doc comment).
+    // Overhead: the same CPU-bound job in each, one at a time, alternately (see the doc comment).
     await scaled.setPhase({ kind: 'idle' });
     await fixed.setPhase({ kind: 'idle' });
     const quota = cgroupFileReader(CGROUP_V1_ROOT, scaled.cgroupPath, 'cpu', 'cpu.cfs_quota_us');
@@ -334,15 +332,12 @@ async function quality(emit: Emit, loop: RunningLoop, signal: AbortSignal): Prom
       const fixedS: number[] = [];
       for (let i = 0; i < JOBS && !signal.aborted; i++) {
         const from = await backToIdle(quota, idleQuota, signal);
-        // Both at once: each job needs one core, and both meet the same neighbours.
-        const [job, fixedRun] = await Promise.all([
-          withSamples(scaled, () => timedJob(scaled, iterations)),
-          timedJob(fixed, iterations),
-        ]);
+        const job = await withSamples(scaled, () => timedJob(scaled, iterations));
         jobSamples.push(job.samples);
         scaledS.push(job.result);
-        fixedS.push(fixedRun);
         const t = allocationTimeline(job.samples);
+        // the scaled container idles (and scales down) while the fixed one runs
+        fixedS.push(await timedJob(fixed, iterations));
         say(
           `overhead: ${seconds} s job ${i + 1}/${JOBS} (${iterations} iterations): scaled ${job.result.toFixed(1)} s from ${quotaToShares(from)} shares (first raise ${t.firstRaiseS ?? '—'} s, ${t.raises} up / ${t.cuts} down, ${t.minShares}–${t.maxShares} shares), fixed ${(fixedS.at(-1) as number).toFixed(1)} s; load ${loadavg()[0]?.toFixed(1)}`,
         );
