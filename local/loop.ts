@@ -407,6 +407,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         ...platform.env,
         SC_METRICS_BACKEND: 'prometheus',
         SC_METRICS_URL: promUrl,
+        SC_OPENTSDB_URL: opentsdbUrl,
         SC_CONTROL_CLOCK: clockMode,
         ...(clockQueueUrl === undefined ? {} : { SC_CLOCK_QUEUE_URL: clockQueueUrl }),
       },
@@ -517,20 +518,23 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         : `control tick clocked by a delay queue, one tick every ${tickConfig.WINDOW_TIMELAPSE} s per message; watchdog ${CONTROL_TICK.rate} (Guardian → Scaler → SQS)`,
     );
 
-    // The sweeps as deployed: the snapshoter (state → time series, what the dashboard plots as
-    // current/upper/lower history) and the sanity sweep (drift, dead agents, re-send), each under
-    // its own schedule and lease. (The ReBalancer is off by default and not scheduled here.)
+    // The sweeps as deployed: the snapshoter (the whole fleet → time series once a minute; the
+    // dashboard's current/upper/lower history comes from the control tick's snapshot every tick)
+    // and the sanity sweep (drift, dead agents, re-send), each under its own schedule and lease. (The ReBalancer is off by default and not scheduled here.)
     const opsTable = new TableClient(doc, platform.tableName);
     const sweeps: {
       name: string;
       log: Logger;
-      periodMs: () => Promise<number>;
+      schedule: () => Promise<{ active: boolean; periodMs: number }>;
       run: (log: Logger) => Promise<unknown>;
     }[] = [
       {
         name: 'snapshoter',
         log: logger('snapshoter'),
-        periodMs: async () => (await readServiceConfig(opsTable, 'snapshoter')).POLLING_FREQUENCY * 1000,
+        schedule: async () => {
+          const c = await readServiceConfig(opsTable, 'snapshoter');
+          return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+        },
         run: (log: Logger) =>
           snapshotTick({
             table: opsTable,
@@ -543,7 +547,10 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       {
         name: 'sanity',
         log: logger('sanity'),
-        periodMs: async () => (await readServiceConfig(opsTable, 'sanity')).POLLING_FREQUENCY * 1000,
+        schedule: async () => {
+          const c = await readServiceConfig(opsTable, 'sanity');
+          return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+        },
         run: (log: Logger) =>
           sanitySweep({
             table: opsTable,
@@ -569,7 +576,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
             clock: systemClock,
             logger: sweep.log,
             remainingMs: () => context.getRemainingTimeInMillis(),
-            periodMs: sweep.periodMs,
+            schedule: sweep.schedule,
             run: () => sweep.run(sweep.log),
             signal: tickAbort.signal,
           }),
