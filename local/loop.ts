@@ -258,6 +258,8 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
           errors.push(`${s.what}: ${(err as Error).message}`);
         }
       }
+      // The control tick's counting stream may still hold lines on their way to the log file.
+      await new Promise<void>((r) => tickLogStream.end(r));
       await new Promise<void>((r) => logSink.end(r));
       if (errors.length > 0) throw new Error(`some parts did not stop cleanly: ${errors.join('; ')}`);
     })();
