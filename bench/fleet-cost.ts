@@ -64,7 +64,7 @@ import {
 import { runTicks } from '../functions/guardian/run-ticks.ts';
 import { runTick, type TickReport } from '../functions/guardian/tick.ts';
 import { buildControlTick } from '../functions/guardian/wiring.ts';
-import { acquireLease } from '../functions/ops/periodic.ts';
+import { runPeriodically } from '../functions/ops/periodic.ts';
 import { rebalanceTick } from '../functions/ops/rebalance.ts';
 import { resendWith } from '../functions/ops/resend.ts';
 import { sanitySweep } from '../functions/ops/sanity.ts';
@@ -164,6 +164,8 @@ export interface FleetRun {
   /** Control-tick invocations' billed seconds (virtual), and wall ms of the ticks themselves. */
   tickWallMs: number[];
   invocationBilledS: number[];
+  /** Mean wall time of one scheduled invocation of each ops function, s (billed as such). */
+  opsBilledS: Record<string, number>;
   /** Chained clock: messages sent, watchdog invocations and their wall ms. */
   clockQueue: { sends: number; watchdogs: number; watchdogMs: number[] };
   counts: LoopCounts;
@@ -494,6 +496,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         SC_TABLE: TABLE,
         SC_METRICS_BACKEND: 'prometheus',
         SC_METRICS_URL: vm.promUrl,
+        SC_OPENTSDB_URL: vm.opentsdbUrl,
         SC_METRICS_BATCH_SIZE: '250',
         AWS_REGION: region,
       },
@@ -674,7 +677,6 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const opsMetrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 250 });
     const opsStore = new ScalerStore(opsTable);
     const nullSink = { put: async () => undefined };
-    const opsPeriods = { snapshoter: 5_000, sanity: 30_000, rebalancer: 30_000 };
     const sanityDeps = {
       table: opsTable,
       clock,
@@ -696,6 +698,8 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       logger: silentLogger,
     };
     const { readServiceConfig } = await import('../adapters/dynamodb/fleet.ts');
+    /** Wall time of each ops invocation, ms (what Lambda would bill, emulator latency included). */
+    const opsBilledMs = { snapshoter: [] as number[], sanity: [] as number[], rebalancer: [] as number[] };
 
     clock.world = async (at: number) => {
       const tasks: Promise<unknown>[] = [];
@@ -719,40 +723,65 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       if (at >= measureFrom && at < opsUntil) {
         const rel = at - start;
         if (rel % 60_000 === 0) {
-          // each scheduled ops invocation takes its lease once
-          for (const name of Object.keys(opsPeriods))
-            tasks.push(acquireLease(opsTable, name, `inv-${at}`, at, at + 50_000));
-        }
-        const inWindow = rel % 60_000 < 50_000; // rounds until 5 s before the 55 s timeout
-        if (inWindow && rel % opsPeriods.snapshoter === 0) {
-          tasks.push(
+          // Each scheduled invocation as its handler runs it (functions/handlers/*: runPeriodically
+          // with the service's config). At the defaults none of them waits (inactive, or a period of a
+          // minute: one round), so each is billed the wall time it took here.
+          const invoke = (
+            name: keyof typeof opsBilledMs,
+            schedule: () => Promise<{ active: boolean; periodMs: number }>,
+            round: () => Promise<unknown>,
+          ) =>
             (async () => {
-              await readServiceConfig(opsTable, 'snapshoter');
-              await snapshotTick({
+              const t0 = performance.now();
+              await runPeriodically({
+                name,
+                owner: `inv-${at}`,
                 table: opsTable,
-                metrics: opsMetrics,
-                sink: nullSink,
                 clock,
                 logger: silentLogger,
+                remainingMs: () => 55_000,
+                schedule,
+                run: round,
               });
-            })(),
+              opsBilledMs[name].push(performance.now() - t0);
+            })();
+          tasks.push(
+            invoke(
+              'snapshoter',
+              async () => {
+                const c = await readServiceConfig(opsTable, 'snapshoter');
+                return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+              },
+              () =>
+                snapshotTick({
+                  table: opsTable,
+                  metrics: opsMetrics,
+                  sink: nullSink,
+                  clock,
+                  logger: silentLogger,
+                }),
+            ),
+            invoke(
+              'sanity',
+              async () => {
+                const c = await readServiceConfig(opsTable, 'sanity');
+                return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+              },
+              () => sanitySweep(sanityDeps),
+            ),
+            invoke(
+              'rebalancer',
+              async () => {
+                const c = await readServiceConfig(opsTable, 'rebalancer');
+                return { active: c.ACTIVE, periodMs: c.WINDOW_TIMELAPSE * 1000 };
+              },
+              async () => {
+                await readServiceConfig(opsTable, 'scaler');
+                return rebalanceTick(rebalanceDeps);
+              },
+            ),
           );
         }
-        if (inWindow && rel % opsPeriods.sanity === 0)
-          tasks.push(
-            (async () => {
-              await readServiceConfig(opsTable, 'sanity');
-              await sanitySweep(sanityDeps);
-            })(),
-          );
-        if (inWindow && rel % opsPeriods.rebalancer === 0)
-          tasks.push(
-            (async () => {
-              await readServiceConfig(opsTable, 'rebalancer');
-              await readServiceConfig(opsTable, 'scaler');
-              await rebalanceTick(rebalanceDeps);
-            })(),
-          );
       }
       await Promise.all(tasks);
       if (at === measureFrom) snapshotCounters();
@@ -901,6 +930,9 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const seconds = (clock.t - measureFrom) / 1000;
     const containerHours = (o.containers * seconds) / 3600;
     const orders = wiring.sent.orders - base.orders;
+    const meanS = (xs: readonly number[]) =>
+      xs.length === 0 ? 0 : Math.ceil(xs.reduce((a, b) => a + b, 0) / xs.length) / 1000;
+    const opsBilledS = Object.fromEntries(Object.entries(opsBilledMs).map(([k, v]) => [k, meanS(v)]));
     const counts = toLoopCounts(
       o,
       { controlTick, agents: agentsPart, ops: opsPart },
@@ -909,6 +941,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       invocationBilledS,
       clockQueue,
       fixedPerTick,
+      opsBilledS,
     );
     const noOps: PartCounts = { ddbReads: 0, ddbWrites: 0, rru: 0, wru: 0, sqsCalls: 0, sqsRequests: 0 };
     const loopCounts = toLoopCounts(
@@ -938,6 +971,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       },
       tickWallMs,
       invocationBilledS,
+      opsBilledS,
       clockQueue,
       counts,
       wallS: (performance.now() - wall0) / 1000,
@@ -961,6 +995,8 @@ export function toLoopCounts(
   invocationBilledS: readonly number[],
   clockQueue: FleetRun['clockQueue'] = { sends: 0, watchdogs: 0, watchdogMs: [] },
   fixedPerTick: { readUnits: number; writeUnits: number } = { readUnits: 0, writeUnits: 0 },
+  /** Billed seconds per invocation of each ops function (measured); default 50 s (looping until 5 s before the 55 s timeout). */
+  opsBilledS: Readonly<Record<string, number>> = {},
 ): LoopCounts {
   const containerTicks = o.containers * ticks;
   const hosts = Math.ceil(o.containers / o.perHost);
@@ -1010,7 +1046,7 @@ export function toLoopCounts(
         memoryMiB: o.opsMiB,
         arch: 'arm64',
         invocationsPerMonth: minutesPerMonth,
-        billedSecondsPerInvocation: 50,
+        billedSecondsPerInvocation: opsBilledS[name] ?? 50,
         scheduledPerMonth: minutesPerMonth,
       });
   // The clock queue (standard): our sends, and the event source mapping's receives and deletes —
@@ -1068,6 +1104,11 @@ export async function emitFleetCost(
     const e = priceFleet(r, r.options.containers);
     say(
       `fleet run ${i + 1}/${n}: $${e.usdPer1000ContainersPerMonth.toFixed(2)} per 1,000 containers per month; ${r.actionsPerContainerHour.toFixed(2)} scale actions per container-hour; ${r.ticks} ticks; ${Math.round(r.wallS)} s wall; load ${r.loadAvg}`,
+    );
+    say(
+      `ops invocations (wall, billed): ${Object.entries(r.opsBilledS)
+        .map(([k, v]) => `${k} ${v.toFixed(3)} s`)
+        .join(', ')}`,
     );
     runs.push(r);
   }

@@ -251,6 +251,8 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
           errors.push(`${s.what}: ${(err as Error).message}`);
         }
       }
+      // The control tick's counting stream may still hold lines on their way to the log file.
+      await new Promise<void>((r) => tickLogStream.end(r));
       await new Promise<void>((r) => logSink.end(r));
       if (errors.length > 0) throw new Error(`some parts did not stop cleanly: ${errors.join('; ')}`);
     })();
@@ -400,6 +402,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         ...platform.env,
         SC_METRICS_BACKEND: 'prometheus',
         SC_METRICS_URL: promUrl,
+        SC_OPENTSDB_URL: opentsdbUrl,
         SC_CONTROL_CLOCK: clockMode,
         ...(clockQueueUrl === undefined ? {} : { SC_CLOCK_QUEUE_URL: clockQueueUrl }),
       },
@@ -510,20 +513,23 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         : `control tick clocked by a delay queue, one tick every ${tickConfig.WINDOW_TIMELAPSE} s per message; watchdog ${CONTROL_TICK.rate} (Guardian → Scaler → SQS)`,
     );
 
-    // The sweeps as deployed: the snapshoter (state → time series, what the dashboard plots as
-    // current/upper/lower history) and the sanity sweep (drift, dead agents, re-send), each under
-    // its own schedule and lease. (The ReBalancer is off by default and not scheduled here.)
+    // The sweeps as deployed: the snapshoter (the whole fleet → time series once a minute; the
+    // dashboard's current/upper/lower history comes from the control tick's snapshot every tick)
+    // and the sanity sweep (drift, dead agents, re-send), each under its own schedule and lease. (The ReBalancer is off by default and not scheduled here.)
     const opsTable = new TableClient(doc, platform.tableName);
     const sweeps: {
       name: string;
       log: Logger;
-      periodMs: () => Promise<number>;
+      schedule: () => Promise<{ active: boolean; periodMs: number }>;
       run: (log: Logger) => Promise<unknown>;
     }[] = [
       {
         name: 'snapshoter',
         log: logger('snapshoter'),
-        periodMs: async () => (await readServiceConfig(opsTable, 'snapshoter')).POLLING_FREQUENCY * 1000,
+        schedule: async () => {
+          const c = await readServiceConfig(opsTable, 'snapshoter');
+          return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+        },
         run: (log: Logger) =>
           snapshotTick({
             table: opsTable,
@@ -536,7 +542,10 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       {
         name: 'sanity',
         log: logger('sanity'),
-        periodMs: async () => (await readServiceConfig(opsTable, 'sanity')).POLLING_FREQUENCY * 1000,
+        schedule: async () => {
+          const c = await readServiceConfig(opsTable, 'sanity');
+          return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+        },
         run: (log: Logger) =>
           sanitySweep({
             table: opsTable,
@@ -562,7 +571,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
             clock: systemClock,
             logger: sweep.log,
             remainingMs: () => context.getRemainingTimeInMillis(),
-            periodMs: sweep.periodMs,
+            schedule: sweep.schedule,
             run: () => sweep.run(sweep.log),
             signal: tickAbort.signal,
           }),

@@ -71,7 +71,11 @@ const READ_CONCURRENCY = 8;
 
 export { body } from './items.ts';
 
-export async function readFleet(table: TableClient, opts: { rules?: boolean } = {}): Promise<Fleet> {
+/** `consistent: false` reads the host partitions eventually consistent (half the read units). */
+export async function readFleet(
+  table: TableClient,
+  opts: { rules?: boolean; consistent?: boolean } = {},
+): Promise<Fleet> {
   const invalid: InvalidItem[] = [];
   const parse = <T>(schema: Parameters<typeof parseOrThrow>[0], item: Item, what: string): T | null => {
     try {
@@ -99,7 +103,7 @@ export async function readFleet(table: TableClient, opts: { rules?: boolean } = 
   ]);
 
   const hostItems = await mapLimit([...hostNames].sort(), READ_CONCURRENCY, (name) =>
-    table.queryPartition(keys.hostPartition(name)),
+    table.queryPartition(keys.hostPartition(name), { consistent: opts.consistent ?? true }),
   );
   const hosts: HostView[] = [];
   for (const [idx] of [...hostNames].sort().entries()) {

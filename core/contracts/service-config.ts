@@ -128,14 +128,27 @@ export const RebalancerConfig = z.strictObject({
 export type RebalancerConfig = z.infer<typeof RebalancerConfig>;
 
 export const SnapshoterConfig = z.strictObject({
-  ACTIVE: z.boolean().default(true).describe('Run the Database Snapshoter (state → time series).'),
-  POLLING_FREQUENCY: seconds(1, 3600).default(5).describe('Seconds between two snapshots.'),
+  ACTIVE: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Run the Database Snapshoter (state → time series): applications, users and service configs, and hosts and containers (which the control tick also publishes every tick).',
+    ),
+  POLLING_FREQUENCY: seconds(1, 3600)
+    .default(60)
+    .describe(
+      'Seconds between two snapshots; 60 or more is one snapshot per scheduled invocation, less keeps the invocation waiting between rounds (billed, docs/cost.md).',
+    ),
 });
 export type SnapshoterConfig = z.infer<typeof SnapshoterConfig>;
 
 export const SanityConfig = z.strictObject({
   ACTIVE: z.boolean().default(true).describe('Run the Sanity Checker sweep.'),
-  POLLING_FREQUENCY: seconds(1, 3600).default(30).describe('Seconds between two sweeps.'),
+  POLLING_FREQUENCY: seconds(1, 3600)
+    .default(60)
+    .describe(
+      'Seconds between two sweeps; 60 or more is one sweep per scheduled invocation, less keeps the invocation waiting between rounds (billed, docs/cost.md).',
+    ),
   RESEND_AFTER: seconds(1, 3600)
     .default(20)
     .describe('Re-send an order when desired is ahead of applied for longer than this, seconds.'),

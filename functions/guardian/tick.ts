@@ -21,6 +21,7 @@ import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
 import type { GuardState } from '../../core/contracts/guard-state.ts';
+import type { HostState } from '../../core/contracts/host.ts';
 import { requestAction, type ScaleRequest } from '../../core/contracts/request.ts';
 import { defaultConfig, type GuardianConfig } from '../../core/contracts/service-config.ts';
 import type { Container } from '../../core/contracts/structure.ts';
@@ -37,6 +38,8 @@ import { eventName } from '../../core/policy/guardian/events.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import { usageWindow } from '../../core/ports/metrics-source.ts';
 import type { RequestSink } from '../../core/ports/request-sink.ts';
+import type { PointSink } from '../ops/ports.ts';
+import { hostPoints } from '../ops/snapshot.ts';
 import {
   ACTIVITY_BATCH,
   type AppRead,
@@ -63,6 +66,11 @@ export interface TickDeps {
   writeConcurrency?: number;
   /** Full read (host listing + whole partitions) every N ticks; default: once a minute of ticks. */
   fullReadEveryTicks?: number;
+  /**
+   * Where the tick publishes its host and container snapshot (the snapshoter's `hostPoints` from the
+   * states it read, the usage and the limits it decided): one put per tick, a failure only logged.
+   */
+  snapshots?: PointSink | null;
 }
 
 /** One structure's guard state as this invocation knows it. */
@@ -281,6 +289,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     return entry;
   };
   const containers = new Map<string, { container: Container; host: string }>();
+  const hostStates: HostState[] = [];
   /** GUARD items read this tick (full read, or first sight of a container), by item id. */
   const guardReads = new Map<string, { state: GuardState } | { problem: Problem } | null>(); // null: no item
   if (fullRead) {
@@ -293,6 +302,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
       for (const [c, g] of h.guards)
         guardReads.set(`${keys.guard(hostName, c).pk}|${keys.guard(hostName, c).sk}`, g);
       if (h.host === null) continue;
+      hostStates.push(h.host);
       for (const c of Object.values(h.host.containers))
         containers.set(c.name, { container: c, host: hostName });
     }
@@ -311,6 +321,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
         problems.push(parsed.problem);
         continue;
       }
+      hostStates.push(parsed.host);
       for (const c of Object.values(parsed.host.containers))
         containers.set(c.name, { container: c, host: hostName });
     }
@@ -522,6 +533,22 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     report.submitted = toSubmit.length;
     for (const r of result.rejected)
       logger.warn({ request: r.id, reason: r.reason }, 'request rejected by the planner');
+  }
+  if (deps.snapshots != null) {
+    const limits = new Map<string, GuardState['limits']>();
+    for (const t of targets)
+      if (t.view.type === 'container' && t.entry.state !== null)
+        limits.set(t.view.name, t.entry.state.limits);
+    const points = hostPoints(
+      hostStates.map((state) => ({ state, limits: (c: string) => limits.get(c) })),
+      usage.usage,
+      now,
+    );
+    try {
+      await deps.snapshots.put(points);
+    } catch (err) {
+      logger.warn({ err, points: points.length }, 'snapshot not published; the tick goes on');
+    }
   }
   phase('write');
   return finish();

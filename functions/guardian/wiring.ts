@@ -14,10 +14,12 @@ import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
 import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
+import { OpenTsdbPutSink } from '../../adapters/metrics/opentsdb-put.ts';
 import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
 import { ActivityEnv, PlatformEnv } from '../../adapters/platform-env.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
+import type { PointSink } from '../ops/ports.ts';
 import type { OrderSender } from '../scaler/ports.ts';
 import { ScalerSink } from '../scaler/scaler-sink.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
@@ -41,6 +43,12 @@ export const ControlTickEnv = PlatformEnv.extend({
       "Where usage is read: 'opentsdb' = BDWatchdog's TSD `/api/query`; 'prometheus' = a Prometheus query API (e.g. VictoriaMetrics fed by OpenTSDB puts).",
     ),
   SC_METRICS_URL: z.url().describe('Base URL of the metrics store (e.g. `http://opentsdb:4242`).'),
+  SC_OPENTSDB_URL: z
+    .url()
+    .optional()
+    .describe(
+      "OpenTSDB-compatible base URL whose `/api/put` receives each tick's host and container snapshot (`structure.*`, `limit.*`: the dashboard's history); unset: no snapshot from the tick.",
+    ),
   SC_METRICS_BATCH_SIZE: z.coerce
     .number()
     .int()
@@ -114,6 +122,8 @@ export interface ControlTickWiring {
   readonly sent: { orders: number };
   /** The clock queue's sender (SC_CONTROL_CLOCK=queue), else null. */
   scheduler: TickScheduler | null;
+  /** Where each tick's host and container snapshot goes (SC_OPENTSDB_URL), else null. */
+  snapshots: PointSink | null;
 }
 
 export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
@@ -170,6 +180,11 @@ export function buildControlTick(
     logger,
     clock: opts.clock ?? systemClock,
     sent,
+    // Short timeout: a slow store delays the tick by at most this, and a failed put is only logged.
+    snapshots:
+      env.SC_OPENTSDB_URL === undefined
+        ? null
+        : new OpenTsdbPutSink(env.SC_OPENTSDB_URL, { timeoutMs: 2000 }),
     scheduler:
       env.SC_CONTROL_CLOCK === 'queue' && env.SC_CLOCK_QUEUE_URL !== undefined
         ? sqsTickScheduler(sqs, env.SC_CLOCK_QUEUE_URL)
@@ -189,9 +204,9 @@ export async function invokeControlTick(
   context: TickContext,
   signal?: AbortSignal,
 ): Promise<RunTicksResult> {
-  const { table, metrics, sink, logger, env, clock } = wiring;
+  const { table, metrics, sink, logger, env, clock, snapshots } = wiring;
   return runTicks(
-    { table, metrics, sink, logger, clock, owner: context.awsRequestId },
+    { table, metrics, sink, logger, clock, snapshots, owner: context.awsRequestId },
     {
       deadlineMs: clock.now() + context.getRemainingTimeInMillis(),
       reserveMs: env.SC_TICK_RESERVE_MS,
@@ -219,7 +234,7 @@ export async function handleClockEvent(
   proc: string,
   event: ClockEvent,
 ): Promise<ChainOutcome[]> {
-  const { table, metrics, sink, logger, clock, scheduler } = wiring;
+  const { table, metrics, sink, logger, clock, scheduler, snapshots } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
   const out: ChainOutcome[] = [];
   for (const r of event.Records) {
@@ -240,6 +255,7 @@ export async function handleClockEvent(
           logger,
           clock,
           scheduler,
+          snapshots,
           proc,
           checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,

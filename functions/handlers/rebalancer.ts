@@ -1,5 +1,6 @@
 /**
- * Scheduled (rate 1 minute): a ReBalancer period every WINDOW_TIMELAPSE seconds
+ * Scheduled (rate 1 minute): nothing but a config read while ACTIVE is false (the default);
+ * otherwise a ReBalancer period every WINDOW_TIMELAPSE seconds
  * until the deadline; its paired requests go to the planner (the Scaler use case).
  */
 import middy from '@middy/core';
@@ -47,7 +48,10 @@ export const handler = middy(async (_event: unknown, context: LambdaContextLike)
     clock: systemClock,
     logger,
     remainingMs: () => context.getRemainingTimeInMillis(),
-    periodMs: async () => (await readServiceConfig(table, 'rebalancer')).WINDOW_TIMELAPSE * 1000,
+    schedule: async () => {
+      const c = await readServiceConfig(table, 'rebalancer');
+      return { active: c.ACTIVE, periodMs: c.WINDOW_TIMELAPSE * 1000 };
+    },
     run: async () => {
       scalerConfig = await readServiceConfig(table, 'scaler');
       return rebalanceTick(deps);

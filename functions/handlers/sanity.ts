@@ -1,4 +1,4 @@
-/** Scheduled (rate 1 minute): the sanity sweep every POLLING_FREQUENCY seconds until the deadline. */
+/** Scheduled (rate 1 minute): the sanity sweep, one round per invocation at the default POLLING_FREQUENCY (60 s). */
 import middy from '@middy/core';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { systemClock } from '../../adapters/clock.ts';
@@ -34,7 +34,10 @@ export const handler = middy(async (_event: unknown, context: LambdaContextLike)
     clock: systemClock,
     logger,
     remainingMs: () => context.getRemainingTimeInMillis(),
-    periodMs: async () => (await readServiceConfig(table, 'sanity')).POLLING_FREQUENCY * 1000,
+    schedule: async () => {
+      const c = await readServiceConfig(table, 'sanity');
+      return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+    },
     run: () => sanitySweep(deps),
   }).then((r) => ({ rounds: r.rounds, findings: r.results.reduce((s, x) => s + x.findings.length, 0) })),
 );

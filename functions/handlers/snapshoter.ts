@@ -1,4 +1,8 @@
-/** Scheduled (rate 1 minute): state snapshots every POLLING_FREQUENCY seconds until the deadline. */
+/**
+ * Scheduled (rate 1 minute): the whole-fleet snapshot (applications, users, service configs, and the
+ * hosts and containers the control tick also publishes every tick), one round per invocation at the
+ * default POLLING_FREQUENCY (60 s); a shorter period loops until the deadline (functions/ops/periodic.ts).
+ */
 import middy from '@middy/core';
 import { createDynamoDocumentClient } from '../../adapters/aws.ts';
 import { systemClock } from '../../adapters/clock.ts';
@@ -32,7 +36,10 @@ export const handler = middy(async (_event: unknown, context: LambdaContextLike)
     clock: systemClock,
     logger,
     remainingMs: () => context.getRemainingTimeInMillis(),
-    periodMs: async () => (await readServiceConfig(table, 'snapshoter')).POLLING_FREQUENCY * 1000,
+    schedule: async () => {
+      const c = await readServiceConfig(table, 'snapshoter');
+      return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
+    },
     run: () => snapshotTick(deps),
   }).then((r) => ({ rounds: r.rounds, leased: r.leased })),
 );

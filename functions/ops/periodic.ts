@@ -1,9 +1,14 @@
 /**
- * Running a periodic operation inside one scheduled invocation: EventBridge
- * fires at most once a minute, the operations' periods are seconds. The loop
- * runs the operation, waits out its period (re-read every round, so config
- * changes apply at once), and stops before the invocation's deadline. A lease
- * keeps two overlapping invocations from running the same operation at once.
+ * Running a periodic operation from a scheduled invocation (EventBridge fires
+ * at most once a minute):
+ * - an inactive service (ACTIVE false) returns right after reading its config:
+ *   no lease, no waiting;
+ * - a period of at least the schedule's rate is one round per invocation
+ *   (nothing to wait for: the schedule is the period);
+ * - a shorter period loops: the operation runs, its period is waited out
+ *   (re-read every round, so config changes apply at once), and the loop stops
+ *   before the invocation's deadline — billed for the waiting, see docs/cost.md.
+ * A lease keeps two overlapping invocations from running the same operation at once.
  */
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
@@ -44,25 +49,33 @@ export interface PeriodicOptions<R> {
   logger: Logger;
   /** Milliseconds left in the invocation. */
   remainingMs: () => number;
-  /** The current period, ms (read from the service config each round). */
-  periodMs: () => Promise<number>;
+  /** The service's ACTIVE flag and current period, ms (read from its config before each round). */
+  schedule: () => Promise<{ active: boolean; periodMs: number }>;
+  /** How often the invocation is scheduled, ms (default one minute, `rate(1 minute)`). */
+  rateMs?: number;
   run: () => Promise<R>;
   /** Stop when less than this is left after the next period, ms. */
   marginMs?: number;
   signal?: AbortSignal;
 }
 
-export async function runPeriodically<R>(
-  o: PeriodicOptions<R>,
-): Promise<{ rounds: number; results: R[]; leased: boolean }> {
+export async function runPeriodically<R>(o: PeriodicOptions<R>): Promise<PeriodicResult<R>> {
   const margin = o.marginMs ?? 5_000;
+  const rateMs = o.rateMs ?? 60_000;
+  const first = await o.schedule();
+  if (!first.active) {
+    o.logger.debug({ op: o.name }, 'inactive (ACTIVE false); not running');
+    return { rounds: 0, results: [], leased: false, active: false };
+  }
   const start = o.clock.now();
   const deadline = start + o.remainingMs() - margin;
   if (!(await acquireLease(o.table, o.name, o.owner, start, deadline))) {
     o.logger.info({ lease: o.name }, 'another invocation holds the lease; not running');
-    return { rounds: 0, results: [], leased: false };
+    return { rounds: 0, results: [], leased: false, active: true };
   }
+  const aborted = () => o.signal?.aborted === true;
   const results: R[] = [];
+  let period = first.periodMs;
   let next = start;
   for (;;) {
     try {
@@ -70,11 +83,25 @@ export async function runPeriodically<R>(
     } catch (err) {
       o.logger.error({ err, op: o.name }, 'round failed');
     }
-    const period = await o.periodMs();
+    // A period of the schedule's rate or more: the next invocation runs the next round.
+    if (period >= rateMs || aborted()) break;
+    const now = await o.schedule();
+    if (!now.active) break;
+    period = now.periodMs;
     // On the period grid; a round that overran is not made up for: the next starts at once.
     next = Math.max(next + period, o.clock.now());
-    if (next >= deadline || o.signal?.aborted === true) break;
+    if (next >= deadline || period >= rateMs) break;
     await o.clock.sleep(Math.max(0, next - o.clock.now()), o.signal);
+    if (aborted()) break;
   }
-  return { rounds: results.length, results, leased: true };
+  return { rounds: results.length, results, leased: true, active: true };
+}
+
+export interface PeriodicResult<R> {
+  rounds: number;
+  results: R[];
+  /** This invocation held the lease (false: inactive, or another invocation runs the operation). */
+  leased: boolean;
+  /** The service's ACTIVE flag when the invocation started. */
+  active: boolean;
 }

@@ -37,7 +37,8 @@ export async function rebalanceTick(deps: RebalanceDeps): Promise<RebalanceResul
   const config = await readServiceConfig(deps.table, 'rebalancer');
   if (!config.ACTIVE) return { skipped: true, moves: [], submitted: null };
   const now = deps.clock.now();
-  const fleet = await readFleet(deps.table, { rules: false });
+  // Eventually consistent: the planner commits every move on the hosts' versions.
+  const fleet = await readFleet(deps.table, { rules: false, consistent: false });
   const all = fleet.hosts.flatMap((h) =>
     Object.values(h.state.containers).map((c) => ({ c, degraded: h.state.degraded })),
   );

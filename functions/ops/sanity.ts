@@ -63,7 +63,11 @@ export interface SanityResult {
 const MAX_HOST_ATTEMPTS = 3;
 
 export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
-  const fleet = await readFleet(deps.table);
+  // Eventually consistent (half the read units), which every check allows: liveness compares a
+  // heartbeat against a timeout of minutes; a repair is a conditional write on the host's version
+  // (a stale read loses it and checks the current item again); a lag must last RESEND_AFTER, and
+  // an order re-sent for a version already applied is a no-op for the agent.
+  const fleet = await readFleet(deps.table, { consistent: false });
   const config = serviceConfig(fleet.services, 'sanity');
   if (!config.ACTIVE) return { skipped: true, findings: [] };
   const now = deps.clock.now();

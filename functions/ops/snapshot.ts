@@ -1,7 +1,11 @@
 /**
  * State snapshots (the original framework's Database Snapshoter): every
- * POLLING_FREQUENCY, write the allocation, limits and usage of every structure
- * as time series, so a run can be plotted and audited afterwards.
+ * POLLING_FREQUENCY (default 60 s, one per scheduled invocation), write the
+ * allocation, limits and usage of every structure as time series, so a run can
+ * be plotted and audited afterwards. The control tick publishes the host and
+ * container part (`hostPoints`) every tick from the states it already holds;
+ * the snapshoter is what writes applications, users and service configs, and
+ * the whole fleet when the Guardian is inactive or guards applications.
  *
  * - containers, applications, hosts: `structure.<res>.<field>` (max, min,
  *   current, usage; hosts: max and current = allocated) and
@@ -13,6 +17,7 @@
 import { type Fleet, readFleet, readServiceConfig, serviceConfig } from '../../adapters/dynamodb/fleet.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
+import type { HostState } from '../../core/contracts/host.ts';
 import type { ResourceLimits } from '../../core/contracts/limits.ts';
 import type { ResourceMap, UsageMap } from '../../core/contracts/structure.ts';
 import type { Resource } from '../../core/contracts/units.ts';
@@ -58,13 +63,24 @@ function resourcePoints(
   }
 }
 
-/** The points of one snapshot of the fleet at `at` (pure). */
-export function snapshotPoints(fleet: Fleet, usage: ReadonlyMap<string, UsageMap>, at: number): Point[] {
+/** One host as a snapshot sees it: its state and its containers' guard limits. */
+export interface HostSnapshot {
+  state: HostState;
+  limits: (container: string) => Partial<Record<Resource, ResourceLimits>> | undefined;
+}
+
+/**
+ * The host and container points of one snapshot at `at` (pure): hosts' max and
+ * allocated (current), containers' max, min, current, usage and limits. Written by
+ * the snapshoter and, every tick, by the control tick from the states it holds.
+ */
+export function hostPoints(
+  hosts: Iterable<HostSnapshot>,
+  usage: ReadonlyMap<string, UsageMap>,
+  at: number,
+): Point[] {
   const out: Point[] = [];
-  const containers = new Map(
-    fleet.hosts.flatMap((h) => Object.values(h.state.containers).map((c) => [c.name, c] as const)),
-  );
-  for (const h of fleet.hosts) {
+  for (const h of hosts) {
     const cap = h.state.capacity;
     const tags = { structure: h.state.name };
     out.push({ metric: 'structure.cpu.max', timestamp: at, value: cap.cpu.max, tags });
@@ -82,10 +98,23 @@ export function snapshotPoints(fleet: Fleet, usage: ReadonlyMap<string, UsageMap
         at,
         c.resources,
         usage.get(c.name) ?? {},
-        h.guards.get(c.name)?.limits ?? {},
+        h.limits(c.name) ?? {},
       );
     }
   }
+  return out;
+}
+
+/** The points of one snapshot of the fleet at `at` (pure). */
+export function snapshotPoints(fleet: Fleet, usage: ReadonlyMap<string, UsageMap>, at: number): Point[] {
+  const out = hostPoints(
+    fleet.hosts.map((h) => ({ state: h.state, limits: (c: string) => h.guards.get(c)?.limits })),
+    usage,
+    at,
+  );
+  const containers = new Map(
+    fleet.hosts.flatMap((h) => Object.values(h.state.containers).map((c) => [c.name, c] as const)),
+  );
   const appUsage = new Map<string, { resources: ResourceMap; usage: UsageMap }>();
   for (const { app, guard } of fleet.applications) {
     const agg = aggregateApplication(app, containers, usage);
@@ -126,7 +155,8 @@ export async function snapshotTick(deps: SnapshotDeps): Promise<SnapshotResult> 
   const config = await readServiceConfig(deps.table, 'snapshoter');
   if (!config.ACTIVE) return { skipped: true, points: 0, structures: 0 };
   const now = deps.clock.now();
-  const fleet = await readFleet(deps.table, { rules: false });
+  // Eventually consistent: a snapshot a fraction of a second old is as good a point as any.
+  const fleet = await readFleet(deps.table, { rules: false, consistent: false });
   const delayS = serviceConfig(fleet.services, 'guardian').WINDOW_DELAY;
   const names = fleet.hosts.flatMap((h) => Object.keys(h.state.containers));
   const resources = [

@@ -98,6 +98,20 @@ describeLxc('the loop on this machine (LXC, tuned config)', () => {
       expect(grown).toBe(true);
       expect(((await memLimitMiB()) as number) > 300).toBe(true);
       await c.setPhase({ kind: 'idle' });
+
+      // The dashboard's history (structure.cpu.current, limit.cpu.upper) comes from every control tick,
+      // not from the once-a-minute snapshoter: over the last minute, points a tick apart.
+      const promUrl = loop.platform.endpoints.prometheus as string;
+      await fetch(`${promUrl}/internal/force_flush`).then((r) => r.body?.cancel());
+      const points = async (metric: string) => {
+        const q = new URLSearchParams({ query: `${metric}{structure="${c.name}"}[60s]` });
+        const res = (await (await fetch(`${promUrl}/api/v1/query?${q}`)).json()) as {
+          data: { result: { values: unknown[] }[] };
+        };
+        return res.data.result[0]?.values.length ?? 0;
+      };
+      expect(await points('structure.cpu.current')).toBeGreaterThanOrEqual(10); // tuned: a tick every few seconds
+      expect(await points('limit.cpu.upper')).toBeGreaterThanOrEqual(10);
     } finally {
       ac.abort();
       await sampling;

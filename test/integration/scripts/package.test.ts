@@ -80,6 +80,7 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
       SC_QUEUE_PREFIX: 'sc-',
       SC_METRICS_BACKEND: 'opentsdb',
       SC_METRICS_URL: expect.stringMatching(/^https?:\/\//),
+      SC_OPENTSDB_URL: expect.stringMatching(/^https?:\/\//),
     });
     expect(Object.keys(vars)).not.toContain('SC_TABLE_NAME');
   });

@@ -7,6 +7,7 @@ import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
+import type { Point } from '../../../../functions/ops/ports.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';
 import { captureLogger } from '../../../support/capture-logger.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
@@ -145,5 +146,47 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
     expect(errors.some((m) => m.includes('rule bad_rule') && m.includes('unknown operator "method"'))).toBe(
       true,
     );
+  });
+
+  it('publishes the host and container snapshot it holds, one put per tick, and a failed put fails nothing', async () => {
+    const metrics: MetricsSource =
+      backend === 'opentsdb'
+        ? new OpenTsdbMetricsSource({ url: front.url })
+        : new PrometheusMetricsSource({ url: victoriaPromUrl() });
+    const { logger, lines } = captureLogger();
+    const puts: Point[][] = [];
+    const deps = {
+      table: t.table,
+      metrics,
+      sink: new RecordingRequestSink(logger),
+      logger,
+      snapshots: { put: async (p: readonly Point[]) => void puts.push([...p]) },
+    };
+    const at = (base + 10) * 1000;
+    const report = await runTick(deps, at, { config: defaultConfig('guardian') });
+    expect(report.structures).toBe(4);
+    expect(puts).toHaveLength(1);
+    const points = puts[0] ?? [];
+    const value = (metric: string, structure: string) =>
+      points.find((p) => p.metric === metric && p.tags.structure === structure)?.value;
+    expect(points.every((p) => p.timestamp === at)).toBe(true);
+    // h1: cpu 1600 with 400 free → 1200 allocated; mem 65 536 with 32 768 free → 32 768
+    expect(value('structure.cpu.current', h1)).toBe(1600 - 400);
+    expect(value('structure.mem.current', h1)).toBe(65536 - 32768);
+    // hot: its state (max 400, current 300), the usage of this window (250 + 40) and the limits decided
+    expect(value('structure.cpu.max', n.hot)).toBe(400);
+    expect(value('structure.cpu.current', n.hot)).toBe(300);
+    expect(value('structure.cpu.usage', n.hot)).toBe(250 + 40);
+    expect(value('limit.cpu.upper', n.hot)).toBe(260);
+    expect(value('limit.cpu.lower', n.hot)).toBe(220);
+    // unguarded: state without usage or limits
+    expect(value('structure.cpu.current', n.off)).toBe(300);
+    expect(value('structure.cpu.usage', n.off)).toBeUndefined();
+    expect(value('limit.cpu.upper', n.off)).toBeUndefined();
+
+    const failing = { ...deps, snapshots: { put: async () => Promise.reject(new Error('tsdb down')) } };
+    const next = await runTick(failing, at + 5_000, { config: defaultConfig('guardian') });
+    expect(next.structures).toBe(4);
+    expect(lines().some((l) => l.msg === 'snapshot not published; the tick goes on')).toBe(true);
   });
 });

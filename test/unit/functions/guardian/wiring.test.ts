@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { readEnvConfig } from '../../../../adapters/env.ts';
 import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
+import { OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
-import { ControlTickEnv, metricsSourceFor } from '../../../../functions/guardian/wiring.ts';
+import { buildControlTick, ControlTickEnv, metricsSourceFor } from '../../../../functions/guardian/wiring.ts';
 
 describe('control-tick environment', () => {
   it('refuses a missing metrics URL, naming it', () => {
@@ -42,6 +43,15 @@ describe('control-tick environment', () => {
       'env',
     );
     expect(q).toMatchObject({ SC_CLOCK_CHECKPOINT_S: 300, SC_CLOCK_FULL_READ_S: 300 });
+  });
+
+  it('publishes tick snapshots to SC_OPENTSDB_URL when it is set, and nowhere otherwise', () => {
+    const env = { SC_METRICS_URL: 'http://x:1', AWS_REGION: 'us-east-1' };
+    expect(buildControlTick(env).snapshots).toBeNull();
+    const w = buildControlTick({ ...env, SC_OPENTSDB_URL: 'http://tsdb:4242/' });
+    expect(w.snapshots).toBeInstanceOf(OpenTsdbPutSink);
+    expect((w.snapshots as OpenTsdbPutSink).url).toBe('http://tsdb:4242/api/put?details');
+    expect(() => buildControlTick({ ...env, SC_OPENTSDB_URL: 'not a url' })).toThrow(/SC_OPENTSDB_URL/);
   });
 
   it('refuses unknown SC_ settings', () => {
