@@ -42,6 +42,8 @@ export const ChainMessage = z.strictObject({
 });
 export type ChainMessage = z.infer<typeof ChainMessage>;
 
+/** A message delivered earlier than this before its tick's time is run at once (clock skew), ms. */
+const MAX_EARLY_WAIT_MS = 2_000;
 /** SQS caps DelaySeconds at 15 minutes. */
 export const MAX_DELAY_S = 900;
 
@@ -162,10 +164,15 @@ export async function takeChainLease(
   return taken ? 'take' : null;
 }
 
-/** The next tick: one window on, or the next window boundary after now when the tick overran. */
+/**
+ * The next tick: one window on, or the next window boundary after now when the
+ * tick overran. DelaySeconds is whole seconds, so it is rounded UP: a tick
+ * delivered before its `at` would read a window whose end the metrics store
+ * does not answer yet (VictoriaMetrics: less than ≈ 1 s old), i.e. no data.
+ */
 export function nextTick(at: number, now: number, windowMs: number): { at: number; delayS: number } {
   const next = Math.max(at + windowMs, Math.ceil((now + 1) / windowMs) * windowMs);
-  return { at: next, delayS: Math.min(MAX_DELAY_S, Math.max(0, Math.round((next - now) / 1000))) };
+  return { at: next, delayS: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((next - now) / 1000))) };
 }
 
 /** One clock message: run its tick under the lease, then enqueue the next one. */
@@ -175,6 +182,10 @@ export async function runChainedTick(
   msg: ChainMessage,
 ): Promise<ChainOutcome> {
   const { table, clock, logger } = deps;
+  // Never tick before the tick's time (a queue may deliver a delayed message early): its window
+  // ends relative to `at`, and a window ending less than ≈ 1 s ago has no data yet.
+  const early = msg.at - clock.now();
+  if (early > 0) await clock.sleep(Math.min(early, MAX_EARLY_WAIT_MS));
   // A fresh process does not know the window yet (the lease lasts three of them): read it first.
   if (state.chain === null) state.memory.config = (await loadConfig(table, state.memory.config)).config;
   const windowMs = state.memory.config.WINDOW_TIMELAPSE * 1000;

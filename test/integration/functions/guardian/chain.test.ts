@@ -9,6 +9,7 @@ import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/po
 import {
   type ChainMessage,
   newChainState,
+  nextTick,
   parseChainMessage,
   runChainedTick,
   sqsTickScheduler,
@@ -39,12 +40,16 @@ const lowCpu: MetricsSource = {
   },
 };
 
-/** A clock set by the test (the chain never sleeps). */
+/** A clock set by the test; a sleep moves it on (and is recorded). */
 function manualClock(t: number) {
   const c = {
     t,
+    slept: [] as number[],
     now: () => c.t,
-    sleep: async () => undefined,
+    sleep: async (ms: number) => {
+      c.slept.push(ms);
+      c.t += ms;
+    },
     set: (at: number) => {
       c.t = at;
     },
@@ -162,6 +167,19 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     }
     expect(writes).toEqual([1, 0, 0]); // the new GUARD item, then nothing until the checkpoint
     expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(3); // checkpointed after the 3rd
+  });
+
+  it('never ticks before its time: the delay is rounded up, and an early message waits for its window', async () => {
+    // a 1 s window whose tick ended 516 ms in: 484 ms to the next boundary is a 1 s delay, not 0
+    expect(nextTick(T0, T0 + 516, 1000)).toEqual({ at: T0 + 1000, delayS: 1 });
+    expect(nextTick(T0, T0 + 10, 10_000)).toEqual({ at: T0 + 10_000, delayS: 10 }); // 9.99 s → 10
+    const clock = manualClock(T0 - 400); // delivered 400 ms before the tick's time
+    const out = await runChainedTick(deps(clock, recordingScheduler()), newChainState(), {
+      chain: 'c9',
+      at: T0,
+    });
+    expect(out.ran).toBe(true);
+    expect(clock.slept[0]).toBe(400);
   });
 
   it('watchdog: does nothing while the chain is alive, starts a new chain when it has stopped', async () => {
