@@ -23,8 +23,7 @@
  * measured wall time of each tick. The first WARMUP minutes (the fleet settling
  * from its initial allocations) are not counted.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -77,6 +76,7 @@ import { OrderService } from '../host-agent/orders.ts';
 import { reconcileOnce } from '../host-agent/reconcile.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
 import { startDynaliteProcess, startFauxqs, startVictoriaMetrics } from '../local/emulators.ts';
+import { makeCgroupTree } from '../test/support/cgroup-tree.ts';
 import { type Emit, median } from './figure.ts';
 
 export interface FleetOptions {
@@ -353,21 +353,6 @@ function containerItem(name: string, host: string, p: Profile): Container {
   };
 }
 
-const V2_FILES: Record<string, string> = {
-  'cgroup.procs': '4242\n',
-  'cpu.max': 'max 100000\n',
-  'cpu.stat': 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n',
-  'cpu.weight': '100\n',
-  'cpuset.cpus': '\n',
-  'memory.max': 'max\n',
-  'memory.high': 'max\n',
-  'memory.current': '0\n',
-  'memory.stat': 'anon 0\nfile 0\n',
-  'memory.events': 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n',
-  'io.max': '',
-  'io.stat': '',
-};
-
 export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise<FleetRun> {
   const o: FleetOptions = { ...DEFAULT_FLEET, ...partial };
   const say = o.log ?? (() => undefined);
@@ -381,9 +366,11 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     startFauxqs(),
     startVictoriaMetrics(),
   ]);
-  const cgRoot = mkdtempSync(join(tmpdir(), 'sc-fleet-cg-'));
+  // the agents' cgroup writes are not what is costed: a v2-format tree under /tmp
+  const cg = makeCgroupTree('v2');
+  const cgRoot = cg.root;
   const cleanups: (() => Promise<void> | void)[] = [
-    () => rmSync(cgRoot, { recursive: true, force: true }),
+    () => cg.cleanup(),
     () => vm.stop(),
     () => sqsEmu.stop(),
     () => ddb.stop(),
@@ -504,9 +491,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         host = out.host;
         containerNames.push(c);
         containerHost.set(c, name);
-        const dir = join(cgRoot, `lxc.payload.${c}`);
-        mkdirSync(dir);
-        for (const [f, v] of Object.entries(V2_FILES)) writeFileSync(join(dir, f), v);
+        cg.addContainer(c);
       }
       await store.createHost(host);
     }
