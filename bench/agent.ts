@@ -19,6 +19,7 @@ import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { ensureHostQueues, sendOrder } from '../adapters/sqs/order-queues.ts';
 import { orderId } from '../core/contracts/order.ts';
 import { startDynalite, startFauxqs } from '../local/emulators.ts';
+import { userSpaceAlloc } from '../test/host/support/lxc.ts';
 import { aHostState } from '../test/support/agent-fakes.ts';
 import { makeCgroupTree } from '../test/support/cgroup-tree.ts';
 import { type Emit, median, percentile } from './figure.ts';
@@ -223,7 +224,7 @@ async function oomFastPath(name: string): Promise<number> {
     const limitBefore = Number(readFileSync(`${mem}/memory.limit_in_bytes`, 'utf8'));
     const p = spawn(
       '/bin/sh',
-      ['-c', `echo $$ > ${mem}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=48M count=1`],
+      ['-c', `echo $$ > ${mem}/cgroup.procs && exec busybox ${userSpaceAlloc(40_000_000)}`],
       {
         stdio: 'ignore',
       },

@@ -23,6 +23,7 @@ import {
   isRoot,
   sweepLeftovers,
   type TestContainer,
+  userSpaceAlloc,
 } from '../support/lxc.ts';
 
 const CG = '/sys/fs/cgroup';
@@ -257,7 +258,7 @@ describe('memory fast path', () => {
     expect(Number(readCg('memory', fast.name, 'memory.limit_in_bytes'))).toBe(32 * MiB);
     writeFileSync(cgFile('memory', fast.name, 'memory.oom_control'), '1'); // stall instead of kill
     const t0 = Date.now();
-    const r = fast.exec('dd if=/dev/zero of=/dev/null bs=48M count=1');
+    const r = fast.exec(userSpaceAlloc(40_000_000)); // peak ≈ 50 MiB
     await waitFor(() => Number(readCg('memory', fast.name, 'memory.limit_in_bytes')) > 32 * MiB, 5000);
     const reactionMs = Date.now() - t0;
     expect(reactionMs).toBeLessThan(1000);

@@ -17,7 +17,13 @@ import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
 import { MemoryWatch, RAISE_SETTLE_MS } from '../../../host-agent/memory-watch.ts';
 import { OrderService } from '../../../host-agent/orders.ts';
 import { aHostState, FakeStore, fakeShaper } from '../../support/agent-fakes.ts';
-import { createContainer, isRoot, sweepLeftovers, type TestContainer } from '../support/lxc.ts';
+import {
+  createContainer,
+  isRoot,
+  sweepLeftovers,
+  type TestContainer,
+  userSpaceAlloc,
+} from '../support/lxc.ts';
 
 const CG = '/sys/fs/cgroup';
 const MiB = 1_048_576;
@@ -83,7 +89,7 @@ describe('MemoryWatch on a real cgroup', () => {
     writeFileSync(cgPath('memory', 'memory.oom_control'), '1'); // stall instead of kill
     watch.poll(); // baseline: calm
 
-    const dd = ct.exec('dd if=/dev/zero of=/dev/null bs=48M count=1');
+    const alloc = ct.exec(userSpaceAlloc(40_000_000)); // peak ≈ 50 MiB;
     let hog: ChildProcess | null = null;
     try {
       await waitFor(underOom, 10_000, 'the allocation stalls under OOM');
@@ -110,7 +116,9 @@ describe('MemoryWatch on a real cgroup', () => {
       hog?.kill('SIGKILL');
       execFileSync('taskset', ['-a', '-p', '-c', '0-1', String(process.pid)], { stdio: 'ignore' });
     }
-    expect((await dd).code).toBe(0); // the stalled allocation completed at the raised limit
+    const done = await alloc;
+    expect(done.code).toBe(0); // the stalled allocation completed at the raised limit
+    expect(done.stdout.trim()).toBe('40000000');
     const end = Date.now() + RAISE_SETTLE_MS + 200;
     while (Date.now() < end) {
       await sleep(50);

@@ -118,3 +118,13 @@ export async function hostIdleShare(ms: number): Promise<number> {
   const b = read();
   return b.total === a.total ? 1 : (b.idle - a.idle) / (b.total - a.total);
 }
+
+/**
+ * A shell command that allocates `bytes` from user space (busybox awk builds the string; peak
+ * ≈ 1.25 × bytes) and prints its length. Use it to make a task stall under a memory limit with
+ * the OOM killer disabled: the kernel only makes a task wait under OOM for faults in user mode;
+ * `dd if=/dev/zero bs=48M` faults inside read() and often gets a short read instead of a stall.
+ */
+export function userSpaceAlloc(bytes: number): string {
+  return `awk 'BEGIN { s = sprintf("%${bytes}s", "x"); print length(s) }'`;
+}
