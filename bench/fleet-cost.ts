@@ -840,6 +840,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         }
         if (clock.t < due.visibleAt) await clock.sleep(due.visibleAt - clock.t);
         const t0 = performance.now();
+        const v0 = clock.t; // a tick whose message came early sleeps (virtually) until its time: billed too
         const out = await runChainedTick(
           {
             ...tickDeps,
@@ -851,7 +852,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           state,
           due.msg,
         );
-        const wall = performance.now() - t0;
+        const wall = performance.now() - t0 + (clock.t - v0);
         if (out.ran && out.report !== null) {
           counted(out.report, wall);
           if (out.report.at >= measureFrom) invocationBilledS.push(Math.ceil(wall) / 1000);

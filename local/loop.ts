@@ -85,6 +85,8 @@ export interface LoopConfig {
   rules: Record<string, Partial<Rule>>;
   /** Usage publisher period, ms (BDWatchdog itself flushes every 0.2 s). */
   publishMs: number;
+  /** Control-tick settings (functions/guardian/wiring.ts) changed from the deployed defaults. */
+  tickEnv?: Record<string, string>;
 }
 
 export const LOOP_CONFIGS: Record<LoopConfigName, LoopConfig> = {
@@ -102,6 +104,9 @@ export const LOOP_CONFIGS: Record<LoopConfigName, LoopConfig> = {
       MemRescaleDown: { events_to_remove: 4, rule: downRule('mem', 4) },
     },
     publishMs: 200,
+    // Every tick on its window boundary: the whole-second clock delay is always rounded down and
+    // the tick sleeps the rest (≈ 0.5 s billed a tick on average; the default rounds to nearest).
+    tickEnv: { SC_CLOCK_MAX_WAIT_MS: '1000' },
   },
 };
 
@@ -405,6 +410,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         SC_OPENTSDB_URL: opentsdbUrl,
         SC_CONTROL_CLOCK: clockMode,
         ...(clockQueueUrl === undefined ? {} : { SC_CLOCK_QUEUE_URL: clockQueueUrl }),
+        ...chosen.tickEnv,
       },
       {
         dynamo: createDynamoDocumentClient({ endpoint: platform.endpoints.dynamodb, ...LOCAL }),

@@ -80,9 +80,18 @@ export interface ChainDeps extends TickDeps {
   checkpointEveryMs?: number;
   /** Re-read whole host partitions (GUARD items changed by operators) this often, ms (default 5 min). */
   fullReadEveryMs?: number;
+  /**
+   * The longest a tick may sleep for its time when the next delay is rounded down to whole
+   * seconds, ms (default 500: the delay is rounded to the nearest second; see nextTick).
+   */
+  maxWaitMs?: number;
 }
 
-export const CHAIN_DEFAULTS = { checkpointEveryMs: 300_000, fullReadEveryMs: 300_000 } as const;
+export const CHAIN_DEFAULTS = {
+  checkpointEveryMs: 300_000,
+  fullReadEveryMs: 300_000,
+  maxWaitMs: 500,
+} as const;
 
 /** What one process keeps between the ticks it runs. */
 export interface ChainState {
@@ -166,13 +175,25 @@ export async function takeChainLease(
 
 /**
  * The next tick: one window on, or the next window boundary after now when the
- * tick overran. DelaySeconds is whole seconds, so it is rounded UP: a tick
- * delivered before its `at` would read a window whose end the metrics store
- * does not answer yet (VictoriaMetrics: less than ≈ 1 s old), i.e. no data.
+ * tick overran. DelaySeconds is whole seconds, and a tick must never run before
+ * its `at` (its window would end less than ≈ 1 s ago: VictoriaMetrics does not
+ * answer that yet, i.e. no data). So the delay is rounded DOWN when the
+ * remainder is at most `maxWaitMs` (the message arrives early and the tick
+ * sleeps the remainder, billed) and UP otherwise (the tick runs late by the
+ * rest of the second, free). 0 = always up; 1000 = always on time.
  */
-export function nextTick(at: number, now: number, windowMs: number): { at: number; delayS: number } {
+export function nextTick(
+  at: number,
+  now: number,
+  windowMs: number,
+  maxWaitMs = 0,
+): { at: number; delayS: number } {
   const next = Math.max(at + windowMs, Math.ceil((now + 1) / windowMs) * windowMs);
-  return { at: next, delayS: Math.min(MAX_DELAY_S, Math.max(0, Math.ceil((next - now) / 1000))) };
+  const exactMs = Math.max(0, next - now);
+  const wholeS = Math.floor(exactMs / 1000);
+  const remainderMs = exactMs - wholeS * 1000;
+  const delayS = remainderMs === 0 || remainderMs <= maxWaitMs ? wholeS : wholeS + 1;
+  return { at: next, delayS: Math.min(MAX_DELAY_S, delayS) };
 }
 
 /** One clock message: run its tick under the lease, then enqueue the next one. */
@@ -222,7 +243,12 @@ export async function runChainedTick(
     // The chain must outlive a bad tick: log it and carry on at the next window.
     logger.error({ err, chain: msg.chain, at: msg.at }, 'control tick failed; the chain goes on');
   }
-  const next = nextTick(msg.at, clock.now(), state.memory.config.WINDOW_TIMELAPSE * 1000);
+  const next = nextTick(
+    msg.at,
+    clock.now(),
+    state.memory.config.WINDOW_TIMELAPSE * 1000,
+    deps.maxWaitMs ?? CHAIN_DEFAULTS.maxWaitMs,
+  );
   const message = { chain: msg.chain, at: next.at };
   await deps.scheduler.schedule(message, next.delayS);
   return { ran: true, report, next: message, delayS: next.delayS, resumed };

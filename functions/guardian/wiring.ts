@@ -92,6 +92,15 @@ export const ControlTickEnv = PlatformEnv.extend({
     .describe(
       'Queue clock: re-read whole host partitions (guard states changed by operators) this often, s; other ticks read host states only.',
     ),
+  SC_CLOCK_MAX_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(500)
+    .describe(
+      "Queue clock: SQS delays are whole seconds; when the next tick's delay has a remainder up to this, ms, it is rounded down and the tick sleeps the remainder (billed), otherwise up (the tick runs up to a second late). 0 = never wait, 1000 = always on time.",
+    ),
   SC_TICK_RESERVE_MS: z.coerce
     .number()
     .int()
@@ -259,6 +268,7 @@ export async function handleClockEvent(
           proc,
           checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,
+          maxWaitMs: wiring.env.SC_CLOCK_MAX_WAIT_MS,
         },
         state,
         msg,

@@ -1,5 +1,6 @@
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { createSqsClient } from '../../../../adapters/aws.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
@@ -169,10 +170,37 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(3); // checkpointed after the 3rd
   });
 
-  it('never ticks before its time: the delay is rounded up, and an early message waits for its window', async () => {
-    // a 1 s window whose tick ended 516 ms in: 484 ms to the next boundary is a 1 s delay, not 0
-    expect(nextTick(T0, T0 + 516, 1000)).toEqual({ at: T0 + 1000, delayS: 1 });
+  it('rounds the whole-second delay down when the tick may sleep the remainder, up otherwise', () => {
+    // a 1 s window whose tick ended 516 ms in: 484 ms to the next boundary
+    expect(nextTick(T0, T0 + 516, 1000)).toEqual({ at: T0 + 1000, delayS: 1 }); // never wait: 0.484 → 1 (late)
+    expect(nextTick(T0, T0 + 516, 1000, 500)).toEqual({ at: T0 + 1000, delayS: 0 }); // sleep 484 ms
+    expect(nextTick(T0, T0 + 316, 1000, 500)).toEqual({ at: T0 + 1000, delayS: 1 }); // 684 ms > 500: late
+    expect(nextTick(T0, T0 + 316, 1000, 1000)).toEqual({ at: T0 + 1000, delayS: 0 }); // always on time
     expect(nextTick(T0, T0 + 10, 10_000)).toEqual({ at: T0 + 10_000, delayS: 10 }); // 9.99 s → 10
+    expect(nextTick(T0, T0 + 10, 10_000, 500)).toEqual({ at: T0 + 10_000, delayS: 10 }); // 990 ms > 500
+    expect(nextTick(T0, T0 + 600, 10_000, 500)).toEqual({ at: T0 + 10_000, delayS: 9 }); // sleep 400 ms
+    expect(nextTick(T0, T0 + 2000, 10_000, 500)).toEqual({ at: T0 + 10_000, delayS: 8 }); // exact
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3_600_000 }),
+        fc.integer({ min: 0, max: 30_000 }),
+        fc.constantFrom(1000, 5000, 10_000, 60_000),
+        fc.integer({ min: 0, max: 1000 }),
+        (atOffset, tookMs, windowMs, maxWaitMs) => {
+          const at = T0 + atOffset * windowMs;
+          const now = at + tookMs;
+          const next = nextTick(at, now, windowMs, maxWaitMs);
+          const deliveredAt = now + next.delayS * 1000;
+          expect(next.at).toBeGreaterThan(now); // always in the future, on a window boundary
+          expect((next.at - T0) % windowMs).toBe(0);
+          expect(next.at - deliveredAt).toBeLessThanOrEqual(maxWaitMs); // early by at most the allowed sleep
+          expect(deliveredAt - next.at).toBeLessThan(1000); // late by less than a second
+        },
+      ),
+    );
+  });
+
+  it('never ticks before its time: an early message waits for its window', async () => {
     const clock = manualClock(T0 - 400); // delivered 400 ms before the tick's time
     const out = await runChainedTick(deps(clock, recordingScheduler()), newChainState(), {
       chain: 'c9',
