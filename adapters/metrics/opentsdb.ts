@@ -2,7 +2,9 @@
  * MetricsSource over OpenTSDB's `/api/query` as BDWatchdog fills it: per
  * bounded batch of structures, ONE query holding a sub-query per metric
  * (`zimsum`, `5s-avg`, tag `host: "a|b|c"`, which filters and groups by
- * container); the mean of each series' points, summed over sub-metrics.
+ * container); the mean of each series' points, summed over sub-metrics. The
+ * downsample bucket is never longer than the window (a 1 s window asks
+ * `1s-avg`: a 5 s bucket would average in points from before the window).
  * A 400 "No such name for 'tagv'" (a container that never reported) drops
  * that name and asks again, so it never blinds the rest of the batch.
  */
@@ -19,6 +21,8 @@ export interface OpenTsdbOptions {
   concurrency?: number;
   timeoutMs?: number;
   retries?: number;
+  /** Downsample bucket, seconds (BDWatchdog's queries use 5); capped by the window's length. */
+  bucketS?: number;
   fetch?: typeof fetch;
 }
 
@@ -29,12 +33,14 @@ export class OpenTsdbMetricsSource implements MetricsSource {
   private readonly url: string;
   private readonly batchSize: number;
   private readonly concurrency: number;
+  private readonly bucketS: number;
   private readonly http: HttpOptions;
 
   constructor(opts: OpenTsdbOptions) {
     this.url = `${opts.url.replace(/\/$/, '')}/api/query`;
     this.batchSize = opts.batchSize ?? 250;
     this.concurrency = opts.concurrency ?? 4;
+    this.bucketS = opts.bucketS ?? 5;
     this.http = {
       timeoutMs: opts.timeoutMs ?? 3000,
       retries: opts.retries ?? 2,
@@ -72,6 +78,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
       round <= names.length + metrics.length && pending.length > 0 && wanted.length > 0;
       round++
     ) {
+      const bucketS = Math.max(1, Math.min(this.bucketS, window.endS - window.startS));
       const body = JSON.stringify({
         start: window.startS,
         end: window.endS,
@@ -79,7 +86,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
           aggregator: 'zimsum',
           metric,
           tags: { [key]: pending.join('|') },
-          downsample: '5s-avg',
+          downsample: `${bucketS}s-avg`,
         })),
       });
       counter.queries += 1;
