@@ -109,6 +109,8 @@ export interface FleetOptions {
   opsMiB: number;
   seed: number;
   log?: (line: string) => void;
+  /** Stops the measurement (Ctrl-C): the run throws and its emulators are stopped. */
+  signal?: AbortSignal;
 }
 
 /** The agent's defaults (host-agent/config.ts). */
@@ -787,6 +789,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       requests += rep.requests.length;
     };
     const progress = (at: number) => {
+      if (o.signal?.aborted) throw new Error('fleet measurement interrupted');
       if (at >= measureFrom && (at - measureFrom) % (10 * 60_000) === 0)
         say(
           `fleet: minute ${(at - measureFrom) / 60_000}: ${ticks} ticks, ${wiring.sent.orders - base.orders} orders, load ${loadavg()[0]?.toFixed(1)}`,
@@ -820,6 +823,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       let lastWatchdog = start; // the invocation at `start` is the one that starts the chain
       await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
       while (clock.t < end) {
+        if (o.signal?.aborted) throw new Error('fleet measurement interrupted');
         const due = box.pending;
         if (due === null) throw new Error('the clock chain stopped');
         box.pending = null;
@@ -1058,7 +1062,7 @@ export async function emitFleetCost(
   const say = (l: string) => process.stderr.write(`  ${l}\n`);
   const { runs: n = 3, ...fleet } = opts;
   const runs: FleetRun[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n && fleet.signal?.aborted !== true; i++) {
     const r = await measureFleet({ log: say, seed: DEFAULT_FLEET.seed + i, ...fleet });
     const e = priceFleet(r, r.options.containers);
     say(
@@ -1139,5 +1143,21 @@ export async function emitFleetCost(
 
 /** `npm run bench -- fleet-cost`: the deployed fleet's cost, and its sensitivity to density and choices. */
 export async function run(emit: Emit): Promise<void> {
-  await emitFleetCost(emit, 'fleet-cost', { runs: Number(process.env.BENCH_FLEET_RUNS ?? 3) });
+  const ac = new AbortController();
+  const interrupt = () => ac.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    await emitFleetCost(emit, 'fleet-cost', {
+      runs: Number(process.env.BENCH_FLEET_RUNS ?? 3),
+      signal: ac.signal,
+    });
+  } catch (err) {
+    if (!ac.signal.aborted) throw err;
+    process.stderr.write('fleet-cost: interrupted; emulators stopped, no figure printed\n');
+    process.exitCode = 130;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
 }

@@ -386,7 +386,7 @@ async function quality(emit: Emit, loop: RunningLoop, signal: AbortSignal): Prom
  * container it stepped up and down every ≈ 45 s, extrapolated to 1,000 such containers (an upper
  * bound, not a fleet figure).
  */
-async function cost(emit: Emit, loop: RunningLoop): Promise<void> {
+async function cost(emit: Emit, loop: RunningLoop, signal: AbortSignal): Promise<void> {
   const c = loop.counters();
   if (c.ticks === 0) {
     say('cost: no finished invocation yet; stepped figure not printed');
@@ -412,7 +412,11 @@ async function cost(emit: Emit, loop: RunningLoop): Promise<void> {
     );
   }
   // One run (≈ 3.5 min; runs vary by < 1 %): `npm run bench -- fleet-cost` takes the median of three.
-  await emitFleetCost(emit, 'loop', { runs: Number(process.env.BENCH_FLEET_RUNS || 1) });
+  try {
+    await emitFleetCost(emit, 'loop', { runs: Number(process.env.BENCH_FLEET_RUNS || 1), signal });
+  } catch (err) {
+    if (!signal.aborted) throw err; // Ctrl-C: the fleet's emulators are stopped, the loop is stopped next
+  }
 }
 
 export async function run(emit: Emit): Promise<void> {
@@ -443,7 +447,7 @@ export async function run(emit: Emit): Promise<void> {
       if (react) await reactionSteps(emit, loop, config, ac.signal);
       if (measureQuality) {
         await quality(emit, loop, ac.signal);
-        await cost(emit, loop);
+        await cost(emit, loop, ac.signal);
       }
     } finally {
       ac.abort();
