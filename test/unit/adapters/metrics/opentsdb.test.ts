@@ -59,33 +59,27 @@ describe('OpenTsdbMetricsSource', () => {
     });
   });
 
-  it('never downsamples over more than the window: a 1 s window asks 1s-avg, a bucketS option is honoured', async () => {
-    const { fetchFn, bodies } = scriptedTsdb({ 'proc.cpu.user': { a: [40] }, 'proc.cpu.kernel': { a: [2] } });
-    const src = new OpenTsdbMetricsSource({ url: 'http://tsdb', fetch: fetchFn });
-    await src.usage({
-      structures: ['a'],
-      kind: 'container',
-      resources: ['cpu'],
-      window: { startS: 100, endS: 101 },
-    });
-    const sub = (i: number) => (bodies[i] as unknown as { queries: { downsample: string }[] }).queries[0]?.downsample;
-    expect(sub(0)).toBe('1s-avg');
-    const coarse = new OpenTsdbMetricsSource({ url: 'http://tsdb', fetch: fetchFn, bucketS: 10 });
-    await coarse.usage({
-      structures: ['a'],
-      kind: 'container',
-      resources: ['cpu'],
-      window: { startS: 100, endS: 130 },
-    });
-    expect(sub(1)).toBe('10s-avg');
-    await coarse.usage({
-      structures: ['a'],
-      kind: 'container',
-      resources: ['cpu'],
-      window: { startS: 100, endS: 103 },
-    });
-    expect(sub(2)).toBe('3s-avg');
-  });
+  it.each([
+    [undefined, { startS: 100, endS: 101 }, '1s-avg'], // 1 s window: not 5 s of points from before it
+    [10, { startS: 100, endS: 130 }, '10s-avg'], // the bucketS option
+    [10, { startS: 100, endS: 103 }, '3s-avg'], // capped by the window
+  ])(
+    'never downsamples over more than the window (bucketS %s, window %o → %s)',
+    async (bucketS, w, expected) => {
+      const { fetchFn, bodies } = scriptedTsdb({
+        'proc.cpu.user': { a: [40] },
+        'proc.cpu.kernel': { a: [2] },
+      });
+      const src = new OpenTsdbMetricsSource({
+        url: 'http://tsdb',
+        fetch: fetchFn,
+        ...(bucketS ? { bucketS } : {}),
+      });
+      await src.usage({ structures: ['a'], kind: 'container', resources: ['cpu'], window: w });
+      const body = bodies[0] as unknown as { queries: { downsample: string }[] };
+      expect(body.queries.map((q) => q.downsample)).toEqual([expected, expected]);
+    },
+  );
 
   it('drops a metric the TSD does not know and keeps the others', async () => {
     const { fetchFn } = scriptedTsdb({ 'proc.cpu.user': { a: [50] } });
