@@ -6,6 +6,8 @@ import type { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import type { GuardianConfig } from '../../core/contracts/service-config.ts';
 import type { Container } from '../../core/contracts/structure.ts';
+import type { Resource } from '../../core/contracts/units.ts';
+import type { MetricsSource, UsageQuery, UsageResult } from '../../core/ports/metrics-source.ts';
 
 export function aContainer(
   name: string,
@@ -60,4 +62,13 @@ export async function putRules(table: TableClient, rules: readonly Rule[]): Prom
 
 export async function putGuardianConfig(table: TableClient, config: Partial<GuardianConfig>): Promise<void> {
   await table.put({ ...keys.service('guardian'), name: 'guardian', config, heartbeat: null, version: 1 });
+}
+
+/** A MetricsSource that answers the same usage for every structure in every window. */
+export function sameUsage(usage: Partial<Record<Resource, number | null>>): MetricsSource {
+  return {
+    async usage(q: UsageQuery): Promise<UsageResult> {
+      return { usage: new Map(q.structures.map((s) => [s, { ...usage }])), queries: 1, rejected: [] };
+    },
+  };
 }

@@ -4,9 +4,7 @@ import fc from 'fast-check';
 import { createSqsClient } from '../../../../adapters/aws.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import type { Resource } from '../../../../core/contracts/units.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
-import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import {
   type ChainMessage,
   newChainState,
@@ -30,16 +28,11 @@ import {
   putGuardianConfig,
   putHost,
   putRules,
+  sameUsage,
 } from '../../../support/guardian-fixtures.ts';
 
 /** cpu 100 for every container in every window (below the default container's lower limit). */
-const lowCpu: MetricsSource = {
-  async usage(q: UsageQuery): Promise<UsageResult> {
-    const usage = new Map<string, Partial<Record<Resource, number | null>>>();
-    for (const s of q.structures) usage.set(s, { cpu: 100 });
-    return { usage, queries: 1, rejected: [] };
-  },
-};
+const lowCpu = sameUsage({ cpu: 100 });
 
 /** A clock set by the test; a sleep moves it on (and is recorded). */
 function manualClock(t: number) {

@@ -3,9 +3,7 @@ import { systemClock } from '../../../../adapters/clock.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
-import type { Resource } from '../../../../core/contracts/units.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
-import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTicks, takeLease } from '../../../../functions/guardian/run-ticks.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
@@ -16,16 +14,11 @@ import {
   putGuardianConfig,
   putHost,
   putRules,
+  sameUsage,
 } from '../../../support/guardian-fixtures.ts';
 
 /** The same cpu usage for every container in every window. */
-const lowCpu: MetricsSource = {
-  async usage(q: UsageQuery): Promise<UsageResult> {
-    const usage = new Map<string, Partial<Record<Resource, number | null>>>();
-    for (const s of q.structures) usage.set(s, { cpu: 100 });
-    return { usage, queries: 1, rejected: [] };
-  },
-};
+const lowCpu = sameUsage({ cpu: 100 });
 
 describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
   let t: TestTable;
