@@ -95,6 +95,20 @@ export function overheadPct(scaledRuntimeS: number, fixedRuntimeS: number): numb
   return (scaledRuntimeS / fixedRuntimeS - 1) * 100;
 }
 
+/**
+ * The overhead of scaling on a single-threaded CPU-bound job, from the scaled run alone: the time
+ * the quota held the job back (the cgroup's throttled time while it ran) over the time it would
+ * have taken unthrottled (its run time less that), percent. A fixed allocation at max never
+ * throttles such a job, so this is the paired overhead without the machine's run-to-run noise
+ * (both figures come from the same run). Valid for one runnable thread: with more, throttled time
+ * adds up over the CPUs the threads were throttled on.
+ */
+export function throttledOverheadPct(runS: number, throttledS: number): number {
+  if (!(runS > 0) || throttledS < 0 || throttledS >= runS)
+    throw new RangeError('need 0 ≤ throttled time < run time');
+  return (throttledS / (runS - throttledS)) * 100;
+}
+
 /** What the CPU allocation did during one run (a job), from its samples: why a job took longer. */
 export interface AllocationTimeline {
   /** cfs quota as shares (100 = one core) at the first sample; null = no quota */

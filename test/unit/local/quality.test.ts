@@ -5,6 +5,7 @@ import {
   overheadPct,
   pairedOverhead,
   summarise,
+  throttledOverheadPct,
   utilisationGain,
 } from '../../../local/quality.ts';
 
@@ -69,6 +70,15 @@ describe('comparisons with a fixed allocation', () => {
     expect(utilisationGain(0.708, 0.4)).toBeCloseTo(0.77, 9); // 0.708 ÷ 0.4 − 1
     expect(overheadPct(106, 100)).toBeCloseTo(6, 9);
     expect(() => utilisationGain(0.5, 0)).toThrow(RangeError);
+  });
+
+  it('gives the overhead of throttling from the scaled run alone: held back ÷ unthrottled time', () => {
+    // a 61.8 s run held back 1.8 s would have taken 60 s: 1.8 ÷ 60 = 3 %
+    expect(throttledOverheadPct(61.8, 1.8)).toBeCloseTo(3, 9);
+    expect(throttledOverheadPct(60, 0)).toBe(0);
+    expect(() => throttledOverheadPct(10, 10)).toThrow(RangeError);
+    expect(() => throttledOverheadPct(0, 0)).toThrow(RangeError);
+    expect(() => throttledOverheadPct(10, -1)).toThrow(RangeError);
   });
 });
 
