@@ -6,9 +6,14 @@
  * The original framework treated a 400 as success; OpenTSDB answers 400 when
  * any point of a batch fails (the others are stored), so a 400 — or a 200 whose
  * details count failures — is an error here that lists the failed points.
+ *
+ * Batches go `concurrency` at a time; `deadlineMs` bounds the whole put (the
+ * control tick publishes every tick and must not be held by a slow store):
+ * past it, requests in flight are aborted and batches not sent are an error.
  */
 import { gzipSync } from 'node:zlib';
 import { ScError } from '../../core/errors.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import type { Point, PointSink } from '../../functions/ops/ports.ts';
 
 export interface FailedPoint {
@@ -43,16 +48,31 @@ export function validatePoint(p: Point): string | null {
   return null;
 }
 
+export interface PutSinkOptions {
+  /** Points per request (default 500). */
+  batchSize?: number;
+  /** One request's timeout, ms (default 10 s). */
+  timeoutMs?: number;
+  /** Requests in flight (default 4). */
+  concurrency?: number;
+  /** The whole put's budget, ms; none by default. */
+  deadlineMs?: number;
+}
+
 export class OpenTsdbPutSink implements PointSink {
   readonly url: string;
   readonly batchSize: number;
   readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly deadlineMs: number | null;
 
   /** `baseUrl` e.g. http://opentsdb:4242 (the `/api/put?details` path is added). */
-  constructor(baseUrl: string, opts: { batchSize?: number; timeoutMs?: number } = {}) {
+  constructor(baseUrl: string, opts: PutSinkOptions = {}) {
     this.url = `${baseUrl.replace(/\/+$/, '')}/api/put?details`;
     this.batchSize = opts.batchSize ?? 500;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.concurrency = opts.concurrency ?? 4;
+    this.deadlineMs = opts.deadlineMs ?? null;
   }
 
   async put(points: readonly Point[]): Promise<void> {
@@ -66,10 +86,24 @@ export class OpenTsdbPutSink implements PointSink {
         `${invalid.length} of ${points.length} points are invalid: ${invalid[0]?.error}`,
         invalid,
       );
-    const failed: FailedPoint[] = [];
-    for (let i = 0; i < points.length; i += this.batchSize) {
-      failed.push(...(await this.putBatch(points.slice(i, i + this.batchSize))));
-    }
+    const batches: Point[][] = [];
+    for (let i = 0; i < points.length; i += this.batchSize) batches.push(points.slice(i, i + this.batchSize));
+    const deadline = this.deadlineMs === null ? null : AbortSignal.timeout(this.deadlineMs);
+    let unsent = 0;
+    const results = await mapLimit(batches, this.concurrency, async (batch) => {
+      if (deadline?.aborted === true) {
+        unsent += 1;
+        return [];
+      }
+      return this.putBatch(batch, deadline);
+    });
+    if (unsent > 0)
+      throw new MetricsWriteError(
+        `put to ${this.url} ran past its ${this.deadlineMs} ms budget: ${unsent} of ${batches.length} batches not sent`,
+        [],
+        { context: { unsent, batches: batches.length } },
+      );
+    const failed = results.flat();
     if (failed.length > 0)
       throw new MetricsWriteError(
         `${failed.length} of ${points.length} points refused by ${this.url}: ${failed[0]?.error}`,
@@ -77,7 +111,7 @@ export class OpenTsdbPutSink implements PointSink {
       );
   }
 
-  private async putBatch(batch: readonly Point[]): Promise<FailedPoint[]> {
+  private async putBatch(batch: readonly Point[], deadline: AbortSignal | null): Promise<FailedPoint[]> {
     // OpenTSDB takes epoch seconds or milliseconds (13 digits); send ms as is.
     const body = gzipSync(JSON.stringify(batch));
     let res: Response;
@@ -86,9 +120,16 @@ export class OpenTsdbPutSink implements PointSink {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal:
+          deadline === null
+            ? AbortSignal.timeout(this.timeoutMs)
+            : AbortSignal.any([AbortSignal.timeout(this.timeoutMs), deadline]),
       });
     } catch (err) {
+      if (deadline?.aborted === true)
+        throw new MetricsWriteError(`put to ${this.url} ran past its ${this.deadlineMs} ms budget`, [], {
+          cause: err,
+        });
       throw new MetricsWriteError(`cannot reach ${this.url}`, [], { cause: err });
     }
     const text = await res.text();

@@ -189,11 +189,11 @@ export function buildControlTick(
     logger,
     clock: opts.clock ?? systemClock,
     sent,
-    // Short timeout: a slow store delays the tick by at most this, and a failed put is only logged.
+    // Bounded: a slow store delays the tick by at most 2 s in all, and a failed put is only logged.
     snapshots:
       env.SC_OPENTSDB_URL === undefined
         ? null
-        : new OpenTsdbPutSink(env.SC_OPENTSDB_URL, { timeoutMs: 2000 }),
+        : new OpenTsdbPutSink(env.SC_OPENTSDB_URL, { timeoutMs: 2000, deadlineMs: 2000 }),
     scheduler:
       env.SC_CONTROL_CLOCK === 'queue' && env.SC_CLOCK_QUEUE_URL !== undefined
         ? sqsTickScheduler(sqs, env.SC_CLOCK_QUEUE_URL)

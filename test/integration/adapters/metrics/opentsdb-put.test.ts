@@ -7,9 +7,15 @@ import { PrometheusApi, PrometheusSeriesSource } from '../../../../adapters/metr
 import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
 
 /** A stand-in TSD on 127.0.0.1 that answers what the test says and keeps what it received. */
-function fakeTsd(answer: (points: unknown[]) => { status: number; body: string }) {
+function fakeTsd(answer: (points: unknown[]) => { status: number; body: string }, delayMs = 0) {
   const received: { url: string; encoding: string | undefined; points: unknown[] }[] = [];
+  const load = { inFlight: 0, maxInFlight: 0 };
   const server: Server = createServer((req, res) => {
+    load.inFlight += 1;
+    load.maxInFlight = Math.max(load.maxInFlight, load.inFlight);
+    res.on('close', () => {
+      load.inFlight -= 1;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -18,11 +24,12 @@ function fakeTsd(answer: (points: unknown[]) => { status: number; body: string }
       const points = JSON.parse((encoding === 'gzip' ? gunzipSync(raw) : raw).toString()) as unknown[];
       received.push({ url: req.url ?? '', encoding, points });
       const a = answer(points);
-      res.writeHead(a.status, { 'content-type': 'application/json' }).end(a.body);
+      setTimeout(() => res.writeHead(a.status, { 'content-type': 'application/json' }).end(a.body), delayMs);
     });
   });
   return {
     received,
+    load,
     start: () =>
       new Promise<string>((resolve) =>
         server.listen(0, '127.0.0.1', () =>
@@ -105,6 +112,35 @@ describe('OpenTSDB put', () => {
 
     it('treats a 200 whose details count failures as an error', async () => {
       await expect(new OpenTsdbPutSink(url).put([point(1), point(2)])).rejects.toThrow(/1 points failed/);
+    });
+  });
+
+  describe('against a slow TSD (each answer after 300 ms)', () => {
+    const tsd = fakeTsd(() => ({ status: 204, body: '' }), 300);
+    let url = '';
+    beforeAll(async () => {
+      url = await tsd.start();
+    });
+    afterAll(async () => {
+      await tsd.stop();
+    });
+
+    it('sends batches `concurrency` at a time', async () => {
+      const points = Array.from({ length: 8 }, (_, i) => point(i, `s${i}`));
+      await new OpenTsdbPutSink(url, { batchSize: 1, concurrency: 4 }).put(points);
+      expect(tsd.received.slice(-8).map((r) => r.points.length)).toEqual(Array(8).fill(1));
+      expect(tsd.load.maxInFlight).toBe(4);
+    });
+
+    it('stops at its deadline: requests in flight aborted, the batches not sent named in the error', async () => {
+      const before = tsd.received.length;
+      const points = Array.from({ length: 20 }, (_, i) => point(i, `s${i}`));
+      const sink = new OpenTsdbPutSink(url, { batchSize: 1, concurrency: 2, deadlineMs: 450 });
+      const err = await sink.put(points).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MetricsWriteError);
+      expect((err as Error).message).toMatch(/ran past its 450 ms budget/);
+      // 2 answered at ≈ 300 ms, 2 more started and aborted at 450 ms: far fewer than 20 were sent
+      expect(tsd.received.length - before).toBeLessThanOrEqual(6);
     });
   });
 
