@@ -55,12 +55,13 @@ export class TableClient {
     Object.assign(this.counters, { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 });
   }
 
-  async get(key: Key): Promise<Item | null> {
+  /** Strongly consistent unless `consistent: false` (half the read units, may lag a recent write). */
+  async get(key: Key, opts: { consistent?: boolean } = {}): Promise<Item | null> {
     const out = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: key,
-        ConsistentRead: true,
+        ConsistentRead: opts.consistent ?? true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
