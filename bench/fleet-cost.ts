@@ -12,7 +12,8 @@
  * - one agent per host: orders received from its FIFO queue and handled by
  *   the agent's OrderService on a fake cgroup v2 tree (the cgroup writes are not
  *   what is costed), reports, heartbeats and reconciliation written through the
- *   agent's own LiteTable/DynamoAgentState;
+ *   agent's own LiteTable/DynamoAgentState, heartbeats when the agent's Liveness
+ *   says one is due (a period after its last heartbeat or landed report);
  * - usage in BDWatchdog's names, written to VictoriaMetrics every 5 s of
  *   virtual time from a stated workload mix (WORKLOAD below), capped by the
  *   limits the agents applied.
@@ -72,6 +73,7 @@ import { AGENT_VERSION } from '../host-agent/agent.ts';
 import { LiteTable } from '../host-agent/aws/dynamo.ts';
 import { LiteSqs } from '../host-agent/aws/sqs.ts';
 import { AgentEnv } from '../host-agent/config.ts';
+import { Liveness, provingStore } from '../host-agent/liveness.ts';
 import { OrderService } from '../host-agent/orders.ts';
 import { reconcileOnce } from '../host-agent/reconcile.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
@@ -161,6 +163,8 @@ export interface FleetRun {
   ordersByKind: Record<string, number>;
   /** Agents' SQS requests by kind: idle long polls, receives that returned orders, deletes. */
   agentSqs: { idlePolls: number; receives: number; deletes: number };
+  /** Heartbeats the agents wrote (the rest of their writes are reports). */
+  heartbeats: number;
   /** Control-tick invocations' billed seconds (virtual), and wall ms of the ticks themselves. */
   tickWallMs: number[];
   invocationBilledS: number[];
@@ -516,7 +520,9 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       applied.set(c, { cpu: item.resources.cpu?.current ?? 100, mem: item.resources.mem?.current ?? 1024 });
     }
     const agents = hostNames.map((host) => {
-      const state = new DynamoAgentState(agentTable, host);
+      // As the agent does (host-agent/agent.ts): landed reports and heartbeats are signs of life.
+      const liveness = new Liveness();
+      const state = provingStore(new DynamoAgentState(agentTable, host), liveness);
       const orders = new OrderService({
         host,
         finder: {
@@ -542,8 +548,19 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         backoffMinMs: 200,
         backoffMaxMs: 20_000,
       });
-      return { host, state, orders, queueUrl: queues.get(host) as string, pollFrom: start };
+      return { host, state, liveness, orders, queueUrl: queues.get(host) as string, pollFrom: start };
     });
+    let heartbeats = 0;
+    const heartbeat = async (a: (typeof agents)[number], at: number) => {
+      await a.state.putHeartbeat({
+        host: a.host,
+        at,
+        agentVersion: AGENT_VERSION,
+        cgroupVersion: 'v2',
+        containers: containerNames.filter((c) => containerHost.get(c) === a.host),
+      });
+      if (at >= measureFrom) heartbeats += 1;
+    };
     // Agents start: applied versions, a first reconciliation reporting everything, a heartbeat.
     await mapLimit(agents, 8, async (a) => {
       await a.orders.loadApplied();
@@ -551,16 +568,8 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         { host: a.host, store: a.state, orders: a.orders, log: silentLogger },
         { reportAll: true },
       );
+      await heartbeat(a, start);
     });
-
-    const heartbeat = (a: (typeof agents)[number], at: number) =>
-      a.state.putHeartbeat({
-        host: a.host,
-        at,
-        agentVersion: AGENT_VERSION,
-        cgroupVersion: 'v2',
-        containers: containerNames.filter((c) => containerHost.get(c) === a.host),
-      });
 
     /** Orders sent since the last step: receive (one long poll returning them), apply, delete. */
     const drain = async (at: number) => {
@@ -670,7 +679,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       for (const [k, a] of agents.entries()) {
         // agents are not in step with each other: each its own phase
         const phase = (k * 997) % 1000;
-        if ((at - start + phase * 10) % hbEvery < 1000) tasks.push(heartbeat(a, at));
+        if (a.liveness.dueAt(hbEvery, at) <= at) tasks.push(heartbeat(a, at));
         if ((at - start + phase * 30) % recEvery < 1000)
           tasks.push(
             reconcileOnce(
@@ -932,6 +941,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         receives: agentSqsCount.receives,
         deletes: agentSqsCount.deletes,
       },
+      heartbeats,
       tickWallMs,
       invocationBilledS,
       opsBilledS,
@@ -1067,6 +1077,9 @@ export async function emitFleetCost(
     const e = priceFleet(r, r.options.containers);
     say(
       `fleet run ${i + 1}/${n}: $${e.usdPer1000ContainersPerMonth.toFixed(2)} per 1,000 containers per month; ${r.actionsPerContainerHour.toFixed(2)} scale actions per container-hour; ${r.ticks} ticks; ${Math.round(r.wallS)} s wall; load ${r.loadAvg}`,
+    );
+    say(
+      `agents: ${r.heartbeats} heartbeats, ${r.agentSqs.deletes} orders applied in ${Math.round(r.measuredSeconds / 60)} measured minutes`,
     );
     say(
       `ops invocations (wall, billed): ${Object.entries(r.opsBilledS)

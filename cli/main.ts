@@ -239,6 +239,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
             mem: Obj;
           };
           const agent = b.agent as Obj | null;
+          const seenAt = (b.agentSeenAt as number | null | undefined) ?? (agent?.at as number | null);
           return [
             keyValues({
               name: b.name,
@@ -250,7 +251,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
               agent:
                 agent === null
                   ? 'no heartbeat'
-                  : `${ago(agent.at as number, Date.now())} (${agent.cgroupVersion})`,
+                  : `heard from ${ago(seenAt, Date.now())} (${agent.cgroupVersion})`,
             }),
             '',
             table(

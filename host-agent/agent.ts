@@ -15,6 +15,7 @@ import type { AgentConfig } from './config.ts';
 import { OrderConsumer } from './consumer.ts';
 import { type Discovered, Discovery } from './discovery.ts';
 import { isTransient } from './errors.ts';
+import { Liveness, provingStore } from './liveness.ts';
 import { MemoryWatch } from './memory-watch.ts';
 import type { NetShaper } from './net/tc.ts';
 import { type HostFacts, OrderService } from './orders.ts';
@@ -52,15 +53,20 @@ export class HostAgent {
   readonly memoryWatch: MemoryWatch;
   consumer: OrderConsumer | null = null;
   publisher: UsagePublisher | null = null;
+  /** When a heartbeat is due: reports that landed count as signs of life too. */
+  readonly liveness = new Liveness();
   private readonly d: AgentDeps;
+  private readonly store: AgentStateStore;
   private readonly facts: HostFacts;
+  /** The container list the last heartbeat carried (sorted, joined); null: none written yet. */
+  private heartbeatContainers: string | null = null;
   private readonly abort = new AbortController();
-  private readonly timers: NodeJS.Timeout[] = [];
   private containers = new Map<string, Discovered>();
   private background: Promise<void>[] = [];
 
   constructor(deps: AgentDeps) {
     this.d = deps;
+    this.store = provingStore(deps.store, this.liveness);
     const c = deps.config;
     this.facts = deps.facts ?? readHostFacts();
     const version = c.cgroupVersion === 'auto' ? detectCgroupVersion(c.cgroupRoot) : c.cgroupVersion;
@@ -74,7 +80,7 @@ export class HostAgent {
       host: c.host,
       finder: this.discovery,
       shaper: deps.shaper,
-      store: deps.store,
+      store: this.store,
       clock: deps.clock,
       log: deps.log,
       facts: this.facts,
@@ -85,7 +91,7 @@ export class HostAgent {
     });
     this.memoryWatch = new MemoryWatch({
       host: c.host,
-      store: deps.store,
+      store: this.store,
       orders: this.orders,
       clock: deps.clock,
       log: deps.log,
@@ -127,7 +133,6 @@ export class HostAgent {
     );
     this.consumer.start();
     this.background.push(this.reconcileLoop());
-    this.every(c.heartbeatMs, () => this.heartbeat());
     this.memoryWatch.start(c.memWatchMs);
     if (c.publishUrl !== null) {
       this.publisher = new UsagePublisher({
@@ -140,13 +145,13 @@ export class HostAgent {
       this.publisher.start(c.publishMs);
     }
     await this.heartbeat();
+    this.background.push(this.heartbeatLoop());
     log.info({ queueUrl }, 'host agent started');
   }
 
-  /** Stop taking orders, drain the in-flight ones, stop the timers. */
+  /** Stop taking orders, drain the in-flight ones, stop the loops. */
   async stop(): Promise<void> {
     this.abort.abort();
-    for (const t of this.timers) clearInterval(t);
     this.memoryWatch.stop();
     await this.consumer?.stop();
     await this.publisher?.stop();
@@ -163,7 +168,7 @@ export class HostAgent {
   async reconcile(reportAll: boolean) {
     await this.rescan();
     return reconcileOnce(
-      { host: this.d.config.host, store: this.d.store, orders: this.orders, log: this.d.log },
+      { host: this.d.config.host, store: this.store, orders: this.orders, log: this.d.log },
       { reportAll, signal: this.abort.signal },
     );
   }
@@ -175,6 +180,9 @@ export class HostAgent {
       try {
         const s = await this.reconcile(first);
         this.d.log.info({ ...s, first }, 'reconciled');
+        // The heartbeat carries the discovered containers: a change goes out now, not at the next one.
+        if (this.heartbeatContainers !== null && this.heartbeatContainers !== this.containerList())
+          await this.heartbeat();
         first = false;
         delay = this.d.config.backoffMinMs;
         await this.d.clock.sleep(this.d.config.reconcileMs, this.abort.signal);
@@ -187,30 +195,56 @@ export class HostAgent {
     }
   }
 
-  private async heartbeat(): Promise<void> {
+  /**
+   * A heartbeat one period after the last sign of life (heartbeat or landed report, see
+   * liveness.ts): never more than a period without one, none while reports keep landing.
+   * A failed write is retried with backoff, at most a period apart.
+   */
+  private async heartbeatLoop(): Promise<void> {
+    const period = this.d.config.heartbeatMs;
+    let retry = this.d.config.backoffMinMs;
+    while (!this.abort.signal.aborted) {
+      const now = this.d.clock.now();
+      const wait = this.liveness.dueAt(period, now) - now;
+      if (wait > 0) {
+        await this.d.clock.sleep(wait, this.abort.signal);
+        continue;
+      }
+      if (await this.heartbeat()) retry = this.d.config.backoffMinMs;
+      else {
+        await this.d.clock.sleep(Math.min(retry, period), this.abort.signal);
+        retry = Math.min(retry * 2, period);
+      }
+    }
+  }
+
+  private containerList(): string {
+    return [...this.containers.keys()].sort().join(',');
+  }
+
+  /** Write the heartbeat item; false (logged) when the write failed. */
+  private async heartbeat(): Promise<boolean> {
+    const containers = [...this.containers.keys()];
     try {
-      await this.d.store.putHeartbeat({
+      await this.store.putHeartbeat({
         host: this.d.config.host,
         at: this.d.clock.now(),
         agentVersion: AGENT_VERSION,
         cgroupVersion: this.discovery.version,
-        containers: [...this.containers.keys()],
+        containers,
       });
+      this.heartbeatContainers = [...containers].sort().join(',');
+      return true;
     } catch (err) {
       this.d.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      return false;
     }
-  }
-
-  private every(ms: number, fn: () => Promise<void>): void {
-    const t = setInterval(() => void fn(), ms);
-    t.unref();
-    this.timers.push(t);
   }
 
   private async findQueueUrl(): Promise<string> {
     const c = this.d.config;
     if (c.queueUrl !== null) return c.queueUrl;
-    const host = await this.d.store.readHost();
+    const host = await this.store.readHost();
     if (host?.queueUrl) return host.queueUrl;
     const url = await this.d.sqs.getQueueUrl(hostQueueNames(c.host, c.queuePrefix).queue);
     if (url === null) throw new Error(`no order queue for host ${c.host} yet`);

@@ -2,6 +2,14 @@
  * Reconciliation: read this host's desired state and apply whatever differs
  * from what the kernel holds (covers lost messages, expired orders, reboots),
  * and report the real limits found. Never goes behind a newer applied version.
+ *
+ * The host item is read eventually consistent (half the read units). A read
+ * that lags a recent commit is safe: a container's desired limits are named by
+ * its `desiredVersion` (every writer bumps it), so a lagging copy either names
+ * a version older than the one applied (skipped: 'behind'), the applied one
+ * (the same limits), or a version between the applied and the newest, whose
+ * order is ahead of the newer one in the host's FIFO queue anyway; the next
+ * pass reads the newer version.
  */
 import type { Logger } from '../adapters/logger.ts';
 import { desiredLimits, type OrderService } from './orders.ts';
@@ -30,7 +38,7 @@ export async function reconcileOnce(
   opts: { reportAll: boolean; signal?: AbortSignal },
 ): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { checked: 0, applied: [], reported: [], missing: [] };
-  const host = await deps.store.readHost();
+  const host = await deps.store.readHost({ consistent: false });
   if (host === null) {
     deps.log.warn({ host: deps.host }, 'no state for this host yet: nothing to reconcile');
     return summary;

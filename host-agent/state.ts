@@ -15,7 +15,11 @@ import type { AgentTable } from './aws/dynamo.ts';
 
 /** The port the agent's use cases need (a fake in unit tests). */
 export interface AgentStateStore {
-  readHost(): Promise<HostState | null>;
+  /**
+   * This host's item; strongly consistent unless `consistent: false` (half the read units; may
+   * miss a write made less than about a second ago, which versioned readers can tolerate).
+   */
+  readHost(opts?: { consistent?: boolean }): Promise<HostState | null>;
   /** Applied versions last reported, per container. */
   readApplied(): Promise<Map<string, number>>;
   /** Conditional on appliedVersion not decreasing; false when a newer report is already there. */
@@ -39,9 +43,9 @@ export class DynamoAgentState implements AgentStateStore {
     this.host = host;
   }
 
-  async readHost(): Promise<HostState | null> {
+  async readHost(opts: { consistent?: boolean } = {}): Promise<HostState | null> {
     const { pk, sk } = keys.hostState(this.host);
-    return parseHostItem(await this.table.get({ pk, sk }));
+    return parseHostItem(await this.table.get({ pk, sk }, { consistent: opts.consistent ?? true }));
   }
 
   async readApplied(): Promise<Map<string, number>> {

@@ -104,8 +104,9 @@ export class Catalog {
     return items.map(storedService);
   }
 
-  async getService(service: ServiceName): Promise<ServiceDoc | null> {
-    const item = await this.table.get(keys.service(service));
+  /** `consistent: false`: half the read units, may miss a write made less than about a second ago. */
+  async getService(service: ServiceName, opts: { consistent?: boolean } = {}): Promise<ServiceDoc | null> {
+    const item = await this.table.get(keys.service(service), opts);
     return item === null ? null : storedService(item);
   }
 
@@ -134,8 +135,11 @@ export class Catalog {
   }
 
   /** The service's effective config: stored settings over the defaults, validated. */
-  async loadServiceConfig<S extends ServiceName>(service: S): Promise<ServiceConfigOf<S>> {
-    const doc = await this.getService(service);
+  async loadServiceConfig<S extends ServiceName>(
+    service: S,
+    opts: { consistent?: boolean } = {},
+  ): Promise<ServiceConfigOf<S>> {
+    const doc = await this.getService(service, opts);
     return resolveServiceConfig(service, doc?.config ?? {});
   }
 

@@ -55,12 +55,13 @@ export class TableClient {
     Object.assign(this.counters, { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 });
   }
 
-  async get(key: Key): Promise<Item | null> {
+  /** Strongly consistent unless `consistent: false` (half the read units, may lag a recent write). */
+  async get(key: Key, opts: { consistent?: boolean } = {}): Promise<Item | null> {
     const out = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: key,
-        ConsistentRead: true,
+        ConsistentRead: opts.consistent ?? true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
@@ -69,13 +70,27 @@ export class TableClient {
     return out.Item === undefined ? null : fromStored(out.Item as Item);
   }
 
-  /** Every item of a partition (optionally those whose sort key begins with a prefix), all pages. */
-  async queryPartition(pk: string, opts: { skPrefix?: string; consistent?: boolean } = {}): Promise<Item[]> {
+  /**
+   * Every item of a partition, all pages; optionally only those whose sort key begins with
+   * `skPrefix`, or sorts at or after `skFrom` (a Query is billed for the items it reads: a
+   * narrower range reads fewer units).
+   */
+  async queryPartition(
+    pk: string,
+    opts: { skPrefix?: string; skFrom?: string; consistent?: boolean } = {},
+  ): Promise<Item[]> {
+    if (opts.skPrefix !== undefined && opts.skFrom !== undefined)
+      throw new RangeError('queryPartition: skPrefix and skFrom exclude each other');
+    const [condition, values] =
+      opts.skPrefix !== undefined
+        ? ['pk = :pk AND begins_with(sk, :p)', { ':pk': pk, ':p': opts.skPrefix }]
+        : opts.skFrom !== undefined
+          ? ['pk = :pk AND sk >= :from', { ':pk': pk, ':from': opts.skFrom }]
+          : ['pk = :pk', { ':pk': pk }];
     const input: QueryCommandInput = {
       TableName: this.tableName,
-      KeyConditionExpression: opts.skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues:
-        opts.skPrefix === undefined ? { ':pk': pk } : { ':pk': pk, ':p': opts.skPrefix },
+      KeyConditionExpression: condition,
+      ExpressionAttributeValues: values,
       ConsistentRead: opts.consistent ?? true,
       ReturnConsumedCapacity: 'TOTAL',
     };

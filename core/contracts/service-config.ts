@@ -155,7 +155,7 @@ export const SanityConfig = z.strictObject({
   HEARTBEAT_TIMEOUT: seconds(5, 3600)
     .default(180)
     .describe(
-      'An agent whose heartbeat is older than this, seconds, marks its host degraded (three of the agent’s default 60 s heartbeats).',
+      'An agent silent for longer than this, seconds (no heartbeat and no report: either proves it alive), marks its host degraded (three of the agent’s default 60 s heartbeat periods).',
     ),
 });
 export type SanityConfig = z.infer<typeof SanityConfig>;

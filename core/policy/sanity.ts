@@ -14,12 +14,28 @@ import { checkRule } from './rule-check.ts';
 
 export interface AgentLiveness {
   host: string;
-  /** 'mark': heartbeat stale, host not yet degraded; 'clear': fresh again, still degraded. */
+  /** 'mark': silent for longer than the timeout, host not yet degraded; 'clear': heard from again, still degraded. */
   action: 'mark' | 'clear';
-  /** Seconds since the last heartbeat; null when the agent never reported. */
+  /** Seconds since the last sign of life (heartbeat or report); null when the agent never wrote. */
   ageS: number | null;
 }
 
+/**
+ * An agent's last sign of life: the newer of its heartbeat and its newest report
+ * (`appliedAt`); null when it has written neither. The agent skips a heartbeat
+ * when a report landed within the heartbeat period (host-agent/liveness.ts),
+ * so both prove it alive.
+ */
+export function lastSignOfLife(
+  heartbeat: Pick<AgentHeartbeat, 'at'> | null,
+  reports: Iterable<Pick<AgentReport, 'appliedAt'>>,
+): { at: number } | null {
+  let at = heartbeat?.at ?? null;
+  for (const r of reports) if (at === null || r.appliedAt > at) at = r.appliedAt;
+  return at === null ? null : { at };
+}
+
+/** `heartbeat`: the agent's last sign of life (lastSignOfLife), null when it never wrote. */
 export function checkAgentLiveness(
   host: Pick<HostState, 'name' | 'degraded'>,
   heartbeat: Pick<AgentHeartbeat, 'at'> | null,

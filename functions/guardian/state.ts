@@ -1,6 +1,6 @@
 /**
  * The Guardian's reads and writes of the state table: config and rules (hot
- * reloaded every tick), host partitions (host state + GUARD# items),
+ * reloaded every tick, eventually consistent), host partitions (host state + GUARD# items),
  * applications, guard-state writes (versioned), activity records.
  */
 
@@ -48,12 +48,19 @@ function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; me
   return { field: i ? i.path.map(String).join('.') : '', message: i?.message ?? 'invalid' };
 }
 
+/**
+ * Config and rules are read every tick, eventually consistent (half the read units): an operator's
+ * change is used by the first tick that starts once it has replicated (typically well under a
+ * second after the write), i.e. the next tick, as with a strongly consistent read.
+ */
+const HOT_RELOAD = { consistent: false } as const;
+
 /** The guardian's config from SERVICES/guardian; a broken doc is a problem and `fallback` is kept. */
 export async function loadConfig(
   table: TableClient,
   fallback: GuardianConfig,
 ): Promise<{ config: GuardianConfig; problems: Problem[] }> {
-  const item = await table.get(keys.service('guardian'));
+  const item = await table.get(keys.service('guardian'), HOT_RELOAD);
   if (item === null) return { config: fallback, problems: [] };
   const doc = ServiceDoc.safeParse(withoutKeys(item));
   if (!doc.success)
@@ -69,7 +76,7 @@ export async function loadRules(
   table: TableClient,
   config: GuardianConfig,
 ): Promise<{ rules: Rule[]; problems: Problem[] }> {
-  const items = await table.queryPartition(keys.rulesPartition);
+  const items = await table.queryPartition(keys.rulesPartition, HOT_RELOAD);
   const rules: Rule[] = [];
   const problems: Problem[] = [];
   for (const item of items) {

@@ -178,7 +178,8 @@ export function buildControlTick(
     state: store,
     activity: store,
     orders: countingSender(sqsOrderSender(sqs), sent),
-    loadConfig: () => catalog.loadServiceConfig('scaler'),
+    // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
+    loadConfig: () => catalog.loadServiceConfig('scaler', { consistent: false }),
     log: logger,
   });
   return {

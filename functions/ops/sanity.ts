@@ -1,8 +1,9 @@
 /**
  * The sanity sweep: keeps the system honest, periodically.
  * - rules that can never fire under the current Guardian config;
- * - agents whose heartbeat is stale → host marked degraded (the planner plans
- *   no scale-ups there), cleared when the heartbeat is fresh again;
+ * - agents silent for longer than HEARTBEAT_TIMEOUT (no heartbeat and no
+ *   report: lastSignOfLife) → host marked degraded (the planner plans no
+ *   scale-ups there), cleared when the agent is heard from again;
  * - host accounting that disagrees with the sum of the containers'
  *   allocations → reported and repaired;
  *   (both host changes go in one conditional write on the host's version;
@@ -30,6 +31,7 @@ import {
   checkHostAccounting,
   findLagging,
   type Lagging,
+  lastSignOfLife,
   type RuleCheck,
 } from '../../core/policy/sanity.ts';
 import type { Clock } from '../../core/ports/clock.ts';
@@ -89,7 +91,7 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
     findings.push(...(await sweepHost(deps, host, now, config.HEARTBEAT_TIMEOUT)));
     if (
       host.state.degraded ||
-      checkAgentLiveness(host.state, host.heartbeat, now, config.HEARTBEAT_TIMEOUT)?.action === 'mark'
+      checkAgentLiveness(host.state, signOfLife(host), now, config.HEARTBEAT_TIMEOUT)?.action === 'mark'
     ) {
       // A dead agent would not read a re-sent order; it reconciles when it comes back.
       continue;
@@ -131,6 +133,14 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
   return { skipped: false, findings };
 }
 
+/** The newer of the agent's heartbeat and its newest report on this host. */
+function signOfLife(view: HostView): { at: number } | null {
+  return lastSignOfLife(
+    view.heartbeat,
+    [...view.applied.values()].filter((r) => r.host === view.state.name),
+  );
+}
+
 /** Liveness and accounting of one host, committed in one versioned write; retried on a lost race. */
 async function sweepHost(
   deps: SanityDeps,
@@ -140,7 +150,7 @@ async function sweepHost(
 ): Promise<Finding[]> {
   let state: HostState = view.state;
   for (let attempt = 1; ; attempt++) {
-    const liveness = checkAgentLiveness(state, view.heartbeat, now, timeoutS);
+    const liveness = checkAgentLiveness(state, signOfLife(view), now, timeoutS);
     const accounting = checkHostAccounting(state);
     const findings = hostFindings(state.name, liveness, accounting.issues);
     if (liveness === null && accounting.repaired === null) return findings;
@@ -174,7 +184,9 @@ function hostFindings(
   const out: Finding[] = [];
   if (liveness !== null) {
     const age =
-      liveness.ageS === null ? 'never reported' : `last heartbeat ${Math.round(liveness.ageS)} s ago`;
+      liveness.ageS === null
+        ? 'never heard from'
+        : `last heartbeat or report ${Math.round(liveness.ageS)} s ago`;
     out.push(
       liveness.action === 'mark'
         ? {

@@ -155,8 +155,9 @@ export async function snapshotTick(deps: SnapshotDeps): Promise<SnapshotResult> 
   const config = await readServiceConfig(deps.table, 'snapshoter');
   if (!config.ACTIVE) return { skipped: true, points: 0, structures: 0 };
   const now = deps.clock.now();
-  // Eventually consistent: a snapshot a fraction of a second old is as good a point as any.
-  const fleet = await readFleet(deps.table, { rules: false, consistent: false });
+  // Eventually consistent: a snapshot a fraction of a second old is as good a point as any. The
+  // agent's items (heartbeat, reports: a third of a host partition) are not part of a snapshot.
+  const fleet = await readFleet(deps.table, { rules: false, consistent: false, reports: false });
   const delayS = serviceConfig(fleet.services, 'guardian').WINDOW_DELAY;
   const names = fleet.hosts.flatMap((h) => Object.keys(h.state.containers));
   const resources = [

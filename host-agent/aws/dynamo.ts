@@ -13,7 +13,8 @@ import { type LiteClientOptions, rpcOptions } from './sqs.ts';
 
 /** The table operations the agent's state store uses (TableClient has them too). */
 export interface AgentTable {
-  get(key: Key): Promise<Item | null>;
+  /** Strongly consistent unless `consistent: false` (half the read units, may lag a recent write). */
+  get(key: Key, opts?: { consistent?: boolean }): Promise<Item | null>;
   queryPartition(pk: string, opts?: { skPrefix?: string; consistent?: boolean }): Promise<Item[]>;
   put(item: Item & Key): Promise<void>;
   putVersioned(item: Item & Key, expectedVersion: number | null, what: string): Promise<void>;
@@ -107,11 +108,11 @@ export class LiteTable implements AgentTable {
     this.rpc = new JsonRpcClient(rpcOptions('DYNAMODB', 'dynamodb', 'DynamoDB_20120810', opts, env));
   }
 
-  async get(key: Key): Promise<Item | null> {
+  async get(key: Key, opts: { consistent?: boolean } = {}): Promise<Item | null> {
     const out = await this.rpc.call<{ Item?: Record<string, AttributeValue> } & Consumed>('GetItem', {
       TableName: this.tableName,
       Key: marshallItem({ pk: key.pk, sk: key.sk }),
-      ConsistentRead: true,
+      ConsistentRead: opts.consistent ?? true,
       ReturnConsumedCapacity: 'TOTAL',
     });
     this.counted('read', out);

@@ -16,9 +16,19 @@ export class FakeStore implements AgentStateStore {
   /** Before the next N host commits, someone else bumps the host's version. */
   raceCommits = 0;
   commits = 0;
+  /** The consistency of every host read (true = strongly consistent). */
+  hostReads: boolean[] = [];
+  /**
+   * What an eventually consistent read returns while set: a replica that has not seen the latest
+   * commits yet (strongly consistent reads always return `host`).
+   */
+  lagging: HostState | null = null;
 
-  async readHost() {
-    return this.host === null ? null : structuredClone(this.host);
+  async readHost(opts: { consistent?: boolean } = {}) {
+    const consistent = opts.consistent ?? true;
+    this.hostReads.push(consistent);
+    const seen = !consistent && this.lagging !== null ? this.lagging : this.host;
+    return seen === null ? null : structuredClone(seen);
   }
   async readApplied() {
     return new Map([...this.reports].map(([c, r]) => [c, r.appliedVersion]));

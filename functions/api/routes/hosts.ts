@@ -2,8 +2,9 @@
 
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
-import { AgentHeartbeat } from '../../../core/contracts/report.ts';
+import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { lastSignOfLife } from '../../../core/policy/sanity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { HostDiskInput, HostRegistration } from '../schemas.ts';
@@ -75,13 +76,22 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       method: 'GET',
       path: '/hosts/{host}',
       tag: 'hosts',
-      summary: "A host's state (capacity, core map, containers' desired state) and its agent's heartbeat",
+      summary:
+        "A host's state (capacity, core map, containers' desired state), its agent's heartbeat, and when the agent was last heard from (heartbeat or report)",
       async handle({ params }) {
         const host = await store.hosts.require(params.host as string);
-        const agentItem = await store.table.get(keys.agent(host.name));
+        // AGENT and APPLIED#<container> in one Query: the agent skips heartbeats while its reports
+        // land, so its last sign of life is the newer of the two (as the sanity sweep reads it).
+        const items = await store.table.queryPartition(keys.hostPartition(host.name), { skPrefix: 'A' });
+        const agentItem = items.find((i) => i.sk === keys.agent(host.name).sk);
         const agent =
-          agentItem === null ? null : (AgentHeartbeat.safeParse(stripKeys(agentItem)).data ?? null);
-        return { status: 200, body: { ...host, agent } };
+          agentItem === undefined ? null : (AgentHeartbeat.safeParse(stripKeys(agentItem)).data ?? null);
+        const reports = items.flatMap((i) => {
+          const r = AgentReport.safeParse(stripKeys(i));
+          return r.success && r.data.host === host.name ? [r.data] : [];
+        });
+        const agentSeenAt = lastSignOfLife(agent, reports)?.at ?? null;
+        return { status: 200, body: { ...host, agent, agentSeenAt } };
       },
     }),
     route({

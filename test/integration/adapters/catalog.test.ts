@@ -92,6 +92,13 @@ describe.each(DYNAMO_FLAVOURS)('Catalog on %s', (flavour) => {
       expect(await catalog.loadServiceConfig('sanity')).toEqual(defaultConfig('sanity'));
     });
 
+    it('loads a config eventually consistent when asked, for half the read units', async () => {
+      await catalog.putServiceConfig('guardian', { WINDOW_TIMELAPSE: 20 });
+      const before = t.table.counters.readUnits;
+      expect((await catalog.loadServiceConfig('guardian', { consistent: false })).WINDOW_TIMELAPSE).toBe(20);
+      expect(t.table.counters.readUnits - before).toBe(0.5);
+    });
+
     it('merges stored settings over the defaults', async () => {
       await catalog.putServiceConfig('guardian', { WINDOW_TIMELAPSE: 10, DRY_RUN: true });
       const config = await catalog.loadServiceConfig('guardian');

@@ -46,6 +46,28 @@ describe.each(DYNAMO_FLAVOURS)('TableClient on %s', (flavour) => {
     expect(items).toHaveLength(30);
   });
 
+  it('reads a partition from a sort key on, billed for the items in that range only', async () => {
+    const pk = keys.hostPartition('hr');
+    await t.table.put({ ...keys.agent('hr'), at: 1 });
+    for (let i = 0; i < 4; i++)
+      await t.table.put({ ...keys.applied('hr', `c${i}`), appliedVersion: 1, pad: 'x'.repeat(3000) });
+    for (let i = 0; i < 2; i++) await t.table.put({ ...keys.guard('hr', `c${i}`), version: 1 });
+    await t.table.put({ ...keys.hostState('hr'), version: 1 });
+    const units = async (opts: { skFrom?: string }) => {
+      const before = t.table.counters.readUnits;
+      const items = await t.table.queryPartition(pk, { ...opts, consistent: false });
+      return { sks: items.map((i) => i.sk), units: t.table.counters.readUnits - before };
+    };
+    const all = await units({});
+    const fromGuards = await units({ skFrom: 'GUARD#' });
+    expect(fromGuards.sks).toEqual(['GUARD#c0', 'GUARD#c1', 'STATE']);
+    expect(all.sks).toHaveLength(8);
+    // the four 3 KB reports (> 12 KB) are not read: at most one 4 KB unit, halved (eventual)
+    expect(fromGuards.units).toBe(0.5);
+    expect(all.units).toBeGreaterThanOrEqual(1.5);
+    await expect(t.table.queryPartition(pk, { skPrefix: 'A', skFrom: 'B' })).rejects.toThrow(RangeError);
+  });
+
   it('batch-reads more keys than one request takes, unpacks host items and leaves missing keys out', async () => {
     const hostKeys = Array.from({ length: 130 }, (_, i) => keys.hostState(`bh${i}`));
     for (const [i, k] of hostKeys.entries())

@@ -92,7 +92,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     await t.drop();
   });
 
-  async function startAgent(): Promise<HostAgent> {
+  async function startAgent(env: Record<string, string> = {}): Promise<HostAgent> {
     const config = loadAgentConfig({
       SC_AGENT_HOST: host,
       SC_TABLE: t.tableName,
@@ -106,6 +106,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
       SC_AGENT_BACKOFF_MAX_MS: '400',
       SC_AGENT_RECONCILE_S: '3600',
       SC_AGENT_MEM_WATCH_MS: '0',
+      ...env,
     });
     const a = new HostAgent({
       config,
@@ -162,6 +163,29 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     expect(quota()).toBe('100000'); // desired 100 shares × 100000 / 100
     const hb = await t.table.get(keys.agent(host));
     expect(hb).toMatchObject({ host, cgroupVersion: 'v1', containers: ['c1'] });
+  });
+
+  it('skips heartbeats while reports keep landing, and writes one a period after the last report', async () => {
+    await startAgent({ SC_AGENT_HEARTBEAT_S: '3' });
+    const beat = async () => (await t.table.get(keys.agent(host)))?.at as number | undefined;
+    const at0 = await until('the start-up heartbeat', beat);
+    // an order every 200 ms for 4 s: a report lands well within every 3 s period
+    for (let v = 2; v <= 21; v++) {
+      await sendOrder(sqs, queues.queueUrl, anOrder(v, { cpuShares: v % 2 === 0 ? 120 : 80 }));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const last = await until('the last report', async () => {
+      const r = await applied();
+      return r?.appliedVersion === 21 && r;
+    });
+    expect(await beat()).toBe(at0); // no heartbeat written while busy (4 s > the 3 s period)
+    const next = await until('the next heartbeat', async () => {
+      const at = await beat();
+      return at !== at0 && at;
+    });
+    const lastAt = last.appliedAt as number;
+    expect(next - lastAt).toBeGreaterThanOrEqual(3000); // one period after the last sign of life
+    expect(next - lastAt).toBeLessThan(3000 + 2000);
   });
 
   it('applies orders from the queue, newest wins, and deletes them only once applied and reported', async () => {

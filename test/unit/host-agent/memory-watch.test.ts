@@ -154,6 +154,9 @@ describe('MemoryWatch', () => {
     expect(tree.read('c1', 'memory', 'memory.limit_in_bytes').trim()).toBe(String(640 * BYTES_PER_MIB));
     expect(store.host?.capacity.mem.free).toBe(2048 - 128);
     expect(store.reports.get('c1')).toMatchObject({ via: 'oom-fastpath', appliedVersion: 4 });
+    // the fast path commits on the version it read: it reads strongly consistent, never a lagging copy
+    expect(store.hostReads.length).toBeGreaterThan(0);
+    expect(store.hostReads.every((consistent) => consistent)).toBe(true);
   });
 
   const STALLED = 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n';

@@ -194,6 +194,29 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
       expect.stringMatching(/cpu\.free is 0/),
     ]);
   });
+
+  it('takes a report as a sign of life: a busy agent that skipped its heartbeats is not marked', async () => {
+    const name = uniqueName('hbusy');
+    await seedHost(t.table, aHostState(name, [aContainer('c-busy', name)]));
+    // heartbeat 300 s old (> HEARTBEAT_TIMEOUT 180 s), but a report landed 30 s ago
+    await seedHeartbeat(t.table, {
+      host: name,
+      at: T0 - 300_000,
+      agentVersion: '1',
+      cgroupVersion: 'v1',
+      containers: ['c-busy'],
+    });
+    await seedApplied(t.table, anAppliedReport(name, 'c-busy', 1, T0 - 30_000));
+    const mine = async (at: number) =>
+      (await sanitySweep(deps(new ManualClock(at)))).findings.filter((f) => f.structure === name);
+    expect(await mine(T0)).toEqual([]);
+    expect(await readHost(name)).toMatchObject({ degraded: false });
+    // silent since that report for 181 s: marked
+    const marked = await mine(T0 - 30_000 + 181_000);
+    expect(marked.map((f) => [f.action, f.text])).toEqual([
+      ['marked-degraded', expect.stringMatching(/last heartbeat or report 181 s ago/)],
+    ]);
+  });
 });
 
 describe.each(DYNAMO_FLAVOURS)('sanity sweep over catalog rules on %s', (flavour) => {

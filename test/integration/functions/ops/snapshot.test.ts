@@ -10,8 +10,11 @@ import { DYNAMO_FLAVOURS, uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } fro
 import {
   aContainer,
   aHostState,
+  anAppliedReport,
   ManualClock,
   ScriptedMetrics,
+  seedApplied,
+  seedHeartbeat,
   seedHost,
   spec,
 } from '../../../support/ops-fixtures.ts';
@@ -145,6 +148,34 @@ describe.each(DYNAMO_FLAVOURS)('state snapshots on %s', (flavour) => {
     // without --structure the report finds every structure that has snapshots
     const all = await utilisationReport(series, { fromMs: T0, toMs: end, resources: ['cpu'] });
     expect(all.map((r) => r.structure)).toEqual(expect.arrayContaining([c1, c2, app, host]));
+  });
+
+  it('reads no agent items: reports and heartbeats add no read units to a snapshot', async () => {
+    const run = async () => {
+      const before = t.table.counters.readUnits;
+      const points: unknown[] = [];
+      await snapshotTick({
+        table: t.table,
+        metrics: new ScriptedMetrics(),
+        sink: { put: async (p) => void points.push(...p) },
+        clock: new ManualClock(T0 + 600_000),
+        logger: silentLogger,
+      });
+      return { units: t.table.counters.readUnits - before, points: points.length };
+    };
+    const without = await run();
+    await seedHeartbeat(t.table, {
+      host,
+      at: T0,
+      agentVersion: '1',
+      cgroupVersion: 'v1',
+      containers: [c1, c2],
+    });
+    // 40 reports ≈ 40 × 0.35 KB: several 4 KB read units if they were read
+    for (let i = 0; i < 40; i++) await seedApplied(t.table, anAppliedReport(host, `r${i}`, 1, T0));
+    const withAgentItems = await run();
+    expect(withAgentItems).toEqual(without);
+    expect(without.points).toBeGreaterThan(0);
   });
 
   it('writes nothing while the snapshoter is not ACTIVE', async () => {

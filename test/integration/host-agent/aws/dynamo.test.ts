@@ -35,6 +35,21 @@ describe.each(DYNAMO_FLAVOURS)('the agent’s own DynamoDB client (%s)', (flavou
     expect(await t.table.get({ pk: 'HOST#h', sk: 'AGENT' })).toEqual({ ...item, sk: 'AGENT', version: 4 });
   });
 
+  it('reads eventually consistent when asked, for half the read units', async () => {
+    await t.table.put({ pk: 'HOST#h', sk: 'STATE', version: 3, pad: 'x'.repeat(2000) });
+    const units = async (consistent?: boolean) => {
+      const before = lite.counters.readUnits;
+      const item = await lite.get(
+        { pk: 'HOST#h', sk: 'STATE' },
+        consistent === undefined ? {} : { consistent },
+      );
+      expect(item).toMatchObject({ version: 3 });
+      return lite.counters.readUnits - before;
+    };
+    expect(await units()).toBe(1); // strongly consistent by default: 1 RRU per 4 KB
+    expect(await units(false)).toBe(0.5);
+  });
+
   it('answers null for a missing item', async () => {
     expect(await lite.get({ pk: 'HOST#nobody', sk: 'STATE' })).toBeNull();
   });

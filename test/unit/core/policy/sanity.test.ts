@@ -9,6 +9,7 @@ import {
   checkAgentLiveness,
   checkHostAccounting,
   findLagging,
+  lastSignOfLife,
   ruleFindings,
 } from '../../../../core/policy/sanity.ts';
 import {
@@ -76,6 +77,30 @@ describe('agent liveness', () => {
       'clear',
     );
     expect(checkAgentLiveness({ name: 'h1', degraded: true }, { at: 0 }, 100_000, 60)).toBeNull();
+  });
+});
+
+describe('last sign of life', () => {
+  it('is the newer of the heartbeat and the newest report, null when neither was written', () => {
+    const reports = [{ appliedAt: 20_000 }, { appliedAt: 90_000 }, { appliedAt: 50_000 }];
+    expect(lastSignOfLife({ at: 60_000 }, reports)).toEqual({ at: 90_000 });
+    expect(lastSignOfLife({ at: 95_000 }, reports)).toEqual({ at: 95_000 });
+    expect(lastSignOfLife(null, reports)).toEqual({ at: 90_000 });
+    expect(lastSignOfLife({ at: 60_000 }, [])).toEqual({ at: 60_000 });
+    expect(lastSignOfLife(null, [])).toBeNull();
+  });
+
+  it('keeps an agent whose heartbeat is older than HEARTBEAT_TIMEOUT alive while its reports are fresh', () => {
+    const now = 400_000;
+    const live = lastSignOfLife({ at: now - 181_000 }, [{ appliedAt: now - 30_000 }]);
+    expect(checkAgentLiveness({ name: 'h1', degraded: false }, live, now, 180)).toBeNull();
+    // and marks it once both are older than the timeout (181 s > 180 s)
+    const silent = lastSignOfLife({ at: now - 300_000 }, [{ appliedAt: now - 181_000 }]);
+    expect(checkAgentLiveness({ name: 'h1', degraded: false }, silent, now, 180)).toEqual({
+      host: 'h1',
+      action: 'mark',
+      ageS: 181,
+    });
   });
 });
 

@@ -1,7 +1,9 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { keys } from '../../../../../adapters/dynamodb/table.ts';
 import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
-import { type ApiFixture, aContainer, aHost, apiFixture } from '../harness.ts';
+import { anAppliedReport } from '../../../../support/ops-fixtures.ts';
+import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';
 
 describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
   let f: ApiFixture;
@@ -39,6 +41,22 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     const read = await f.call('GET', '/hosts/h1');
     expect(read.status).toBe(200);
     expect(read.body.agent).toBeNull();
+  });
+
+  it('shows when the agent was last heard from: the newer of its heartbeat and its reports', async () => {
+    const name = 'hseen';
+    expect((await f.call('PUT', `/hosts/${name}`, aHost({ cores: 2, memMiB: 4096 }))).status).toBe(201);
+    expect((await f.call('GET', `/hosts/${name}`)).body.agentSeenAt).toBeNull();
+    const hb = { host: name, at: T0 - 300_000, agentVersion: '1', cgroupVersion: 'v1', containers: [] };
+    await f.tt.table.put({ ...keys.agent(name), ...hb });
+    expect((await f.call('GET', `/hosts/${name}`)).body).toMatchObject({
+      agent: hb,
+      agentSeenAt: T0 - 300_000,
+    });
+    // a report landed after the heartbeat (the agent skipped the heartbeats since)
+    await f.tt.table.put({ ...keys.applied(name, 'c1'), ...anAppliedReport(name, 'c1', 3, T0 - 20_000) });
+    expect((await f.call('GET', `/hosts/${name}`)).body.agentSeenAt).toBe(T0 - 20_000);
+    await f.call('DELETE', `/hosts/${name}`);
   });
 
   it('answers 200 and writes nothing when the same registration is repeated', async () => {

@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { silentLogger } from '../../../adapters/logger.ts';
+import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
+import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
+import type { Discovered } from '../../../host-agent/discovery.ts';
+import { OrderService } from '../../../host-agent/orders.ts';
+import { reconcileOnce } from '../../../host-agent/reconcile.ts';
+import { aHostState, FakeStore, fakeClock, fakeShaper } from '../../support/agent-fakes.ts';
+import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
+
+const HOST = 'h1';
+let tree: CgroupTree;
+let store: FakeStore;
+let clock: ReturnType<typeof fakeClock>;
+let svc: OrderService;
+
+const quota = () => tree.read('c1', 'cpu', 'cpu.cfs_quota_us').trim();
+const pass = () => reconcileOnce({ host: HOST, store, orders: svc, log: silentLogger }, { reportAll: false });
+
+function anOrder(version: number, cpuShares: number): ScaleOrder {
+  return {
+    kind: 'scale-order',
+    orderId: orderId('c1', version),
+    host: HOST,
+    container: 'c1',
+    desiredVersion: version,
+    issuedAt: clock.now() - 10,
+    expiresAt: clock.now() + 60_000,
+    limits: { cpuShares },
+    reasons: [],
+  };
+}
+
+beforeEach(() => {
+  tree = makeCgroupTree('v1');
+  tree.addContainer('c1');
+  store = new FakeStore();
+  clock = fakeClock();
+  svc = new OrderService({
+    host: HOST,
+    finder: {
+      find: async (name) => {
+        const cg = resolveContainerCgroup(tree.root, 'v1', name);
+        return cg === null ? null : ({ cg, veth: null, diskDevice: '254:0', pid: 1 } satisfies Discovered);
+      },
+    },
+    shaper: fakeShaper(),
+    store,
+    clock,
+    log: silentLogger,
+    facts: { cpus: ['0', '1'], memMiB: 4096 },
+    cpuPeriodUs: 100_000,
+    backoffMinMs: 10,
+    backoffMaxMs: 100,
+  });
+});
+afterEach(() => tree.cleanup());
+
+describe('reconciliation reading a lagging (eventually consistent) host item', () => {
+  it('reads the host item eventually consistent', async () => {
+    store.host = aHostState(HOST, { c1: { cpu: 50, version: 2 } });
+    await pass();
+    expect(store.hostReads).toEqual([false]);
+  });
+
+  it('keeps the newer limits an order applied when the read still shows an older version', async () => {
+    // v3 committed (cpu 150) and its order applied; the replica read still has v2 (cpu 50).
+    store.host = aHostState(HOST, { c1: { cpu: 150, version: 3 } });
+    store.lagging = aHostState(HOST, { c1: { cpu: 50, version: 2 } });
+    await svc.handleOrder(anOrder(3, 150));
+    const reports = store.history.length;
+    const s = await pass();
+    expect(s).toMatchObject({ checked: 1, applied: [], reported: [] });
+    expect(quota()).toBe('150000');
+    expect(store.history.length).toBe(reports); // nothing written
+  });
+
+  it('writes nothing when the lagging read names the applied version (same limits)', async () => {
+    store.host = aHostState(HOST, { c1: { cpu: 150, version: 3 } });
+    await svc.handleOrder(anOrder(2, 50));
+    store.lagging = aHostState(HOST, { c1: { cpu: 50, version: 2 } });
+    const reports = store.history.length;
+    expect(await pass()).toMatchObject({ applied: [], reported: [] });
+    expect(quota()).toBe('50000');
+    expect(store.history.length).toBe(reports);
+  });
+
+  it('converges on the newest version once the read catches up', async () => {
+    // Orders v2 and v3 were both lost; the replica has v2, the table v3.
+    store.host = aHostState(HOST, { c1: { cpu: 150, version: 3 } });
+    store.lagging = aHostState(HOST, { c1: { cpu: 50, version: 2 } });
+    expect(await pass()).toMatchObject({ applied: ['c1'] });
+    expect(quota()).toBe('50000'); // v2: a state that was desired, and whose order precedes v3's
+    store.lagging = null;
+    expect(await pass()).toMatchObject({ applied: ['c1'] });
+    expect(quota()).toBe('150000');
+    expect(svc.applied.get('c1')).toBe(3);
+    // the v3 order arriving afterwards is a no-op
+    expect(await svc.handleOrder(anOrder(3, 150))).toEqual({ kind: 'delete', why: 'duplicate' });
+  });
+});
