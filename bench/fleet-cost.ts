@@ -777,6 +777,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       table: wiring.table,
       metrics: wiring.metrics,
       sink: wiring.sink,
+      activity: wiring.activity,
       logger: silentLogger,
       clock,
     };
@@ -1066,6 +1067,15 @@ export async function emitFleetCost(
     say(
       `ops invocations (wall, billed): ${Object.entries(r.opsBilledS)
         .map(([k, v]) => `${k} ${v.toFixed(3)} s`)
+        .join(', ')}`,
+    );
+    const per10Min = 600 / r.measuredSeconds;
+    say(
+      `control tick writes per 10 min by item kind (WRU; "activity <kind>": lines): ${Object.entries(
+        r.wruByKind,
+      )
+        .filter(([k]) => !k.endsWith(' bytes') && !k.endsWith(' items'))
+        .map(([k, v]) => `${k} ${Math.round(v * per10Min).toLocaleString('en')}`)
         .join(', ')}`,
     );
     runs.push(r);

@@ -8,6 +8,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -70,12 +71,24 @@ export class TableClient {
   }
 
   /** Every item of a partition (optionally those whose sort key begins with a prefix), all pages. */
-  async queryPartition(pk: string, opts: { skPrefix?: string; consistent?: boolean } = {}): Promise<Item[]> {
+  async queryPartition(
+    pk: string,
+    opts: { skPrefix?: string; skBetween?: readonly [string, string]; consistent?: boolean } = {},
+  ): Promise<Item[]> {
+    const values: Record<string, string> = { ':pk': pk };
+    let condition = 'pk = :pk';
+    if (opts.skPrefix !== undefined) {
+      condition += ' AND begins_with(sk, :p)';
+      values[':p'] = opts.skPrefix;
+    } else if (opts.skBetween !== undefined) {
+      condition += ' AND sk BETWEEN :lo AND :hi';
+      values[':lo'] = opts.skBetween[0];
+      values[':hi'] = opts.skBetween[1];
+    }
     const input: QueryCommandInput = {
       TableName: this.tableName,
-      KeyConditionExpression: opts.skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues:
-        opts.skPrefix === undefined ? { ':pk': pk } : { ':pk': pk, ':p': opts.skPrefix },
+      KeyConditionExpression: condition,
+      ExpressionAttributeValues: values,
       ConsistentRead: opts.consistent ?? true,
       ReturnConsumedCapacity: 'TOTAL',
     };
@@ -142,6 +155,33 @@ export class TableClient {
       }
     });
     return found;
+  }
+
+  /**
+   * Unconditional puts, 25 to a BatchWriteItem request (DynamoDB's limit),
+   * `inFlight` requests at once; unprocessed items are retried with backoff,
+   * and what is still left after 8 retries is reported by a thrown error.
+   * Each item still costs its own write units (1 per started KB).
+   */
+  async batchPut(items: readonly (Item & Key)[], inFlight = 16): Promise<void> {
+    const batches: (Item & Key)[][] = [];
+    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+    await mapLimit(batches, inFlight, async (batch) => {
+      let pending: Record<string, unknown>[] = batch.map((i) => ({ PutRequest: { Item: toStored(i) } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`batch put: ${pending.length} items left unprocessed`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        const out = await this.doc.send(
+          new BatchWriteCommand({
+            RequestItems: { [this.tableName]: pending as never },
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.counters.writes += 1;
+        for (const c of out.ConsumedCapacity ?? []) this.counters.writeUnits += c.CapacityUnits ?? 0;
+        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
+      }
+    });
   }
 
   /** Unconditional put (idempotent writes such as activity records). */
