@@ -408,11 +408,15 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           wruByKind.set(`${kind} items`, (wruByKind.get(`${kind} items`) ?? 0) + 1);
         }
         const batch = Object.values(
-          (input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item?: { kind?: string } } }[]>,
+          (input.RequestItems ?? {}) as Record<
+            string,
+            { PutRequest?: { Item?: { kind?: string; linesz?: unknown } } }[]
+          >,
         );
         for (const reqs of batch)
           for (const r of reqs) {
-            const k = `activity ${r.PutRequest?.Item?.kind ?? '?'}`;
+            const item = r.PutRequest?.Item;
+            const k = `activity ${item?.kind ?? (item?.linesz !== undefined ? 'packed items' : '?')}`;
             wruByKind.set(k, (wruByKind.get(k) ?? 0) + 1);
           }
         return out;
