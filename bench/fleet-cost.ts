@@ -416,7 +416,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         for (const reqs of batch)
           for (const r of reqs) {
             const item = r.PutRequest?.Item;
-            const k = `activity ${item?.kind ?? (item?.linesz !== undefined ? 'packed items' : '?')}`;
+            const k = `activity ${item?.kind ?? (item?.linesz !== undefined ? 'packed' : '?')}`;
             wruByKind.set(k, (wruByKind.get(k) ?? 0) + 1);
           }
         return out;
@@ -1075,7 +1075,7 @@ export async function emitFleetCost(
     );
     const per10Min = 600 / r.measuredSeconds;
     say(
-      `control tick writes per 10 min by item kind (WRU; "activity <kind>": lines): ${Object.entries(
+      `control tick writes per 10 min by item kind (WRU; "activity <kind>": lines, "activity packed": packed items): ${Object.entries(
         r.wruByKind,
       )
         .filter(([k]) => !k.endsWith(' bytes') && !k.endsWith(' items'))
