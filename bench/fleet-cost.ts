@@ -414,11 +414,15 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           wruByKind.set(`${kind} items`, (wruByKind.get(`${kind} items`) ?? 0) + 1);
         }
         const batch = Object.values(
-          (input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item?: { kind?: string } } }[]>,
+          (input.RequestItems ?? {}) as Record<
+            string,
+            { PutRequest?: { Item?: { kind?: string; linesz?: unknown } } }[]
+          >,
         );
         for (const reqs of batch)
           for (const r of reqs) {
-            const k = `activity ${r.PutRequest?.Item?.kind ?? '?'}`;
+            const item = r.PutRequest?.Item;
+            const k = `activity ${item?.kind ?? (item?.linesz !== undefined ? 'packed' : '?')}`;
             wruByKind.set(k, (wruByKind.get(k) ?? 0) + 1);
           }
         return out;
@@ -788,6 +792,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       table: wiring.table,
       metrics: wiring.metrics,
       sink: wiring.sink,
+      activity: wiring.activity,
       logger: silentLogger,
       clock,
     };
@@ -1084,6 +1089,15 @@ export async function emitFleetCost(
     say(
       `ops invocations (wall, billed): ${Object.entries(r.opsBilledS)
         .map(([k, v]) => `${k} ${v.toFixed(3)} s`)
+        .join(', ')}`,
+    );
+    const per10Min = 600 / r.measuredSeconds;
+    say(
+      `control tick writes per 10 min by item kind (WRU; "activity <kind>": lines, "activity packed": packed items): ${Object.entries(
+        r.wruByKind,
+      )
+        .filter(([k]) => !k.endsWith(' bytes') && !k.endsWith(' items'))
+        .map(([k, v]) => `${k} ${Math.round(v * per10Min).toLocaleString('en')}`)
         .join(', ')}`,
     );
     runs.push(r);

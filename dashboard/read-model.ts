@@ -14,21 +14,23 @@
  * When no allocation history exists, the state's present values are drawn flat
  * over the window (`allocationFromHistory: false`).
  */
+import { MAX_PACK_SPAN_MS } from '../adapters/dynamodb/activity.ts';
 import {
+  activityLinesFromItem,
   body,
   containerGuardItem,
   hostStateItem,
   isExpired,
-  safeActivityFromItem,
 } from '../adapters/dynamodb/items.ts';
 import { keys } from '../adapters/dynamodb/table.ts';
+import type { Activity } from '../core/contracts/activity.ts';
 import type { GuardState } from '../core/contracts/guard-state.ts';
 import { Rule } from '../core/contracts/rule.ts';
 
 export interface StateReader {
   queryPartition(
     pk: string,
-    opts?: { skPrefix?: string; consistent?: boolean },
+    opts?: { skPrefix?: string; skBetween?: readonly [string, string]; consistent?: boolean },
   ): Promise<Record<string, unknown>[]>;
   listKind(kind: string): Promise<string[]>;
 }
@@ -198,19 +200,30 @@ export async function dashboardView(
     }
     const names = Object.keys(host.containers).sort();
     const series = await loadSeries(deps.series, names, range, warnings);
+    // The control tick packs its lines (events, requests, orders) under the host's partition; a
+    // packed item's sort key is its newest line's time, at most MAX_PACK_SPAN_MS after its oldest.
+    const packed = await activityLines(
+      deps.state,
+      keys.activityPartition(hostName),
+      window.fromMs,
+      window.toMs + MAX_PACK_SPAN_MS,
+      window.toMs,
+    );
     const containers: ContainerView[] = [];
     for (const name of names) {
       const ct = host.containers[name];
       if (ct === undefined) continue;
       const guard = guards.get(name);
-      const activity = await deps.state.queryPartition(keys.activityPartition(name), { consistent: false });
-      const markers = activity
-        .flatMap((item) => {
-          if (isExpired(item, window.toMs)) return []; // past its TTL, not yet deleted by DynamoDB
-          const a = safeActivityFromItem(item);
-          return a.success ? [a.data] : [];
-        })
+      const own = await activityLines(
+        deps.state,
+        keys.activityPartition(name),
+        window.fromMs,
+        window.toMs,
+        window.toMs,
+      );
+      const markers = [...own, ...packed.filter((a) => a.structure === name)]
         .filter((a) => a.at >= window.fromMs && a.at <= window.toMs && a.kind !== 'report')
+        .sort((a, b) => a.at - b.at)
         .map((a) => ({
           at: a.at,
           kind: a.kind,
@@ -354,4 +367,22 @@ export function prometheusSeries(baseUrl: string, opts: { timeoutMs?: number } =
       }));
     },
   };
+}
+
+/**
+ * The activity lines of one LOG# partition written in [fromMs, toMs] (its items' sort keys), single
+ * or packed; items past their TTL at `asOfMs` (not yet deleted by DynamoDB) and bad lines are left out.
+ */
+async function activityLines(
+  state: StateReader,
+  pk: string,
+  fromMs: number,
+  toMs: number,
+  asOfMs: number,
+): Promise<Activity[]> {
+  const items = await state.queryPartition(pk, {
+    skBetween: keys.activitySkBetween(fromMs, toMs),
+    consistent: false,
+  });
+  return items.flatMap((item) => (isExpired(item, asOfMs) ? [] : activityLinesFromItem(item).lines));
 }

@@ -190,3 +190,92 @@ export function activityFromItem(item: Item): Activity {
 export function safeActivityFromItem(item: Item): z.ZodSafeParseResult<Activity> {
   return Activity.safeParse(activityBody(item));
 }
+
+/**
+ * A packed activity item: the lines of one host's containers (and the host's
+ * own) held for a while by the control tick, written as ONE item under the
+ * host's partition (LOG#<host> / <newest at>#<seq>). Write units are per
+ * started KB per item, so one item of many lines costs a fraction of one item
+ * per line. `linesz` holds the lines as one JSON array, deflated (raw DEFLATE);
+ * `expiresAtS` is the newest line's expiry, so no line leaves before its own
+ * (readers skip the item as a whole once it has passed).
+ */
+export const PACKED_LINES_ATTRIBUTE = 'linesz';
+/** Raw JSON per packed item at most (deflated it is several times smaller; the item limit is 400 KB). */
+export const MAX_PACKED_JSON_BYTES = 64 * 1024;
+
+/**
+ * A packed item's lines are at most this older than its sort key (its newest line's time), so a
+ * reader of a time window finds them by widening its sort-key range by this much.
+ */
+export const MAX_PACK_SPAN_MS = 3_600_000;
+
+/**
+ * Pack lines under `host`'s partition: as few items as fit MAX_PACKED_JSON_BYTES
+ * of JSON and MAX_PACK_SPAN_MS of time each, lines in time order (equal times
+ * in their given order). `seq` makes the sort keys unique (`<seq>.<n>`). Every
+ * line is validated; a bad one throws, naming the field.
+ */
+export function packedActivityItems(
+  host: string,
+  lines: readonly ActivityInput[],
+  seq: string,
+  retentionDays = DEFAULT_ACTIVITY_RETENTION_DAYS,
+): (Item & Key)[] {
+  const valid = lines.map((l) => parseOrThrow(Activity, l, 'activity')).sort((a, b) => a.at - b.at);
+  const chunks: Activity[][] = [];
+  let chunk: Activity[] = [];
+  let bytes = 2;
+  for (const a of valid) {
+    const size = Buffer.byteLength(JSON.stringify(a)) + 1;
+    const first = chunk[0];
+    if (first !== undefined && (bytes + size > MAX_PACKED_JSON_BYTES || a.at - first.at > MAX_PACK_SPAN_MS)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 2;
+    }
+    chunk.push(a);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks.map((c, n) => {
+    const newest = Math.max(...c.map((a) => a.at));
+    return {
+      ...keys.activity(host, newest, `${seq}.${n}`),
+      [PACKED_LINES_ATTRIBUTE]: deflateRawSync(JSON.stringify(c), { level: 9 }),
+      [TTL_ATTRIBUTE]: activityExpiresAtS(newest, retentionDays),
+    };
+  });
+}
+
+export function isPackedActivityItem(item: Item): boolean {
+  return item[PACKED_LINES_ATTRIBUTE] instanceof Uint8Array;
+}
+
+/**
+ * Every line an activity item holds: one for a single line (the older layout,
+ * still written by the API, the sanity sweep and the ReBalancer), all of them
+ * for a packed item. Lines that do not parse are counted in `bad`, not thrown.
+ */
+export function activityLinesFromItem(item: Item): { lines: Activity[]; bad: number } {
+  const packed = item[PACKED_LINES_ATTRIBUTE];
+  if (!(packed instanceof Uint8Array)) {
+    const one = safeActivityFromItem(item);
+    return one.success ? { lines: [one.data], bad: 0 } : { lines: [], bad: 1 };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(inflateRawSync(packed).toString('utf8'));
+  } catch {
+    return { lines: [], bad: 1 };
+  }
+  if (!Array.isArray(raw)) return { lines: [], bad: 1 };
+  const lines: Activity[] = [];
+  let bad = 0;
+  for (const l of raw) {
+    const a = Activity.safeParse(l);
+    if (a.success) lines.push(a.data);
+    else bad += 1;
+  }
+  return { lines, bad };
+}

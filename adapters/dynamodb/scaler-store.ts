@@ -4,17 +4,13 @@
  * `version`), container locators, applications, applied versions and
  * activity records. Item layouts and codecs live in items.ts.
  */
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { Activity } from '../../core/contracts/activity.ts';
 import type { HostState } from '../../core/contracts/host.ts';
 import type { Application } from '../../core/contracts/structure.ts';
 import { StaleStateError } from '../../core/errors.ts';
-import { activityToItem, applicationItem, appliedItem, hostStateFromItem, hostStateToItem } from './items.ts';
+import { type ActivityLine, writeActivity } from './activity.ts';
+import { applicationItem, appliedItem, hostStateFromItem, hostStateToItem } from './items.ts';
 import { GSI1_KINDS, keys } from './table.ts';
 import type { Item, TableClient } from './table-client.ts';
-
-/** BatchWriteItem requests in flight while recording activity (each holds 25 small items). */
-const ACTIVITY_IN_FLIGHT = 16;
 
 export function locatorItem(container: string, host: string): Item & { pk: string; sk: string } {
   return { ...keys.containerLocator(container), host };
@@ -97,32 +93,8 @@ export class ScalerStore {
     return host === null ? null : { host, applied };
   }
 
-  /** Record activity lines, 25 to a batch (16 batches in flight), retrying unprocessed items. */
-  async recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void> {
-    const items = lines.map((l) => activityToItem(l.activity, l.seq, this.table.activityRetentionDays));
-    const batches: Item[][] = [];
-    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length) await this.writeBatch(batches[next++] as Item[]);
-    };
-    await Promise.all(Array.from({ length: Math.min(ACTIVITY_IN_FLIGHT, batches.length) }, worker));
-  }
-
-  private async writeBatch(items: readonly Item[]): Promise<void> {
-    let pending: Record<string, unknown>[] = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`activity: ${pending.length} items left unprocessed`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-      const out = await this.table.doc.send(
-        new BatchWriteCommand({
-          RequestItems: { [this.table.tableName]: pending as never },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.table.counters.writes += 1;
-      for (const c of out.ConsumedCapacity ?? []) this.table.counters.writeUnits += c.CapacityUnits ?? 0;
-      pending = (out.UnprocessedItems?.[this.table.tableName] ?? []) as Record<string, unknown>[];
-    }
+  /** Record activity lines now: a host's lines packed into one item, the others one item each. */
+  async recordActivity(lines: readonly ActivityLine[]): Promise<void> {
+    await writeActivity(this.table, lines);
   }
 }

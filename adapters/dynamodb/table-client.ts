@@ -8,6 +8,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -72,21 +73,34 @@ export class TableClient {
 
   /**
    * Every item of a partition, all pages; optionally only those whose sort key begins with
-   * `skPrefix`, or sorts at or after `skFrom` (a Query is billed for the items it reads: a
-   * narrower range reads fewer units).
+   * `skPrefix`, sorts at or after `skFrom`, or lies in `skBetween` (inclusive) — one of them at
+   * most (a Query is billed for the items it reads: a narrower range reads fewer units).
    */
   async queryPartition(
     pk: string,
-    opts: { skPrefix?: string; skFrom?: string; consistent?: boolean } = {},
+    opts: {
+      skPrefix?: string;
+      skFrom?: string;
+      skBetween?: readonly [string, string];
+      consistent?: boolean;
+    } = {},
   ): Promise<Item[]> {
-    if (opts.skPrefix !== undefined && opts.skFrom !== undefined)
-      throw new RangeError('queryPartition: skPrefix and skFrom exclude each other');
-    const [condition, values] =
-      opts.skPrefix !== undefined
-        ? ['pk = :pk AND begins_with(sk, :p)', { ':pk': pk, ':p': opts.skPrefix }]
-        : opts.skFrom !== undefined
-          ? ['pk = :pk AND sk >= :from', { ':pk': pk, ':from': opts.skFrom }]
-          : ['pk = :pk', { ':pk': pk }];
+    const ranges = [opts.skPrefix, opts.skFrom, opts.skBetween].filter((r) => r !== undefined);
+    if (ranges.length > 1)
+      throw new RangeError('queryPartition: skPrefix, skFrom and skBetween exclude each other');
+    const values: Record<string, string> = { ':pk': pk };
+    let condition = 'pk = :pk';
+    if (opts.skPrefix !== undefined) {
+      condition += ' AND begins_with(sk, :p)';
+      values[':p'] = opts.skPrefix;
+    } else if (opts.skFrom !== undefined) {
+      condition += ' AND sk >= :from';
+      values[':from'] = opts.skFrom;
+    } else if (opts.skBetween !== undefined) {
+      condition += ' AND sk BETWEEN :lo AND :hi';
+      values[':lo'] = opts.skBetween[0];
+      values[':hi'] = opts.skBetween[1];
+    }
     const input: QueryCommandInput = {
       TableName: this.tableName,
       KeyConditionExpression: condition,
@@ -157,6 +171,33 @@ export class TableClient {
       }
     });
     return found;
+  }
+
+  /**
+   * Unconditional puts, 25 to a BatchWriteItem request (DynamoDB's limit),
+   * `inFlight` requests at once; unprocessed items are retried with backoff,
+   * and what is still left after 8 retries is reported by a thrown error.
+   * Each item still costs its own write units (1 per started KB).
+   */
+  async batchPut(items: readonly (Item & Key)[], inFlight = 16): Promise<void> {
+    const batches: (Item & Key)[][] = [];
+    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+    await mapLimit(batches, inFlight, async (batch) => {
+      let pending: Record<string, unknown>[] = batch.map((i) => ({ PutRequest: { Item: toStored(i) } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`batch put: ${pending.length} items left unprocessed`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        const out = await this.doc.send(
+          new BatchWriteCommand({
+            RequestItems: { [this.tableName]: pending as never },
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.counters.writes += 1;
+        for (const c of out.ConsumedCapacity ?? []) this.counters.writeUnits += c.CapacityUnits ?? 0;
+        pending = (out.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
+      }
+    });
   }
 
   /** Unconditional put (idempotent writes such as activity records). */

@@ -70,6 +70,16 @@ export const keys = {
     sk: `${String(atMs).padStart(15, '0')}#${seq}`,
   }),
   activityPartition: (structure: string) => `LOG#${structure}`,
+  /** Sort keys of the activity items written at [fromMs, toMs] (a packed item's is its newest line's). */
+  activitySkBetween: (fromMs: number, toMs: number): [string, string] => [
+    String(Math.max(0, Math.floor(fromMs))).padStart(15, '0'),
+    `${String(Math.max(0, Math.floor(toMs))).padStart(15, '0')}#\uffff`,
+  ],
 } as const;
+
+/** The host a `HOST#<host>` partition key names; null for any other partition. */
+export function hostOfPartition(pk: string): string | null {
+  return pk.startsWith('HOST#') ? pk.slice('HOST#'.length) : null;
+}
 
 export const GSI1_KINDS = { hosts: 'HOSTS', containers: 'CONTAINERS', apps: 'APPS', users: 'USERS' } as const;

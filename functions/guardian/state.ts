@@ -1,14 +1,11 @@
 /**
  * The Guardian's reads and writes of the state table: config and rules (hot
  * reloaded every tick, eventually consistent), host partitions (host state + GUARD# items),
- * applications, guard-state writes (versioned), activity records.
+ * applications, guard-state writes (versioned). Activity lines: adapters/dynamodb/activity.ts.
  */
 
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { activityExpiresAtS } from '../../adapters/dynamodb/items.ts';
-import { keys, TTL_ATTRIBUTE } from '../../adapters/dynamodb/table.ts';
+import { keys } from '../../adapters/dynamodb/table.ts';
 import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
-import type { Activity } from '../../core/contracts/activity.ts';
 import { GuardState } from '../../core/contracts/guard-state.ts';
 import { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
@@ -158,41 +155,4 @@ export async function writeGuard(
   expectedVersion: number | null,
 ): Promise<void> {
   await table.putVersioned({ ...key, ...state }, expectedVersion, `guard state ${state.structure}`);
-}
-
-/** Activity records per BatchWriteItem request (DynamoDB's limit). */
-export const ACTIVITY_BATCH = 25;
-
-/**
- * Append activity records, up to 25 per BatchWriteItem (they are unconditional
- * and idempotent: same key, same content). Unprocessed items are retried a few
- * times with backoff; what is still left is reported by a thrown error.
- */
-export async function appendActivities(
-  table: TableClient,
-  records: readonly { activity: Activity; seq: string }[],
-): Promise<void> {
-  let pending = records.map(({ activity, seq }) => ({
-    PutRequest: {
-      Item: {
-        ...keys.activity(activity.structure, activity.at, seq),
-        ...activity,
-        [TTL_ATTRIBUTE]: activityExpiresAtS(activity.at, table.activityRetentionDays),
-      },
-    },
-  }));
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt === 5)
-      throw new Error(`activity: ${pending.length} records left unprocessed after ${attempt} attempts`);
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-    const out = await table.doc.send(
-      new BatchWriteCommand({
-        RequestItems: { [table.tableName]: pending },
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    table.counters.writes += 1;
-    for (const c of out.ConsumedCapacity ?? []) table.counters.writeUnits += c.CapacityUnits ?? 0;
-    pending = (out.UnprocessedItems?.[table.tableName] ?? []) as typeof pending;
-  }
 }

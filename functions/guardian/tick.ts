@@ -16,7 +16,8 @@
  * wrote means someone else (an operator) changed it: the stored state wins.
  */
 
-import { GSI1_KINDS, keys } from '../../adapters/dynamodb/table.ts';
+import { type ActivityBuffer, type ActivityLine, writeActivity } from '../../adapters/dynamodb/activity.ts';
+import { GSI1_KINDS, hostOfPartition, keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
@@ -41,9 +42,7 @@ import type { RequestSink } from '../../core/ports/request-sink.ts';
 import type { PointSink } from '../ops/ports.ts';
 import { hostPoints } from '../ops/snapshot.ts';
 import {
-  ACTIVITY_BATCH,
   type AppRead,
-  appendActivities,
   type HostRead,
   loadConfig,
   loadRules,
@@ -71,6 +70,12 @@ export interface TickDeps {
    * states it read, the usage and the limits it decided): one put per tick, a failure only logged.
    */
   snapshots?: PointSink | null;
+  /**
+   * Holds the tick's activity lines and packs them per host (the planner's lines too, when it is the
+   * sink's ActivityLog): flushed at the end of each tick for the hosts whose lines are due, and
+   * entirely at the checkpoint. Without it, each tick writes its lines at once, packed per host.
+   */
+  activity?: ActivityBuffer | null;
 }
 
 /** One structure's guard state as this invocation knows it. */
@@ -176,15 +181,26 @@ async function persistGuard(deps: TickDeps, entry: CachedGuard): Promise<'writte
   }
 }
 
+/** Write the held activity lines that are due (all with `all`); a failure is logged, the lines kept. */
+async function flushActivity(deps: TickDeps, now: number, all: boolean): Promise<void> {
+  if (deps.activity == null) return;
+  try {
+    await deps.activity.flush(now, { all });
+  } catch (err) {
+    deps.logger.warn({ err, held: deps.activity.size }, 'activity not written; kept for the next flush');
+  }
+}
+
 /**
  * Persist every structure whose decided state is only in memory (events, last
- * decision), so the next invocation resumes from it. Called before the lease
- * is released.
+ * decision), so the next invocation resumes from it, and write every activity
+ * line held. Called before the lease is released.
  */
 export async function checkpoint(
   deps: TickDeps,
   memory: TickMemory,
 ): Promise<{ written: number; stale: number }> {
+  await flushActivity(deps, Number.POSITIVE_INFINITY, true);
   const dirty = [...(memory.cache?.guards.values() ?? [])].filter((e) => e.dirty);
   let written = 0;
   let stale = 0;
@@ -453,13 +469,15 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
   phase('decide');
 
   // Persist what must be, record activity.
-  const activities: { activity: Activity; seq: string }[] = [];
+  const activities: ActivityLine[] = [];
   const toSubmit: ScaleRequest[] = [];
   const horizon = now - config.EVENT_TIMEOUT * 1000;
   for (const { target, out } of outcomes) {
     const name = target.view.name;
     const entry = target.entry;
     const previous = entry.state;
+    // A container's lines are packed under its host's partition (its GUARD item's).
+    const host = hostOfPartition(entry.key.pk);
     if (out.changed) {
       entry.state = out.state;
       entry.dirty = true;
@@ -489,7 +507,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
         reasons,
         data: { direction: e.direction, dryRun: out.dryRun },
       };
-      activities.push({ activity, seq: `ev${seq++}` });
+      activities.push({ activity, seq: `ev${seq++}`, host });
     }
     for (const r of out.requests) {
       const activity: Activity = {
@@ -501,7 +519,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
         reasons: r.reasons,
         data: { id: r.id, amount: r.amount, usage: r.usage, dryRun: out.dryRun },
       };
-      activities.push({ activity, seq: `rq${seq++}` });
+      activities.push({ activity, seq: `rq${seq++}`, host });
       report.requests.push(r);
       if (out.dryRun) report.dryRun += 1;
       else toSubmit.push(r);
@@ -513,10 +531,8 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     else report.staleWrites += 1;
   });
   report.activityRecords = activities.length;
-  for (let i = 0; i < activities.length; i += ACTIVITY_BATCH) {
-    const batch = activities.slice(i, i + ACTIVITY_BATCH);
-    writes.push(() => appendActivities(table, batch));
-  }
+  if (deps.activity != null) await deps.activity.recordActivity(activities);
+  else if (activities.length > 0) writes.push(() => writeActivity(table, activities));
   await mapLimit(writes, writeConc, (w) => w());
 
   report.unpersisted = 0;
@@ -550,6 +566,8 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
       logger.warn({ err, points: points.length }, 'snapshot not published; the tick goes on');
     }
   }
+  // The lines held (the Guardian's and the planner's) of the hosts that are due; all of them in a one-shot tick.
+  await flushActivity(deps, now, oneShot);
   phase('write');
   return finish();
 }

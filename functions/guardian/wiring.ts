@@ -8,6 +8,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { systemClock } from '../../adapters/clock.ts';
+import { ActivityBuffer } from '../../adapters/dynamodb/activity.ts';
 import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
@@ -83,6 +84,15 @@ export const ControlTickEnv = PlatformEnv.extend({
     .describe(
       "Queue clock: persist the Guardian's in-memory states (events, decisions) this often, s (they matter only if the execution environment is lost).",
     ),
+  SC_ACTIVITY_HOLD_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(900)
+    .default(60)
+    .describe(
+      "Hold the tick's activity lines (events, requests, orders) up to this long and write each host's as one packed item, s (0: at the end of every tick). Write units are per item, so holding costs less; the dashboard shows markers up to this late, and lines held when the execution environment is lost are lost.",
+    ),
   SC_CLOCK_FULL_READ_S: z.coerce
     .number()
     .int()
@@ -133,6 +143,8 @@ export interface ControlTickWiring {
   scheduler: TickScheduler | null;
   /** Where each tick's host and container snapshot goes (SC_OPENTSDB_URL), else null. */
   snapshots: PointSink | null;
+  /** The Guardian's and the planner's activity lines, held and packed per host (SC_ACTIVITY_HOLD_S). */
+  activity: ActivityBuffer;
 }
 
 export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
@@ -174,9 +186,10 @@ export function buildControlTick(
   const catalog = new Catalog(table);
   const sent = { orders: 0 };
   const sqs = opts.sqs ?? createSqsClient();
+  const activity = new ActivityBuffer(table, env.SC_ACTIVITY_HOLD_S * 1000);
   const sink = new ScalerSink({
     state: store,
-    activity: store,
+    activity,
     orders: countingSender(sqsOrderSender(sqs), sent),
     // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
     loadConfig: () => catalog.loadServiceConfig('scaler', { consistent: false }),
@@ -190,6 +203,7 @@ export function buildControlTick(
     logger,
     clock: opts.clock ?? systemClock,
     sent,
+    activity,
     // Bounded: a slow store delays the tick by at most 2 s in all, and a failed put is only logged.
     snapshots:
       env.SC_OPENTSDB_URL === undefined
@@ -214,9 +228,9 @@ export async function invokeControlTick(
   context: TickContext,
   signal?: AbortSignal,
 ): Promise<RunTicksResult> {
-  const { table, metrics, sink, logger, env, clock, snapshots } = wiring;
+  const { table, metrics, sink, logger, env, clock, snapshots, activity } = wiring;
   return runTicks(
-    { table, metrics, sink, logger, clock, snapshots, owner: context.awsRequestId },
+    { table, metrics, sink, logger, clock, snapshots, activity, owner: context.awsRequestId },
     {
       deadlineMs: clock.now() + context.getRemainingTimeInMillis(),
       reserveMs: env.SC_TICK_RESERVE_MS,
@@ -244,7 +258,7 @@ export async function handleClockEvent(
   proc: string,
   event: ClockEvent,
 ): Promise<ChainOutcome[]> {
-  const { table, metrics, sink, logger, clock, scheduler, snapshots } = wiring;
+  const { table, metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
   const out: ChainOutcome[] = [];
   for (const r of event.Records) {
@@ -266,6 +280,7 @@ export async function handleClockEvent(
           clock,
           scheduler,
           snapshots,
+          activity,
           proc,
           checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,

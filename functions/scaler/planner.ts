@@ -224,8 +224,9 @@ export class Planner implements RequestSink {
     });
     const t4 = performance.now();
     details.timings.sendMs = t4 - t3;
-    const lines: { activity: Activity; seq: string }[] = allOrders.map(({ order }) => ({
+    const lines: { activity: Activity; seq: string; host?: string | null }[] = allOrders.map(({ order }) => ({
       seq: order.orderId,
+      host: order.host,
       activity: {
         structure: order.container,
         at: now,

@@ -13,8 +13,12 @@ export interface PlannerState {
   commitHost(next: HostState, expectedVersion: number): Promise<void>;
 }
 
+/**
+ * Where activity lines go. `host`: the host whose partition packs the line
+ * (a container's); absent or null, the line is stored on its own.
+ */
 export interface ActivityLog {
-  recordActivity(lines: readonly { activity: Activity; seq: string }[]): Promise<void>;
+  recordActivity(lines: readonly { activity: Activity; seq: string; host?: string | null }[]): Promise<void>;
 }
 
 export interface LaggingState {

@@ -5,6 +5,7 @@
  * written through the same key builders and VictoriaMetrics' OpenTSDB /api/put.
  */
 
+import { writeActivity } from '../../adapters/dynamodb/activity.ts';
 import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
@@ -116,8 +117,22 @@ export async function seedRecordedRun(
       reasons: [{ source: 'CpuRescaleDown', text: 'usage 10 below lower 200 for 8 ticks: fit to usage' }],
     }),
   ];
-  let seq = 0;
-  for (const a of activity) await table.put({ ...keys.activity(a.structure, a.at, String(seq++)), ...a });
+  // The event and the first order as the control tick writes them (packed under the host's
+  // partition, with a line of demo2's); the second order in the one-item-per-line layout.
+  const demo2Event = Activity.parse({
+    structure: 'demo2',
+    at: startMs + 145_000,
+    kind: 'event',
+    resource: 'mem',
+    text: 'MemRescaleDown event',
+    reasons: [{ source: 'MemRescaleDown', text: 'usage below lower' }],
+  });
+  const [event, firstOrder, secondOrder] = activity as [Activity, Activity, Activity];
+  await writeActivity(
+    table,
+    [event, demo2Event, firstOrder].map((a, i) => ({ activity: a, seq: `p${i}`, host: RUN_HOST })),
+  );
+  await table.put({ ...keys.activity(secondOrder.structure, secondOrder.at, 's2'), ...secondOrder });
   // As the bootstrap stores them (through the Catalog, with their version).
   const catalog = new Catalog(table);
   for (const rule of DEFAULT_RULES) await catalog.putRule(rule);

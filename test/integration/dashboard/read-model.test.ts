@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { writeActivity } from '../../../adapters/dynamodb/activity.ts';
 import { activityToItem } from '../../../adapters/dynamodb/items.ts';
 import { dashboardView, prometheusSeries } from '../../../dashboard/read-model.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
@@ -67,6 +68,11 @@ describe.each(DYNAMO_FLAVOURS)('dashboard read model on %s', (flavour) => {
     const demo1 = v.hosts[0]?.containers.find((c) => c.name === 'demo1');
     expect(demo1?.markers.map((m) => m.kind)).toEqual(['event', 'order', 'order']);
     expect(demo1?.markers[1]?.reasons).toEqual([`CpuRescaleUp: ${ORDER_REASON}`]);
+    // demo1's event and first order are packed under the host with demo2's event; each shows on its own
+    const demo2 = v.hosts[0]?.containers.find((c) => c.name === 'demo2');
+    expect(demo2?.markers.map((m) => [m.kind, m.text, m.reasons])).toEqual([
+      ['event', 'MemRescaleDown event', ['MemRescaleDown: usage below lower']],
+    ]);
     expect(demo1?.lastDecision).toBe('CpuRescaleDown fit to usage');
     expect(v.rules.map((r) => r.name)).toContain('CpuRescaleUp');
   });
@@ -80,6 +86,30 @@ describe.each(DYNAMO_FLAVOURS)('dashboard read model on %s', (flavour) => {
     await t.table.put({ ...activityToItem(line, 'expired'), expiresAtS: endMs / 1000 + 1 });
     const live = (await view()).hosts[0]?.containers.find((c) => c.name === 'demo1')?.markers;
     expect(live?.map((m) => m.text)).toContain('old decision'); // the same line, not yet expired: shown
+  });
+
+  it('shows packed lines inside the window only, though their item is keyed by its newest line', async () => {
+    const line = (at: number, text: string) => ({
+      activity: {
+        structure: 'demo2',
+        at,
+        kind: 'decision' as const,
+        resource: null,
+        text,
+        reasons: [],
+        data: {},
+      },
+      seq: text,
+      host: RUN_HOST,
+    });
+    // one item keyed at endMs + 1 min (its newest line), holding a line inside the window and one after it
+    await writeActivity(t.table, [
+      line(endMs - 10_000, 'in window'),
+      line(endMs + 60_000, 'after the window'),
+    ]);
+    const demo2 = (await view()).hosts[0]?.containers.find((c) => c.name === 'demo2');
+    expect(demo2?.markers.map((m) => m.text)).toContain('in window');
+    expect(demo2?.markers.map((m) => m.text)).not.toContain('after the window');
   });
 
   it('reports an unreachable time-series store as a warning and still shows state', async () => {

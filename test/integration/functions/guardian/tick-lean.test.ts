@@ -6,6 +6,8 @@
  * tests); the state is a real table of both flavours.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { ActivityBuffer, recentActivity } from '../../../../adapters/dynamodb/activity.ts';
+import { activityLinesFromItem } from '../../../../adapters/dynamodb/items.ts';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
@@ -83,8 +85,33 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
     expect(sixth.guardWrites).toBe(1); // low: events consumed, written before the request is submitted
     const lowItem = await stored(low);
     expect(lowItem).toMatchObject({ version: 2, events: [] });
-    const log = await t.table.queryPartition(keys.activityPartition(low));
+    const log = (await recentActivity(t.table, low, 50, at(5), { host })).reverse();
     expect(log.map((a) => a.kind)).toEqual(['event', 'request']); // the run's start, then the request
+  });
+
+  it('holds its activity lines in a buffer and writes the host’s as one item once the oldest has waited the hold', async () => {
+    const memory = newMemory();
+    const activity = new ActivityBuffer(t.table, 60_000);
+    const held = () => ({ ...deps(), activity });
+    for (let k = 0; k < 12; k++) await runTick(held(), at(k), memory); // 0 … 55 s
+    // CpuRescaleDown at the sixth tick (25 s) and, from a new run, at the twelfth (55 s)
+    expect(sink.recorded.map((r) => r.structure)).toEqual([low, low]);
+    expect(await t.table.queryPartition(keys.activityPartition(host))).toEqual([]); // all held
+    const w0 = t.table.counters.writeUnits;
+    await runTick(held(), at(12), memory); // 60 s after the first line
+    const items = await t.table.queryPartition(keys.activityPartition(host));
+    expect(items).toHaveLength(1);
+    expect(t.table.counters.writeUnits - w0).toBe(1); // the packed item (nothing else changed)
+    const lines = activityLinesFromItem(items[0] ?? {}).lines;
+    // every line of the 60 s: each run's start and its request, and the run starting at 60 s
+    expect(lines.map((a) => [a.structure, a.kind, (a.at - at(0)) / 1000])).toEqual([
+      [low, 'event', 0],
+      [low, 'request', 25],
+      [low, 'event', 30],
+      [low, 'request', 55],
+      [low, 'event', 60],
+    ]);
+    expect(activity.size).toBe(0);
   });
 
   it('checkpoints what is only in memory, so the next invocation resumes the same events', async () => {
@@ -154,7 +181,7 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
     // the first request was submitted once, never repeated; the second came from new events
     expect(sink.recorded.map((r) => r.structure)).toEqual([hot, hot]);
     expect(new Set(sink.recorded.map((r) => r.id)).size).toBe(2);
-    const log = await t.table.queryPartition(keys.activityPartition(hot));
+    const log = await recentActivity(t.table, hot, 50, at(4), { host });
     expect(log.filter((a) => a.kind === 'request')).toHaveLength(2);
   });
 

@@ -54,6 +54,13 @@ describe('control-tick environment', () => {
     expect(() => buildControlTick({ ...env, SC_OPENTSDB_URL: 'not a url' })).toThrow(/SC_OPENTSDB_URL/);
   });
 
+  it('holds activity lines 60 s by default, SC_ACTIVITY_HOLD_S otherwise (0–900)', () => {
+    const env = { SC_METRICS_URL: 'http://x:1', AWS_REGION: 'us-east-1' };
+    expect(buildControlTick(env).activity.holdMs).toBe(60_000);
+    expect(buildControlTick({ ...env, SC_ACTIVITY_HOLD_S: '0' }).activity.holdMs).toBe(0);
+    expect(() => buildControlTick({ ...env, SC_ACTIVITY_HOLD_S: '901' })).toThrow(/SC_ACTIVITY_HOLD_S/);
+  });
+
   it('refuses unknown SC_ settings', () => {
     expect(() =>
       readEnvConfig(
