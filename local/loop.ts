@@ -127,6 +127,9 @@ export const DEMO_SPEC: GuardSpec = {
   mem: { min: 64, current: 128, max: 1024 },
 };
 
+/** How long the local loop's control tick holds activity lines before writing them, s. */
+export const LOCAL_ACTIVITY_HOLD_S = 5;
+
 /** The control tick as deployed (serverless.yml `controlTick`): schedule, timeout, memory, clock. */
 export const CONTROL_TICK = {
   rate: 'rate(1 minute)',
@@ -410,6 +413,9 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         SC_OPENTSDB_URL: opentsdbUrl,
         SC_CONTROL_CLOCK: clockMode,
         ...(clockQueueUrl === undefined ? {} : { SC_CLOCK_QUEUE_URL: clockQueueUrl }),
+        // The demo's dashboard shows events and orders within seconds; deployed, lines are held
+        // up to 60 s and packed per host (fewer write units). SC_ACTIVITY_HOLD_S overrides.
+        SC_ACTIVITY_HOLD_S: process.env.SC_ACTIVITY_HOLD_S ?? String(LOCAL_ACTIVITY_HOLD_S),
         ...chosen.tickEnv,
       },
       {
