@@ -157,6 +157,10 @@ export interface FleetRun {
   wruByKind: Record<string, number>;
   /** Orders applied, by the container's workload kind and the limits they set. */
   ordersByKind: Record<string, number>;
+  /** Scale actions (orders applied) per container-hour of each workload class. */
+  actionsPerContainerHourByClass: Record<string, number>;
+  /** Guardian requests by workload class, resource, direction and the rule that made them. */
+  requestsByRule: Record<string, number>;
   /** Agents' SQS requests by kind: idle long polls, receives that returned orders, deletes. */
   agentSqs: { idlePolls: number; receives: number; deletes: number };
   /** Control-tick invocations' billed seconds (virtual), and wall ms of the ticks themselves. */
@@ -773,6 +777,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const clockQueue = { sends: 0, watchdogs: 0, watchdogMs: [] as number[] };
     let ticks = 0;
     let requests = 0;
+    const requestsByRule = new Map<string, number>();
     const tickDeps = {
       table: wiring.table,
       metrics: wiring.metrics,
@@ -785,6 +790,12 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       ticks += 1;
       tickWallMs.push(wallMs);
       requests += rep.requests.length;
+      for (const q of rep.requests) {
+        const kind = prof[containerIndex.get(q.structure) ?? 0]?.kind ?? 'steady';
+        const rule = q.reasons.map((x) => x.source).join('+') || '?';
+        const k = `${kind} ${q.resource} ${q.amount > 0 ? 'up' : 'down'} ${rule}`;
+        requestsByRule.set(k, (requestsByRule.get(k) ?? 0) + 1);
+      }
     };
     const progress = (at: number) => {
       if (at >= measureFrom && (at - measureFrom) % (10 * 60_000) === 0)
@@ -922,6 +933,16 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       parts: { controlTick, agents: agentsPart, ops: opsPart },
       wruByKind: Object.fromEntries(wruByKind),
       ordersByKind: Object.fromEntries(ordersByKind),
+      actionsPerContainerHourByClass: Object.fromEntries(
+        (['steady', 'diurnal', 'batch'] as const).map((kind) => {
+          const n = prof.slice(0, o.containers).filter((p) => p.kind === kind).length;
+          const sum = [...ordersByKind]
+            .filter(([k]) => k.startsWith(`${kind} `))
+            .reduce((a, [, v]) => a + v, 0);
+          return [kind, n === 0 ? 0 : round2(sum / ((n * seconds) / 3600))];
+        }),
+      ),
+      requestsByRule: Object.fromEntries([...requestsByRule].sort((a, b) => b[1] - a[1])),
       agentSqs: {
         idlePolls: agentSqsCount.idlePolls,
         receives: agentSqsCount.receives,
@@ -1068,6 +1089,12 @@ export async function emitFleetCost(
         .map(([k, v]) => `${k} ${v.toFixed(3)} s`)
         .join(', ')}`,
     );
+    say(
+      `scale actions per container-hour by class: ${Object.entries(r.actionsPerContainerHourByClass)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}; orders by class and limits: ${JSON.stringify(r.ordersByKind)}`,
+    );
+    say(`guardian requests by class, resource, direction and rule: ${JSON.stringify(r.requestsByRule)}`);
     runs.push(r);
   }
   const byCost = [...runs].sort((a, b) => priceFleet(a).totalUsdPerMonth - priceFleet(b).totalUsdPerMonth);
@@ -1091,6 +1118,9 @@ export async function emitFleetCost(
     ticks: mid.ticks,
     runs: runs.length,
     scaleActionsPerContainerHour: round2(mid.actionsPerContainerHour),
+    steadyScaleActionsPerContainerHour: mid.actionsPerContainerHourByClass.steady ?? null,
+    diurnalScaleActionsPerContainerHour: mid.actionsPerContainerHourByClass.diurnal ?? null,
+    batchScaleActionsPerContainerHour: mid.actionsPerContainerHourByClass.batch ?? null,
     guardianRequestsPerContainerHour: round2(mid.requestsPerContainerHour),
     workload: `steady ${WORKLOAD.steady * 100} %, diurnal ${WORKLOAD.diurnal * 100} %, batch ${WORKLOAD.batch * 100} %`,
     loadAvg: mid.loadAvg,
