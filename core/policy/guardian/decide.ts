@@ -73,7 +73,15 @@ export interface DecideInput {
   /** Usage over the window per resource; null or missing = no data. */
   usage: Partial<Record<Resource, number | null>>;
   rules: CompiledRules;
-  config: Pick<GuardianConfig, 'GUARDABLE_RESOURCES' | 'EVENT_TIMEOUT' | 'DRY_RUN'>;
+  config: Pick<
+    GuardianConfig,
+    | 'GUARDABLE_RESOURCES'
+    | 'EVENT_TIMEOUT'
+    | 'DRY_RUN'
+    | 'SCALE_UP_FIT'
+    | 'SCALE_UP_GROWTH'
+    | 'SCALE_DOWN_MIN'
+  >;
   now: number;
 }
 
@@ -91,6 +99,9 @@ export interface DecideOutput {
   skips: { resource: Resource; why: SkipWhy; value: number | null }[];
   dryRun: boolean;
 }
+
+/** Kept short: the reason goes into every request's activity record. */
+const SHAPED_TEXT = { grown: 'grown', fit: 'fit' } as const;
 
 const RANK = { request: 3, event: 2, skip: 1, stable: 0 } as const;
 
@@ -194,6 +205,11 @@ export function decide(input: DecideInput): DecideOutput {
   let events = expireEvents(before, now, config.EVENT_TIMEOUT);
   if (newEvents.length > 0) events = events.concat(newEvents);
   const requests: ScaleRequest[] = [];
+  const shaping = {
+    fit: config.SCALE_UP_FIT,
+    growth: config.SCALE_UP_GROWTH,
+    minDown: config.SCALE_DOWN_MIN,
+  };
   for (const [res, view] of views) {
     const margin = view.margin;
     let decided: Decision | null = null;
@@ -201,11 +217,13 @@ export function decide(input: DecideInput): DecideOutput {
     for (const { rule, test } of rules.requests.get(res) ?? []) {
       const counts = countEvents(events, res);
       if (!truthy(test(counts))) continue;
-      const result = computeAmount(rule, view);
+      const result = computeAmount(rule, view, shaping);
       events = consumeEvents(events, res, rule.rescale_type, rule.events_to_remove);
       const reason: Reason = {
         source: rule.name,
-        text: `events up ${counts.up} / down ${counts.down}; ${rule.rescale_policy} → ${result.raw}${
+        text: `events up ${counts.up} / down ${counts.down}; ${rule.rescale_policy}${
+          result.shaped === 'none' ? '' : ` (${SHAPED_TEXT[result.shaped]})`
+        } → ${result.raw}${
           result.trimmed === 'none' ? '' : ` (${result.trimmed.replace('_', ' ')}: ${result.amount})`
         }`,
         values: {
