@@ -107,6 +107,8 @@ export interface FleetOptions {
   /** Deployed memory of the control tick and of the ops functions, MiB (serverless.yml). */
   controlTickMiB: number;
   opsMiB: number;
+  /** Guardian settings over the bench's own (e.g. the original amounts: SCALE_UP_FIT false, …). */
+  guardian: Record<string, unknown>;
   seed: number;
   log?: (line: string) => void;
 }
@@ -129,6 +131,7 @@ export const DEFAULT_FLEET: FleetOptions = {
   fullReadEveryMs: CHAIN_DEFAULTS.fullReadEveryMs,
   controlTickMiB: 512,
   opsMiB: 256,
+  guardian: {},
   seed: 7,
 };
 
@@ -429,7 +432,12 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     await setupTable.put({
       ...keys.service('guardian'),
       name: 'guardian',
-      config: { WINDOW_TIMELAPSE: 10, EVENT_TIMEOUT: 90, GUARDABLE_RESOURCES: ['cpu', 'mem'] },
+      config: {
+        WINDOW_TIMELAPSE: 10,
+        EVENT_TIMEOUT: 90,
+        GUARDABLE_RESOURCES: ['cpu', 'mem'],
+        ...o.guardian,
+      },
       heartbeat: null,
       version: 1,
     });
@@ -1166,7 +1174,14 @@ export async function emitFleetCost(
   return runs;
 }
 
-/** `npm run bench -- fleet-cost`: the deployed fleet's cost, and its sensitivity to density and choices. */
+/**
+ * `npm run bench -- fleet-cost`: the deployed fleet's cost, and its sensitivity to density and choices.
+ * BENCH_FLEET_RUNS sets the runs (default 3); BENCH_FLEET_GUARDIAN (JSON) overrides Guardian settings,
+ * e.g. `{"SCALE_UP_FIT":false,"SCALE_UP_GROWTH":0,"SCALE_DOWN_MIN":0}` for the original amounts.
+ */
 export async function run(emit: Emit): Promise<void> {
-  await emitFleetCost(emit, 'fleet-cost', { runs: Number(process.env.BENCH_FLEET_RUNS ?? 3) });
+  const guardian = JSON.parse(process.env.BENCH_FLEET_GUARDIAN || '{}') as Record<string, unknown>;
+  if (Object.keys(guardian).length > 0)
+    process.stderr.write(`  fleet: guardian settings ${JSON.stringify(guardian)}\n`);
+  await emitFleetCost(emit, 'fleet-cost', { runs: Number(process.env.BENCH_FLEET_RUNS ?? 3), guardian });
 }

@@ -54,7 +54,7 @@ export const GuardianConfig = z.strictObject({
     .max(4)
     .default(1)
     .describe(
-      'A scale-down that frees less than this fraction of the margin (upper − lower) is not ordered, its events consumed: not worth an order. fit_to_usage downs free more than half a margin by construction; 1 = scale down when usage is under current − 2.5 margins; 0 = any.',
+      'A scale-down that would free less than this fraction of the margin (upper − lower) is not worth an order: a window whose usage is under lower by less is not a down event, and such a request is not made. fit_to_usage downs free more than half a margin by construction; 1 = scale down when usage is under current − 2.5 margins; 0 = every window under lower, as the original.',
     ),
   DRY_RUN: z.boolean().default(false).describe('Record decisions without requesting anything.'),
 });

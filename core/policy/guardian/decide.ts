@@ -6,7 +6,7 @@ import { requestAction, type ScaleRequest } from '../../contracts/request.ts';
 import type { EventRule, RequestRule, Rule } from '../../contracts/rule.ts';
 import type { GuardianConfig } from '../../contracts/service-config.ts';
 import type { Resource } from '../../contracts/units.ts';
-import { computeAmount } from './amounts.ts';
+import { type AmountInputs, type AmountShaping, computeAmount } from './amounts.ts';
 import { consumeEvents, countEvents, eventName, expireEvents } from './events.ts';
 import { enforceLimits } from './limits.ts';
 import {
@@ -121,6 +121,26 @@ function sameEvents(a: readonly ScaleEvent[], b: readonly ScaleEvent[]): boolean
   return true;
 }
 
+/**
+ * Whether a down event should count: some down request rule of the resource
+ * would order a scale-down at this window's usage. With SCALE_DOWN_MIN, usage
+ * under lower by less than the minimum step would only gather events that end
+ * in 'too small' (consumed, gathered again: a run of events every minute,
+ * each recorded as activity and checkpointed), never in an order; so it is not
+ * an event at all, and the structure stays quiet until usage is low enough to
+ * be worth a scale-down. SCALE_DOWN_MIN 0 keeps the original's events.
+ */
+function downWorthAnOrder(
+  requestRules: readonly { rule: RequestRule }[] | undefined,
+  view: AmountInputs,
+  shaping: AmountShaping,
+): boolean {
+  if (shaping.minDown === 0) return true;
+  return (requestRules ?? []).some(
+    ({ rule }) => rule.rescale_type === 'down' && computeAmount(rule, view, shaping).amount !== 0,
+  );
+}
+
 export function decide(input: DecideInput): DecideOutput {
   const { structure, previous, usage, rules, config, now } = input;
   const dryRun = config.DRY_RUN || (previous?.dryRun ?? false);
@@ -168,6 +188,11 @@ export function decide(input: DecideInput): DecideOutput {
   }
 
   // 2. event rules over every usable resource
+  const shaping: AmountShaping = {
+    fit: config.SCALE_UP_FIT,
+    growth: config.SCALE_UP_GROWTH,
+    minDown: config.SCALE_DOWN_MIN,
+  };
   const newEvents: ScaleEvent[] = [];
   const eventReasons = new Map<Resource, Reason[]>();
   if (views.size > 0) {
@@ -175,6 +200,7 @@ export function decide(input: DecideInput): DecideOutput {
       for (const { rule, test } of rules.events.get(res) ?? []) {
         if (!truthy(test(views))) continue;
         const direction = 'up' in rule.action.events.scale ? 'up' : 'down';
+        if (direction === 'down' && !downWorthAnOrder(rules.requests.get(res), view, shaping)) continue;
         newEvents.push({
           structure: structure.name,
           resource: res,
@@ -205,11 +231,6 @@ export function decide(input: DecideInput): DecideOutput {
   let events = expireEvents(before, now, config.EVENT_TIMEOUT);
   if (newEvents.length > 0) events = events.concat(newEvents);
   const requests: ScaleRequest[] = [];
-  const shaping = {
-    fit: config.SCALE_UP_FIT,
-    growth: config.SCALE_UP_GROWTH,
-    minDown: config.SCALE_DOWN_MIN,
-  };
   for (const [res, view] of views) {
     const margin = view.margin;
     let decided: Decision | null = null;

@@ -128,27 +128,38 @@ describe('decide', () => {
     expect(amount(285, unshaped)?.amount).toBe(75);
   });
 
-  it('does not order a scale-down that frees less than SCALE_DOWN_MIN × margin, and consumes its events', () => {
-    // cpu current 300, margin 40: lower 220; usage 200 for six windows → fit 200 + 20 + 40 − 300 = −40
-    const downs = (cfg: typeof config) => {
+  it('gathers no down events while a scale-down would free less than SCALE_DOWN_MIN × margin', () => {
+    // cpu current 300, margin 40: lower 220
+    const windows = (cpu: number, cfg: typeof config) => {
       let prev: GuardState | null = null;
-      let out = run({ usage: { cpu: 200, mem: 1500 }, config: cfg });
+      const outs = [];
       for (let i = 0; i < 6; i++) {
-        out = run({ previous: prev, usage: { cpu: 200, mem: 1500 }, now: 1_000_000 + i * 5000, config: cfg });
+        const out = run({
+          previous: prev,
+          usage: { cpu, mem: 1500 },
+          now: 1_000_000 + i * 5000,
+          config: cfg,
+        });
+        outs.push(out);
         prev = out.state;
       }
-      return out;
+      return outs;
     };
-    // 40 ≥ 1 × 40: ordered
-    expect(downs(config).requests.map((r) => r.amount)).toEqual([-40]);
-    // 40 < 1.5 × 40 = 60: not worth an order; the six down events are gone, the next needs six more
-    const small = downs({ ...config, SCALE_DOWN_MIN: 1.5 });
-    expect(small.requests).toEqual([]);
-    expect(small.state.lastDecision?.text).toBe('CpuRescaleDown: nothing to do (amount 0)');
-    expect(small.state.lastDecision?.reasons[0]?.text).toBe(
-      'events up 0 / down 6; fit_to_usage → -40 (too small: 0)',
-    );
-    expect(small.state.events.filter((e) => e.resource === 'cpu')).toEqual([]);
+    // usage 200 < lower 220: fit 200 + 20 + 40 − 300 = −40; 40 ≥ 1 × 40 → six events, ordered
+    expect(windows(200, config).flatMap((o) => o.requests.map((r) => r.amount))).toEqual([-40]);
+    // 40 < 1.5 × 40 = 60: not worth an order → no event at all (no run of events ending in nothing,
+    // started again every minute); the structure stays quiet, its state unchanged after the first window
+    const quiet = windows(200, { ...config, SCALE_DOWN_MIN: 1.5 });
+    expect(quiet.flatMap((o) => o.newEvents)).toEqual([]);
+    expect(quiet.flatMap((o) => o.requests)).toEqual([]);
+    expect(quiet.slice(1).map((o) => o.changed)).toEqual([false, false, false, false, false]);
+    expect(quiet[5]?.state.lastDecision?.text).toBe('stable');
+    // usage 180: fit 180 + 60 − 300 = −60 ≥ 60 → worth it: six events, ordered
+    expect(
+      windows(180, { ...config, SCALE_DOWN_MIN: 1.5 }).flatMap((o) => o.requests.map((r) => r.amount)),
+    ).toEqual([-60]);
+    // SCALE_DOWN_MIN 0: every window under lower is an event, as in the original
+    expect(windows(219, unshaped)[0]?.newEvents.map((e) => e.rule)).toEqual(['cpu_dropped_lower']);
   });
 
   it('never requests while usage stays in the stable band (property)', () => {
