@@ -1103,6 +1103,13 @@ export async function emitFleetCost(
         .join(', ')}; orders by class and limits: ${JSON.stringify(r.ordersByKind)}`,
     );
     say(`guardian requests by class, resource, direction and rule: ${JSON.stringify(r.requestsByRule)}`);
+    say(
+      `control tick write units by item kind: ${JSON.stringify(
+        Object.fromEntries(
+          Object.entries(r.wruByKind).filter(([k]) => !k.endsWith(' bytes') && !k.endsWith(' items')),
+        ),
+      )}`,
+    );
     runs.push(r);
   }
   const byCost = [...runs].sort((a, b) => priceFleet(a).totalUsdPerMonth - priceFleet(b).totalUsdPerMonth);
