@@ -69,7 +69,8 @@ describe.each(DYNAMO_FLAVOURS)('guardian dry run on %s', (flavour) => {
     expect(second.dryRun).toBe(1);
     expect(sink.recorded.map((r) => r.structure).sort()).toEqual([global, live].sort());
     const log = await t.table.queryPartition(keys.activityPartition(marked));
-    expect(log.at(-1)).toMatchObject({ kind: 'decision', text: 'dry run: would request CpuRescaleUp +75' });
+    // usage 290 fills current 300: max(75, 300 × SCALE_UP_GROWTH 1) = 300, trimmed to max 400 → +100
+    expect(log.at(-1)).toMatchObject({ kind: 'decision', text: 'dry run: would request CpuRescaleUp +100' });
 
     await putGuardianConfig(t.table, { GUARDABLE_RESOURCES: ['cpu'], DRY_RUN: true });
     await runTick(deps, (base + 10) * 1000, memory);
