@@ -109,6 +109,8 @@ export interface FleetOptions {
   /** Deployed memory of the control tick and of the ops functions, MiB (serverless.yml). */
   controlTickMiB: number;
   opsMiB: number;
+  /** Guardian settings over the bench's own (e.g. the original amounts: SCALE_UP_FIT false, …). */
+  guardian: Record<string, unknown>;
   seed: number;
   log?: (line: string) => void;
   /** Stops the measurement (Ctrl-C): the run throws and its emulators are stopped. */
@@ -133,6 +135,7 @@ export const DEFAULT_FLEET: FleetOptions = {
   fullReadEveryMs: CHAIN_DEFAULTS.fullReadEveryMs,
   controlTickMiB: 512,
   opsMiB: 256,
+  guardian: {},
   seed: 7,
 };
 
@@ -161,6 +164,10 @@ export interface FleetRun {
   wruByKind: Record<string, number>;
   /** Orders applied, by the container's workload kind and the limits they set. */
   ordersByKind: Record<string, number>;
+  /** Scale actions (orders applied) per container-hour of each workload class. */
+  actionsPerContainerHourByClass: Record<string, number>;
+  /** Guardian requests by workload class, resource, direction and the rule that made them. */
+  requestsByRule: Record<string, number>;
   /** Agents' SQS requests by kind: idle long polls, receives that returned orders, deletes. */
   agentSqs: { idlePolls: number; receives: number; deletes: number };
   /** Heartbeats the agents wrote (the rest of their writes are reports). */
@@ -435,7 +442,12 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     await setupTable.put({
       ...keys.service('guardian'),
       name: 'guardian',
-      config: { WINDOW_TIMELAPSE: 10, EVENT_TIMEOUT: 90, GUARDABLE_RESOURCES: ['cpu', 'mem'] },
+      config: {
+        WINDOW_TIMELAPSE: 10,
+        EVENT_TIMEOUT: 90,
+        GUARDABLE_RESOURCES: ['cpu', 'mem'],
+        ...o.guardian,
+      },
       heartbeat: null,
       version: 1,
     });
@@ -788,6 +800,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const clockQueue = { sends: 0, watchdogs: 0, watchdogMs: [] as number[] };
     let ticks = 0;
     let requests = 0;
+    const requestsByRule = new Map<string, number>();
     const tickDeps = {
       table: wiring.table,
       metrics: wiring.metrics,
@@ -801,6 +814,12 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       ticks += 1;
       tickWallMs.push(wallMs);
       requests += rep.requests.length;
+      for (const q of rep.requests) {
+        const kind = prof[containerIndex.get(q.structure) ?? 0]?.kind ?? 'steady';
+        const rule = q.reasons.map((x) => x.source).join('+') || '?';
+        const k = `${kind} ${q.resource} ${q.amount > 0 ? 'up' : 'down'} ${rule}`;
+        requestsByRule.set(k, (requestsByRule.get(k) ?? 0) + 1);
+      }
     };
     const progress = (at: number) => {
       if (o.signal?.aborted) throw new Error('fleet measurement interrupted');
@@ -941,6 +960,16 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       parts: { controlTick, agents: agentsPart, ops: opsPart },
       wruByKind: Object.fromEntries(wruByKind),
       ordersByKind: Object.fromEntries(ordersByKind),
+      actionsPerContainerHourByClass: Object.fromEntries(
+        (['steady', 'diurnal', 'batch'] as const).map((kind) => {
+          const n = prof.slice(0, o.containers).filter((p) => p.kind === kind).length;
+          const sum = [...ordersByKind]
+            .filter(([k]) => k.startsWith(`${kind} `))
+            .reduce((a, [, v]) => a + v, 0);
+          return [kind, n === 0 ? 0 : round2(sum / ((n * seconds) / 3600))];
+        }),
+      ),
+      requestsByRule: Object.fromEntries([...requestsByRule].sort((a, b) => b[1] - a[1])),
       agentSqs: {
         idlePolls: agentSqsCount.idlePolls,
         receives: agentSqsCount.receives,
@@ -1091,6 +1120,12 @@ export async function emitFleetCost(
         .map(([k, v]) => `${k} ${v.toFixed(3)} s`)
         .join(', ')}`,
     );
+    say(
+      `scale actions per container-hour by class: ${Object.entries(r.actionsPerContainerHourByClass)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}; orders by class and limits: ${JSON.stringify(r.ordersByKind)}`,
+    );
+    say(`guardian requests by class, resource, direction and rule: ${JSON.stringify(r.requestsByRule)}`);
     const per10Min = 600 / r.measuredSeconds;
     say(
       `control tick writes per 10 min by item kind (WRU; "activity <kind>": lines, "activity packed": packed items): ${Object.entries(
@@ -1123,6 +1158,9 @@ export async function emitFleetCost(
     ticks: mid.ticks,
     runs: runs.length,
     scaleActionsPerContainerHour: round2(mid.actionsPerContainerHour),
+    steadyScaleActionsPerContainerHour: mid.actionsPerContainerHourByClass.steady ?? null,
+    diurnalScaleActionsPerContainerHour: mid.actionsPerContainerHourByClass.diurnal ?? null,
+    batchScaleActionsPerContainerHour: mid.actionsPerContainerHourByClass.batch ?? null,
     guardianRequestsPerContainerHour: round2(mid.requestsPerContainerHour),
     workload: `steady ${WORKLOAD.steady * 100} %, diurnal ${WORKLOAD.diurnal * 100} %, batch ${WORKLOAD.batch * 100} %`,
     loadAvg: mid.loadAvg,
@@ -1168,8 +1206,15 @@ export async function emitFleetCost(
   return runs;
 }
 
-/** `npm run bench -- fleet-cost`: the deployed fleet's cost, and its sensitivity to density and choices. */
+/**
+ * `npm run bench -- fleet-cost`: the deployed fleet's cost, and its sensitivity to density and choices.
+ * BENCH_FLEET_RUNS sets the runs (default 3); BENCH_FLEET_GUARDIAN (JSON) overrides Guardian settings,
+ * e.g. `{"SCALE_UP_FIT":false,"SCALE_UP_GROWTH":0,"SCALE_DOWN_MIN":0}` for the original amounts.
+ */
 export async function run(emit: Emit): Promise<void> {
+  const guardian = JSON.parse(process.env.BENCH_FLEET_GUARDIAN || '{}') as Record<string, unknown>;
+  if (Object.keys(guardian).length > 0)
+    process.stderr.write(`  fleet: guardian settings ${JSON.stringify(guardian)}\n`);
   const ac = new AbortController();
   const interrupt = () => ac.abort();
   process.once('SIGINT', interrupt);
@@ -1177,6 +1222,7 @@ export async function run(emit: Emit): Promise<void> {
   try {
     await emitFleetCost(emit, 'fleet-cost', {
       runs: Number(process.env.BENCH_FLEET_RUNS ?? 3),
+      guardian,
       signal: ac.signal,
     });
   } catch (err) {

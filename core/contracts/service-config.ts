@@ -34,6 +34,28 @@ export const GuardianConfig = z.strictObject({
     .enum(['container', 'application'])
     .default('container')
     .describe('Which structures are guarded: containers, or applications as a whole.'),
+  SCALE_UP_FIT: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Up rules with the 'amount' policy, when usage is visible below the allocation (more than half a margin under current): request the fit_to_usage amount (usage mid-band) instead of the rule's amount, so the step does not put usage under the new lower and bring a scale-down back.",
+    ),
+  SCALE_UP_GROWTH: z
+    .number()
+    .min(0)
+    .max(4)
+    .default(1)
+    .describe(
+      "Up rules with the 'amount' policy, when usage is at the allocation (within half a margin of current, its demand unseen): the step is at least this fraction of current (1 = double), never less than the rule's amount; 0 = the rule's amount alone.",
+    ),
+  SCALE_DOWN_MIN: z
+    .number()
+    .min(0)
+    .max(4)
+    .default(1)
+    .describe(
+      'A scale-down that would free less than this fraction of the margin (upper − lower) is not worth an order: a window whose usage is under lower by less is not a down event, and such a request is not made. fit_to_usage downs free more than half a margin by construction; 1 = scale down when usage is under current − 2.5 margins; 0 = every window under lower, as the original.',
+    ),
   DRY_RUN: z.boolean().default(false).describe('Record decisions without requesting anything.'),
 });
 export type GuardianConfig = z.infer<typeof GuardianConfig>;

@@ -11,12 +11,30 @@ export interface AmountInputs {
   margin: number;
 }
 
+/**
+ * How the Guardian shapes amounts so an order is worth sending (GuardianConfig
+ * SCALE_UP_FIT, SCALE_UP_GROWTH, SCALE_DOWN_MIN): see upAmount and computeAmount.
+ */
+export interface AmountShaping {
+  /** Up, usage visible below the allocation: fit it mid-band instead of the rule's amount. */
+  fit: boolean;
+  /** Up, usage at the allocation: step at least this fraction of current (0 = the rule's amount alone). */
+  growth: number;
+  /** Scale-downs smaller than this fraction of the margin are not ordered (0 = any). */
+  minDown: number;
+}
+
+/** The rules' amounts as the original framework computes them (no shaping). */
+export const NO_SHAPING: AmountShaping = { fit: false, growth: 0, minDown: 0 };
+
 export interface AmountResult {
   /** Whole units, signed; 0 means "emit nothing". */
   amount: number;
   /** Before trimming (for the reasons). */
   raw: number;
-  trimmed: 'none' | 'to_min' | 'to_max' | 'wrong_direction';
+  trimmed: 'none' | 'to_min' | 'to_max' | 'wrong_direction' | 'too_small';
+  /** How an up rule's amount was shaped: grown (usage at its allocation), fit (usage visible), or not. */
+  shaped: 'none' | 'grown' | 'fit';
 }
 
 /**
@@ -56,11 +74,70 @@ export function trimAmount(raw: number, direction: 'up' | 'down', x: AmountInput
     trimmed = 'to_max';
   }
   if ((direction === 'up' && amount < 0) || (direction === 'down' && amount > 0)) {
-    return { amount: 0, raw, trimmed: 'wrong_direction' };
+    return { amount: 0, raw, trimmed: 'wrong_direction', shaped: 'none' };
   }
-  return { amount: amount === 0 ? 0 : amount, raw, trimmed };
+  return { amount: amount === 0 ? 0 : amount, raw, trimmed, shaped: 'none' };
 }
 
-export function computeAmount(rule: RequestRule, x: AmountInputs): AmountResult {
-  return trimAmount(rawAmount(rule, x), rule.rescale_type, x);
+/**
+ * Usage is "at its allocation" when it is within half a margin of current
+ * (above the middle of [upper, current]): a container throttled at its quota,
+ * or memory about to reach its limit. Its demand cannot be seen (usage is
+ * capped by the allocation), so only a step tells how much more it needs.
+ * Below that, usage is visible and is the demand.
+ */
+export function atAllocation(x: Pick<AmountInputs, 'usage' | 'current' | 'margin'>): boolean {
+  return x.usage >= x.current - x.margin / 2;
+}
+
+/**
+ * The step of an up rule with the `amount` policy, shaped by what the window
+ * shows:
+ * - usage at its allocation (atAllocation): max(rule.amount, ceil(current × growth)) ('grown' when larger) —
+ *   never less than the rule's amount, more for a large allocation (a job that
+ *   needs 350 shares from 105 gets there in 2 orders at growth 1, not 4 of +75);
+ * - usage visible below it (above upper, under current − margin/2), with `fit`:
+ *   the fit_to_usage amount ('fit'), which puts usage in the middle of the new stable
+ *   band (upper and lower half a margin away). A fixed step larger than the
+ *   margin would put usage under the new lower and so bring a scale-down 6
+ *   windows later: one noisy window above upper cost two orders. Here usage
+ *   is above upper = current − margin, so the fit is > margin/2 ≥ 1: still up.
+ * Otherwise (usage not above upper: a rule counting older events) the rule's
+ * amount. Other policies are not shaped.
+ */
+export function upAmount(
+  rule: Pick<RequestRule, 'rescale_policy' | 'amount'>,
+  x: AmountInputs,
+  shaping: AmountShaping,
+): { raw: number; shaped: AmountResult['shaped'] } {
+  if (rule.rescale_policy !== 'amount') return { raw: rawAmount(rule, x), shaped: 'none' };
+  if (atAllocation(x)) {
+    const grown = Math.ceil(x.current * shaping.growth);
+    return grown > rule.amount ? { raw: grown, shaped: 'grown' } : { raw: rule.amount, shaped: 'none' };
+  }
+  if (shaping.fit && x.usage > x.upper)
+    return { raw: rawAmount({ rescale_policy: 'fit_to_usage', amount: 0 }, x), shaped: 'fit' };
+  return { raw: rule.amount, shaped: 'none' };
+}
+
+/**
+ * The rule's amount (up: shaped by upAmount), trimmed into [min, max]; then a
+ * scale-down that frees less than `minDown` × margin is not worth an order and
+ * becomes 0 ('too_small'). fit_to_usage downs free more than half a margin by
+ * construction (they fire on usage under lower = current − 2 × margin), so
+ * minDown 1 means: scale down when usage is under current − 2.5 × margin.
+ */
+export function computeAmount(
+  rule: RequestRule,
+  x: AmountInputs,
+  shaping: AmountShaping = NO_SHAPING,
+): AmountResult {
+  const { raw, shaped } =
+    rule.rescale_type === 'up'
+      ? upAmount(rule, x, shaping)
+      : { raw: rawAmount(rule, x), shaped: 'none' as const };
+  const out = { ...trimAmount(raw, rule.rescale_type, x), shaped };
+  if (out.amount < 0 && -out.amount < shaping.minDown * x.margin)
+    return { amount: 0, raw, trimmed: 'too_small', shaped };
+  return out;
 }

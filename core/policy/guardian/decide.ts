@@ -6,7 +6,7 @@ import { requestAction, type ScaleRequest } from '../../contracts/request.ts';
 import type { EventRule, RequestRule, Rule } from '../../contracts/rule.ts';
 import type { GuardianConfig } from '../../contracts/service-config.ts';
 import type { Resource } from '../../contracts/units.ts';
-import { computeAmount } from './amounts.ts';
+import { type AmountInputs, type AmountShaping, computeAmount } from './amounts.ts';
 import { consumeEvents, countEvents, eventName, expireEvents } from './events.ts';
 import { enforceLimits } from './limits.ts';
 import {
@@ -73,7 +73,15 @@ export interface DecideInput {
   /** Usage over the window per resource; null or missing = no data. */
   usage: Partial<Record<Resource, number | null>>;
   rules: CompiledRules;
-  config: Pick<GuardianConfig, 'GUARDABLE_RESOURCES' | 'EVENT_TIMEOUT' | 'DRY_RUN'>;
+  config: Pick<
+    GuardianConfig,
+    | 'GUARDABLE_RESOURCES'
+    | 'EVENT_TIMEOUT'
+    | 'DRY_RUN'
+    | 'SCALE_UP_FIT'
+    | 'SCALE_UP_GROWTH'
+    | 'SCALE_DOWN_MIN'
+  >;
   now: number;
 }
 
@@ -92,6 +100,9 @@ export interface DecideOutput {
   dryRun: boolean;
 }
 
+/** Kept short: the reason goes into every request's activity record. */
+const SHAPED_TEXT = { grown: 'grown', fit: 'fit' } as const;
+
 const RANK = { request: 3, event: 2, skip: 1, stable: 0 } as const;
 
 function sameEvents(a: readonly ScaleEvent[], b: readonly ScaleEvent[]): boolean {
@@ -108,6 +119,26 @@ function sameEvents(a: readonly ScaleEvent[], b: readonly ScaleEvent[]): boolean
       return false;
   }
   return true;
+}
+
+/**
+ * Whether a down event should count: some down request rule of the resource
+ * would order a scale-down at this window's usage. With SCALE_DOWN_MIN, usage
+ * under lower by less than the minimum step would only gather events that end
+ * in 'too small' (consumed, gathered again: a run of events every minute,
+ * each recorded as activity and checkpointed), never in an order; so it is not
+ * an event at all, and the structure stays quiet until usage is low enough to
+ * be worth a scale-down. SCALE_DOWN_MIN 0 keeps the original's events.
+ */
+function downWorthAnOrder(
+  requestRules: readonly { rule: RequestRule }[] | undefined,
+  view: AmountInputs,
+  shaping: AmountShaping,
+): boolean {
+  if (shaping.minDown === 0) return true;
+  return (requestRules ?? []).some(
+    ({ rule }) => rule.rescale_type === 'down' && computeAmount(rule, view, shaping).amount !== 0,
+  );
 }
 
 export function decide(input: DecideInput): DecideOutput {
@@ -157,6 +188,11 @@ export function decide(input: DecideInput): DecideOutput {
   }
 
   // 2. event rules over every usable resource
+  const shaping: AmountShaping = {
+    fit: config.SCALE_UP_FIT,
+    growth: config.SCALE_UP_GROWTH,
+    minDown: config.SCALE_DOWN_MIN,
+  };
   const newEvents: ScaleEvent[] = [];
   const eventReasons = new Map<Resource, Reason[]>();
   if (views.size > 0) {
@@ -164,6 +200,7 @@ export function decide(input: DecideInput): DecideOutput {
       for (const { rule, test } of rules.events.get(res) ?? []) {
         if (!truthy(test(views))) continue;
         const direction = 'up' in rule.action.events.scale ? 'up' : 'down';
+        if (direction === 'down' && !downWorthAnOrder(rules.requests.get(res), view, shaping)) continue;
         newEvents.push({
           structure: structure.name,
           resource: res,
@@ -201,11 +238,13 @@ export function decide(input: DecideInput): DecideOutput {
     for (const { rule, test } of rules.requests.get(res) ?? []) {
       const counts = countEvents(events, res);
       if (!truthy(test(counts))) continue;
-      const result = computeAmount(rule, view);
+      const result = computeAmount(rule, view, shaping);
       events = consumeEvents(events, res, rule.rescale_type, rule.events_to_remove);
       const reason: Reason = {
         source: rule.name,
-        text: `events up ${counts.up} / down ${counts.down}; ${rule.rescale_policy} → ${result.raw}${
+        text: `events up ${counts.up} / down ${counts.down}; ${rule.rescale_policy}${
+          result.shaped === 'none' ? '' : ` (${SHAPED_TEXT[result.shaped]})`
+        } → ${result.raw}${
           result.trimmed === 'none' ? '' : ` (${result.trimmed.replace('_', ' ')}: ${result.amount})`
         }`,
         values: {

@@ -74,7 +74,8 @@ describe.each(DYNAMO_FLAVOURS)('guardian tick at application level on %s', (flav
     expect(first.events).toBe(1);
     const second = await runTick(deps, (base + 5) * 1000, memory);
     expect(second.requests.map((r) => [r.structure, r.structureType, r.resource, r.amount, r.usage])).toEqual(
-      [[app, 'application', 'cpu', 75, 580]],
+      // 580 fills 600 (≥ 600 − 80/2): max(75, 600 × 1) = 600, trimmed to max 800 → +200
+      [[app, 'application', 'cpu', 200, 580]],
     );
     const guard = await t.table.get(keys.applicationGuard(app));
     expect(guard).toMatchObject({

@@ -71,7 +71,8 @@ describe.each(DYNAMO_FLAVOURS)('guardian dry run on %s', (flavour) => {
     expect(sink.recorded.map((r) => r.structure).sort()).toEqual([global, live].sort());
     // The tick packs its lines under the host's partition.
     const log = (await recentActivity(t.table, marked, 50, (base + 5) * 1000, { host })).reverse();
-    expect(log.at(-1)).toMatchObject({ kind: 'decision', text: 'dry run: would request CpuRescaleUp +75' });
+    // usage 290 fills current 300: max(75, 300 × SCALE_UP_GROWTH 1) = 300, trimmed to max 400 → +100
+    expect(log.at(-1)).toMatchObject({ kind: 'decision', text: 'dry run: would request CpuRescaleUp +100' });
 
     await putGuardianConfig(t.table, { GUARDABLE_RESOURCES: ['cpu'], DRY_RUN: true });
     await runTick(deps, (base + 10) * 1000, memory);

@@ -96,7 +96,7 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
     await t.drop();
   });
 
-  it('adds events on the first tick and requests CpuRescaleUp +75 on the second', async () => {
+  it('adds events on the first tick and requests CpuRescaleUp on the second (+100: to max)', async () => {
     const metrics: MetricsSource =
       backend === 'opentsdb'
         ? new OpenTsdbMetricsSource({ url: front.url })
@@ -117,10 +117,12 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
     expect(first.guardWrites).toBe(4);
 
     const second = await runTick(deps, (base + 5) * 1000, memory);
+    // usage 290 fills current 300 (≥ 300 − 40/2): max(75, 300 × SCALE_UP_GROWTH 1) = 300,
+    // trimmed to max 400 → +100
     expect(second.requests.map((r) => [r.structure, r.resource, r.amount]).sort()).toEqual(
       [
-        [n.hot, 'cpu', 75],
-        [n.hot2, 'cpu', 75],
+        [n.hot, 'cpu', 100],
+        [n.hot2, 'cpu', 100],
       ].sort(),
     );
     expect(second.requests[0]?.reasons[0]).toMatchObject({
@@ -133,14 +135,14 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
 
     const hot = await t.table.get(keys.guard(h1, n.hot));
     expect(hot).toMatchObject({ version: 2, events: [], limits: { cpu: { upper: 260, lower: 220 } } });
-    expect(hot?.lastDecision).toMatchObject({ text: 'CpuRescaleUp +75' });
+    expect(hot?.lastDecision).toMatchObject({ text: 'CpuRescaleUp +100' });
     const corrupt = await t.table.get(keys.guard(h1, n.corrupt));
     expect(corrupt?.version).toBe('seven'); // never overwritten
     // The tick packs its lines under the host's partition.
     const log = (await recentActivity(t.table, n.hot, 50, (base + 5) * 1000, { host: h1 })).reverse();
     expect(log.map((a) => [a.kind, a.text])).toEqual([
       ['event', 'CpuBottleneck (cpu_exceeded_upper)'], // the start of the run; the second is in the request's counts
-      ['request', 'CpuRescaleUp +75'],
+      ['request', 'CpuRescaleUp +100'],
     ]);
     const errors = lines()
       .filter((l) => l.level === 50)

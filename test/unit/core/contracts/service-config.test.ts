@@ -1,5 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { defaultConfig, RebalancerConfig } from '../../../../core/contracts/service-config.ts';
+import {
+  defaultConfig,
+  GuardianConfig,
+  RebalancerConfig,
+} from '../../../../core/contracts/service-config.ts';
 import { parseOrThrow, ValidationError } from '../../../../core/errors.ts';
 
 describe('RebalancerConfig: the original framework’s BALANCING_POLICY and COMPENSATE', () => {
@@ -27,5 +31,36 @@ describe('RebalancerConfig: the original framework’s BALANCING_POLICY and COMP
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).field).toBe(field);
     expect((err as Error).message).toMatch(why);
+  });
+});
+
+describe('GuardianConfig: the amount shaping', () => {
+  it('defaults to fit, doubling at the allocation, and scale-downs of at least one margin', () => {
+    expect(defaultConfig('guardian')).toMatchObject({
+      SCALE_UP_FIT: true,
+      SCALE_UP_GROWTH: 1,
+      SCALE_DOWN_MIN: 1,
+    });
+  });
+
+  it('accepts the original framework amounts (off, 0, 0)', () => {
+    const c = parseOrThrow(
+      GuardianConfig,
+      { SCALE_UP_FIT: false, SCALE_UP_GROWTH: 0, SCALE_DOWN_MIN: 0 },
+      'config guardian',
+    );
+    expect(c).toMatchObject({ SCALE_UP_FIT: false, SCALE_UP_GROWTH: 0, SCALE_DOWN_MIN: 0 });
+  });
+
+  it.each([
+    ['SCALE_UP_FIT', 'yes'],
+    ['SCALE_UP_GROWTH', -0.5],
+    ['SCALE_UP_GROWTH', 5],
+    ['SCALE_DOWN_MIN', Number.NaN],
+    ['SCALE_DOWN_MIN', 4.5],
+  ])('refuses %s = %p, naming the field', (field, value) => {
+    expect(() => parseOrThrow(GuardianConfig, { [field]: value }, 'config guardian')).toThrow(
+      expect.objectContaining({ field }) as unknown as Error,
+    );
   });
 });

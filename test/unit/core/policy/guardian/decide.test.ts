@@ -12,6 +12,8 @@ import {
 
 const rules = compileRules(DEFAULT_RULES);
 const config = defaultConfig('guardian'); // window 5 s, timeout 60 s, cpu + mem
+/** The original framework's amounts (the rule's +75 whatever the window shows, every scale-down ordered). */
+const unshaped = { ...config, SCALE_UP_FIT: false, SCALE_UP_GROWTH: 0, SCALE_DOWN_MIN: 0 };
 
 function aContainer(cpu: { max?: number; min?: number; current?: number } = {}): StructureView {
   return {
@@ -31,7 +33,7 @@ function run(input: Partial<DecideInput> & { usage: DecideInput['usage'] }) {
 describe('decide', () => {
   it('adds an up event when cpu usage exceeds upper and requests CpuRescaleUp +75 on it (one event up)', () => {
     // cpu margin 10 % of 400 = 40 → upper 260; 280 > 260 → one up event, and CpuRescaleUp needs one
-    const out = run({ usage: { cpu: 280, mem: 1500 } });
+    const out = run({ usage: { cpu: 280, mem: 1500 }, config: unshaped });
     expect(out.newEvents).toEqual([
       { structure: 'c0', resource: 'cpu', direction: 'up', rule: 'cpu_exceeded_upper', timestamp: 1_000_000 },
     ]);
@@ -105,7 +107,59 @@ describe('decide', () => {
       now: 1_005_000,
     });
     expect(perStructure.dryRun).toBe(true);
-    expect(perStructure.requests[0]?.amount).toBe(75); // computed, for the record; the tick does not submit it
+    // computed, for the record; the tick does not submit it. 290 ≥ 300 − 40/2: at its allocation →
+    // max(75, ceil(300 × 1)) = 300, trimmed to max 400: +100
+    expect(perStructure.requests[0]?.amount).toBe(100);
+  });
+
+  it('sizes the up step by what the window shows (cpu current 300, margin 40: upper 260)', () => {
+    const amount = (cpu: number, cfg = config) => run({ usage: { cpu, mem: 1500 }, config: cfg }).requests[0];
+    // visible: 270 < 300 − 20 → fit 270 + 20 + 40 − 300 = 30 → 330: upper 290, lower 250 around 270
+    expect(amount(270)?.amount).toBe(30);
+    expect(amount(270)?.reasons[0]?.text).toBe('events up 1 / down 0; amount (fit) → 30');
+    // at its allocation: 285 ≥ 280 → max(75, 300 × 1) = 300 → trimmed to max 400: +100
+    expect(amount(285)?.amount).toBe(100);
+    expect(amount(285)?.reasons[0]?.text).toBe('events up 1 / down 0; amount (grown) → 300 (to max: 100)');
+    // growth 0.2: max(75, 60) = 75 (never less than the rule's amount); growth 0.3: max(75, 90) = 90
+    expect(amount(285, { ...config, SCALE_UP_GROWTH: 0.2 })?.amount).toBe(75);
+    expect(amount(285, { ...config, SCALE_UP_GROWTH: 0.3 })?.amount).toBe(90);
+    // unshaped: the rule's +75 either way
+    expect(amount(270, unshaped)?.amount).toBe(75);
+    expect(amount(285, unshaped)?.amount).toBe(75);
+  });
+
+  it('gathers no down events while a scale-down would free less than SCALE_DOWN_MIN × margin', () => {
+    // cpu current 300, margin 40: lower 220
+    const windows = (cpu: number, cfg: typeof config) => {
+      let prev: GuardState | null = null;
+      const outs = [];
+      for (let i = 0; i < 6; i++) {
+        const out = run({
+          previous: prev,
+          usage: { cpu, mem: 1500 },
+          now: 1_000_000 + i * 5000,
+          config: cfg,
+        });
+        outs.push(out);
+        prev = out.state;
+      }
+      return outs;
+    };
+    // usage 200 < lower 220: fit 200 + 20 + 40 − 300 = −40; 40 ≥ 1 × 40 → six events, ordered
+    expect(windows(200, config).flatMap((o) => o.requests.map((r) => r.amount))).toEqual([-40]);
+    // 40 < 1.5 × 40 = 60: not worth an order → no event at all (no run of events ending in nothing,
+    // started again every minute); the structure stays quiet, its state unchanged after the first window
+    const quiet = windows(200, { ...config, SCALE_DOWN_MIN: 1.5 });
+    expect(quiet.flatMap((o) => o.newEvents)).toEqual([]);
+    expect(quiet.flatMap((o) => o.requests)).toEqual([]);
+    expect(quiet.slice(1).map((o) => o.changed)).toEqual([false, false, false, false, false]);
+    expect(quiet[5]?.state.lastDecision?.text).toBe('stable');
+    // usage 180: fit 180 + 60 − 300 = −60 ≥ 60 → worth it: six events, ordered
+    expect(
+      windows(180, { ...config, SCALE_DOWN_MIN: 1.5 }).flatMap((o) => o.requests.map((r) => r.amount)),
+    ).toEqual([-60]);
+    // SCALE_DOWN_MIN 0: every window under lower is an event, as in the original
+    expect(windows(219, unshaped)[0]?.newEvents.map((e) => e.rule)).toEqual(['cpu_dropped_lower']);
   });
 
   it('never requests while usage stays in the stable band (property)', () => {
@@ -154,7 +208,12 @@ describe('decide', () => {
         }),
         fc.boolean(),
         fc.double({ min: 0, max: 1, noNaN: true }),
-        (min, span, boundary, plateaus, prop, start) => {
+        fc.record({
+          SCALE_UP_FIT: fc.boolean(),
+          SCALE_UP_GROWTH: fc.double({ min: 0, max: 4, noNaN: true }),
+          SCALE_DOWN_MIN: fc.double({ min: 0, max: 4, noNaN: true }),
+        }),
+        (min, span, boundary, plateaus, prop, start, shaping) => {
           const max = min + span;
           const usages = plateaus.flatMap(([u, n]) => Array<number>(n).fill(u));
           let current = Math.round(min + start * span);
@@ -179,7 +238,7 @@ describe('decide', () => {
               previous,
               usage: { cpu: u },
               rules: prop ? proportional : rules,
-              config,
+              config: { ...config, ...shaping },
               now: i * 5000,
             });
             for (const r of out.requests) {
