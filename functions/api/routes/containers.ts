@@ -136,6 +136,12 @@ export function containerRoutes(deps: ApiDeps): Route[] {
           throw err;
         }
         const now = deps.clock.now();
+        // The host's agent remembers the last version it applied under this name (and keeps its
+        // APPLIED# report): a container subscribed again under a name used before must start above
+        // it, or the agent drops its orders as stale.
+        const applied = AgentReport.shape.appliedVersion.safeParse(
+          (await store.table.get(keys.applied(body.host, name)))?.appliedVersion,
+        );
         const container: Container = {
           name,
           host: body.host,
@@ -144,7 +150,7 @@ export function containerRoutes(deps: ApiDeps): Route[] {
           resources: Object.fromEntries(Object.entries(body.resources).filter(([, v]) => v !== undefined)),
           cores: [],
           disk: body.disk ?? null,
-          desiredVersion: 0,
+          desiredVersion: applied.success ? applied.data : 0,
           desiredAt: now,
         };
         let committed: { host: HostState; order: Parameters<ApiDeps['queues']['send']>[1] };

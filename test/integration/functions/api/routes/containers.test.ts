@@ -145,6 +145,35 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
     expect(await f.tt.table.get(keys.guard('h1', 'c3'))).toBeNull();
   });
 
+  it('subscribes a container again under a used name above the version its host agent last applied', async () => {
+    const spec = aContainer('h1', { cpu: [200, 10, 100], mem: [1024, 64, 256] });
+    expect((await f.call('PUT', '/containers/c5', spec)).status).toBe(201);
+    // the agent applied and reported version 7 (orders and the Guardian's raises) before the unsubscription
+    await f.tt.table.put({
+      ...keys.applied('h1', 'c5'),
+      host: 'h1',
+      container: 'c5',
+      appliedVersion: 7,
+      appliedAt: Date.now(),
+      outcome: 'applied',
+      limits: {
+        cpuShares: 100,
+        cpuset: null,
+        memMiB: 256,
+        diskReadMiBps: null,
+        diskWriteMiBps: null,
+        netMbps: null,
+      },
+      issues: [],
+      via: 'order',
+    });
+    expect((await f.call('DELETE', '/containers/c5')).status).toBe(200);
+    const again = await f.call('PUT', '/containers/c5', spec);
+    expect(again.status).toBe(201);
+    expect(again.body.container.desiredVersion).toBe(8); // not 1: the agent would drop 1 as stale
+    expect((await f.call('DELETE', '/containers/c5')).status).toBe(200);
+  });
+
   it('never over-commits a nearly full host under concurrent subscriptions', async () => {
     // h2: 2 cores = 200 shares, 4096 MiB. Each container asks 60 shares and 512 MiB → at most 3 fit (3 × 60 = 180 ≤ 200).
     expect((await f.call('PUT', '/hosts/h2', aHost({ cores: 2, memMiB: 4096 }))).status).toBe(201);
