@@ -1,9 +1,14 @@
 /** In-memory fakes of the host agent's ports, for unit tests. */
+
+import { silentLogger } from '../../adapters/logger.ts';
 import type { HostState } from '../../core/contracts/host.ts';
 import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import { resolveContainerCgroup } from '../../host-agent/cgroup/layout.ts';
+import type { Discovered } from '../../host-agent/discovery.ts';
 import type { NetShaper } from '../../host-agent/net/tc.ts';
+import { OrderService } from '../../host-agent/orders.ts';
 import type { AgentStateStore } from '../../host-agent/state.ts';
 
 export class FakeStore implements AgentStateStore {
@@ -133,4 +138,28 @@ export function aHostState(
     degraded: false,
     queueUrl: null,
   };
+}
+
+/**
+ * An OrderService on a fake v1 cgroup tree (`root`: test/support/cgroup-tree.ts), a fake shaper and
+ * the given store and clock: 2 cpus, 4 GiB, short backoffs.
+ */
+export function anOrderService(host: string, root: string, store: FakeStore, clock: Clock): OrderService {
+  return new OrderService({
+    host,
+    finder: {
+      find: async (name) => {
+        const cg = resolveContainerCgroup(root, 'v1', name);
+        return cg === null ? null : ({ cg, veth: null, diskDevice: '254:0', pid: 1 } satisfies Discovered);
+      },
+    },
+    shaper: fakeShaper(),
+    store,
+    clock,
+    log: silentLogger,
+    facts: { cpus: ['0', '1'], memMiB: 4096 },
+    cpuPeriodUs: 100_000,
+    backoffMinMs: 10,
+    backoffMaxMs: 100,
+  });
 }

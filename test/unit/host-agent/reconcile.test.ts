@@ -1,11 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../../../adapters/logger.ts';
 import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
-import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
-import type { Discovered } from '../../../host-agent/discovery.ts';
-import { OrderService } from '../../../host-agent/orders.ts';
+import type { OrderService } from '../../../host-agent/orders.ts';
 import { reconcileOnce } from '../../../host-agent/reconcile.ts';
-import { aHostState, FakeStore, fakeClock, fakeShaper } from '../../support/agent-fakes.ts';
+import { aHostState, anOrderService, FakeStore, fakeClock } from '../../support/agent-fakes.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
 
 const HOST = 'h1';
@@ -36,23 +34,7 @@ beforeEach(() => {
   tree.addContainer('c1');
   store = new FakeStore();
   clock = fakeClock();
-  svc = new OrderService({
-    host: HOST,
-    finder: {
-      find: async (name) => {
-        const cg = resolveContainerCgroup(tree.root, 'v1', name);
-        return cg === null ? null : ({ cg, veth: null, diskDevice: '254:0', pid: 1 } satisfies Discovered);
-      },
-    },
-    shaper: fakeShaper(),
-    store,
-    clock,
-    log: silentLogger,
-    facts: { cpus: ['0', '1'], memMiB: 4096 },
-    cpuPeriodUs: 100_000,
-    backoffMinMs: 10,
-    backoffMaxMs: 100,
-  });
+  svc = anOrderService(HOST, tree.root, store, clock);
 });
 afterEach(() => tree.cleanup());
 
