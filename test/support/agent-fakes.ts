@@ -2,6 +2,7 @@
 
 import { silentLogger } from '../../adapters/logger.ts';
 import type { HostState } from '../../core/contracts/host.ts';
+import { orderId, type ScaleOrder } from '../../core/contracts/order.ts';
 import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
@@ -162,4 +163,26 @@ export function anOrderService(host: string, root: string, store: FakeStore, clo
     backoffMinMs: 10,
     backoffMaxMs: 100,
   });
+}
+
+/** A scale order for container c1 on `host`, issued 10 ms ago, expiring in a minute. */
+export function aScaleOrder(
+  host: string,
+  clock: Clock,
+  version: number,
+  limits: ScaleOrder['limits'],
+  over: Partial<ScaleOrder> = {},
+): ScaleOrder {
+  return {
+    kind: 'scale-order',
+    orderId: orderId('c1', version),
+    host,
+    container: 'c1',
+    desiredVersion: version,
+    issuedAt: clock.now() - 10,
+    expiresAt: clock.now() + 60_000,
+    limits,
+    reasons: [],
+    ...over,
+  };
 }

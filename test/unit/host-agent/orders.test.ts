@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
+import type { ScaleOrder } from '../../../core/contracts/order.ts';
 import { desiredLimits, type OrderService } from '../../../host-agent/orders.ts';
-import { aHostState, anOrderService, FakeStore, fakeClock } from '../../support/agent-fakes.ts';
+import { aHostState, anOrderService, aScaleOrder, FakeStore, fakeClock } from '../../support/agent-fakes.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
 
 const HOST = 'h1';
@@ -10,20 +10,8 @@ let store: FakeStore;
 let clock: ReturnType<typeof fakeClock>;
 let svc: OrderService;
 
-function anOrder(version: number, limits: ScaleOrder['limits'], over: Partial<ScaleOrder> = {}): ScaleOrder {
-  return {
-    kind: 'scale-order',
-    orderId: orderId('c1', version),
-    host: HOST,
-    container: 'c1',
-    desiredVersion: version,
-    issuedAt: clock.now() - 10,
-    expiresAt: clock.now() + 60_000,
-    limits,
-    reasons: [],
-    ...over,
-  };
-}
+const anOrder = (version: number, limits: ScaleOrder['limits'], over: Partial<ScaleOrder> = {}) =>
+  aScaleOrder(HOST, clock, version, limits, over);
 
 beforeEach(() => {
   tree = makeCgroupTree('v1');

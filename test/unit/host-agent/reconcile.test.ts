@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../../../adapters/logger.ts';
-import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
 import type { OrderService } from '../../../host-agent/orders.ts';
 import { reconcileOnce } from '../../../host-agent/reconcile.ts';
-import { aHostState, anOrderService, FakeStore, fakeClock } from '../../support/agent-fakes.ts';
+import { aHostState, anOrderService, aScaleOrder, FakeStore, fakeClock } from '../../support/agent-fakes.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
 
 const HOST = 'h1';
@@ -15,19 +14,7 @@ let svc: OrderService;
 const quota = () => tree.read('c1', 'cpu', 'cpu.cfs_quota_us').trim();
 const pass = () => reconcileOnce({ host: HOST, store, orders: svc, log: silentLogger }, { reportAll: false });
 
-function anOrder(version: number, cpuShares: number): ScaleOrder {
-  return {
-    kind: 'scale-order',
-    orderId: orderId('c1', version),
-    host: HOST,
-    container: 'c1',
-    desiredVersion: version,
-    issuedAt: clock.now() - 10,
-    expiresAt: clock.now() + 60_000,
-    limits: { cpuShares },
-    reasons: [],
-  };
-}
+const anOrder = (version: number, cpuShares: number) => aScaleOrder(HOST, clock, version, { cpuShares });
 
 beforeEach(() => {
   tree = makeCgroupTree('v1');
