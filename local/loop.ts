@@ -735,7 +735,8 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         fixedPerTick,
         deployment: {
           perHostMonth: {
-            // One long poll per SC_AGENT_WAIT_TIME_S while idle; one heartbeat item write (< 1 KB) per period.
+            // One long poll per SC_AGENT_WAIT_TIME_S while idle; at most one heartbeat item write (< 1 KB) per
+            // period (an upper bound: the agent skips it when a report landed within the period).
             sqsRequests: SECONDS_PER_MONTH / agentConfig.waitTimeS,
             writeUnits: SECONDS_PER_MONTH / (agentConfig.heartbeatMs / 1000),
             logBytes: 0,

@@ -41,6 +41,13 @@
     tooltip.style.top = `${ev.clientY + 12}px`;
   }
 
+  // A poll redraws the markers: one under the pointer is replaced without a
+  // mouseleave, so the tooltip is also hidden by any pointer move off a marker.
+  document.addEventListener('mousemove', (ev) => {
+    if (!tooltip.hidden && !(ev.target instanceof Element && ev.target.closest('.marker')))
+      tooltip.hidden = true;
+  });
+
   function placeMarkers(u) {
     const layer = u.root.querySelector('.markers');
     if (!layer) return;

@@ -133,4 +133,19 @@ describe('dashboard page in headless Chromium', () => {
     expect(await orders.count()).toBe(3);
     await page.close();
   }, 30_000);
+
+  it('hides the tooltip when the pointer leaves a marker that a poll redrew under it', async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+    const order = page.locator('[data-plot="demo-host/demo1/cpu"] .marker.order').first();
+    await order.hover();
+    const tip = page.locator('#tooltip');
+    await expect(tip.isVisible()).resolves.toBe(true);
+    // a redraw replaces the markers: the one under the pointer goes without a mouseleave
+    await order.evaluate((m) => m.remove());
+    await page.mouse.move(5, 5);
+    await expect(tip.isVisible()).resolves.toBe(false);
+    await page.close();
+  }, 30_000);
 });
