@@ -109,7 +109,15 @@ export class Router {
       if (c.route.method !== method) continue;
       const params: Record<string, string> = {};
       for (const [name, value] of Object.entries(raw)) {
-        params[name] = parseOrThrow(this.paramSchemas[name] as z.ZodType, value, name) as string;
+        const parsed = (this.paramSchemas[name] as z.ZodType).safeParse(value);
+        // The parameter is the failing field (the body's fields are named the same way).
+        if (!parsed.success)
+          throw new ValidationError(
+            'path',
+            [{ path: name, message: parsed.error.issues[0]?.message ?? 'invalid' }],
+            { cause: parsed.error },
+          );
+        params[name] = parsed.data as string;
       }
       let body: unknown;
       if (c.route.body !== undefined) {

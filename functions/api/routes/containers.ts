@@ -15,6 +15,7 @@ import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
 import { newGuardState, stripKeys } from '../store.ts';
+import { hostTotal } from './resources.ts';
 
 const COMMIT_ATTEMPTS = 10;
 
@@ -31,6 +32,14 @@ function checkAgainstHost(sub: ContainerSubscription, host: HostState): void {
     throw new ValidationError('body', [
       { path: 'resources.net', message: `host ${host.name} was registered without net capacity` },
     ]);
+  // As PUT …/resources/{resource} checks a new max: one above the host's total could never be reached.
+  for (const [r, spec] of Object.entries(sub.resources) as [Resource, { max: number } | undefined][]) {
+    const total = spec === undefined ? null : hostTotal(host, r, sub.disk?.name ?? null);
+    if (spec !== undefined && total !== null && spec.max > total)
+      throw new ValidationError('body', [
+        { path: `resources.${r}.max`, message: `must be ≤ the host's capacity (${total}) for ${r}` },
+      ]);
+  }
 }
 
 function limitsOf(sub: ContainerSubscription): Partial<Record<Resource, ResourceLimits>> {

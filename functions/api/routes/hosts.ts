@@ -1,6 +1,7 @@
 /** Hosts: register (capacity + order queue and DLQ), read, deregister when empty. */
 
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
+import { hostQueueNames } from '../../../adapters/sqs/order-queues.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
@@ -61,6 +62,24 @@ export function hostSummary(h: HostState) {
 
 export function hostRoutes(deps: ApiDeps): Route[] {
   const { store, queues } = deps;
+
+  /**
+   * SQS queue names cannot hold '.', so `a.b` and `a_b` map to one order queue: the two agents
+   * would take (and drop as another host's) each other's orders, and deregistering one would
+   * delete the other's queue. A new host must not share a registered host's queue.
+   */
+  async function refuseSharedQueue(name: string): Promise<void> {
+    const queue = hostQueueNames(name).queue;
+    const other = (await store.listNames(GSI1_KINDS.hosts)).find(
+      (h) => h !== name && hostQueueNames(h).queue === queue,
+    );
+    if (other !== undefined)
+      throw new ConflictError(
+        `host ${name} would share its order queue with host ${other} (queue names turn "." into "_"); register it under another name`,
+        { context: { field: 'host' } },
+      );
+  }
+
   return [
     route({
       method: 'GET',
@@ -107,6 +126,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
         for (let attempt = 0; attempt < 3; attempt++) {
           const existing = await store.hosts.get(name);
           if (existing === null) {
+            await refuseSharedQueue(name);
             const { queueUrl } = await queues.ensure(name);
             try {
               const created = await store.hosts.create(name, {

@@ -90,10 +90,16 @@ describe('Router', () => {
     expect(r.body.field).toBe('size');
   });
 
-  it('names a bad path parameter', async () => {
+  it('names a bad path parameter in the message and in field', async () => {
     const r = await call(event('GET', '/things/BOX'));
-    expect(r.status).toBe(400);
-    expect(r.body.message).toContain('invalid name');
+    expect(r).toEqual({
+      status: 400,
+      body: {
+        error: 'ValidationError',
+        message: 'invalid path.name: must be lowercase letters',
+        field: 'name',
+      },
+    });
   });
 
   it('answers 404 for unknown routes and 405 for a known path with another method', async () => {
