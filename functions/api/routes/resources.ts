@@ -22,6 +22,7 @@ import {
 } from '../schemas.ts';
 import { newGuardState, type VersionedDocs } from '../store.ts';
 import { readContainer } from './containers.ts';
+import { budgetField, requireUserBudget } from './structures.ts';
 
 export const OPERATOR_PRIORITY = 3;
 
@@ -243,7 +244,12 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       summary: 'Set max, min, weight or guard of an application resource',
       docs: () => store.apps,
       param: 'app',
+      kind: 'application',
       currentIs: "an application's current is the sum of its containers'; set it on a container",
+      async check(app) {
+        const user = app.user === null ? null : await store.users.get(app.user);
+        if (user !== null) await requireUserBudget(deps, user, app, budgetField('max'));
+      },
     }),
     route({
       method: 'PUT',
@@ -290,7 +296,9 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       summary: "Set a user's max or min of a resource",
       docs: () => store.users,
       param: 'user',
+      kind: 'user',
       currentIs: "a user's current is not set directly",
+      check: (user) => requireUserBudget(deps, user, null, budgetField('max')),
     }),
   ];
 }
@@ -335,7 +343,10 @@ function aggregateResourceRoute<
   /** Read per request, like every route's use of the store (routes are built without touching it). */
   docs: () => VersionedDocs<string, T>;
   param: string;
+  kind: string;
   currentIs: string;
+  /** Refuses the patched doc (throws) before it is written: the user's budget. */
+  check(doc: T): Promise<void>;
 }): Route {
   return route({
     method: 'PUT',
@@ -346,10 +357,15 @@ function aggregateResourceRoute<
     async handle({ params, body, ifMatch }) {
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);
+      const name = params[o.param] as string;
       const doc = await o.docs().update(
-        params[o.param] as string,
-        (d) => {
-          d.resources = { ...d.resources, [resource]: patchAggregateSpec(d.resources[resource], body) };
+        name,
+        async (d) => {
+          const spec = d.resources[resource];
+          if (spec === undefined && body.max === undefined)
+            throw bad('max', `${o.kind} ${name} has no ${resource} resource yet: give its max to add it`);
+          d.resources = { ...d.resources, [resource]: patchAggregateSpec(spec, body) };
+          await o.check(d);
           return d;
         },
         ifMatch,

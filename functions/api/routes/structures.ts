@@ -3,13 +3,38 @@
 import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, NotFoundError } from '../../../core/errors.ts';
+import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
+import { checkUserBudget } from '../../../core/policy/aggregate.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
 import { newGuardState } from '../store.ts';
 
 type ResourcesOf<T extends { resources: unknown }> = T['resources'];
+
+/**
+ * A user's max bounds the sum of its applications' max (checkUserBudget): a change that would
+ * break it is refused before anything is written. `app` is an application as it would be (changed
+ * or newly linked); the user's other applications are read as they are.
+ */
+export async function requireUserBudget(
+  deps: ApiDeps,
+  user: Pick<User, 'name' | 'resources' | 'applications'>,
+  app: Pick<Application, 'name' | 'resources'> | null,
+  refuse: (resource: Resource, text: string) => ScError,
+): Promise<void> {
+  const others = await deps.store.apps.getMany(user.applications.filter((a) => a !== app?.name));
+  const check = checkUserBudget(user, app === null ? others : [...others, app]);
+  if (!check.ok) throw refuse((check.violations[0] as { resource: Resource }).resource, check.text);
+}
+
+/** A 400 naming the body's `max` (one resource's route) or `resources.<resource>.max` (a whole doc). */
+export const budgetField =
+  (at: 'max' | 'resources') =>
+  (resource: Resource, text: string): ScError =>
+    new ValidationError('body', [
+      { path: at === 'max' ? 'max' : `resources.${resource}.max`, message: text },
+    ]);
 
 export function structureRoutes(deps: ApiDeps): Route[] {
   const { store } = deps;
@@ -86,7 +111,12 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         } else {
           app = await store.apps.update(
             name,
-            (a) => ({ ...a, guard: body.guard, state: body.state, resources: resources(a.resources) }),
+            async (a) => {
+              const next = { ...a, guard: body.guard, state: body.state, resources: resources(a.resources) };
+              const user = a.user === null ? null : await store.users.get(a.user);
+              if (user !== null) await requireUserBudget(deps, user, next, budgetField('resources'));
+              return next;
+            },
             ifMatch,
           );
         }
@@ -221,7 +251,11 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         }
         const user = await store.users.update(
           name,
-          (u) => ({ ...u, resources: resources(u.resources) }),
+          async (u) => {
+            const next = { ...u, resources: resources(u.resources) };
+            await requireUserBudget(deps, next, null, budgetField('resources'));
+            return next;
+          },
           ifMatch,
         );
         return { status: 200, body: user };
@@ -251,7 +285,18 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       async handle({ params }) {
         const name = params.user as string;
         const appName = params.app as string;
-        await store.users.require(name);
+        const owner = await store.users.require(name);
+        const app = await store.apps.require(appName);
+        if (app.user === null)
+          await requireUserBudget(
+            deps,
+            owner,
+            app,
+            (_r, text) =>
+              new ConflictError(`application ${appName} does not fit user ${name}'s budget: ${text}`, {
+                context: { field: 'app' },
+              }),
+          );
         await store.apps.update(appName, (a) => {
           if (a.user === name) return a;
           if (a.user !== null)

@@ -101,4 +101,14 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
     });
     expect((await f.call('PUT', '/users/nobody/resources/cpu', { max: 800 })).status).toBe(404);
   });
+
+  it('refuses a new application or user resource without a max (it would start at max 0), changing nothing', async () => {
+    const before = await f.snapshot();
+    for (const path of ['/apps/web/resources/mem', '/users/ana/resources/mem']) {
+      const r = await f.call('PUT', path, { weight: 2 });
+      expect({ path, status: r.status, field: r.body.field }).toEqual({ path, status: 400, field: 'max' });
+      expect(r.body.message).toContain('no mem resource');
+    }
+    expect(await f.snapshot()).toEqual(before);
+  });
 });

@@ -85,6 +85,34 @@ describe.each(DYNAMO_FLAVOURS)('application and user routes on %s', (flavour) =>
     expect((await f.call('GET', '/users')).body.map((u: { name: string }) => u.name)).toEqual(['bo']);
   });
 
+  it("keeps a user's applications within the user's max: every change that would exceed it is refused, changing nothing", async () => {
+    // ua bounds cpu at 1000; a1 (600) is linked; a2 (500) is not: 600 + 500 = 1100 > 1000
+    expect((await f.call('PUT', '/users/ua', { resources: { cpu: { max: 1000 } } })).status).toBe(201);
+    expect((await f.call('PUT', '/apps/a1', { resources: { cpu: { max: 600 } } })).status).toBe(201);
+    expect(
+      (await f.call('PUT', '/apps/a2', { resources: { cpu: { max: 500 }, mem: { max: 99999 } } })).status,
+    ).toBe(201);
+    expect((await f.call('PUT', '/users/ua/apps/a1')).status).toBe(200);
+    const before = await f.snapshot();
+    const refused: [string, string, unknown, number, string][] = [
+      ['PUT', '/users/ua/apps/a2', undefined, 409, 'app'], // linking a2: 1100 > 1000
+      ['PUT', '/apps/a1', { resources: { cpu: { max: 1001 } } }, 400, 'resources.cpu.max'],
+      ['PUT', '/apps/a1/resources/cpu', { max: 1001 }, 400, 'max'],
+      ['PUT', '/users/ua', { resources: { cpu: { max: 599 } } }, 400, 'resources.cpu.max'],
+      ['PUT', '/users/ua/resources/cpu', { max: 599 }, 400, 'max'],
+    ];
+    for (const [method, path, body, status, field] of refused) {
+      const r = await f.call(method, path, body);
+      expect({ path, status: r.status, field: r.body.field }).toEqual({ path, status, field });
+      expect(r.body.message).toMatch(/max/);
+    }
+    expect(await f.snapshot()).toEqual(before);
+    // within the budget: 600 + 400 = 1000; mem is not bounded by the user
+    expect((await f.call('PUT', '/apps/a2/resources/cpu', { max: 400 })).status).toBe(200);
+    expect((await f.call('PUT', '/users/ua/apps/a2')).status).toBe(200);
+    expect((await f.call('PUT', '/users/ua/resources/cpu', { max: 1000 })).status).toBe(200);
+  });
+
   it('answers 409 when If-Match names an old version of an application', async () => {
     const before = await f.snapshot();
     const r = await f.call('PUT', '/apps/db', { guard: true }, { 'If-Match': '0' });
