@@ -248,10 +248,11 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
               cpu: `${cap.cpu.free} free of ${cap.cpu.max} shares`,
               mem: `${cap.mem.free} free of ${cap.mem.max} MiB`,
               containers: Object.keys(b.containers as Obj).join(', ') || '-',
+              // A busy agent proves itself alive by its reports and may have written no heartbeat yet.
               agent:
-                agent === null
-                  ? 'no heartbeat'
-                  : `heard from ${ago(seenAt, Date.now())} (${agent.cgroupVersion})`,
+                seenAt === null || seenAt === undefined
+                  ? 'never heard from'
+                  : `heard from ${ago(seenAt, Date.now())}${agent === null ? '' : ` (${agent.cgroupVersion})`}`,
             }),
             '',
             table(
@@ -660,14 +661,19 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description('Create or replace a rule from JSON text (checked before it is stored)')
     .action(
       action(async (text: string) => {
-        let body: Obj;
+        let body: unknown;
         try {
-          body = JSON.parse(text) as Obj;
+          body = JSON.parse(text);
         } catch {
           throw usage('the rule must be JSON');
         }
-        const out = await call('PUT', `/rules/${seg(String(body.name ?? ''))}`, body);
-        print(out, () => `rule ${String(body.name)} saved`);
+        // The rule's name is its path: without one there is no route to PUT it on.
+        if (body === null || typeof body !== 'object' || Array.isArray(body))
+          throw usage('the rule must be a JSON object with a "name"');
+        const name = (body as Obj).name;
+        if (typeof name !== 'string' || name === '') throw usage('the rule needs a "name" (a string)');
+        const out = await call('PUT', `/rules/${seg(name)}`, body);
+        print(out, () => `rule ${name} saved`);
       }),
     );
   rule

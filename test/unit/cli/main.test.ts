@@ -84,6 +84,41 @@ describe('sc (in-process, with a fake API client)', () => {
     expect(h.calls.length).toBe(before);
   });
 
+  it('refuses rule JSON that is not an object with a name as a usage error, without calling the API', async () => {
+    const h = harness(() => ({ status: 201, body: {} }));
+    for (const text of ['{"generates":"events"}', 'null', '[1,2]', '"CpuRescaleUp"', '{"name":7}']) {
+      h.err.length = 0;
+      expect({ text, code: await main(['rule', 'add', text], h.io) }).toEqual({ text, code: 2 });
+      expect(h.err.join('\n')).toContain('name');
+    }
+    expect(h.calls).toEqual([]);
+  });
+
+  it("shows a host's agent as heard from by its reports when it has written no heartbeat yet", async () => {
+    const now = Date.now();
+    const h = harness(() => ({
+      status: 200,
+      body: {
+        name: 'h1',
+        version: 3,
+        cpuPlacement: 'pinned',
+        capacity: {
+          cpu: { max: 100, free: 50, cores: { '0': { free: 50, alloc: { c1: 50 } } } },
+          mem: { max: 1024, free: 512 },
+        },
+        containers: { c1: {} },
+        agent: null, // the agent skips heartbeats while its reports land
+        agentSeenAt: now - 5_000,
+      },
+    }));
+    expect(await main(['host', 'show', 'h1'], h.io)).toBe(0);
+    const agentLine = h.out
+      .join('\n')
+      .split('\n')
+      .find((l) => l.startsWith('agent'));
+    expect(agentLine).toMatch(/^agent\s+heard from [4-6]s ago$/);
+  });
+
   it('exits 3 when the API fails with a 5xx', async () => {
     const h = harness(() => ({ status: 500, body: { error: 'InternalError', message: 'unexpected error' } }));
     expect(await main(['host', 'ls'], h.io)).toBe(3);
