@@ -745,7 +745,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
   program
     .command('scale <structure> <resource> [step]')
     .description(
-      'Ask the planner for a step (+100, -50) of a container or application, or --max for a new max',
+      'Ask the planner for a step (+100, -50) of a container or application, or --max for a new max of a container',
     )
     .option('--max <value>', 'a new max instead of a step', int('--max'))
     .action(
@@ -761,7 +761,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
         print(out, (b: Obj) => {
           if (b.unchanged) return 'nothing to change';
           const r = b.request as Obj;
-          return `planner accepted ${r.accepted}, ${r.orders} order(s) sent${(r.rejected as Obj[]).length ? `; rejected: ${(r.rejected as Obj[]).map((x) => x.reason).join('; ')}` : ''}`;
+          const now = b.resource as Obj | null | undefined;
+          return `planner accepted ${r.accepted}, ${r.orders} order(s) sent${(r.rejected as Obj[]).length ? `; rejected: ${(r.rejected as Obj[]).map((x) => x.reason).join('; ')}` : ''}${now ? `; ${structure} ${resource} now current ${now.current}, min ${now.min}, max ${now.max}` : ''}`;
         });
       }),
     );

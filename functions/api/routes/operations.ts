@@ -183,12 +183,12 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       method: 'POST',
       path: '/requests',
       tag: 'requests',
-      summary: 'Ask the planner for a scale step or a new max of a container or application',
+      summary: 'Ask the planner for a scale step of a container or application, or a new max of a container',
       body: ManualRequest,
       async handle({ body }) {
         const loc = await deps.store.locate(body.structure);
         let structureType: 'container' | 'application';
-        let spec: { max: number; current: number } | undefined;
+        let spec: { max: number; min: number; current: number } | undefined;
         if (loc !== null) {
           structureType = 'container';
           spec = (await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource];
@@ -199,6 +199,16 @@ export function operationRoutes(deps: ApiDeps): Route[] {
           spec = app.resources[body.resource];
         }
         if (spec === undefined) throw new NotFoundError(`${body.structure} has no ${body.resource} resource`);
+        if (body.max !== undefined && structureType === 'application')
+          throw new ValidationError('body', [
+            {
+              path: 'max',
+              message: `the planner changes containers' max only; set an application's max with PUT /apps/${body.structure}/resources/${body.resource}`,
+            },
+          ]);
+        // As PUT …/resources/{resource} refuses it: the planner would quietly stop at min.
+        if (body.max !== undefined && body.max < spec.min)
+          throw new ValidationError('body', [{ path: 'max', message: `must be ≥ min (${spec.min})` }]);
         const field = body.max === undefined ? 'current' : 'max';
         const amount = body.max === undefined ? (body.amount as number) : body.max - spec.max;
         if (amount === 0) return { status: 200, body: { request: null, unchanged: true } };
@@ -213,7 +223,13 @@ export function operationRoutes(deps: ApiDeps): Route[] {
               ? `operator set max to ${body.max}`
               : `operator asked ${amount > 0 ? '+' : ''}${amount}`,
         });
-        return { status: 200, body: { request: result, unchanged: false } };
+        // The planner may trim a step (at max, min or the host's free capacity): show where it ended.
+        const after =
+          structureType === 'container' && loc !== null
+            ? ((await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource] ??
+              null)
+            : null;
+        return { status: 200, body: { request: result, unchanged: false, resource: after } };
       },
     }),
     route({

@@ -70,6 +70,21 @@ describe('sc (in-process, with a fake API client)', () => {
     ]);
   });
 
+  it('says where the planner left the resource, so a trimmed step shows', async () => {
+    const h = harness(() => ({
+      status: 200,
+      body: {
+        unchanged: false,
+        request: { accepted: 1, orders: 1, rejected: [] },
+        resource: { max: 350, min: 50, current: 350, guard: true, weight: 1 },
+      },
+    }));
+    expect(await main(['scale', 'c1', 'cpu', '+400'], h.io)).toBe(0);
+    expect(h.out.join('\n')).toBe(
+      'planner accepted 1, 1 order(s) sent; c1 cpu now current 350, min 50, max 350',
+    );
+  });
+
   it('exits 1 and names the field when the API refuses, 2 on a usage error (without calling the API)', async () => {
     const h = harness(() => ({
       status: 400,

@@ -103,12 +103,34 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     expect((await f.call('GET', '/containers/c1/resources/cpu')).body.max).toBe(350);
   });
 
+  it("answers with the container's resource as the planner left it, so a trimmed step shows", async () => {
+    // c1 cpu: current 200 of max 350; +400 is trimmed at max: 200 + 400 → 350
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: 400 });
+    expect(r.status).toBe(200);
+    expect(r.body.resource).toEqual({ max: 350, min: 50, current: 350, guard: true, weight: 1 });
+    expect(
+      (await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: -150 })).body.resource,
+    ).toMatchObject({ current: 200 });
+  });
+
+  it("refuses an application's new max (the planner plans containers' max only) with 400 naming max", async () => {
+    expect((await f.call('PUT', '/apps/shop', { resources: { cpu: { max: 400 } } })).status).toBe(201);
+    const before = await f.snapshot();
+    const r = await f.call('POST', '/requests', { structure: 'shop', resource: 'cpu', max: 500 });
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('max');
+    expect(r.body.message).toContain('/apps/shop/resources/cpu');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it.each([
     ['an unknown structure', { structure: 'ghost', resource: 'cpu', amount: 10 }, 404, undefined],
     ['a zero step', { structure: 'c1', resource: 'cpu', amount: 0 }, 400, 'amount'],
     ['both a step and a max', { structure: 'c1', resource: 'cpu', amount: 5, max: 400 }, 400, 'amount'],
     ['an unknown resource', { structure: 'c1', resource: 'gpu', amount: 5 }, 400, 'resource'],
     ['a resource the container lacks', { structure: 'c1', resource: 'net', amount: 5 }, 404, undefined],
+    // c1 cpu min is 50: PUT …/resources/cpu refuses such a max as well
+    ['a max below min', { structure: 'c1', resource: 'cpu', max: 10 }, 400, 'max'],
   ])('refuses a manual request with %s, changing nothing', async (_what, body, status, field) => {
     const before = await f.snapshot();
     const r = await f.call('POST', '/requests', body);
