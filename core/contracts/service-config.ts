@@ -13,6 +13,9 @@ import { Resource } from './units.ts';
  * 2025) and keep events 60 s, so every default rule can fire (8 × 5 s ≤ 60 s).
  */
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+/** A list naming each value once: a repeated resource would be evaluated (or balanced) twice a round. */
+const distinct = { message: 'must not name a value twice' };
+const isDistinct = (list: readonly unknown[]): boolean => new Set(list).size === list.length;
 
 export const GuardianConfig = z.strictObject({
   ACTIVE: z.boolean().default(true).describe('Run the Guardian (rule evaluation) on each tick.'),
@@ -28,6 +31,7 @@ export const GuardianConfig = z.strictObject({
   GUARDABLE_RESOURCES: z
     .array(Resource)
     .min(1)
+    .refine(isDistinct, distinct)
     .default(['cpu', 'mem'])
     .describe('Resources the Guardian evaluates rules for.'),
   STRUCTURE_GUARDED: z
@@ -114,10 +118,12 @@ export const RebalancerConfig = z.strictObject({
     ),
   RESOURCES_BALANCED: z
     .array(Resource)
+    .refine(isDistinct, distinct)
     .default(['cpu'])
     .describe('Resources the ReBalancer moves between peers.'),
   STRUCTURES_BALANCED: z
     .array(z.enum(['container', 'application']))
+    .refine(isDistinct, distinct)
     .default(['container'])
     .describe('Structure kinds the ReBalancer balances.'),
   CONTAINERS_SCOPE: z

@@ -64,3 +64,18 @@ describe('GuardianConfig: the amount shaping', () => {
     );
   });
 });
+
+describe('list settings', () => {
+  it.each([
+    ['guardian', 'GUARDABLE_RESOURCES', GuardianConfig, ['cpu', 'mem', 'cpu']],
+    ['rebalancer', 'RESOURCES_BALANCED', RebalancerConfig, ['cpu', 'cpu']],
+    ['rebalancer', 'STRUCTURES_BALANCED', RebalancerConfig, ['container', 'container']],
+  ] as const)('%s refuses %s naming a value twice', (service, field, schema, value) => {
+    expect(() => parseOrThrow(schema, { [field]: value }, `config ${service}`)).toThrow(
+      `invalid config ${service}.${field}: must not name a value twice`,
+    );
+    expect(parseOrThrow(schema, { [field]: [...new Set(value)] }, `config ${service}`)).toMatchObject({
+      [field]: [...new Set(value)],
+    });
+  });
+});
