@@ -9,7 +9,7 @@ import { lastSignOfLife } from '../../../core/policy/sanity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { HostDiskInput, HostRegistration } from '../schemas.ts';
-import { sameDoc, stripKeys } from '../store.ts';
+import { notAt, sameDoc, stripKeys } from '../store.ts';
 
 export function capacityOf(reg: HostRegistration): HostCapacity {
   const topology =
@@ -120,12 +120,14 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       summary: 'Register a host (creates its order queue and DLQ); repeating it is a no-op',
       body: HostRegistration,
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.host as string;
         const capacity = capacityOf(body);
         for (let attempt = 0; attempt < 3; attempt++) {
           const existing = await store.hosts.get(name);
           if (existing === null) {
+            if (ifMatch !== null) throw notAt(`host ${name}`, ifMatch);
             await refuseSharedQueue(name);
             const { queueUrl } = await queues.ensure(name);
             try {
@@ -175,6 +177,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       tag: 'hosts',
       summary: "Add a disk to a host, or change a disk's bandwidth keeping what its containers hold",
       body: HostDiskInput,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.host as string;
         const disk = params.disk as string;
@@ -212,6 +215,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       path: '/hosts/{host}',
       tag: 'hosts',
       summary: 'Deregister an empty host and delete its queues',
+      ifMatch: true,
       async handle({ params, ifMatch }) {
         const name = params.host as string;
         const host = await store.hosts.requireAt(name, ifMatch);

@@ -159,6 +159,7 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       tag: 'services',
       summary: 'Merge config keys into a service config (typed values: numbers are numbers)',
       body: ConfigPatch,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         return { status: 200, body: await setConfig(deps, params.service as ServiceName, body, ifMatch) };
       },
@@ -169,6 +170,7 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       tag: 'services',
       summary: 'Set one config key of a service',
       body: z.strictObject({ value: z.unknown() }),
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const key = params.key as string;
         const service = params.service as ServiceName;

@@ -132,11 +132,20 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       summary:
         'Set max, min, weight or guard of a container resource; or (alone) current, through the planner',
       body: ResourcePatchSchema,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
         const { loc, container, spec } = await containerSpec(name, resource);
         if (body.current !== undefined) {
+          if (ifMatch !== null)
+            throw new ValidationError('header', [
+              {
+                path: 'If-Match',
+                message:
+                  'is not taken with current: the planner re-plans it against the host as it is; send it without If-Match',
+              },
+            ]);
           if (body.current > spec.max) throw bad('current', `must be ≤ max (${spec.max})`);
           if (body.current < spec.min) throw bad('current', `must be ≥ min (${spec.min})`);
           const amount = body.current - spec.current;
@@ -180,6 +189,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'resources',
       summary: 'Guard or unguard a container, or some of its resources',
       body: GuardInput,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const loc = await store.requireLocation(name);
@@ -222,6 +232,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'limits',
       summary: "Set a container resource's boundary (0–100) and boundary_type",
       body: LimitsPatch,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
@@ -257,6 +268,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'resources',
       summary: 'Guard or unguard an application, or some of its resources',
       body: GuardInput,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const app = await store.apps.update(
@@ -281,6 +293,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'limits',
       summary: "Set an application resource's boundary (0–100) and boundary_type",
       body: LimitsPatch,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const resource = params.resource as Resource;
@@ -354,6 +367,7 @@ function aggregateResourceRoute<
     tag: 'resources',
     summary: o.summary,
     body: ResourcePatchSchema,
+    ifMatch: true,
     async handle({ params, body, ifMatch }) {
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);

@@ -8,7 +8,7 @@ import { checkUserBudget } from '../../../core/policy/aggregate.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
-import { newGuardState } from '../store.ts';
+import { newGuardState, notAt } from '../store.ts';
 
 type ResourcesOf<T extends { resources: unknown }> = T['resources'];
 
@@ -86,6 +86,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         'Create an application, or replace its guard, state and resources (containers and user are kept)',
       body: ApplicationInput,
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const resources = (existing: ResourcesOf<Application>) =>
@@ -98,6 +99,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         let status: 200 | 201 = 200;
         let app: Application;
         if ((await store.apps.get(name)) === null) {
+          if (ifMatch !== null) throw notAt(`application ${name}`, ifMatch);
           app = await store.apps.createOrConflict(name, {
             name,
             user: null,
@@ -140,6 +142,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       path: '/apps/{app}',
       tag: 'applications',
       summary: 'Delete an application without containers (and its limits; unlinks it from its user)',
+      ifMatch: true,
       async handle({ params, ifMatch }) {
         const name = params.app as string;
         const app = await store.apps.requireAt(name, ifMatch);
@@ -226,6 +229,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       summary: 'Create a user, or replace its resources (its applications are kept)',
       body: UserInput,
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.user as string;
         const resources = (existing: ResourcesOf<User>) =>
@@ -241,6 +245,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
             ]),
           );
         if ((await store.users.get(name)) === null) {
+          if (ifMatch !== null) throw notAt(`user ${name}`, ifMatch);
           const user = await store.users.createOrConflict(name, {
             name,
             applications: [],
@@ -266,6 +271,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       path: '/users/{user}',
       tag: 'users',
       summary: 'Delete a user (its applications are unlinked, not deleted)',
+      ifMatch: true,
       async handle({ params, ifMatch }) {
         const name = params.user as string;
         const user = await store.users.requireAt(name, ifMatch);

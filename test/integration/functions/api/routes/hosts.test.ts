@@ -123,6 +123,16 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     expect(await f.snapshot()).toEqual(before);
   });
 
+  it('answers 409 when If-Match names a version of a host that is not registered, creating nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/hosts/h9', aHost(), { 'if-match': '2' });
+    expect(r.status).toBe(409);
+    expect(await f.snapshot()).toEqual(before);
+    await expect(
+      f.sqs.send(new GetQueueUrlCommand({ QueueName: `${f.queuePrefix}h9.fifo` })),
+    ).rejects.toThrow();
+  });
+
   it('changes the capacity of an empty host', async () => {
     const r = await f.call('PUT', '/hosts/h1', aHost({ cores: 4, memMiB: 4096 }), { 'if-match': '1' });
     expect(r.status).toBe(200);

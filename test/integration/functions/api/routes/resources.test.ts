@@ -60,6 +60,14 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
     expect((await f.call('GET', '/hosts/h1')).body.capacity.cpu.free).toBe(free - 50); // 150 − 100
   });
 
+  it('refuses If-Match with a new current (the planner re-plans against the host as it is), changing nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/containers/c1/resources/cpu', { current: 120 }, { 'If-Match': '1' });
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('If-Match');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it('guards and unguards the container and single resources', async () => {
     const off = await f.call('PUT', '/containers/c1/guard', { guard: false });
     expect(off.body.guard).toBe(false);

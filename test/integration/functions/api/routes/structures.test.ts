@@ -113,6 +113,13 @@ describe.each(DYNAMO_FLAVOURS)('application and user routes on %s', (flavour) =>
     expect((await f.call('PUT', '/users/ua/resources/cpu', { max: 1000 })).status).toBe(200);
   });
 
+  it('answers 409 when If-Match names a version of an application or user that does not exist, creating nothing', async () => {
+    const before = await f.snapshot();
+    expect((await f.call('PUT', '/apps/ghost', {}, { 'If-Match': '3' })).status).toBe(409);
+    expect((await f.call('PUT', '/users/ghost', {}, { 'If-Match': '3' })).status).toBe(409);
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it('answers 409 when If-Match names an old version of an application', async () => {
     const before = await f.snapshot();
     const r = await f.call('PUT', '/apps/db', { guard: true }, { 'If-Match': '0' });
