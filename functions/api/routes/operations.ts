@@ -169,15 +169,15 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       path: '/services/{service}/config/{key}',
       tag: 'services',
       summary: 'Set one config key of a service',
-      body: z.strictObject({ value: z.unknown() }),
+      body: z.strictObject({
+        value: z.unknown().refine((v) => v !== undefined, { message: 'is required: the new value, as JSON' }),
+      }),
       ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const key = params.key as string;
         const service = params.service as ServiceName;
         if (!(key in SERVICE_CONFIGS[service].shape))
           throw new NotFoundError(`service ${service} has no config key ${key}`);
-        if (body.value === undefined)
-          throw new ValidationError('body', [{ path: 'value', message: 'is required' }]);
         return { status: 200, body: await setConfig(deps, service, { [key]: body.value }, ifMatch) };
       },
     }),
@@ -241,7 +241,10 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       summary:
         'Per container and resource: usage, current, applied, upper/lower, max, last decision and reason',
       async handle({ query }) {
-        const host = query.host === undefined ? undefined : parseOrThrow(HostName, query.host, 'host');
+        const host =
+          query.host === undefined
+            ? undefined
+            : parseOrThrow(z.object({ host: HostName }), { host: query.host }, 'query').host;
         if (host !== undefined) await deps.store.hosts.require(host);
         return { status: 200, body: await statusRows(deps, host) };
       },

@@ -79,6 +79,13 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     expect(await f.snapshot()).toEqual(before);
   });
 
+  it('says plainly that a config value is missing, and names a bad status host in field', async () => {
+    const missing = await f.call('PUT', '/services/guardian/config/DRY_RUN', {});
+    expect(missing.body.message).toMatch(/^invalid body\.value: is required/);
+    const badHost = await f.call('GET', '/status?host=..');
+    expect(badHost).toMatchObject({ status: 400, body: { field: 'host' } });
+  });
+
   it('shows heartbeats the services record', async () => {
     await f.tt.table.put({
       ...keys.service('sanity'),
