@@ -17,6 +17,11 @@ const seconds = (min: number, max: number) => z.number().int().min(min).max(max)
 const distinct = { message: 'must not name a value twice' };
 const isDistinct = (list: readonly unknown[]): boolean => new Set(list).size === list.length;
 
+const DEFAULT_APP_SLICE = { cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 } as const satisfies Record<
+  Resource,
+  number
+>;
+
 export const GuardianConfig = z.strictObject({
   ACTIVE: z.boolean().default(true).describe('Run the Guardian (rule evaluation) on each tick.'),
   WINDOW_TIMELAPSE: seconds(1, 300)
@@ -86,7 +91,9 @@ export const ScalerConfig = z.strictObject({
     .describe('Memory is never ordered below usage plus this margin, MiB.'),
   APP_SLICE: z
     .partialRecord(Resource, z.number().int().positive())
-    .default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 })
+    .default(DEFAULT_APP_SLICE)
+    // A map naming some resources keeps the others' defaults (the planner fell back to 5 for all).
+    .transform((given) => ({ ...DEFAULT_APP_SLICE, ...given }))
     .describe('Slice size per resource (in its unit) when spreading application requests over containers.'),
   DRY_RUN: z.boolean().default(false).describe('Plan without committing state or sending orders.'),
 });

@@ -3,6 +3,7 @@ import {
   defaultConfig,
   GuardianConfig,
   RebalancerConfig,
+  ScalerConfig,
 } from '../../../../core/contracts/service-config.ts';
 import { parseOrThrow, ValidationError } from '../../../../core/errors.ts';
 
@@ -76,6 +77,25 @@ describe('list settings', () => {
     );
     expect(parseOrThrow(schema, { [field]: [...new Set(value)] }, `config ${service}`)).toMatchObject({
       [field]: [...new Set(value)],
+    });
+  });
+});
+
+describe('ScalerConfig.APP_SLICE', () => {
+  it('keeps the default slice of every resource a stored map does not name', () => {
+    expect(parseOrThrow(ScalerConfig, { APP_SLICE: { cpu: 10 } }, 'config scaler').APP_SLICE).toEqual({
+      cpu: 10,
+      mem: 32,
+      disk_read: 5,
+      disk_write: 5,
+      net: 5,
+    });
+    expect(defaultConfig('scaler').APP_SLICE).toEqual({
+      cpu: 5,
+      mem: 32,
+      disk_read: 5,
+      disk_write: 5,
+      net: 5,
     });
   });
 });
