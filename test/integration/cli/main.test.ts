@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -227,4 +227,50 @@ describe('sc against the local API', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ name: 'CpuRescaleUp', generates: 'requests' });
     expect(invoked[0]).toBe('/2015-03-31/functions/serverless-containers-dev-api/invocations');
   });
+});
+
+describe('the sc examples of docs/api.md, run as written on a fresh install', () => {
+  let f: ApiFixture;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    f = await apiFixture('dynalite');
+    const server = await f.serve(TOKEN);
+    env = { PATH: process.env.PATH ?? '', SC_API_URL: server.url, SC_API_TOKEN: TOKEN };
+  });
+  afterAll(async () => {
+    await f.close();
+  });
+
+  /** Each `sc …` command of the "## `sc`" example block, comments dropped, `&&` and `;` split. */
+  function examples(): string[][] {
+    const doc = readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8');
+    const block = /## `sc`[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    return block
+      .split('\n')
+      .map((line) => line.replace(/\s+#.*$/, ''))
+      .flatMap((line) => line.split(/&&|;/))
+      .map((cmd) => cmd.trim())
+      .filter((cmd) => cmd !== '')
+      .map((cmd) => cmd.split(/\s+/));
+  }
+
+  it('every example succeeds', async () => {
+    const commands = examples();
+    expect(commands.length).toBeGreaterThan(10);
+    for (const [sc, ...args] of commands) {
+      expect(sc).toBe('sc');
+      // --watch redraws until interrupted: once is enough here
+      const run = args.includes('--watch') ? [...args, '--iterations', '1'] : args;
+      const r = await new Promise<Run>((resolve) => {
+        execFile(SYSTEM_NODE, [SC, ...run], { env, timeout: 30_000 }, (err, stdout, stderr) =>
+          resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
+        );
+      });
+      expect({ command: args.join(' '), code: r.code, stderr: r.stderr }).toEqual({
+        command: args.join(' '),
+        code: 0,
+        stderr: '',
+      });
+    }
+  }, 120_000);
 });
