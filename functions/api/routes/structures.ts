@@ -4,7 +4,7 @@ import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
-import { checkUserBudget } from '../../../core/policy/aggregate.ts';
+import { aggregateApplication, checkUserBudget } from '../../../core/policy/aggregate.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
@@ -57,6 +57,19 @@ export function structureRoutes(deps: ApiDeps): Route[] {
     });
   }
 
+  /** Applications as read: each resource's `current` is the sum of its containers' (not stored). */
+  async function withCurrent(apps: Application[]): Promise<Application[]> {
+    const names = apps.flatMap((a) => a.containers);
+    const located = await Promise.all(names.map((n) => store.locate(n)));
+    const hosts = await store.hosts.getMany([
+      ...new Set(located.flatMap((l) => (l === null ? [] : [l.host]))),
+    ]);
+    const containers = new Map(
+      hosts.flatMap((h) => Object.values(h.containers).map((c) => [c.name, c] as const)),
+    );
+    return apps.map((a) => ({ ...a, resources: aggregateApplication(a, containers, new Map()).resources }));
+  }
+
   return [
     route({
       method: 'GET',
@@ -64,7 +77,10 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'applications',
       summary: 'List applications',
       async handle() {
-        return { status: 200, body: await store.apps.getMany(await store.listNames(GSI1_KINDS.apps)) };
+        return {
+          status: 200,
+          body: await withCurrent(await store.apps.getMany(await store.listNames(GSI1_KINDS.apps))),
+        };
       },
     }),
     route({
@@ -73,7 +89,8 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'applications',
       summary: 'An application with its containers and limits',
       async handle({ params }) {
-        const app = await store.apps.require(params.app as string);
+        const [app] = await withCurrent([await store.apps.require(params.app as string)]);
+        if (app === undefined) throw new NotFoundError(`application ${params.app} not found`);
         const guard = await store.appGuards.get(app.name);
         return { status: 200, body: { ...app, limits: guard?.limits ?? {} } };
       },

@@ -69,6 +69,19 @@ describe.each(DYNAMO_FLAVOURS)('application and user routes on %s', (flavour) =>
     expect((await f.call('GET', '/apps/db')).body.containers).toEqual([]);
   });
 
+  it("shows an application's current as the sum of its containers' (it is not stored)", async () => {
+    expect((await f.call('PUT', '/apps/sum', { resources: { cpu: { max: 400 } } })).status).toBe(201);
+    expect((await f.call('PUT', '/apps/sum/containers/c1')).status).toBe(200);
+    // c1 holds cpu 100 (aContainer's 200:50:100); the application does not bound mem
+    expect((await f.call('GET', '/apps/sum')).body.resources).toEqual({
+      cpu: { max: 400, min: 0, current: 100, guard: true, weight: 1 },
+    });
+    const listed = (await f.call('GET', '/apps')).body.find((a: { name: string }) => a.name === 'sum');
+    expect(listed.resources.cpu.current).toBe(100);
+    expect((await f.call('DELETE', '/apps/sum/containers/c1')).status).toBe(200);
+    expect((await f.call('GET', '/apps/sum')).body.resources.cpu.current).toBe(0);
+  });
+
   it('creates users, links an application to one user only, unlinks it, and deleting a user unlinks its apps', async () => {
     expect((await f.call('PUT', '/users/ana', { resources: { cpu: { max: 1000 } } })).status).toBe(201);
     expect((await f.call('PUT', '/users/bo', {})).status).toBe(201);
