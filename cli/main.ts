@@ -455,6 +455,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     )
     .action(
       action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
+        if (o.boundary === undefined && o.type === undefined)
+          throw usage('give --boundary <percent> or --type <type>');
         const body = {
           ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
           ...(o.type === undefined ? {} : { boundary_type: o.type }),

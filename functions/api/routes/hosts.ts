@@ -117,7 +117,8 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       method: 'PUT',
       path: '/hosts/{host}',
       tag: 'hosts',
-      summary: 'Register a host (creates its order queue and DLQ); repeating it is a no-op',
+      summary:
+        'Register a host (creates its order queue and DLQ), or change the capacity of a host without containers; repeating it is a no-op',
       body: HostRegistration,
       ok: 201,
       ifMatch: true,

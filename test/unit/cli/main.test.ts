@@ -99,6 +99,13 @@ describe('sc (in-process, with a fake API client)', () => {
     expect(h.calls.length).toBe(before);
   });
 
+  it('asks for --boundary or --type on container limits before calling the API', async () => {
+    const h = harness(() => ({ status: 200, body: { limits: {} } }));
+    expect(await main(['container', 'limits', 'c1', 'cpu'], h.io)).toBe(2);
+    expect(h.err.join('\n')).toContain('--boundary');
+    expect(h.calls).toEqual([]);
+  });
+
   it('refuses rule JSON that is not an object with a name as a usage error, without calling the API', async () => {
     const h = harness(() => ({ status: 201, body: {} }));
     for (const text of ['{"generates":"events"}', 'null', '[1,2]', '"CpuRescaleUp"', '{"name":7}']) {
