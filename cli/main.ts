@@ -467,8 +467,17 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     );
 
   // ---- applications ----
-  const app = program.command('app').description('Applications: create, delete, add and remove containers');
-  addResourceOptions(app.command('add <name>').description('Create (or update) an application'), false)
+  const app = program
+    .command('app')
+    .description('Applications: create, change, guard, delete, add and remove containers');
+  addResourceOptions(
+    app
+      .command('add <name>')
+      .description(
+        'Create an application, or replace its guard and resources (sc app set / guard change one thing)',
+      ),
+    false,
+  )
     .option('--guard', 'let the Guardian scale the application as a whole')
     .action(
       action(async (name: string, o: Obj) => {
@@ -477,6 +486,59 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
           resources: resourcesFrom(o, false),
         });
         print(out, () => `application ${name} saved`);
+      }),
+    );
+  app
+    .command('set <name> <resource> <field=value...>')
+    .description("Set max, min, weight or guard of an application's resource (the others are kept)")
+    .action(
+      action(async (name: string, resource: string, pairs: string[]) => {
+        const out = (await call(
+          'PUT',
+          `/apps/${seg(name)}/resources/${seg(resource)}`,
+          fieldValues(pairs),
+        )) as Obj;
+        print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
+      }),
+    );
+  for (const [verb, guard] of [
+    ['guard', true],
+    ['unguard', false],
+  ] as const)
+    app
+      .command(`${verb} <name> [resources...]`)
+      .description(
+        `${verb === 'guard' ? 'Let' : 'Stop'} the Guardian ${verb === 'guard' ? 'scale' : 'scaling'} an application as a whole (or only some resources)`,
+      )
+      .action(
+        action(async (name: string, resources: string[]) => {
+          const out = await call('PUT', `/apps/${seg(name)}/guard`, {
+            guard,
+            ...(resources.length > 0 ? { resources } : {}),
+          });
+          print(
+            out,
+            () =>
+              `${name}${resources.length ? ` ${resources.join(',')}` : ''} ${guard ? 'guarded' : 'unguarded'}`,
+          );
+        }),
+      );
+  app
+    .command('limits <name> <resource>')
+    .description("Set an application resource's boundary (0-100) and/or boundary type")
+    .option('--boundary <percent>', 'boundary, percent', int('--boundary'))
+    .addOption(
+      new Option('--type <type>', 'boundary type').choices(['percentage_of_max', 'percentage_of_current']),
+    )
+    .action(
+      action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
+        if (o.boundary === undefined && o.type === undefined)
+          throw usage('give --boundary <percent> or --type <type>');
+        const out = await call('PUT', `/apps/${seg(name)}/limits/${seg(resource)}`, {
+          ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
+          ...(o.type === undefined ? {} : { boundary_type: o.type }),
+        });
+        print(out, (b: Obj) => `${name} ${resource} limits: ${JSON.stringify(b.limits)}`);
       }),
     );
   app
@@ -533,10 +595,10 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     );
 
   // ---- users ----
-  const user = program.command('user').description('Users: create, delete, link applications');
+  const user = program.command('user').description('Users: create, change, delete, link applications');
   user
     .command('add <name>')
-    .description('Create (or update) a user')
+    .description('Create a user, or replace its resources (sc user set changes one)')
     .option('--cpu <max:min>', 'cpu shares')
     .option('--mem <max:min>', 'memory MiB')
     .action(
@@ -545,6 +607,19 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
           await call('PUT', `/users/${seg(name)}`, { resources: resourcesFrom(o, false) }),
           () => `user ${name} saved`,
         );
+      }),
+    );
+  user
+    .command('set <name> <resource> <field=value...>')
+    .description("Set a user's max or min of a resource (its applications' max must fit under its max)")
+    .action(
+      action(async (name: string, resource: string, pairs: string[]) => {
+        const out = (await call(
+          'PUT',
+          `/users/${seg(name)}/resources/${seg(resource)}`,
+          fieldValues(pairs),
+        )) as Obj;
+        print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
       }),
     );
   user

@@ -99,6 +99,22 @@ describe('sc (in-process, with a fake API client)', () => {
     expect(h.calls.length).toBe(before);
   });
 
+  it("changes an application's or a user's resources, guard and limits without replacing the rest", async () => {
+    const h = harness(() => ({ status: 200, body: { resource: { max: 900 }, limits: {} } }));
+    expect(await main(['app', 'set', 'web', 'cpu', 'max=900', 'weight=2'], h.io)).toBe(0);
+    expect(await main(['app', 'guard', 'web'], h.io)).toBe(0);
+    expect(await main(['app', 'unguard', 'web', 'mem'], h.io)).toBe(0);
+    expect(await main(['app', 'limits', 'web', 'cpu', '--boundary', '15'], h.io)).toBe(0);
+    expect(await main(['user', 'set', 'ana', 'cpu', 'max=2000'], h.io)).toBe(0);
+    expect(h.calls.map(({ method, path, body }) => ({ method, path, body }))).toEqual([
+      { method: 'PUT', path: '/apps/web/resources/cpu', body: { max: 900, weight: 2 } },
+      { method: 'PUT', path: '/apps/web/guard', body: { guard: true } },
+      { method: 'PUT', path: '/apps/web/guard', body: { guard: false, resources: ['mem'] } },
+      { method: 'PUT', path: '/apps/web/limits/cpu', body: { boundary: 15 } },
+      { method: 'PUT', path: '/users/ana/resources/cpu', body: { max: 2000 } },
+    ]);
+  });
+
   it('asks for --boundary or --type on container limits before calling the API', async () => {
     const h = harness(() => ({ status: 200, body: { limits: {} } }));
     expect(await main(['container', 'limits', 'c1', 'cpu'], h.io)).toBe(2);
