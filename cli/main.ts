@@ -90,6 +90,19 @@ function statusRow(r: Obj, now: number): (string | number | null)[] {
   ];
 }
 
+function findingsTable(rows: Obj[], now: number): string {
+  return table(
+    ['WHEN', 'STRUCTURE', 'CHECK', 'ACTION', 'TEXT'],
+    rows.map((f) => [
+      ago(f.at as number, now),
+      f.structure as string,
+      f.check as string | null,
+      f.action as string | null,
+      f.text as string,
+    ]),
+  );
+}
+
 export function buildProgram(io: Io, done: (code: number) => void): Command {
   let client: ApiClient | null = io.client ?? null;
   const program = new Command('sc');
@@ -867,6 +880,13 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
             o.host ? { host: o.host } : undefined,
           )) as Obj[];
           const now = Date.now();
+          // The sweep's findings under the table (humans only: --json keeps the status rows alone).
+          const recent = globals().json
+            ? []
+            : await api()
+                .request('GET', '/findings', undefined, o.host ? { host: o.host } : undefined)
+                .then((a) => (a.status === 200 && Array.isArray(a.body) ? (a.body as Obj[]) : []))
+                .catch(() => []);
           print(rows, (b: Obj[]) =>
             b.length === 0
               ? 'no containers'
@@ -888,6 +908,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
                   b.map((r) => statusRow(r, now)),
                 ),
           );
+          if (recent.length > 0) io.out(`\nFINDINGS (last 10 min)\n${findingsTable(recent, now)}`);
         };
         if (period === 0) return render();
         const stop = new AbortController();
@@ -903,6 +924,21 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
         } finally {
           process.off('SIGINT', onInt);
         }
+      }),
+    );
+
+  program
+    .command('findings')
+    .description("The sanity sweep's recent findings on hosts, their containers and rules, newest first")
+    .option('--host <host>', 'only this host and its containers')
+    .option('--since <seconds>', 'how far back (default 600)', int('--since'))
+    .action(
+      action(async (o: { host?: string; since?: number }) => {
+        const rows = (await call('GET', '/findings', undefined, {
+          ...(o.host === undefined ? {} : { host: o.host }),
+          ...(o.since === undefined ? {} : { since: String(o.since) }),
+        })) as Obj[];
+        print(rows, (b: Obj[]) => (b.length === 0 ? 'no findings' : findingsTable(b, Date.now())));
       }),
     );
 

@@ -3,6 +3,7 @@
  * (through the planner, like the Guardian's) and the status table of `sc status`.
  */
 import { z } from 'zod';
+import { recentActivity } from '../../../adapters/dynamodb/activity.ts';
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import { GuardState } from '../../../core/contracts/guard-state.ts';
 import { HostState } from '../../../core/contracts/host.ts';
@@ -133,6 +134,59 @@ export async function statusRows(deps: ApiDeps, onlyHost?: string): Promise<Stat
   return rows;
 }
 
+/** Lines read per structure for /findings (the sweep writes at most a few per structure a minute). */
+const FINDINGS_PER_STRUCTURE = 50;
+
+const FindingsQuery = z.strictObject({
+  host: HostName.optional(),
+  /** How far back, seconds. */
+  since: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(600),
+});
+
+interface Finding {
+  structure: string;
+  at: number;
+  check: string | null;
+  action: string | null;
+  text: string;
+}
+
+/**
+ * The sanity sweep's findings (activity kind `finding`) of the last `sinceS` seconds on the hosts
+ * (one or all), their containers and, fleet-wide, the rules: newest first.
+ */
+export async function recentFindings(deps: ApiDeps, onlyHost: string | undefined, sinceS: number) {
+  const now = deps.clock.now();
+  const hostNames = onlyHost === undefined ? await deps.store.listNames(GSI1_KINDS.hosts) : [onlyHost];
+  const hosts = await deps.store.hosts.getMany(hostNames);
+  const structures = [
+    ...hosts.flatMap((h) => [h.name, ...Object.keys(h.containers)]),
+    ...(onlyHost === undefined ? (await deps.rules.list()).map((r) => r.name) : []),
+  ];
+  const lines = await Promise.all(
+    [...new Set(structures)].map((s) => recentActivity(deps.store.table, s, FINDINGS_PER_STRUCTURE, now)),
+  );
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return lines
+    .flat()
+    .filter((a) => a.kind === 'finding' && a.at >= now - sinceS * 1000)
+    .sort((a, b) => b.at - a.at)
+    .map(
+      (a): Finding => ({
+        structure: a.structure,
+        at: a.at,
+        check: text(a.data.check),
+        action: text(a.data.action),
+        text: a.text,
+      }),
+    );
+}
+
 export function operationRoutes(deps: ApiDeps): Route[] {
   return [
     route({
@@ -232,6 +286,18 @@ export function operationRoutes(deps: ApiDeps): Route[] {
               null)
             : null;
         return { status: 200, body: { request: result, unchanged: false, resource: after } };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/findings',
+      tag: 'status',
+      summary:
+        "The sanity sweep's findings of the last ?since= seconds (600) on hosts (?host=), their containers and rules, newest first",
+      async handle({ query }) {
+        const q = parseOrThrow(FindingsQuery, query, 'query');
+        if (q.host !== undefined) await deps.store.hosts.require(q.host);
+        return { status: 200, body: await recentFindings(deps, q.host, q.since) };
       },
     }),
     route({

@@ -115,6 +115,45 @@ describe('sc (in-process, with a fake API client)', () => {
     ]);
   });
 
+  it("prints the sanity sweep's recent findings under the status table, and lists them with sc findings", async () => {
+    const now = Date.now();
+    const findings = [
+      { structure: 'c1', at: now - 30_000, check: 'lagging', action: 'resent', text: 'c1 on h1: lagging' },
+    ];
+    const h = harness((_m, path) =>
+      path === '/findings'
+        ? { status: 200, body: findings }
+        : {
+            status: 200,
+            body: [
+              {
+                container: 'c1',
+                resource: 'cpu',
+                guard: true,
+                usage: 50,
+                current: 100,
+                applied: 100,
+                max: 200,
+              },
+            ],
+          },
+    );
+    expect(await main(['status'], h.io)).toBe(0);
+    const text = h.out.join('\n');
+    expect(text).toMatch(/^CONTAINER/);
+    expect(text).toMatch(
+      /FINDINGS \(last 10 min\)\n.*WHEN\s+STRUCTURE\s+CHECK\s+ACTION\s+TEXT\n30s ago\s+c1\s+lagging\s+resent\s+c1 on h1: lagging/,
+    );
+    h.out.length = 0;
+    expect(await main(['findings', '--host', 'h1', '--since', '3600'], h.io)).toBe(0);
+    expect(h.calls.at(-1)).toMatchObject({
+      method: 'GET',
+      path: '/findings',
+      query: { host: 'h1', since: '3600' },
+    });
+    expect(h.out.join('\n')).toContain('c1 on h1: lagging');
+  });
+
   it('asks for --boundary or --type on container limits before calling the API', async () => {
     const h = harness(() => ({ status: 200, body: { limits: {} } }));
     expect(await main(['container', 'limits', 'c1', 'cpu'], h.io)).toBe(2);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { recordActivity } from '../../../../../adapters/dynamodb/activity.ts';
 import { keys } from '../../../../../adapters/dynamodb/table.ts';
 import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
 import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';
@@ -84,6 +85,45 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     expect(missing.body.message).toMatch(/^invalid body\.value: is required/);
     const badHost = await f.call('GET', '/status?host=..');
     expect(badHost).toMatchObject({ status: 400, body: { field: 'host' } });
+  });
+
+  it("lists the sanity sweep's recent findings on hosts, their containers and rules, newest first", async () => {
+    const finding = (structure: string, agoS: number, check: string) =>
+      recordActivity(f.tt.table, {
+        structure,
+        at: T0 - agoS * 1000,
+        kind: 'finding',
+        text: `${check} on ${structure}`,
+        data: { check, action: 'reported' },
+      });
+    await finding('h1', 30, 'accounting');
+    await finding('c1', 10, 'lagging');
+    await finding('CpuRescaleUp', 20, 'rule');
+    await finding('c1', 3600, 'lagging'); // older than the 10-minute default
+    await recordActivity(f.tt.table, {
+      structure: 'c1',
+      at: T0 - 5000,
+      kind: 'decision',
+      text: 'not a finding',
+    });
+    const all = await f.call('GET', '/findings');
+    expect(all.status).toBe(200);
+    expect(all.body.map((x: { structure: string; check: string }) => `${x.structure}:${x.check}`)).toEqual([
+      'c1:lagging',
+      'CpuRescaleUp:rule',
+      'h1:accounting',
+    ]);
+    expect(all.body[0]).toEqual({
+      structure: 'c1',
+      at: T0 - 10_000,
+      check: 'lagging',
+      action: 'reported',
+      text: 'lagging on c1',
+    });
+    const oneHost = await f.call('GET', '/findings?host=h1&since=7200');
+    expect(oneHost.body.map((x: { structure: string }) => x.structure)).toEqual(['c1', 'h1', 'c1']);
+    expect((await f.call('GET', '/findings?since=0')).body.field).toBe('since');
+    expect((await f.call('GET', '/findings?host=nope')).status).toBe(404);
   });
 
   it('shows heartbeats the services record', async () => {
