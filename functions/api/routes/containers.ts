@@ -10,7 +10,7 @@ import { DEFAULT_BOUNDARY, type ResourceLimits } from '../../../core/contracts/l
 import { AgentReport } from '../../../core/contracts/report.ts';
 import type { Container } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, ScError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
@@ -75,7 +75,8 @@ export async function readContainer(deps: ApiDeps, name: string) {
   const hostItem = items.find((i) => i.sk === 'STATE');
   const host = hostItem === undefined ? null : await deps.store.hosts.get(loc.host);
   const container = host?.containers[name];
-  if (container === undefined) throw new ScError(`container ${name} is being subscribed or unsubscribed`);
+  if (container === undefined)
+    throw new ConflictError(`container ${name} is being subscribed or unsubscribed; try again`);
   const guard = await deps.store.containerGuards.get({ host: loc.host, container: name });
   const appliedItem = items.find((i) => i.sk === keys.applied(loc.host, name).sk);
   const applied =

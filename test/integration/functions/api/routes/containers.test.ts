@@ -122,6 +122,14 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
     expect(await f.snapshot()).toEqual(before);
   });
 
+  it('answers 409 (not 400) for a container caught between its locator and its host item', async () => {
+    await f.deps.store.claimLocator('halfway', 'h1'); // as a subscription does before admission
+    const r = await f.call('GET', '/containers/halfway');
+    expect(r.status).toBe(409);
+    expect(r.body.message).toContain('being subscribed or unsubscribed');
+    await f.deps.store.dropLocator('halfway');
+  });
+
   it('refuses a container the host has no room for with 409 naming the resource, changing nothing', async () => {
     const before = await f.snapshot();
     // c1 holds 1024 of h1's 8192 MiB: 7168 free, less than 8000
