@@ -297,7 +297,9 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const resource = params.resource as Resource;
-        await store.apps.require(name);
+        const app = await store.apps.require(name);
+        if (app.resources[resource] === undefined)
+          throw new NotFoundError(`application ${name} has no ${resource} resource`);
         if ((await store.appGuards.get(name)) === null)
           await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
         const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);

@@ -110,6 +110,14 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
     expect((await f.call('PUT', '/users/nobody/resources/cpu', { max: 800 })).status).toBe(404);
   });
 
+  it('answers 404 for limits of a resource the application does not have, as for a container, changing nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/apps/web/limits/disk_read', { boundary: 5 });
+    expect(r.status).toBe(404);
+    expect(r.body.message).toContain('no disk_read resource');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it('refuses a new application or user resource without a max (it would start at max 0), changing nothing', async () => {
     const before = await f.snapshot();
     for (const path of ['/apps/web/resources/mem', '/users/ana/resources/mem']) {

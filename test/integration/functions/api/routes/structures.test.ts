@@ -52,6 +52,11 @@ describe.each(DYNAMO_FLAVOURS)('application and user routes on %s', (flavour) =>
     expect(bad).toMatchObject({ status: 400, body: { field: 'resources.cpu.max' } });
     const range = await f.call('PUT', '/apps/web', { resources: { cpu: { max: 10, min: 20 } } });
     expect(range).toMatchObject({ status: 400, body: { field: 'resources.cpu.min' } });
+    const stray = await f.call('PUT', '/apps/web', {
+      resources: { cpu: { max: 400 } },
+      limits: { mem: { boundary: 5 } },
+    });
+    expect(stray).toMatchObject({ status: 400, body: { field: 'limits' } });
     expect(await f.snapshot()).toEqual(before);
   });
 
