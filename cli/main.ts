@@ -90,6 +90,19 @@ function statusRow(r: Obj, now: number): (string | number | null)[] {
   ];
 }
 
+function findingsTable(rows: Obj[], now: number): string {
+  return table(
+    ['WHEN', 'STRUCTURE', 'CHECK', 'ACTION', 'TEXT'],
+    rows.map((f) => [
+      ago(f.at as number, now),
+      f.structure as string,
+      f.check as string | null,
+      f.action as string | null,
+      f.text as string,
+    ]),
+  );
+}
+
 export function buildProgram(io: Io, done: (code: number) => void): Command {
   let client: ApiClient | null = io.client ?? null;
   const program = new Command('sc');
@@ -248,10 +261,11 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
               cpu: `${cap.cpu.free} free of ${cap.cpu.max} shares`,
               mem: `${cap.mem.free} free of ${cap.mem.max} MiB`,
               containers: Object.keys(b.containers as Obj).join(', ') || '-',
+              // A busy agent proves itself alive by its reports and may have written no heartbeat yet.
               agent:
-                agent === null
-                  ? 'no heartbeat'
-                  : `heard from ${ago(seenAt, Date.now())} (${agent.cgroupVersion})`,
+                seenAt === null || seenAt === undefined
+                  ? 'never heard from'
+                  : `heard from ${ago(seenAt, Date.now())}${agent === null ? '' : ` (${agent.cgroupVersion})`}`,
             }),
             '',
             table(
@@ -454,6 +468,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     )
     .action(
       action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
+        if (o.boundary === undefined && o.type === undefined)
+          throw usage('give --boundary <percent> or --type <type>');
         const body = {
           ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
           ...(o.type === undefined ? {} : { boundary_type: o.type }),
@@ -464,8 +480,17 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     );
 
   // ---- applications ----
-  const app = program.command('app').description('Applications: create, delete, add and remove containers');
-  addResourceOptions(app.command('add <name>').description('Create (or update) an application'), false)
+  const app = program
+    .command('app')
+    .description('Applications: create, change, guard, delete, add and remove containers');
+  addResourceOptions(
+    app
+      .command('add <name>')
+      .description(
+        'Create an application, or replace its guard and resources (sc app set / guard change one thing)',
+      ),
+    false,
+  )
     .option('--guard', 'let the Guardian scale the application as a whole')
     .action(
       action(async (name: string, o: Obj) => {
@@ -474,6 +499,59 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
           resources: resourcesFrom(o, false),
         });
         print(out, () => `application ${name} saved`);
+      }),
+    );
+  app
+    .command('set <name> <resource> <field=value...>')
+    .description("Set max, min, weight or guard of an application's resource (the others are kept)")
+    .action(
+      action(async (name: string, resource: string, pairs: string[]) => {
+        const out = (await call(
+          'PUT',
+          `/apps/${seg(name)}/resources/${seg(resource)}`,
+          fieldValues(pairs),
+        )) as Obj;
+        print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
+      }),
+    );
+  for (const [verb, guard] of [
+    ['guard', true],
+    ['unguard', false],
+  ] as const)
+    app
+      .command(`${verb} <name> [resources...]`)
+      .description(
+        `${verb === 'guard' ? 'Let' : 'Stop'} the Guardian ${verb === 'guard' ? 'scale' : 'scaling'} an application as a whole (or only some resources)`,
+      )
+      .action(
+        action(async (name: string, resources: string[]) => {
+          const out = await call('PUT', `/apps/${seg(name)}/guard`, {
+            guard,
+            ...(resources.length > 0 ? { resources } : {}),
+          });
+          print(
+            out,
+            () =>
+              `${name}${resources.length ? ` ${resources.join(',')}` : ''} ${guard ? 'guarded' : 'unguarded'}`,
+          );
+        }),
+      );
+  app
+    .command('limits <name> <resource>')
+    .description("Set an application resource's boundary (0-100) and/or boundary type")
+    .option('--boundary <percent>', 'boundary, percent', int('--boundary'))
+    .addOption(
+      new Option('--type <type>', 'boundary type').choices(['percentage_of_max', 'percentage_of_current']),
+    )
+    .action(
+      action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
+        if (o.boundary === undefined && o.type === undefined)
+          throw usage('give --boundary <percent> or --type <type>');
+        const out = await call('PUT', `/apps/${seg(name)}/limits/${seg(resource)}`, {
+          ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
+          ...(o.type === undefined ? {} : { boundary_type: o.type }),
+        });
+        print(out, (b: Obj) => `${name} ${resource} limits: ${JSON.stringify(b.limits)}`);
       }),
     );
   app
@@ -530,10 +608,10 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     );
 
   // ---- users ----
-  const user = program.command('user').description('Users: create, delete, link applications');
+  const user = program.command('user').description('Users: create, change, delete, link applications');
   user
     .command('add <name>')
-    .description('Create (or update) a user')
+    .description('Create a user, or replace its resources (sc user set changes one)')
     .option('--cpu <max:min>', 'cpu shares')
     .option('--mem <max:min>', 'memory MiB')
     .action(
@@ -542,6 +620,19 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
           await call('PUT', `/users/${seg(name)}`, { resources: resourcesFrom(o, false) }),
           () => `user ${name} saved`,
         );
+      }),
+    );
+  user
+    .command('set <name> <resource> <field=value...>')
+    .description("Set a user's max or min of a resource (its applications' max must fit under its max)")
+    .action(
+      action(async (name: string, resource: string, pairs: string[]) => {
+        const out = (await call(
+          'PUT',
+          `/users/${seg(name)}/resources/${seg(resource)}`,
+          fieldValues(pairs),
+        )) as Obj;
+        print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
       }),
     );
   user
@@ -660,14 +751,19 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description('Create or replace a rule from JSON text (checked before it is stored)')
     .action(
       action(async (text: string) => {
-        let body: Obj;
+        let body: unknown;
         try {
-          body = JSON.parse(text) as Obj;
+          body = JSON.parse(text);
         } catch {
           throw usage('the rule must be JSON');
         }
-        const out = await call('PUT', `/rules/${seg(String(body.name ?? ''))}`, body);
-        print(out, () => `rule ${String(body.name)} saved`);
+        // The rule's name is its path: without one there is no route to PUT it on.
+        if (body === null || typeof body !== 'object' || Array.isArray(body))
+          throw usage('the rule must be a JSON object with a "name"');
+        const name = (body as Obj).name;
+        if (typeof name !== 'string' || name === '') throw usage('the rule needs a "name" (a string)');
+        const out = await call('PUT', `/rules/${seg(name)}`, body);
+        print(out, () => `rule ${name} saved`);
       }),
     );
   rule
@@ -739,7 +835,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
   program
     .command('scale <structure> <resource> [step]')
     .description(
-      'Ask the planner for a step (+100, -50) of a container or application, or --max for a new max',
+      'Ask the planner for a step (+100, -50) of a container or application, or --max for a new max of a container',
     )
     .option('--max <value>', 'a new max instead of a step', int('--max'))
     .action(
@@ -755,7 +851,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
         print(out, (b: Obj) => {
           if (b.unchanged) return 'nothing to change';
           const r = b.request as Obj;
-          return `planner accepted ${r.accepted}, ${r.orders} order(s) sent${(r.rejected as Obj[]).length ? `; rejected: ${(r.rejected as Obj[]).map((x) => x.reason).join('; ')}` : ''}`;
+          const now = b.resource as Obj | null | undefined;
+          return `planner accepted ${r.accepted}, ${r.orders} order(s) sent${(r.rejected as Obj[]).length ? `; rejected: ${(r.rejected as Obj[]).map((x) => x.reason).join('; ')}` : ''}${now ? `; ${structure} ${resource} now current ${now.current}, min ${now.min}, max ${now.max}` : ''}`;
         });
       }),
     );
@@ -783,6 +880,13 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
             o.host ? { host: o.host } : undefined,
           )) as Obj[];
           const now = Date.now();
+          // The sweep's findings under the table (humans only: --json keeps the status rows alone).
+          const recent = globals().json
+            ? []
+            : await api()
+                .request('GET', '/findings', undefined, o.host ? { host: o.host } : undefined)
+                .then((a) => (a.status === 200 && Array.isArray(a.body) ? (a.body as Obj[]) : []))
+                .catch(() => []);
           print(rows, (b: Obj[]) =>
             b.length === 0
               ? 'no containers'
@@ -804,6 +908,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
                   b.map((r) => statusRow(r, now)),
                 ),
           );
+          if (recent.length > 0) io.out(`\nFINDINGS (last 10 min)\n${findingsTable(recent, now)}`);
         };
         if (period === 0) return render();
         const stop = new AbortController();
@@ -819,6 +924,21 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
         } finally {
           process.off('SIGINT', onInt);
         }
+      }),
+    );
+
+  program
+    .command('findings')
+    .description("The sanity sweep's recent findings on hosts, their containers and rules, newest first")
+    .option('--host <host>', 'only this host and its containers')
+    .option('--since <seconds>', 'how far back (default 600)', int('--since'))
+    .action(
+      action(async (o: { host?: string; since?: number }) => {
+        const rows = (await call('GET', '/findings', undefined, {
+          ...(o.host === undefined ? {} : { host: o.host }),
+          ...(o.since === undefined ? {} : { since: String(o.since) }),
+        })) as Obj[];
+        print(rows, (b: Obj[]) => (b.length === 0 ? 'no findings' : findingsTable(b, Date.now())));
       }),
     );
 

@@ -25,6 +25,7 @@ import { Rule } from '../core/contracts/rule.ts';
 import { defaultConfig, SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
 import { parseOrThrow, StaleStateError, ValidationError } from '../core/errors.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+import { checkRule } from '../core/policy/rule-check.ts';
 
 /** Settings of the platform read from the environment (shared by every deployable). */
 export { PlatformEnv } from '../adapters/platform-env.ts';
@@ -84,6 +85,52 @@ function validateInputs(opts: BootstrapOptions): {
   const configs = Object.entries(file) as [ServiceName, Record<string, unknown>][];
   for (const [service, settings] of configs) resolveServiceConfig(service, settings);
   return { rules, configs };
+}
+
+/**
+ * The Guardian's load-time rule check, as the API runs it before it stores a rule or a Guardian
+ * config: every given rule, and every active rule in force after this run (given, else stored, else
+ * default), must be able to fire under the Guardian config in force (given, else stored, else the
+ * defaults). A refusal names the rules-file entry or the guardian setting to blame.
+ */
+export function checkRulesInForce(
+  given: { rules: readonly Rule[]; guardian: Record<string, unknown> | undefined },
+  stored: { rules: readonly Rule[]; guardian: Record<string, unknown> | null },
+): void {
+  const config = resolveServiceConfig('guardian', given.guardian ?? stored.guardian ?? {});
+  given.rules.forEach((rule, i) => {
+    const out = checkRule(rule, config);
+    if (!out.ok) throw new ValidationError('rules', [{ path: `[${i}].${out.field}`, message: out.message }]);
+  });
+  if (given.guardian === undefined) return;
+  const givenNames = new Set(given.rules.map((r) => r.name));
+  const kept = stored.rules.filter((r) => !givenNames.has(r.name));
+  const keptNames = new Set(kept.map((r) => r.name));
+  const others = [...kept, ...DEFAULT_RULES.filter((r) => !givenNames.has(r.name) && !keptNames.has(r.name))];
+  for (const rule of others.filter((r) => r.active)) {
+    const out = checkRule(rule, config);
+    if (!out.ok)
+      throw new ValidationError('config', [
+        {
+          path: `guardian.${Object.keys(given.guardian)[0] ?? ''}`,
+          message: `would break active rule ${rule.name} (${out.field}: ${out.message})`,
+        },
+      ]);
+  }
+}
+
+/** Rules and the Guardian config as stored (unreadable items count as absent: bootstrap does not repair them). */
+async function storedForCheck(
+  catalog: Catalog,
+): Promise<{ rules: Rule[]; guardian: Record<string, unknown> | null }> {
+  const items = await catalog.table.queryPartition(keys.rulesPartition);
+  const rules = items.flatMap((item) => {
+    const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, version: _v, ...fields } = item;
+    const parsed = Rule.safeParse(fields);
+    return parsed.success ? [parsed.data] : [];
+  });
+  const guardian = await catalog.getService('guardian').catch(() => null);
+  return { rules, guardian: guardian?.config ?? null };
 }
 
 export async function ensureTable(
@@ -183,6 +230,11 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
     new Set((await catalog.table.queryPartition(pk)).map((item) => String(item.sk)));
   const storedRules = await storedNames(keys.rulesPartition);
   const storedServices = await storedNames(keys.servicesPartition);
+  if (given.rules.length > 0 || given.configs.some(([s]) => s === 'guardian'))
+    checkRulesInForce(
+      { rules: given.rules, guardian: given.configs.find(([s]) => s === 'guardian')?.[1] },
+      await storedForCheck(catalog),
+    );
 
   const givenRuleNames = new Set(given.rules.map((r) => r.name));
   // Default rules are independent items: create the missing ones concurrently.

@@ -612,11 +612,17 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
 
     const guard = async (container: { name: string; cgroupPath: string }, spec: GuardSpec = DEMO_SPEC) => {
       paths.set(container.name, container.cgroupPath);
+      // The API refuses a max above the host's total: on a one-CPU machine the demo's 200 shares are 100.
+      const within = (r: { min: number; current: number; max: number }, total: number) => ({
+        min: Math.min(r.min, total),
+        current: Math.min(r.current, total),
+        max: Math.min(r.max, total),
+      });
       const res = await call('PUT', `/containers/${container.name}`, {
         host,
         resources: {
-          cpu: { ...spec.cpu, guard: true },
-          mem: { ...spec.mem, guard: true },
+          cpu: { ...within(spec.cpu, registration.cpu.topology.length * 100), guard: true },
+          mem: { ...within(spec.mem, registration.memMiB), guard: true },
         },
         guard: true,
       });

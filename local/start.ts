@@ -115,6 +115,7 @@ async function startApi(
   shutdown.add(api.stop);
   say(`API         ${api.url}  (bearer token from SC_API_TOKEN)`);
   say(`  export SC_API_URL=${api.url}`);
+  say('  npx sc host ls   # from this directory; npx sc --help for every command');
 }
 
 async function platformOnly(values: { 'dynamodb-local': boolean; 'no-tsdb': boolean }): Promise<void> {
@@ -182,6 +183,7 @@ async function wholeLoop(values: { 'dynamodb-local': boolean; config: string; de
   say(`logs        ${loop.logFile}`);
   say('use the CLI with:');
   say(`  export SC_API_URL=${loop.api.url} SC_API_TOKEN=${loop.api.token}`);
+  say('  npx sc status   # from this directory; npx sc --help for every command');
   let phase = 'starting';
   if (demoCount > 0) {
     if (loop.support.mode !== 'lxc')

@@ -133,7 +133,7 @@ export function renderServiceConfigs(): string {
     'A malformed value or an unknown setting is refused with an error naming it; nothing is written.',
     `Units: ${units}; times in seconds.`,
     '',
-    'Example config file: `{ "guardian": { "WINDOW_TIMELAPSE": 10 }, "rebalancer": { "ACTIVE": true } }`.',
+    'Example config file: `{ "guardian": { "WINDOW_TIMELAPSE": 10, "EVENT_TIMEOUT": 120 }, "rebalancer": { "ACTIVE": true } }` (a Guardian config under which an active rule could never fire is refused, naming the rule: 10 s windows need `EVENT_TIMEOUT` ≥ 80 for the 8 events of `MemRescaleDown`).',
   ];
   for (const [name, schema] of Object.entries(SERVICE_CONFIGS) as [ServiceName, z.ZodObject][]) {
     parts.push('', `### ${SERVICE_TITLES[name]}`, '', table(schema, 'setting'));

@@ -13,6 +13,14 @@ import { Resource } from './units.ts';
  * 2025) and keep events 60 s, so every default rule can fire (8 × 5 s ≤ 60 s).
  */
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+/** A list naming each value once: a repeated resource would be evaluated (or balanced) twice a round. */
+const distinct = { message: 'must not name a value twice' };
+const isDistinct = (list: readonly unknown[]): boolean => new Set(list).size === list.length;
+
+const DEFAULT_APP_SLICE = { cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 } as const satisfies Record<
+  Resource,
+  number
+>;
 
 export const GuardianConfig = z.strictObject({
   ACTIVE: z.boolean().default(true).describe('Run the Guardian (rule evaluation) on each tick.'),
@@ -28,6 +36,7 @@ export const GuardianConfig = z.strictObject({
   GUARDABLE_RESOURCES: z
     .array(Resource)
     .min(1)
+    .refine(isDistinct, distinct)
     .default(['cpu', 'mem'])
     .describe('Resources the Guardian evaluates rules for.'),
   STRUCTURE_GUARDED: z
@@ -82,7 +91,9 @@ export const ScalerConfig = z.strictObject({
     .describe('Memory is never ordered below usage plus this margin, MiB.'),
   APP_SLICE: z
     .partialRecord(Resource, z.number().int().positive())
-    .default({ cpu: 5, mem: 32, disk_read: 5, disk_write: 5, net: 5 })
+    .default(DEFAULT_APP_SLICE)
+    // A map naming some resources keeps the others' defaults (the planner fell back to 5 for all).
+    .transform((given) => ({ ...DEFAULT_APP_SLICE, ...given }))
     .describe('Slice size per resource (in its unit) when spreading application requests over containers.'),
   DRY_RUN: z.boolean().default(false).describe('Plan without committing state or sending orders.'),
 });
@@ -114,10 +125,12 @@ export const RebalancerConfig = z.strictObject({
     ),
   RESOURCES_BALANCED: z
     .array(Resource)
+    .refine(isDistinct, distinct)
     .default(['cpu'])
     .describe('Resources the ReBalancer moves between peers.'),
   STRUCTURES_BALANCED: z
     .array(z.enum(['container', 'application']))
+    .refine(isDistinct, distinct)
     .default(['container'])
     .describe('Structure kinds the ReBalancer balances.'),
   CONTAINERS_SCOPE: z

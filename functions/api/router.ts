@@ -30,6 +30,8 @@ export interface Route {
   body: z.ZodType | undefined;
   /** Status of a successful answer, for the OpenAPI document. */
   ok: 200 | 201 | 202;
+  /** Whether the route honours If-Match (writes one versioned item); elsewhere the header is refused. */
+  ifMatch: boolean;
   handle(ctx: RouteContext<unknown>): Promise<Reply>;
 }
 
@@ -40,6 +42,7 @@ export function route<S extends z.ZodType | undefined = undefined>(def: {
   tag: string;
   body?: S;
   ok?: 200 | 201 | 202;
+  ifMatch?: boolean;
   handle(ctx: RouteContext<S extends z.ZodType ? z.output<S> : undefined>): Promise<Reply>;
 }): Route {
   return {
@@ -49,6 +52,7 @@ export function route<S extends z.ZodType | undefined = undefined>(def: {
     tag: def.tag,
     body: def.body,
     ok: def.ok ?? 200,
+    ifMatch: def.ifMatch ?? false,
     handle: def.handle as Route['handle'],
   };
 }
@@ -109,8 +113,25 @@ export class Router {
       if (c.route.method !== method) continue;
       const params: Record<string, string> = {};
       for (const [name, value] of Object.entries(raw)) {
-        params[name] = parseOrThrow(this.paramSchemas[name] as z.ZodType, value, name) as string;
+        const parsed = (this.paramSchemas[name] as z.ZodType).safeParse(value);
+        // The parameter is the failing field (the body's fields are named the same way).
+        if (!parsed.success)
+          throw new ValidationError(
+            'path',
+            [{ path: name, message: parsed.error.issues[0]?.message ?? 'invalid' }],
+            { cause: parsed.error },
+          );
+        params[name] = parsed.data as string;
       }
+      const ifMatch = readIfMatch(event);
+      // Ignoring it would let a client believe its write was conditional.
+      if (ifMatch !== null && !c.route.ifMatch)
+        throw new ValidationError('header', [
+          {
+            path: 'If-Match',
+            message: `is not taken by ${method} ${c.route.path}: it writes no single versioned item; send it without If-Match`,
+          },
+        ]);
       let body: unknown;
       if (c.route.body !== undefined) {
         const raw = readBody(event);
@@ -126,7 +147,7 @@ export class Router {
             (e): e is [string, string] => e[1] !== undefined,
           ),
         ),
-        ifMatch: readIfMatch(event),
+        ifMatch,
       });
       return json(reply.status, reply.body);
     }
@@ -208,7 +229,7 @@ export function openApiDocument(
       operationId: `${r.method.toLowerCase()}${r.path.replace(/\{(\w+)\}/g, 'By_$1').replace(/[^A-Za-z0-9_]+/g, '_')}`,
       parameters: [
         ...params,
-        ...(r.method === 'PUT' || r.method === 'DELETE'
+        ...(r.ifMatch
           ? [
               {
                 name: 'If-Match',

@@ -158,12 +158,17 @@ export const StructureResourceInput = z
   })
   .refine((r) => r.min <= r.max, { message: 'min must be ≤ max', path: ['min'] });
 
-export const ApplicationInput = z.strictObject({
-  guard: z.boolean().default(false),
-  state: AppState.default('running'),
-  resources: z.partialRecord(Resource, StructureResourceInput).default({}),
-  limits: z.partialRecord(Resource, LimitsInput).default({}),
-});
+export const ApplicationInput = z
+  .strictObject({
+    guard: z.boolean().default(false),
+    state: AppState.default('running'),
+    resources: z.partialRecord(Resource, StructureResourceInput).default({}),
+    limits: z.partialRecord(Resource, LimitsInput).default({}),
+  })
+  .refine((a) => Object.keys(a.limits).every((r) => r in a.resources), {
+    message: 'limits given for a resource the application does not have',
+    path: ['limits'],
+  });
 
 export const UserInput = z.strictObject({
   resources: z

@@ -119,6 +119,11 @@ export class VersionedDocs<I, T extends { version: number }> {
   }
 }
 
+/** A PUT with If-Match on an item that does not exist: it has no version to match (409), so nothing is created. */
+export function notAt(what: string, ifMatch: number): StaleStateError {
+  return new StaleStateError(`${what} does not exist, so it is not at version ${ifMatch}`, null);
+}
+
 export function sameDoc(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }

@@ -11,7 +11,7 @@
  *
  *   npx node functions/ops/report.ts --url http://127.0.0.1:8428 --from 2026-11-28T04:00:00Z --to 2026-11-28T05:00:00Z [--structure c1 …] [--resource cpu,mem] [--json]
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { PrometheusApi, PrometheusSeriesSource } from '../../adapters/metrics/prometheus-api.ts';
 import { Resource } from '../../core/contracts/units.ts';
 import type { Sample, SeriesSource } from './ports.ts';
@@ -142,6 +142,9 @@ function parseResources(value: string): Resource[] {
   });
 }
 
+/** Usage errors and --help that commander has already written out. */
+const printedByCommander = new WeakSet<Error>();
+
 export async function main(
   argv: readonly string[],
   out: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
@@ -159,7 +162,12 @@ export async function main(
     .option('--resource <list>', 'comma-separated resources', parseResources, ['cpu', 'mem'] as Resource[])
     .option('--json', 'print JSON instead of a table')
     .exitOverride();
-  program.parse([...argv], { from: 'user' });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) printedByCommander.add(e);
+    throw e;
+  }
   const o = program.opts<{
     from: number;
     to: number;
@@ -179,9 +187,22 @@ export async function main(
   out(o.json === true ? JSON.stringify(rows, null, 2) : formatTable(rows));
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`report: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  });
+/**
+ * The command's exit code: 0 (also for --help), 1 on any error. Commander has already printed its own
+ * usage errors and the help; other errors are printed here, once.
+ */
+export async function cli(
+  argv: readonly string[],
+  err: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): Promise<number> {
+  try {
+    await main(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError && printedByCommander.has(e)) return e.exitCode === 0 ? 0 : 1;
+    err(`report: ${(e as Error).message}`);
+    return 1;
+  }
 }
+
+if (import.meta.main) process.exitCode = await cli(process.argv.slice(2));

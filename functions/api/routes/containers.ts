@@ -10,11 +10,12 @@ import { DEFAULT_BOUNDARY, type ResourceLimits } from '../../../core/contracts/l
 import { AgentReport } from '../../../core/contracts/report.ts';
 import type { Container } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, ScError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
 import { newGuardState, stripKeys } from '../store.ts';
+import { hostTotal } from './resources.ts';
 
 const COMMIT_ATTEMPTS = 10;
 
@@ -31,6 +32,14 @@ function checkAgainstHost(sub: ContainerSubscription, host: HostState): void {
     throw new ValidationError('body', [
       { path: 'resources.net', message: `host ${host.name} was registered without net capacity` },
     ]);
+  // As PUT …/resources/{resource} checks a new max: one above the host's total could never be reached.
+  for (const [r, spec] of Object.entries(sub.resources) as [Resource, { max: number } | undefined][]) {
+    const total = spec === undefined ? null : hostTotal(host, r, sub.disk?.name ?? null);
+    if (spec !== undefined && total !== null && spec.max > total)
+      throw new ValidationError('body', [
+        { path: `resources.${r}.max`, message: `must be ≤ the host's capacity (${total}) for ${r}` },
+      ]);
+  }
 }
 
 function limitsOf(sub: ContainerSubscription): Partial<Record<Resource, ResourceLimits>> {
@@ -66,7 +75,8 @@ export async function readContainer(deps: ApiDeps, name: string) {
   const hostItem = items.find((i) => i.sk === 'STATE');
   const host = hostItem === undefined ? null : await deps.store.hosts.get(loc.host);
   const container = host?.containers[name];
-  if (container === undefined) throw new ScError(`container ${name} is being subscribed or unsubscribed`);
+  if (container === undefined)
+    throw new ConflictError(`container ${name} is being subscribed or unsubscribed; try again`);
   const guard = await deps.store.containerGuards.get({ host: loc.host, container: name });
   const appliedItem = items.find((i) => i.sk === keys.applied(loc.host, name).sk);
   const applied =

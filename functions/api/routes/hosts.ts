@@ -1,6 +1,7 @@
 /** Hosts: register (capacity + order queue and DLQ), read, deregister when empty. */
 
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
+import { hostQueueNames } from '../../../adapters/sqs/order-queues.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
@@ -8,7 +9,7 @@ import { lastSignOfLife } from '../../../core/policy/sanity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { HostDiskInput, HostRegistration } from '../schemas.ts';
-import { sameDoc, stripKeys } from '../store.ts';
+import { notAt, sameDoc, stripKeys } from '../store.ts';
 
 export function capacityOf(reg: HostRegistration): HostCapacity {
   const topology =
@@ -61,6 +62,24 @@ export function hostSummary(h: HostState) {
 
 export function hostRoutes(deps: ApiDeps): Route[] {
   const { store, queues } = deps;
+
+  /**
+   * SQS queue names cannot hold '.', so `a.b` and `a_b` map to one order queue: the two agents
+   * would take (and drop as another host's) each other's orders, and deregistering one would
+   * delete the other's queue. A new host must not share a registered host's queue.
+   */
+  async function refuseSharedQueue(name: string): Promise<void> {
+    const queue = hostQueueNames(name).queue;
+    const other = (await store.listNames(GSI1_KINDS.hosts)).find(
+      (h) => h !== name && hostQueueNames(h).queue === queue,
+    );
+    if (other !== undefined)
+      throw new ConflictError(
+        `host ${name} would share its order queue with host ${other} (queue names turn "." into "_"); register it under another name`,
+        { context: { field: 'host' } },
+      );
+  }
+
   return [
     route({
       method: 'GET',
@@ -98,15 +117,19 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       method: 'PUT',
       path: '/hosts/{host}',
       tag: 'hosts',
-      summary: 'Register a host (creates its order queue and DLQ); repeating it is a no-op',
+      summary:
+        'Register a host (creates its order queue and DLQ), or change the capacity of a host without containers; repeating it is a no-op',
       body: HostRegistration,
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.host as string;
         const capacity = capacityOf(body);
         for (let attempt = 0; attempt < 3; attempt++) {
           const existing = await store.hosts.get(name);
           if (existing === null) {
+            if (ifMatch !== null) throw notAt(`host ${name}`, ifMatch);
+            await refuseSharedQueue(name);
             const { queueUrl } = await queues.ensure(name);
             try {
               const created = await store.hosts.create(name, {
@@ -155,6 +178,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       tag: 'hosts',
       summary: "Add a disk to a host, or change a disk's bandwidth keeping what its containers hold",
       body: HostDiskInput,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.host as string;
         const disk = params.disk as string;
@@ -192,6 +216,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       path: '/hosts/{host}',
       tag: 'hosts',
       summary: 'Deregister an empty host and delete its queues',
+      ifMatch: true,
       async handle({ params, ifMatch }) {
         const name = params.host as string;
         const host = await store.hosts.requireAt(name, ifMatch);

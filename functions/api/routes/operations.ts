@@ -3,6 +3,7 @@
  * (through the planner, like the Guardian's) and the status table of `sc status`.
  */
 import { z } from 'zod';
+import { recentActivity } from '../../../adapters/dynamodb/activity.ts';
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import { GuardState } from '../../../core/contracts/guard-state.ts';
 import { HostState } from '../../../core/contracts/host.ts';
@@ -133,6 +134,59 @@ export async function statusRows(deps: ApiDeps, onlyHost?: string): Promise<Stat
   return rows;
 }
 
+/** Lines read per structure for /findings (the sweep writes at most a few per structure a minute). */
+const FINDINGS_PER_STRUCTURE = 50;
+
+const FindingsQuery = z.strictObject({
+  host: HostName.optional(),
+  /** How far back, seconds. */
+  since: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(600),
+});
+
+interface Finding {
+  structure: string;
+  at: number;
+  check: string | null;
+  action: string | null;
+  text: string;
+}
+
+/**
+ * The sanity sweep's findings (activity kind `finding`) of the last `sinceS` seconds on the hosts
+ * (one or all), their containers and, fleet-wide, the rules: newest first.
+ */
+export async function recentFindings(deps: ApiDeps, onlyHost: string | undefined, sinceS: number) {
+  const now = deps.clock.now();
+  const hostNames = onlyHost === undefined ? await deps.store.listNames(GSI1_KINDS.hosts) : [onlyHost];
+  const hosts = await deps.store.hosts.getMany(hostNames);
+  const structures = [
+    ...hosts.flatMap((h) => [h.name, ...Object.keys(h.containers)]),
+    ...(onlyHost === undefined ? (await deps.rules.list()).map((r) => r.name) : []),
+  ];
+  const lines = await Promise.all(
+    [...new Set(structures)].map((s) => recentActivity(deps.store.table, s, FINDINGS_PER_STRUCTURE, now)),
+  );
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return lines
+    .flat()
+    .filter((a) => a.kind === 'finding' && a.at >= now - sinceS * 1000)
+    .sort((a, b) => b.at - a.at)
+    .map(
+      (a): Finding => ({
+        structure: a.structure,
+        at: a.at,
+        check: text(a.data.check),
+        action: text(a.data.action),
+        text: a.text,
+      }),
+    );
+}
+
 export function operationRoutes(deps: ApiDeps): Route[] {
   return [
     route({
@@ -159,6 +213,7 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       tag: 'services',
       summary: 'Merge config keys into a service config (typed values: numbers are numbers)',
       body: ConfigPatch,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         return { status: 200, body: await setConfig(deps, params.service as ServiceName, body, ifMatch) };
       },
@@ -168,14 +223,15 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       path: '/services/{service}/config/{key}',
       tag: 'services',
       summary: 'Set one config key of a service',
-      body: z.strictObject({ value: z.unknown() }),
+      body: z.strictObject({
+        value: z.unknown().refine((v) => v !== undefined, { message: 'is required: the new value, as JSON' }),
+      }),
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const key = params.key as string;
         const service = params.service as ServiceName;
         if (!(key in SERVICE_CONFIGS[service].shape))
           throw new NotFoundError(`service ${service} has no config key ${key}`);
-        if (body.value === undefined)
-          throw new ValidationError('body', [{ path: 'value', message: 'is required' }]);
         return { status: 200, body: await setConfig(deps, service, { [key]: body.value }, ifMatch) };
       },
     }),
@@ -183,12 +239,12 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       method: 'POST',
       path: '/requests',
       tag: 'requests',
-      summary: 'Ask the planner for a scale step or a new max of a container or application',
+      summary: 'Ask the planner for a scale step of a container or application, or a new max of a container',
       body: ManualRequest,
       async handle({ body }) {
         const loc = await deps.store.locate(body.structure);
         let structureType: 'container' | 'application';
-        let spec: { max: number; current: number } | undefined;
+        let spec: { max: number; min: number; current: number } | undefined;
         if (loc !== null) {
           structureType = 'container';
           spec = (await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource];
@@ -199,6 +255,16 @@ export function operationRoutes(deps: ApiDeps): Route[] {
           spec = app.resources[body.resource];
         }
         if (spec === undefined) throw new NotFoundError(`${body.structure} has no ${body.resource} resource`);
+        if (body.max !== undefined && structureType === 'application')
+          throw new ValidationError('body', [
+            {
+              path: 'max',
+              message: `the planner changes containers' max only; set an application's max with PUT /apps/${body.structure}/resources/${body.resource}`,
+            },
+          ]);
+        // As PUT …/resources/{resource} refuses it: the planner would quietly stop at min.
+        if (body.max !== undefined && body.max < spec.min)
+          throw new ValidationError('body', [{ path: 'max', message: `must be ≥ min (${spec.min})` }]);
         const field = body.max === undefined ? 'current' : 'max';
         const amount = body.max === undefined ? (body.amount as number) : body.max - spec.max;
         if (amount === 0) return { status: 200, body: { request: null, unchanged: true } };
@@ -213,7 +279,25 @@ export function operationRoutes(deps: ApiDeps): Route[] {
               ? `operator set max to ${body.max}`
               : `operator asked ${amount > 0 ? '+' : ''}${amount}`,
         });
-        return { status: 200, body: { request: result, unchanged: false } };
+        // The planner may trim a step (at max, min or the host's free capacity): show where it ended.
+        const after =
+          structureType === 'container' && loc !== null
+            ? ((await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource] ??
+              null)
+            : null;
+        return { status: 200, body: { request: result, unchanged: false, resource: after } };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/findings',
+      tag: 'status',
+      summary:
+        "The sanity sweep's findings of the last ?since= seconds (600) on hosts (?host=), their containers and rules, newest first",
+      async handle({ query }) {
+        const q = parseOrThrow(FindingsQuery, query, 'query');
+        if (q.host !== undefined) await deps.store.hosts.require(q.host);
+        return { status: 200, body: await recentFindings(deps, q.host, q.since) };
       },
     }),
     route({
@@ -223,7 +307,10 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       summary:
         'Per container and resource: usage, current, applied, upper/lower, max, last decision and reason',
       async handle({ query }) {
-        const host = query.host === undefined ? undefined : parseOrThrow(HostName, query.host, 'host');
+        const host =
+          query.host === undefined
+            ? undefined
+            : parseOrThrow(z.object({ host: HostName }), { host: query.host }, 'query').host;
         if (host !== undefined) await deps.store.hosts.require(host);
         return { status: 200, body: await statusRows(deps, host) };
       },

@@ -22,6 +22,7 @@ import {
 } from '../schemas.ts';
 import { newGuardState, type VersionedDocs } from '../store.ts';
 import { readContainer } from './containers.ts';
+import { budgetField, requireUserBudget } from './structures.ts';
 
 export const OPERATOR_PRIORITY = 3;
 
@@ -131,11 +132,20 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       summary:
         'Set max, min, weight or guard of a container resource; or (alone) current, through the planner',
       body: ResourcePatchSchema,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
         const { loc, container, spec } = await containerSpec(name, resource);
         if (body.current !== undefined) {
+          if (ifMatch !== null)
+            throw new ValidationError('header', [
+              {
+                path: 'If-Match',
+                message:
+                  'is not taken with current: the planner re-plans it against the host as it is; send it without If-Match',
+              },
+            ]);
           if (body.current > spec.max) throw bad('current', `must be ≤ max (${spec.max})`);
           if (body.current < spec.min) throw bad('current', `must be ≥ min (${spec.min})`);
           const amount = body.current - spec.current;
@@ -179,6 +189,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'resources',
       summary: 'Guard or unguard a container, or some of its resources',
       body: GuardInput,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const loc = await store.requireLocation(name);
@@ -221,6 +232,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'limits',
       summary: "Set a container resource's boundary (0–100) and boundary_type",
       body: LimitsPatch,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
@@ -243,7 +255,12 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       summary: 'Set max, min, weight or guard of an application resource',
       docs: () => store.apps,
       param: 'app',
+      kind: 'application',
       currentIs: "an application's current is the sum of its containers'; set it on a container",
+      async check(app) {
+        const user = app.user === null ? null : await store.users.get(app.user);
+        if (user !== null) await requireUserBudget(deps, user, app, budgetField('max'));
+      },
     }),
     route({
       method: 'PUT',
@@ -251,6 +268,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'resources',
       summary: 'Guard or unguard an application, or some of its resources',
       body: GuardInput,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const app = await store.apps.update(
@@ -275,10 +293,13 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'limits',
       summary: "Set an application resource's boundary (0–100) and boundary_type",
       body: LimitsPatch,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const resource = params.resource as Resource;
-        await store.apps.require(name);
+        const app = await store.apps.require(name);
+        if (app.resources[resource] === undefined)
+          throw new NotFoundError(`application ${name} has no ${resource} resource`);
         if ((await store.appGuards.get(name)) === null)
           await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
         const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);
@@ -290,7 +311,9 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       summary: "Set a user's max or min of a resource",
       docs: () => store.users,
       param: 'user',
+      kind: 'user',
       currentIs: "a user's current is not set directly",
+      check: (user) => requireUserBudget(deps, user, null, budgetField('max')),
     }),
   ];
 }
@@ -335,7 +358,10 @@ function aggregateResourceRoute<
   /** Read per request, like every route's use of the store (routes are built without touching it). */
   docs: () => VersionedDocs<string, T>;
   param: string;
+  kind: string;
   currentIs: string;
+  /** Refuses the patched doc (throws) before it is written: the user's budget. */
+  check(doc: T): Promise<void>;
 }): Route {
   return route({
     method: 'PUT',
@@ -343,13 +369,19 @@ function aggregateResourceRoute<
     tag: 'resources',
     summary: o.summary,
     body: ResourcePatchSchema,
+    ifMatch: true,
     async handle({ params, body, ifMatch }) {
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);
+      const name = params[o.param] as string;
       const doc = await o.docs().update(
-        params[o.param] as string,
-        (d) => {
-          d.resources = { ...d.resources, [resource]: patchAggregateSpec(d.resources[resource], body) };
+        name,
+        async (d) => {
+          const spec = d.resources[resource];
+          if (spec === undefined && body.max === undefined)
+            throw bad('max', `${o.kind} ${name} has no ${resource} resource yet: give its max to add it`);
+          d.resources = { ...d.resources, [resource]: patchAggregateSpec(spec, body) };
+          await o.check(d);
           return d;
         },
         ifMatch,

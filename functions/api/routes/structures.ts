@@ -3,13 +3,38 @@
 import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, NotFoundError } from '../../../core/errors.ts';
+import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
+import { aggregateApplication, checkUserBudget } from '../../../core/policy/aggregate.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
-import { newGuardState } from '../store.ts';
+import { newGuardState, notAt } from '../store.ts';
 
 type ResourcesOf<T extends { resources: unknown }> = T['resources'];
+
+/**
+ * A user's max bounds the sum of its applications' max (checkUserBudget): a change that would
+ * break it is refused before anything is written. `app` is an application as it would be (changed
+ * or newly linked); the user's other applications are read as they are.
+ */
+export async function requireUserBudget(
+  deps: ApiDeps,
+  user: Pick<User, 'name' | 'resources' | 'applications'>,
+  app: Pick<Application, 'name' | 'resources'> | null,
+  refuse: (resource: Resource, text: string) => ScError,
+): Promise<void> {
+  const others = await deps.store.apps.getMany(user.applications.filter((a) => a !== app?.name));
+  const check = checkUserBudget(user, app === null ? others : [...others, app]);
+  if (!check.ok) throw refuse((check.violations[0] as { resource: Resource }).resource, check.text);
+}
+
+/** A 400 naming the body's `max` (one resource's route) or `resources.<resource>.max` (a whole doc). */
+export const budgetField =
+  (at: 'max' | 'resources') =>
+  (resource: Resource, text: string): ScError =>
+    new ValidationError('body', [
+      { path: at === 'max' ? 'max' : `resources.${resource}.max`, message: text },
+    ]);
 
 export function structureRoutes(deps: ApiDeps): Route[] {
   const { store } = deps;
@@ -32,6 +57,19 @@ export function structureRoutes(deps: ApiDeps): Route[] {
     });
   }
 
+  /** Applications as read: each resource's `current` is the sum of its containers' (not stored). */
+  async function withCurrent(apps: Application[]): Promise<Application[]> {
+    const names = apps.flatMap((a) => a.containers);
+    const located = await Promise.all(names.map((n) => store.locate(n)));
+    const hosts = await store.hosts.getMany([
+      ...new Set(located.flatMap((l) => (l === null ? [] : [l.host]))),
+    ]);
+    const containers = new Map(
+      hosts.flatMap((h) => Object.values(h.containers).map((c) => [c.name, c] as const)),
+    );
+    return apps.map((a) => ({ ...a, resources: aggregateApplication(a, containers, new Map()).resources }));
+  }
+
   return [
     route({
       method: 'GET',
@@ -39,7 +77,10 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'applications',
       summary: 'List applications',
       async handle() {
-        return { status: 200, body: await store.apps.getMany(await store.listNames(GSI1_KINDS.apps)) };
+        return {
+          status: 200,
+          body: await withCurrent(await store.apps.getMany(await store.listNames(GSI1_KINDS.apps))),
+        };
       },
     }),
     route({
@@ -48,7 +89,8 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'applications',
       summary: 'An application with its containers and limits',
       async handle({ params }) {
-        const app = await store.apps.require(params.app as string);
+        const [app] = await withCurrent([await store.apps.require(params.app as string)]);
+        if (app === undefined) throw new NotFoundError(`application ${params.app} not found`);
         const guard = await store.appGuards.get(app.name);
         return { status: 200, body: { ...app, limits: guard?.limits ?? {} } };
       },
@@ -61,6 +103,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         'Create an application, or replace its guard, state and resources (containers and user are kept)',
       body: ApplicationInput,
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.app as string;
         const resources = (existing: ResourcesOf<Application>) =>
@@ -73,6 +116,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         let status: 200 | 201 = 200;
         let app: Application;
         if ((await store.apps.get(name)) === null) {
+          if (ifMatch !== null) throw notAt(`application ${name}`, ifMatch);
           app = await store.apps.createOrConflict(name, {
             name,
             user: null,
@@ -86,7 +130,12 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         } else {
           app = await store.apps.update(
             name,
-            (a) => ({ ...a, guard: body.guard, state: body.state, resources: resources(a.resources) }),
+            async (a) => {
+              const next = { ...a, guard: body.guard, state: body.state, resources: resources(a.resources) };
+              const user = a.user === null ? null : await store.users.get(a.user);
+              if (user !== null) await requireUserBudget(deps, user, next, budgetField('resources'));
+              return next;
+            },
             ifMatch,
           );
         }
@@ -110,6 +159,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       path: '/apps/{app}',
       tag: 'applications',
       summary: 'Delete an application without containers (and its limits; unlinks it from its user)',
+      ifMatch: true,
       async handle({ params, ifMatch }) {
         const name = params.app as string;
         const app = await store.apps.requireAt(name, ifMatch);
@@ -196,6 +246,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       summary: 'Create a user, or replace its resources (its applications are kept)',
       body: UserInput,
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         const name = params.user as string;
         const resources = (existing: ResourcesOf<User>) =>
@@ -211,6 +262,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
             ]),
           );
         if ((await store.users.get(name)) === null) {
+          if (ifMatch !== null) throw notAt(`user ${name}`, ifMatch);
           const user = await store.users.createOrConflict(name, {
             name,
             applications: [],
@@ -221,7 +273,11 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         }
         const user = await store.users.update(
           name,
-          (u) => ({ ...u, resources: resources(u.resources) }),
+          async (u) => {
+            const next = { ...u, resources: resources(u.resources) };
+            await requireUserBudget(deps, next, null, budgetField('resources'));
+            return next;
+          },
           ifMatch,
         );
         return { status: 200, body: user };
@@ -232,6 +288,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       path: '/users/{user}',
       tag: 'users',
       summary: 'Delete a user (its applications are unlinked, not deleted)',
+      ifMatch: true,
       async handle({ params, ifMatch }) {
         const name = params.user as string;
         const user = await store.users.requireAt(name, ifMatch);
@@ -251,7 +308,18 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       async handle({ params }) {
         const name = params.user as string;
         const appName = params.app as string;
-        await store.users.require(name);
+        const owner = await store.users.require(name);
+        const app = await store.apps.require(appName);
+        if (app.user === null)
+          await requireUserBudget(
+            deps,
+            owner,
+            app,
+            (_r, text) =>
+              new ConflictError(`application ${appName} does not fit user ${name}'s budget: ${text}`, {
+                context: { field: 'app' },
+              }),
+          );
         await store.apps.update(appName, (a) => {
           if (a.user === name) return a;
           if (a.user !== null)

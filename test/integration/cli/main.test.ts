@@ -4,11 +4,12 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { main } from '../../../cli/main.ts';
 import { toEvent } from '../../../functions/api/local-server.ts';
 import { type ApiFixture, apiFixture } from '../functions/api/harness.ts';
 
@@ -226,5 +227,45 @@ describe('sc against the local API', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ name: 'CpuRescaleUp', generates: 'requests' });
     expect(invoked[0]).toBe('/2015-03-31/functions/serverless-containers-dev-api/invocations');
+  });
+});
+
+describe('the sc examples of docs/api.md, run as written on a fresh install', () => {
+  let f: ApiFixture;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    f = await apiFixture('dynalite');
+    const server = await f.serve(TOKEN);
+    env = { PATH: process.env.PATH ?? '', SC_API_URL: server.url, SC_API_TOKEN: TOKEN };
+  });
+  afterAll(async () => {
+    await f.close();
+  });
+
+  /** Each `sc …` command of the "## `sc`" example block, comments dropped, `&&` and `;` split. */
+  function examples(): string[][] {
+    const doc = readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8');
+    const block = /## `sc`[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    return block
+      .split('\n')
+      .map((line) => line.replace(/\s+#.*$/, ''))
+      .flatMap((line) => line.split(/&&|;/))
+      .map((cmd) => cmd.trim())
+      .filter((cmd) => cmd !== '')
+      .map((cmd) => cmd.split(/\s+/));
+  }
+
+  it('every example succeeds', async () => {
+    const commands = examples();
+    expect(commands.length).toBeGreaterThan(10);
+    for (const [sc, ...args] of commands) {
+      expect(sc).toBe('sc');
+      // --watch redraws until interrupted: once is enough here
+      const run = args.includes('--watch') ? [...args, '--iterations', '1'] : args;
+      // In-process (the binary's start-up is covered above): the same parsing and HTTP client.
+      const err: string[] = [];
+      const code = await main(run, { out: () => undefined, err: (t) => err.push(t), env });
+      expect({ command: args.join(' '), code, err }).toEqual({ command: args.join(' '), code: 0, err: [] });
+    }
   });
 });

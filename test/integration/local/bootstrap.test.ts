@@ -163,6 +163,44 @@ describe.each(DYNAMO_FLAVOURS)('bootstrap on %s', (flavour) => {
     expect(await everything()).toEqual(before);
   });
 
+  it("refuses a guardian config under which an active rule could never fire, naming the setting and the rule, writing nothing (the API's check)", async () => {
+    await bootstrap({ dynamo }, { tableName });
+    const before = await everything();
+    // 60 s / 10 s = 6 live events; MemRescaleDown needs 8
+    const configs = { guardian: { WINDOW_TIMELAPSE: 10 }, rebalancer: { ACTIVE: true } };
+    const err = await bootstrap({ dynamo }, { tableName, configs }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('guardian.WINDOW_TIMELAPSE');
+    expect((err as ValidationError).message).toContain('MemRescaleDown');
+    expect(await everything()).toEqual(before);
+    // once the operator has deactivated that rule, the same file is taken
+    const memDown = DEFAULT_RULES.find((r) => r.name === 'MemRescaleDown');
+    await catalog().putRule({ ...memDown, active: false });
+    const taken = await bootstrap({ dynamo }, { tableName, configs });
+    expect(taken.servicesWritten).toEqual(['guardian', 'rebalancer']);
+  });
+
+  it('refuses a rules file entry the Guardian would refuse (it can never fire), naming it, writing no item', async () => {
+    const slow = {
+      name: 'cpu_slow_down',
+      resource: 'cpu',
+      active: true,
+      generates: 'requests',
+      rule: { '>=': [{ var: 'events.scale.down' }, 20] }, // 20 events; 60 s / 5 s keeps 12
+      events_to_remove: 20,
+      rescale_type: 'down',
+      rescale_policy: 'fit_to_usage',
+      amount: 0,
+    };
+    const err = await bootstrap({ dynamo }, { tableName, rules: [DEFAULT_RULES[0], slow] }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('[1].rule');
+    expect((err as ValidationError).message).toContain('can never fire');
+    expect(await everything().catch(() => [])).toEqual([]);
+  });
+
   it('re-creates the order queues of hosts already registered', async () => {
     const sqs = createSqsClient({ endpoint: sqsEndpoint(), region: 'us-east-1' });
     try {

@@ -70,6 +70,21 @@ describe('sc (in-process, with a fake API client)', () => {
     ]);
   });
 
+  it('says where the planner left the resource, so a trimmed step shows', async () => {
+    const h = harness(() => ({
+      status: 200,
+      body: {
+        unchanged: false,
+        request: { accepted: 1, orders: 1, rejected: [] },
+        resource: { max: 350, min: 50, current: 350, guard: true, weight: 1 },
+      },
+    }));
+    expect(await main(['scale', 'c1', 'cpu', '+400'], h.io)).toBe(0);
+    expect(h.out.join('\n')).toBe(
+      'planner accepted 1, 1 order(s) sent; c1 cpu now current 350, min 50, max 350',
+    );
+  });
+
   it('exits 1 and names the field when the API refuses, 2 on a usage error (without calling the API)', async () => {
     const h = harness(() => ({
       status: 400,
@@ -82,6 +97,103 @@ describe('sc (in-process, with a fake API client)', () => {
     expect(await main(['container', 'set', 'c1', 'cpu', 'size=3'], h.io)).toBe(2);
     expect(await main(['nonsense'], h.io)).toBe(2);
     expect(h.calls.length).toBe(before);
+  });
+
+  it("changes an application's or a user's resources, guard and limits without replacing the rest", async () => {
+    const h = harness(() => ({ status: 200, body: { resource: { max: 900 }, limits: {} } }));
+    expect(await main(['app', 'set', 'web', 'cpu', 'max=900', 'weight=2'], h.io)).toBe(0);
+    expect(await main(['app', 'guard', 'web'], h.io)).toBe(0);
+    expect(await main(['app', 'unguard', 'web', 'mem'], h.io)).toBe(0);
+    expect(await main(['app', 'limits', 'web', 'cpu', '--boundary', '15'], h.io)).toBe(0);
+    expect(await main(['user', 'set', 'ana', 'cpu', 'max=2000'], h.io)).toBe(0);
+    expect(h.calls.map(({ method, path, body }) => ({ method, path, body }))).toEqual([
+      { method: 'PUT', path: '/apps/web/resources/cpu', body: { max: 900, weight: 2 } },
+      { method: 'PUT', path: '/apps/web/guard', body: { guard: true } },
+      { method: 'PUT', path: '/apps/web/guard', body: { guard: false, resources: ['mem'] } },
+      { method: 'PUT', path: '/apps/web/limits/cpu', body: { boundary: 15 } },
+      { method: 'PUT', path: '/users/ana/resources/cpu', body: { max: 2000 } },
+    ]);
+  });
+
+  it("prints the sanity sweep's recent findings under the status table, and lists them with sc findings", async () => {
+    const now = Date.now();
+    const findings = [
+      { structure: 'c1', at: now - 30_000, check: 'lagging', action: 'resent', text: 'c1 on h1: lagging' },
+    ];
+    const h = harness((_m, path) =>
+      path === '/findings'
+        ? { status: 200, body: findings }
+        : {
+            status: 200,
+            body: [
+              {
+                container: 'c1',
+                resource: 'cpu',
+                guard: true,
+                usage: 50,
+                current: 100,
+                applied: 100,
+                max: 200,
+              },
+            ],
+          },
+    );
+    expect(await main(['status'], h.io)).toBe(0);
+    const text = h.out.join('\n');
+    expect(text).toMatch(/^CONTAINER/);
+    expect(text).toMatch(
+      /FINDINGS \(last 10 min\)\n.*WHEN\s+STRUCTURE\s+CHECK\s+ACTION\s+TEXT\n30s ago\s+c1\s+lagging\s+resent\s+c1 on h1: lagging/,
+    );
+    h.out.length = 0;
+    expect(await main(['findings', '--host', 'h1', '--since', '3600'], h.io)).toBe(0);
+    expect(h.calls.at(-1)).toMatchObject({
+      method: 'GET',
+      path: '/findings',
+      query: { host: 'h1', since: '3600' },
+    });
+    expect(h.out.join('\n')).toContain('c1 on h1: lagging');
+  });
+
+  it('asks for --boundary or --type on container limits before calling the API', async () => {
+    const h = harness(() => ({ status: 200, body: { limits: {} } }));
+    expect(await main(['container', 'limits', 'c1', 'cpu'], h.io)).toBe(2);
+    expect(h.err.join('\n')).toContain('--boundary');
+    expect(h.calls).toEqual([]);
+  });
+
+  it('refuses rule JSON that is not an object with a name as a usage error, without calling the API', async () => {
+    const h = harness(() => ({ status: 201, body: {} }));
+    for (const text of ['{"generates":"events"}', 'null', '[1,2]', '"CpuRescaleUp"', '{"name":7}']) {
+      h.err.length = 0;
+      expect({ text, code: await main(['rule', 'add', text], h.io) }).toEqual({ text, code: 2 });
+      expect(h.err.join('\n')).toContain('name');
+    }
+    expect(h.calls).toEqual([]);
+  });
+
+  it("shows a host's agent as heard from by its reports when it has written no heartbeat yet", async () => {
+    const now = Date.now();
+    const h = harness(() => ({
+      status: 200,
+      body: {
+        name: 'h1',
+        version: 3,
+        cpuPlacement: 'pinned',
+        capacity: {
+          cpu: { max: 100, free: 50, cores: { '0': { free: 50, alloc: { c1: 50 } } } },
+          mem: { max: 1024, free: 512 },
+        },
+        containers: { c1: {} },
+        agent: null, // the agent skips heartbeats while its reports land
+        agentSeenAt: now - 5_000,
+      },
+    }));
+    expect(await main(['host', 'show', 'h1'], h.io)).toBe(0);
+    const agentLine = h.out
+      .join('\n')
+      .split('\n')
+      .find((l) => l.startsWith('agent'));
+    expect(agentLine).toMatch(/^agent\s+heard from [4-6]s ago$/);
   });
 
   it('exits 3 when the API fails with a 5xx', async () => {

@@ -3,6 +3,7 @@ import {
   defaultConfig,
   GuardianConfig,
   RebalancerConfig,
+  ScalerConfig,
 } from '../../../../core/contracts/service-config.ts';
 import { parseOrThrow, ValidationError } from '../../../../core/errors.ts';
 
@@ -62,5 +63,39 @@ describe('GuardianConfig: the amount shaping', () => {
     expect(() => parseOrThrow(GuardianConfig, { [field]: value }, 'config guardian')).toThrow(
       expect.objectContaining({ field }) as unknown as Error,
     );
+  });
+});
+
+describe('list settings', () => {
+  it.each([
+    ['guardian', 'GUARDABLE_RESOURCES', GuardianConfig, ['cpu', 'mem', 'cpu']],
+    ['rebalancer', 'RESOURCES_BALANCED', RebalancerConfig, ['cpu', 'cpu']],
+    ['rebalancer', 'STRUCTURES_BALANCED', RebalancerConfig, ['container', 'container']],
+  ] as const)('%s refuses %s naming a value twice', (service, field, schema, value) => {
+    expect(() => parseOrThrow(schema, { [field]: value }, `config ${service}`)).toThrow(
+      `invalid config ${service}.${field}: must not name a value twice`,
+    );
+    expect(parseOrThrow(schema, { [field]: [...new Set(value)] }, `config ${service}`)).toMatchObject({
+      [field]: [...new Set(value)],
+    });
+  });
+});
+
+describe('ScalerConfig.APP_SLICE', () => {
+  it('keeps the default slice of every resource a stored map does not name', () => {
+    expect(parseOrThrow(ScalerConfig, { APP_SLICE: { cpu: 10 } }, 'config scaler').APP_SLICE).toEqual({
+      cpu: 10,
+      mem: 32,
+      disk_read: 5,
+      disk_write: 5,
+      net: 5,
+    });
+    expect(defaultConfig('scaler').APP_SLICE).toEqual({
+      cpu: 5,
+      mem: 32,
+      disk_read: 5,
+      disk_write: 5,
+      net: 5,
+    });
   });
 });

@@ -30,8 +30,18 @@ const router = new Router(
       summary: 'put a thing',
       body: z.strictObject({ size: z.number().int().min(1), colour: z.string().optional() }),
       ok: 201,
+      ifMatch: true,
       async handle({ params, body, ifMatch }) {
         return { status: 201, body: { name: params.name, size: body.size, ifMatch } };
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/things/{name}/label',
+      tag: 't',
+      summary: 'drop a label (nothing versioned to match)',
+      async handle({ params }) {
+        return { status: 200, body: { deleted: params.name } };
       },
     }),
     route({
@@ -90,10 +100,16 @@ describe('Router', () => {
     expect(r.body.field).toBe('size');
   });
 
-  it('names a bad path parameter', async () => {
+  it('names a bad path parameter in the message and in field', async () => {
     const r = await call(event('GET', '/things/BOX'));
-    expect(r.status).toBe(400);
-    expect(r.body.message).toContain('invalid name');
+    expect(r).toEqual({
+      status: 400,
+      body: {
+        error: 'ValidationError',
+        message: 'invalid path.name: must be lowercase letters',
+        field: 'name',
+      },
+    });
   });
 
   it('answers 404 for unknown routes and 405 for a known path with another method', async () => {
@@ -122,6 +138,23 @@ describe('Router', () => {
       'If-Match',
     );
     expect((await call(event('GET', '/things/%E0%A4%A'))).status).toBe(400);
+  });
+
+  it('refuses If-Match on a route that has no version to match (400), instead of ignoring it', async () => {
+    const r = await call(event('DELETE', '/things/box/label', undefined, { 'If-Match': '3' }));
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('If-Match');
+    expect(r.body.message).toContain('DELETE /things/{name}/label');
+    expect((await call(event('DELETE', '/things/box/label'))).status).toBe(200);
+  });
+
+  it('documents If-Match only on the routes that honour it', () => {
+    const doc = openApiDocument(router.routes, PARAMS, { title: 't', version: '1' }) as {
+      paths: Record<string, Record<string, { parameters: { name: string }[] }>>;
+    };
+    const names = (path: string, method: string) => doc.paths[path]?.[method]?.parameters.map((p) => p.name);
+    expect(names('/things/{name}', 'put')).toEqual(['name', 'If-Match']);
+    expect(names('/things/{name}/label', 'delete')).toEqual(['name']);
   });
 
   it('generates an OpenAPI document whose request schemas are the validating schemas', () => {

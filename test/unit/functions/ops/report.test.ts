@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Sample, SeriesSource } from '../../../../functions/ops/ports.ts';
 import {
+  cli,
   formatTable,
   integrate,
   main,
@@ -77,6 +78,24 @@ describe('utilisation report', () => {
 });
 
 describe('report command line', () => {
+  it('exits 0 on --help and 1 on a usage error, printing each message once', async () => {
+    const printed: string[] = [];
+    const write = process.stdout.write;
+    const writeErr = process.stderr.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write; // commander's own output
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      expect(await cli(['--help'], (s) => printed.push(s))).toBe(0);
+      expect(await cli(['--from', 'yesterday', '--to', 'now'], (s) => printed.push(s))).toBe(1);
+      expect(printed).toEqual([]); // commander wrote those two
+      expect(await cli(['--from', 'now', '--to', 'now', '--url', ''], (s) => printed.push(s))).toBe(1);
+      expect(printed).toEqual(['report: --url (or SC_PROM_URL) is required']);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+    }
+  });
+
   it('parses ISO times, epoch ms and "now"', () => {
     expect(parseTime('2026-11-28T04:00:00Z')).toBe(Date.UTC(2026, 10, 28, 4));
     expect(parseTime('1795000000000')).toBe(1_795_000_000_000);

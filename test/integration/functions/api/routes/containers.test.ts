@@ -93,6 +93,9 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
       'limits.cpu.boundary',
     ],
     ['an unknown disk', { ...aContainer('h1'), disk: { name: 'hdd', path: '/x' } }, 'disk.name'],
+    // h1 has 4 cores = 400 shares and 8192 MiB: a max above that could never be reached
+    ['a cpu max above the host', aContainer('h1', { cpu: [401, 50, 100] }), 'resources.cpu.max'],
+    ['a mem max above the host', aContainer('h1', { mem: [8193, 256, 1024] }), 'resources.mem.max'],
     [
       'disk bandwidth without a disk',
       {
@@ -119,9 +122,18 @@ describe.each(DYNAMO_FLAVOURS)('container routes on %s', (flavour) => {
     expect(await f.snapshot()).toEqual(before);
   });
 
+  it('answers 409 (not 400) for a container caught between its locator and its host item', async () => {
+    await f.deps.store.claimLocator('halfway', 'h1'); // as a subscription does before admission
+    const r = await f.call('GET', '/containers/halfway');
+    expect(r.status).toBe(409);
+    expect(r.body.message).toContain('being subscribed or unsubscribed');
+    await f.deps.store.dropLocator('halfway');
+  });
+
   it('refuses a container the host has no room for with 409 naming the resource, changing nothing', async () => {
     const before = await f.snapshot();
-    const r = await f.call('PUT', '/containers/big', aContainer('h1', { mem: [9000, 0, 8000] }));
+    // c1 holds 1024 of h1's 8192 MiB: 7168 free, less than 8000
+    const r = await f.call('PUT', '/containers/big', aContainer('h1', { mem: [8192, 0, 8000] }));
     expect(r.status).toBe(409);
     expect(r.body.field).toBe('resources.mem.current');
     expect(await f.snapshot()).toEqual(before);

@@ -93,6 +93,22 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     const r = await f.call('PUT', '/hosts/bad%2Fname', aHost());
     expect(r.status).toBe(400);
     expect(r.body.message).toContain('host');
+    expect(r.body.field).toBe('host');
+  });
+
+  it('refuses a host whose order queue would be another host’s (SQS names have no "."), changing nothing', async () => {
+    const dotted = await f.call('PUT', '/hosts/rack1.node7', aHost());
+    expect(dotted.status).toBe(201);
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/hosts/rack1_node7', aHost());
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ field: 'host' });
+    expect(r.body.message).toContain('rack1.node7');
+    expect(await f.snapshot()).toEqual(before);
+    // the first host keeps its queue; deregistering it leaves no host behind without one
+    expect((await f.call('DELETE', '/hosts/rack1.node7')).status).toBe(200);
+    expect((await f.call('PUT', '/hosts/rack1_node7', aHost())).status).toBe(201);
+    expect((await f.call('DELETE', '/hosts/rack1_node7')).status).toBe(200);
   });
 
   it('answers 404 for an unknown host', async () => {
@@ -105,6 +121,16 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     const r = await f.call('PUT', '/hosts/h1', aHost({ cores: 4 }), { 'if-match': '0' });
     expect(r.status).toBe(409);
     expect(await f.snapshot()).toEqual(before);
+  });
+
+  it('answers 409 when If-Match names a version of a host that is not registered, creating nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/hosts/h9', aHost(), { 'if-match': '2' });
+    expect(r.status).toBe(409);
+    expect(await f.snapshot()).toEqual(before);
+    await expect(
+      f.sqs.send(new GetQueueUrlCommand({ QueueName: `${f.queuePrefix}h9.fifo` })),
+    ).rejects.toThrow();
   });
 
   it('changes the capacity of an empty host', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { recordActivity } from '../../../../../adapters/dynamodb/activity.ts';
 import { keys } from '../../../../../adapters/dynamodb/table.ts';
 import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
 import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';
@@ -79,6 +80,52 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     expect(await f.snapshot()).toEqual(before);
   });
 
+  it('says plainly that a config value is missing, and names a bad status host in field', async () => {
+    const missing = await f.call('PUT', '/services/guardian/config/DRY_RUN', {});
+    expect(missing.body.message).toMatch(/^invalid body\.value: is required/);
+    const badHost = await f.call('GET', '/status?host=..');
+    expect(badHost).toMatchObject({ status: 400, body: { field: 'host' } });
+  });
+
+  it("lists the sanity sweep's recent findings on hosts, their containers and rules, newest first", async () => {
+    const finding = (structure: string, agoS: number, check: string) =>
+      recordActivity(f.tt.table, {
+        structure,
+        at: T0 - agoS * 1000,
+        kind: 'finding',
+        text: `${check} on ${structure}`,
+        data: { check, action: 'reported' },
+      });
+    await finding('h1', 30, 'accounting');
+    await finding('c1', 10, 'lagging');
+    await finding('CpuRescaleUp', 20, 'rule');
+    await finding('c1', 3600, 'lagging'); // older than the 10-minute default
+    await recordActivity(f.tt.table, {
+      structure: 'c1',
+      at: T0 - 5000,
+      kind: 'decision',
+      text: 'not a finding',
+    });
+    const all = await f.call('GET', '/findings');
+    expect(all.status).toBe(200);
+    expect(all.body.map((x: { structure: string; check: string }) => `${x.structure}:${x.check}`)).toEqual([
+      'c1:lagging',
+      'CpuRescaleUp:rule',
+      'h1:accounting',
+    ]);
+    expect(all.body[0]).toEqual({
+      structure: 'c1',
+      at: T0 - 10_000,
+      check: 'lagging',
+      action: 'reported',
+      text: 'lagging on c1',
+    });
+    const oneHost = await f.call('GET', '/findings?host=h1&since=7200');
+    expect(oneHost.body.map((x: { structure: string }) => x.structure)).toEqual(['c1', 'h1', 'c1']);
+    expect((await f.call('GET', '/findings?since=0')).body.field).toBe('since');
+    expect((await f.call('GET', '/findings?host=nope')).status).toBe(404);
+  });
+
   it('shows heartbeats the services record', async () => {
     await f.tt.table.put({
       ...keys.service('sanity'),
@@ -103,12 +150,34 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     expect((await f.call('GET', '/containers/c1/resources/cpu')).body.max).toBe(350);
   });
 
+  it("answers with the container's resource as the planner left it, so a trimmed step shows", async () => {
+    // c1 cpu: current 200 of max 350; +400 is trimmed at max: 200 + 400 → 350
+    const r = await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: 400 });
+    expect(r.status).toBe(200);
+    expect(r.body.resource).toEqual({ max: 350, min: 50, current: 350, guard: true, weight: 1 });
+    expect(
+      (await f.call('POST', '/requests', { structure: 'c1', resource: 'cpu', amount: -150 })).body.resource,
+    ).toMatchObject({ current: 200 });
+  });
+
+  it("refuses an application's new max (the planner plans containers' max only) with 400 naming max", async () => {
+    expect((await f.call('PUT', '/apps/shop', { resources: { cpu: { max: 400 } } })).status).toBe(201);
+    const before = await f.snapshot();
+    const r = await f.call('POST', '/requests', { structure: 'shop', resource: 'cpu', max: 500 });
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('max');
+    expect(r.body.message).toContain('/apps/shop/resources/cpu');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it.each([
     ['an unknown structure', { structure: 'ghost', resource: 'cpu', amount: 10 }, 404, undefined],
     ['a zero step', { structure: 'c1', resource: 'cpu', amount: 0 }, 400, 'amount'],
     ['both a step and a max', { structure: 'c1', resource: 'cpu', amount: 5, max: 400 }, 400, 'amount'],
     ['an unknown resource', { structure: 'c1', resource: 'gpu', amount: 5 }, 400, 'resource'],
     ['a resource the container lacks', { structure: 'c1', resource: 'net', amount: 5 }, 404, undefined],
+    // c1 cpu min is 50: PUT …/resources/cpu refuses such a max as well
+    ['a max below min', { structure: 'c1', resource: 'cpu', max: 10 }, 400, 'max'],
   ])('refuses a manual request with %s, changing nothing', async (_what, body, status, field) => {
     const before = await f.snapshot();
     const r = await f.call('POST', '/requests', body);

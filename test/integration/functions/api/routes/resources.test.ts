@@ -60,6 +60,14 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
     expect((await f.call('GET', '/hosts/h1')).body.capacity.cpu.free).toBe(free - 50); // 150 − 100
   });
 
+  it('refuses If-Match with a new current (the planner re-plans against the host as it is), changing nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/containers/c1/resources/cpu', { current: 120 }, { 'If-Match': '1' });
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('If-Match');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it('guards and unguards the container and single resources', async () => {
     const off = await f.call('PUT', '/containers/c1/guard', { guard: false });
     expect(off.body.guard).toBe(false);
@@ -100,5 +108,23 @@ describe.each(DYNAMO_FLAVOURS)('resource, guard and limits routes on %s', (flavo
       max: 800,
     });
     expect((await f.call('PUT', '/users/nobody/resources/cpu', { max: 800 })).status).toBe(404);
+  });
+
+  it('answers 404 for limits of a resource the application does not have, as for a container, changing nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/apps/web/limits/disk_read', { boundary: 5 });
+    expect(r.status).toBe(404);
+    expect(r.body.message).toContain('no disk_read resource');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
+  it('refuses a new application or user resource without a max (it would start at max 0), changing nothing', async () => {
+    const before = await f.snapshot();
+    for (const path of ['/apps/web/resources/mem', '/users/ana/resources/mem']) {
+      const r = await f.call('PUT', path, { weight: 2 });
+      expect({ path, status: r.status, field: r.body.field }).toEqual({ path, status: 400, field: 'max' });
+      expect(r.body.message).toContain('no mem resource');
+    }
+    expect(await f.snapshot()).toEqual(before);
   });
 });

@@ -31,6 +31,14 @@ describe.each(DYNAMO_FLAVOURS)('rule routes on %s', (flavour) => {
     expect((await f.call('GET', '/rules/NoSuchRule')).status).toBe(404);
   });
 
+  it('refuses If-Match (rules carry no version) instead of ignoring it, changing nothing', async () => {
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/rules/CpuRescaleUp/amount', { value: 80 }, { 'If-Match': '1' });
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('If-Match');
+    expect(await f.snapshot()).toEqual(before);
+  });
+
   it('deactivates and activates a rule, idempotently', async () => {
     expect((await f.call('PUT', '/rules/CpuRescaleUp/deactivate')).body.active).toBe(false);
     const before = await f.snapshot();
