@@ -32,13 +32,17 @@ export interface LocalServerOptions {
   port?: number;
 }
 
-/** Refuses an empty token: no endpoint is open by default. */
+/**
+ * Refuses an empty token: no endpoint is open by default. Surrounding whitespace
+ * (a token read from a file) is not part of it: a client cannot send it.
+ */
 export function requireToken(token: string | undefined): string {
-  if (token === undefined || token.trim().length < 8)
+  const t = token?.trim();
+  if (t === undefined || t.length < 8)
     throw new Error(
       'SC_API_TOKEN must be set (at least 8 characters) to serve the API locally; it is never open',
     );
-  return token;
+  return t;
 }
 
 export function authorized(authorization: string | undefined, token: string): boolean {

@@ -25,6 +25,16 @@ describe('local API server', () => {
     await expect(startLocalApi({ api: f.api, token: undefined })).rejects.toThrow(/SC_API_TOKEN/);
   });
 
+  it('serves a token set with surrounding whitespace (e.g. read from a file) as the token itself', async () => {
+    const padded = await startLocalApi({ api: f.api, token: `  ${TOKEN}\n` });
+    try {
+      const res = await fetch(`${padded.url}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      await padded.stop();
+    }
+  });
+
   it('answers 401 without the bearer token or with a wrong one, and changes nothing', async () => {
     const before = await f.snapshot();
     for (const headers of [{}, { authorization: 'Bearer wrong-token-1234' }, { authorization: TOKEN }]) {
