@@ -232,6 +232,7 @@ export class HostAgent {
         agentVersion: AGENT_VERSION,
         cgroupVersion: this.discovery.version,
         containers,
+        periodS: this.d.config.heartbeatMs / 1000,
       });
       this.heartbeatContainers = [...containers].sort().join(',');
       return true;

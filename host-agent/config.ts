@@ -60,7 +60,7 @@ export const AgentEnv = PlatformEnv.extend({
   SC_AGENT_HEARTBEAT_S: int(1, 3600)
     .default(60)
     .describe(
-      'Longest time without a sign of life, s: a heartbeat (AGENT item) is written one period after the last heartbeat or landed report (reports count as signs of life for the sanity sweep), so a busy agent rarely writes one. Keep it under a third of the sanity sweep’s HEARTBEAT_TIMEOUT (each beat is a DynamoDB write: docs/cost.md).',
+      'Longest time without a sign of life, s: a heartbeat (AGENT item) is written one period after the last heartbeat or landed report (reports count as signs of life for the sanity sweep), so a busy agent rarely writes one. The heartbeat announces it: the sanity sweep calls the agent silent after max(HEARTBEAT_TIMEOUT, two periods). Keep it under a third of HEARTBEAT_TIMEOUT (each beat is a DynamoDB write: docs/cost.md).',
     ),
   SC_AGENT_MEM_WATCH_MS: int(0, 10_000)
     .default(100)

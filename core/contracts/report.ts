@@ -44,5 +44,10 @@ export const AgentHeartbeat = z.strictObject({
   agentVersion: z.string(),
   cgroupVersion: z.enum(['v1', 'v2']),
   containers: z.array(ContainerName),
+  /**
+   * The agent's heartbeat period (SC_AGENT_HEARTBEAT_S): the sanity sweep calls it silent only after
+   * max(HEARTBEAT_TIMEOUT, two periods), so a timeout set below the period cannot mark a live host.
+   */
+  periodS: z.number().positive().optional(),
 });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeat>;

@@ -190,7 +190,7 @@ export const SanityConfig = z.strictObject({
   HEARTBEAT_TIMEOUT: seconds(5, 3600)
     .default(180)
     .describe(
-      'An agent silent for longer than this, seconds (no heartbeat and no report: either proves it alive), marks its host degraded (three of the agent’s default 60 s heartbeat periods).',
+      'An agent silent for longer than this, seconds (no heartbeat and no report: either proves it alive), marks its host degraded (three of the agent’s default 60 s heartbeat periods). An agent that announces its period is given at least two of them.',
     ),
 });
 export type SanityConfig = z.infer<typeof SanityConfig>;

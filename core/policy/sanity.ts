@@ -27,23 +27,35 @@ export interface AgentLiveness {
  * so both prove it alive.
  */
 export function lastSignOfLife(
-  heartbeat: Pick<AgentHeartbeat, 'at'> | null,
+  heartbeat: Pick<AgentHeartbeat, 'at' | 'periodS'> | null,
   reports: Iterable<Pick<AgentReport, 'appliedAt'>>,
-): { at: number } | null {
+): SignOfLife | null {
   let at = heartbeat?.at ?? null;
   for (const r of reports) if (at === null || r.appliedAt > at) at = r.appliedAt;
-  return at === null ? null : { at };
+  if (at === null) return null;
+  return heartbeat?.periodS === undefined ? { at } : { at, periodS: heartbeat.periodS };
 }
 
-/** `heartbeat`: the agent's last sign of life (lastSignOfLife), null when it never wrote. */
+/** When an agent was last heard from, and the heartbeat period it announced (older agents: none). */
+export interface SignOfLife {
+  at: number;
+  periodS?: number;
+}
+
+/**
+ * `life`: the agent's last sign of life (lastSignOfLife), null when it never wrote. It is
+ * silent after max(timeoutS, two of its heartbeat periods): a HEARTBEAT_TIMEOUT set under the
+ * agents' period would otherwise mark every idle host degraded, and the planner would stop
+ * scaling its containers up.
+ */
 export function checkAgentLiveness(
   host: Pick<HostState, 'name' | 'degraded'>,
-  heartbeat: Pick<AgentHeartbeat, 'at'> | null,
+  life: SignOfLife | null,
   now: number,
   timeoutS: number,
 ): AgentLiveness | null {
-  const ageS = heartbeat === null ? null : Math.max(0, (now - heartbeat.at) / 1000);
-  const stale = ageS === null || ageS > timeoutS;
+  const ageS = life === null ? null : Math.max(0, (now - life.at) / 1000);
+  const stale = ageS === null || ageS > Math.max(timeoutS, 2 * (life?.periodS ?? 0));
   if (stale && !host.degraded) return { host: host.name, action: 'mark', ageS };
   if (!stale && host.degraded) return { host: host.name, action: 'clear', ageS };
   return null;

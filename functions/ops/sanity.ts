@@ -33,6 +33,7 @@ import {
   type Lagging,
   lastSignOfLife,
   type RuleCheck,
+  type SignOfLife,
 } from '../../core/policy/sanity.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ResendStep } from './resend.ts';
@@ -133,8 +134,8 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
   return { skipped: false, findings };
 }
 
-/** The newer of the agent's heartbeat and its newest report on this host. */
-function signOfLife(view: HostView): { at: number } | null {
+/** The newer of the agent's heartbeat and its newest report on this host, with the agent's period. */
+function signOfLife(view: HostView): SignOfLife | null {
   return lastSignOfLife(
     view.heartbeat,
     [...view.applied.values()].filter((r) => r.host === view.state.name),

@@ -162,7 +162,7 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     expect(report).toMatchObject({ via: 'reconcile', outcome: 'applied' });
     expect(quota()).toBe('100000'); // desired 100 shares × 100000 / 100
     const hb = await t.table.get(keys.agent(host));
-    expect(hb).toMatchObject({ host, cgroupVersion: 'v1', containers: ['c1'] });
+    expect(hb).toMatchObject({ host, cgroupVersion: 'v1', containers: ['c1'], periodS: 60 }); // the default period, announced
   });
 
   it('skips heartbeats while reports keep landing, and writes one a period after the last report', async () => {

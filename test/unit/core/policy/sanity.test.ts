@@ -78,6 +78,24 @@ describe('agent liveness', () => {
     );
     expect(checkAgentLiveness({ name: 'h1', degraded: true }, { at: 0 }, 100_000, 60)).toBeNull();
   });
+
+  it('gives an agent that announced its heartbeat period at least two periods, whatever the timeout', () => {
+    const host = { name: 'h1', degraded: false };
+    // HEARTBEAT_TIMEOUT 30 s under a 60 s period: silent only after 2 × 60 = 120 s
+    const beat = lastSignOfLife({ at: 0, periodS: 60 }, []);
+    expect(beat).toEqual({ at: 0, periodS: 60 });
+    expect(checkAgentLiveness(host, beat, 90_000, 30)).toBeNull();
+    expect(checkAgentLiveness(host, beat, 120_000, 30)).toBeNull();
+    expect(checkAgentLiveness(host, beat, 121_000, 30)).toEqual({ host: 'h1', action: 'mark', ageS: 121 });
+    // a timeout above two periods still rules; a report newer than the heartbeat keeps the period
+    expect(checkAgentLiveness(host, beat, 150_000, 180)).toBeNull();
+    expect(lastSignOfLife({ at: 0, periodS: 60 }, [{ appliedAt: 5_000 }])).toEqual({
+      at: 5_000,
+      periodS: 60,
+    });
+    // an agent that announced none: the timeout alone (31 s > 30 s)
+    expect(checkAgentLiveness(host, { at: 0 }, 31_000, 30)?.action).toBe('mark');
+  });
 });
 
 describe('last sign of life', () => {
