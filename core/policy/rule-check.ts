@@ -43,6 +43,42 @@ export const KNOWN_OPERATORS: ReadonlySet<string> = new Set([
   '%',
 ]);
 
+/**
+ * How many arguments each operator takes, [least, most] (`var` is checked on its own). JSON-Logic
+ * itself never refuses a wrong count: `{">": [x]}` compares x with undefined and is always false,
+ * so such a rule would be stored and never fire.
+ */
+const ARITY: Readonly<Record<string, readonly [number, number]>> = {
+  if: [2, Number.POSITIVE_INFINITY],
+  '?:': [3, 3],
+  '==': [2, 2],
+  '===': [2, 2],
+  '!=': [2, 2],
+  '!==': [2, 2],
+  '!': [1, 1],
+  '!!': [1, 1],
+  or: [1, Number.POSITIVE_INFINITY],
+  and: [1, Number.POSITIVE_INFINITY],
+  '>': [2, 2],
+  '>=': [2, 2],
+  '<': [2, 3],
+  '<=': [2, 3],
+  max: [1, Number.POSITIVE_INFINITY],
+  min: [1, Number.POSITIVE_INFINITY],
+  '+': [1, Number.POSITIVE_INFINITY],
+  '-': [1, 2],
+  '*': [1, Number.POSITIVE_INFINITY],
+  '/': [2, 2],
+  '%': [2, 2],
+};
+
+function arityText([least, most]: readonly [number, number]): string {
+  if (least === most) return `${least} argument${least === 1 ? '' : 's'}`;
+  return most === Number.POSITIVE_INFINITY
+    ? `at least ${least} argument${least === 1 ? '' : 's'}`
+    : `${least} to ${most} arguments`;
+}
+
 export const STRUCTURE_FIELDS = ['max', 'min', 'current', 'usage'] as const;
 export const LIMIT_FIELDS = ['upper', 'lower', 'boundary'] as const;
 export const EVENT_COUNT_VARIABLES = ['events.scale.up', 'events.scale.down'] as const;
@@ -110,6 +146,11 @@ function checkExpr(
       return fail(`${field}.var`, 'takes a name and at most a default');
     return null;
   }
+  const arity = ARITY[op];
+  // a single non-array argument is one argument ({"!": x} is {"!": [x]})
+  const count = Array.isArray(arg) ? arg.length : 1;
+  if (arity !== undefined && (count < arity[0] || count > arity[1]))
+    return fail(`${field}.${op}`, `takes ${arityText(arity)}, found ${count}`);
   return checkExpr(arg, `${field}.${op}`, allowed, vars, constants);
 }
 

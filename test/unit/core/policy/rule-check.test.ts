@@ -37,6 +37,25 @@ describe('checkRule', () => {
     expectRefused({ ...cpuUp, rule: { '>=': [1, 2], '<': [1, 2] } }, 'rule', /exactly one operator/);
   });
 
+  it('refuses an operator given the wrong number of arguments, naming its path (JSON-Logic would evaluate it to false for ever)', () => {
+    const usage = { var: 'cpu.structure.cpu.usage' };
+    expectRefused({ ...cpuEvent, rule: { '>': [usage] } }, 'rule.>', /takes 2 arguments, found 1/);
+    expectRefused(
+      { ...cpuEvent, rule: { and: [{ '<': [1, usage, 2, 3] }] } },
+      'rule.and[0].<',
+      /takes 2 to 3 arguments, found 4/,
+    );
+    expectRefused({ ...cpuEvent, rule: { '?:': [usage, 1] } }, 'rule.?:', /takes 3 arguments/);
+    expectRefused({ ...cpuEvent, rule: { and: [] } }, 'rule.and', /at least 1 argument, found 0/);
+    // the forms JSON-Logic accepts: a between, a unary without its array, a variadic sum
+    for (const rule of [
+      { '<': [0, usage, 50] },
+      { '!': { '<': [usage, 10] } },
+      { '>': [{ '+': [usage, 1, 2] }, 100] },
+    ])
+      expect(checkRule({ ...cpuEvent, rule }, config)).toMatchObject({ ok: true });
+  });
+
   it('refuses unknown variables for each rule kind', () => {
     expectRefused(
       { ...cpuUp, rule: { '>=': [{ var: 'cpu.structure.cpu.usage' }, 2] } },
