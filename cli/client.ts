@@ -17,9 +17,12 @@ export interface ApiClient {
 export class CliError extends Error {
   override name = 'CliError';
   readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
+  /** The API's answer when it refused or failed (its status and error body), for `--json`. */
+  readonly answer: { status: number; body: unknown } | null;
+  constructor(message: string, exitCode: number, answer: { status: number; body: unknown } | null = null) {
     super(message);
     this.exitCode = exitCode;
+    this.answer = answer;
   }
 }
 

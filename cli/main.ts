@@ -128,6 +128,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     throw new CliError(
       `${message}${b.field ? ` (field: ${b.field})` : ''} [HTTP ${answer.status}]`,
       answer.status >= 500 ? EXIT.unavailable : EXIT.refused,
+      answer,
     );
   }
   const seg = encodeURIComponent;
@@ -136,7 +137,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description(
       'Operate serverless-containers: hosts, containers, applications, users, rules, config, scaling',
     )
-    .option('--json', 'print the API answer as JSON (for scripts)')
+    .option('--json', 'print the API answer as JSON, and errors as one JSON line on stderr (for scripts)')
     .option('--url <url>', 'API base URL (default: $SC_API_URL)')
     .option(
       '--token <token>',
@@ -949,6 +950,20 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
   return program;
 }
 
+/**
+ * An error as one JSON line on stderr, for scripts (`--json`): the exit code, the message, and the
+ * API's status and error body (error, message, field) when it answered.
+ */
+function jsonError(err: CliError): string {
+  const body = err.answer?.body;
+  return JSON.stringify({
+    exitCode: err.exitCode,
+    message: err.message,
+    ...(err.answer === null ? {} : { status: err.answer.status }),
+    ...(body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}),
+  });
+}
+
 /** Runs `sc` with these arguments; returns the exit code (never exits the process). */
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   let code: number = EXIT.ok;
@@ -969,11 +984,16 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         ? EXIT.ok
         : EXIT.usage;
     }
+    const json = program.opts<{ json?: boolean }>().json === true;
     if (err instanceof CliError) {
-      io.err(`sc: ${err.message}`);
+      io.err(json ? jsonError(err) : `sc: ${err.message}`);
       return err.exitCode;
     }
-    io.err(`sc: unexpected error: ${(err as Error).stack ?? String(err)}`);
+    io.err(
+      json
+        ? JSON.stringify({ exitCode: EXIT.unavailable, message: `unexpected error: ${String(err)}` })
+        : `sc: unexpected error: ${(err as Error).stack ?? String(err)}`,
+    );
     return EXIT.unavailable;
   }
 }

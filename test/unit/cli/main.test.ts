@@ -206,6 +206,28 @@ describe('sc (in-process, with a fake API client)', () => {
     expect(await main(['--json', 'user', 'ls'], h.io)).toBe(0);
     expect(JSON.parse(h.out.join(''))).toEqual([{ name: 'h1' }]);
   });
+
+  it('prints errors as one JSON line on stderr with --json (API refusals and usage mistakes found by sc)', async () => {
+    const refused = harness(() => ({
+      status: 400,
+      body: { error: 'ValidationError', message: 'must be ≤ max', field: 'resources.cpu.min' },
+    }));
+    expect(await main(['--json', 'host', 'ls'], refused.io)).toBe(1);
+    expect(refused.out).toEqual([]);
+    expect(JSON.parse(refused.err.join(''))).toEqual({
+      exitCode: 1,
+      status: 400,
+      error: 'ValidationError',
+      message: 'must be ≤ max',
+      field: 'resources.cpu.min',
+    });
+    const usage = harness(() => ({ status: 200, body: {} }));
+    expect(await main(['--json', 'container', 'limits', 'c1', 'cpu'], usage.io)).toBe(2);
+    expect(JSON.parse(usage.err.join(''))).toEqual({
+      exitCode: 2,
+      message: 'give --boundary <percent> or --type <type>',
+    });
+  });
 });
 
 describe('configValue', () => {
