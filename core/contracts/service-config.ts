@@ -125,11 +125,13 @@ export const RebalancerConfig = z.strictObject({
     ),
   RESOURCES_BALANCED: z
     .array(Resource)
+    .min(1, { message: 'names nothing to balance (set ACTIVE false to stop the ReBalancer)' })
     .refine(isDistinct, distinct)
     .default(['cpu'])
     .describe('Resources the ReBalancer moves between peers.'),
   STRUCTURES_BALANCED: z
     .array(z.enum(['container', 'application']))
+    .min(1, { message: 'names nothing to balance (set ACTIVE false to stop the ReBalancer)' })
     .refine(isDistinct, distinct)
     .default(['container'])
     .describe('Structure kinds the ReBalancer balances.'),

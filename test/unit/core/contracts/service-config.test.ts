@@ -79,6 +79,15 @@ describe('list settings', () => {
       [field]: [...new Set(value)],
     });
   });
+
+  it.each(['RESOURCES_BALANCED', 'STRUCTURES_BALANCED'] as const)(
+    'rebalancer refuses an empty %s (it would balance nothing, silently)',
+    (field) => {
+      expect(() => parseOrThrow(RebalancerConfig, { [field]: [] }, 'config rebalancer')).toThrow(
+        `invalid config rebalancer.${field}: names nothing to balance (set ACTIVE false to stop the ReBalancer)`,
+      );
+    },
+  );
 });
 
 describe('ScalerConfig.APP_SLICE', () => {
