@@ -160,6 +160,17 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
       done(EXIT.ok);
     };
 
+  /** `<kind> set <name> <resource> <field=value...>` of applications and users: PUT the fields, print the resource. */
+  const setResource = (root: '/apps' | '/users') =>
+    action(async (name: string, resource: string, pairs: string[]) => {
+      const out = (await call(
+        'PUT',
+        `${root}/${seg(name)}/resources/${seg(resource)}`,
+        fieldValues(pairs),
+      )) as Obj;
+      print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
+    });
+
   // ---- hosts ----
   const host = program.command('host').description('Register, list, show and deregister hosts');
   host
@@ -505,16 +516,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
   app
     .command('set <name> <resource> <field=value...>')
     .description("Set max, min, weight or guard of an application's resource (the others are kept)")
-    .action(
-      action(async (name: string, resource: string, pairs: string[]) => {
-        const out = (await call(
-          'PUT',
-          `/apps/${seg(name)}/resources/${seg(resource)}`,
-          fieldValues(pairs),
-        )) as Obj;
-        print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
-      }),
-    );
+    .action(setResource('/apps'));
   for (const [verb, guard] of [
     ['guard', true],
     ['unguard', false],
@@ -626,16 +628,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
   user
     .command('set <name> <resource> <field=value...>')
     .description("Set a user's max or min of a resource (its applications' max must fit under its max)")
-    .action(
-      action(async (name: string, resource: string, pairs: string[]) => {
-        const out = (await call(
-          'PUT',
-          `/users/${seg(name)}/resources/${seg(resource)}`,
-          fieldValues(pairs),
-        )) as Obj;
-        print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
-      }),
-    );
+    .action(setResource('/users'));
   user
     .command('ls')
     .description('List users')
