@@ -171,6 +171,20 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
       print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
     });
 
+  /** `<kind> guard|unguard <name> [resources...]` of containers and applications. */
+  const setGuard = (root: '/containers' | '/apps', guard: boolean) =>
+    action(async (name: string, resources: string[]) => {
+      const out = await call('PUT', `${root}/${seg(name)}/guard`, {
+        guard,
+        ...(resources.length > 0 ? { resources } : {}),
+      });
+      print(
+        out,
+        () =>
+          `${name}${resources.length ? ` ${resources.join(',')}` : ''} ${guard ? 'guarded' : 'unguarded'}`,
+      );
+    });
+
   // ---- hosts ----
   const host = program.command('host').description('Register, list, show and deregister hosts');
   host
@@ -459,19 +473,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
       .description(
         `${verb === 'guard' ? 'Let' : 'Stop'} the Guardian ${verb === 'guard' ? 'scale' : 'scaling'} a container (or only some resources)`,
       )
-      .action(
-        action(async (name: string, resources: string[]) => {
-          const out = await call('PUT', `/containers/${seg(name)}/guard`, {
-            guard,
-            ...(resources.length > 0 ? { resources } : {}),
-          });
-          print(
-            out,
-            () =>
-              `${name}${resources.length ? ` ${resources.join(',')}` : ''} ${guard ? 'guarded' : 'unguarded'}`,
-          );
-        }),
-      );
+      .action(setGuard('/containers', guard));
   ct.command('limits <name> <resource>')
     .description("Set a resource's boundary (0-100) and/or boundary type")
     .option('--boundary <percent>', 'boundary, percent', int('--boundary'))
@@ -526,19 +528,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
       .description(
         `${verb === 'guard' ? 'Let' : 'Stop'} the Guardian ${verb === 'guard' ? 'scale' : 'scaling'} an application as a whole (or only some resources)`,
       )
-      .action(
-        action(async (name: string, resources: string[]) => {
-          const out = await call('PUT', `/apps/${seg(name)}/guard`, {
-            guard,
-            ...(resources.length > 0 ? { resources } : {}),
-          });
-          print(
-            out,
-            () =>
-              `${name}${resources.length ? ` ${resources.join(',')}` : ''} ${guard ? 'guarded' : 'unguarded'}`,
-          );
-        }),
-      );
+      .action(setGuard('/apps', guard));
   app
     .command('limits <name> <resource>')
     .description("Set an application resource's boundary (0-100) and/or boundary type")
