@@ -185,6 +185,18 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
       );
     });
 
+  /** `<kind> limits <name> <resource> --boundary/--type` of containers and applications. */
+  const setLimits = (root: '/containers' | '/apps') =>
+    action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
+      if (o.boundary === undefined && o.type === undefined)
+        throw usage('give --boundary <percent> or --type <type>');
+      const out = await call('PUT', `${root}/${seg(name)}/limits/${seg(resource)}`, {
+        ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
+        ...(o.type === undefined ? {} : { boundary_type: o.type }),
+      });
+      print(out, (b: Obj) => `${name} ${resource} limits: ${JSON.stringify(b.limits)}`);
+    });
+
   // ---- hosts ----
   const host = program.command('host').description('Register, list, show and deregister hosts');
   host
@@ -480,18 +492,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .addOption(
       new Option('--type <type>', 'boundary type').choices(['percentage_of_max', 'percentage_of_current']),
     )
-    .action(
-      action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
-        if (o.boundary === undefined && o.type === undefined)
-          throw usage('give --boundary <percent> or --type <type>');
-        const body = {
-          ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
-          ...(o.type === undefined ? {} : { boundary_type: o.type }),
-        };
-        const out = await call('PUT', `/containers/${seg(name)}/limits/${seg(resource)}`, body);
-        print(out, (b: Obj) => `${name} ${resource} limits: ${JSON.stringify(b.limits)}`);
-      }),
-    );
+    .action(setLimits('/containers'));
 
   // ---- applications ----
   const app = program
@@ -536,17 +537,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .addOption(
       new Option('--type <type>', 'boundary type').choices(['percentage_of_max', 'percentage_of_current']),
     )
-    .action(
-      action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
-        if (o.boundary === undefined && o.type === undefined)
-          throw usage('give --boundary <percent> or --type <type>');
-        const out = await call('PUT', `/apps/${seg(name)}/limits/${seg(resource)}`, {
-          ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
-          ...(o.type === undefined ? {} : { boundary_type: o.type }),
-        });
-        print(out, (b: Obj) => `${name} ${resource} limits: ${JSON.stringify(b.limits)}`);
-      }),
-    );
+    .action(setLimits('/apps'));
   app
     .command('ls')
     .description('List applications')
