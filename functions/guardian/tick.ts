@@ -5,7 +5,8 @@
  *
  * Lean between ticks of one leased invocation (the lease makes it the only
  * Guardian): each structure's guard state (limits, live events, last decision)
- * is kept in `memory.cache`. The first tick (and every `fullReadEveryTicks`)
+ * is kept in `memory.cache`, with the usage of its last window (memory only: the
+ * next tick's previous window, which tells a load's onset from a level). The first tick (and every `fullReadEveryTicks`)
  * lists the hosts and reads whole host partitions, strongly consistent; the
  * others read only the hosts' STATE items (BatchGetItem, eventually consistent:
  * the planner re-reads and commits conditionally, so deciding on a host state
