@@ -47,7 +47,7 @@ export const GuardianConfig = z.strictObject({
     .boolean()
     .default(true)
     .describe(
-      "Up rules with the 'amount' policy, when usage is visible below the allocation (more than half a margin under current): request the fit_to_usage amount (usage mid-band) instead of the rule's amount, so the step does not put usage under the new lower and bring a scale-down back.",
+      "Up rules with the 'amount' policy, when usage is visible below the allocation (more than half a margin under current) and was above lower in the previous window too (a level): request the fit_to_usage amount (usage mid-band) instead of the rule's amount, so the step does not put usage under the new lower and bring a scale-down back. Usage that rose from under lower (an onset: a load started mid-window) steps as at its allocation (SCALE_UP_GROWTH), never less than the fit.",
     ),
   SCALE_UP_GROWTH: z
     .number()

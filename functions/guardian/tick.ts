@@ -5,7 +5,8 @@
  *
  * Lean between ticks of one leased invocation (the lease makes it the only
  * Guardian): each structure's guard state (limits, live events, last decision)
- * is kept in `memory.cache`. The first tick (and every `fullReadEveryTicks`)
+ * is kept in `memory.cache`, with the usage of its last window (memory only: the
+ * next tick's previous window, which tells a load's onset from a level). The first tick (and every `fullReadEveryTicks`)
  * lists the hosts and reads whole host partitions, strongly consistent; the
  * others read only the hosts' STATE items (BatchGetItem, eventually consistent:
  * the planner re-reads and commits conditionally, so deciding on a host state
@@ -87,6 +88,12 @@ export interface CachedGuard {
   stored: number | null;
   /** Decided state differs from the stored one (events, last decision): written at the checkpoint. */
   dirty: boolean;
+  /**
+   * The usage this invocation decided on at its last tick (`at`) for this structure: the next tick's
+   * previous window (decide's previousUsage: an onset or a level). Memory only, never stored (it
+   * changes every tick; storing it would make every tick a GUARD write).
+   */
+  lastUsage?: { at: number; usage: Partial<Record<Resource, number | null>> };
 }
 
 /** Lean state of one leased invocation. */
@@ -452,14 +459,19 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
         u[res] = sum;
       }
     }
+    // The previous window only if it is the one just before (a tick skipped or run late: unknown).
+    const last = target.entry.lastUsage;
+    const adjacent = last !== undefined && last.at < now && now - last.at <= 1.5 * windowS * 1000;
     const out = decide({
       structure: target.view,
       previous: target.entry.state,
       usage: u,
+      previousUsage: adjacent ? last.usage : null,
       rules,
       config,
       now,
     });
+    target.entry.lastUsage = { at: now, usage: u };
     report.decisions += 1;
     for (const s of out.skips) report.skips[s.why] += 1;
     report.events += out.newEvents.length;

@@ -9,6 +9,12 @@ export interface AmountInputs {
   upper: number;
   lower: number;
   margin: number;
+  /**
+   * The previous window's usage of the same resource (the tick before); null or
+   * absent when unknown (first tick, memory lost, no data then). Only the up
+   * shaping looks at it (see riseOf).
+   */
+  previous?: number | null;
 }
 
 /**
@@ -33,8 +39,11 @@ export interface AmountResult {
   /** Before trimming (for the reasons). */
   raw: number;
   trimmed: 'none' | 'to_min' | 'to_max' | 'wrong_direction' | 'too_small';
-  /** How an up rule's amount was shaped: grown (usage at its allocation), fit (usage visible), or not. */
-  shaped: 'none' | 'grown' | 'fit';
+  /**
+   * How an up rule's amount was shaped: grown (usage at its allocation), fit (usage visible, a level),
+   * onset (usage visible, risen from under lower: stepped as at its allocation), or not.
+   */
+  shaped: 'none' | 'grown' | 'fit' | 'onset';
 }
 
 /**
@@ -91,19 +100,45 @@ export function atAllocation(x: Pick<AmountInputs, 'usage' | 'current' | 'margin
 }
 
 /**
+ * How usage came above upper, from the previous window's usage:
+ * - 'level': it was already above lower (inside or above the stable band):
+ *   noise around a level, and this window's mean is the demand;
+ * - 'onset': it was at or under lower: a rise from below. A load that starts
+ *   in the middle of a window shows only part of itself in that window's mean
+ *   (a one-core job started half-way through shows half a core), so the mean
+ *   understates the demand;
+ * - 'unknown': no previous window (first tick of a Guardian, memory lost, no data).
+ */
+export function riseOf(x: Pick<AmountInputs, 'previous' | 'lower'>): 'level' | 'onset' | 'unknown' {
+  const p = x.previous;
+  if (p === null || p === undefined || !Number.isFinite(p) || p < 0) return 'unknown';
+  return p > x.lower ? 'level' : 'onset';
+}
+
+/** The step from an allocation whose demand is unseen: max(rule.amount, ceil(current × growth)). */
+function growthStep(rule: Pick<RequestRule, 'amount'>, x: AmountInputs, shaping: AmountShaping): number {
+  return Math.max(rule.amount, Math.ceil(x.current * shaping.growth));
+}
+
+/**
  * The step of an up rule with the `amount` policy, shaped by what the window
  * shows:
  * - usage at its allocation (atAllocation): max(rule.amount, ceil(current × growth)) ('grown' when larger) —
  *   never less than the rule's amount, more for a large allocation (a job that
  *   needs 350 shares from 105 gets there in 2 orders at growth 1, not 4 of +75);
  * - usage visible below it (above upper, under current − margin/2), with `fit`:
- *   the fit_to_usage amount ('fit'), which puts usage in the middle of the new stable
- *   band (upper and lower half a margin away). A fixed step larger than the
- *   margin would put usage under the new lower and so bring a scale-down 6
- *   windows later: one noisy window above upper cost two orders. Here usage
- *   is above upper = current − margin, so the fit is > margin/2 ≥ 1: still up.
+ *   - a level or unknown (riseOf): the fit_to_usage amount ('fit'), which puts usage in the middle of the
+ *     new stable band (upper and lower half a margin away). A fixed step larger than the
+ *     margin would put usage under the new lower and so bring a scale-down 6
+ *     windows later: one noisy window above upper cost two orders. Here usage
+ *     is above upper = current − margin, so the fit is > margin/2 ≥ 1: still up;
+ *   - an onset (previous window at or under lower): the step as at its allocation
+ *     ('onset'), never less than the fit. The mean is only the part of the window the load ran:
+ *     fitting it left the load throttled (at its new allocation) and a second
+ *     order one window later; the step gets there in one.
  * Otherwise (usage not above upper: a rule counting older events) the rule's
- * amount. Other policies are not shaped.
+ * amount. Other policies are not shaped. Knowing the previous window never
+ * makes a step smaller than not knowing it (memory: never closer to an OOM).
  */
 export function upAmount(
   rule: Pick<RequestRule, 'rescale_policy' | 'amount'>,
@@ -112,11 +147,15 @@ export function upAmount(
 ): { raw: number; shaped: AmountResult['shaped'] } {
   if (rule.rescale_policy !== 'amount') return { raw: rawAmount(rule, x), shaped: 'none' };
   if (atAllocation(x)) {
-    const grown = Math.ceil(x.current * shaping.growth);
+    const grown = growthStep(rule, x, shaping);
     return grown > rule.amount ? { raw: grown, shaped: 'grown' } : { raw: rule.amount, shaped: 'none' };
   }
-  if (shaping.fit && x.usage > x.upper)
-    return { raw: rawAmount({ rescale_policy: 'fit_to_usage', amount: 0 }, x), shaped: 'fit' };
+  if (shaping.fit && x.usage > x.upper) {
+    const fit = rawAmount({ rescale_policy: 'fit_to_usage', amount: 0 }, x);
+    if (riseOf(x) !== 'onset') return { raw: fit, shaped: 'fit' };
+    const step = growthStep(rule, x, shaping);
+    return step > fit ? { raw: step, shaped: 'onset' } : { raw: fit, shaped: 'fit' };
+  }
   return { raw: rule.amount, shaped: 'none' };
 }
 

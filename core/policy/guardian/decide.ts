@@ -72,6 +72,12 @@ export interface DecideInput {
   previous: GuardState | null;
   /** Usage over the window per resource; null or missing = no data. */
   usage: Partial<Record<Resource, number | null>>;
+  /**
+   * Usage over the previous window (the tick before) per resource, as the caller
+   * remembers it; null or missing = unknown. It tells a level from an onset in
+   * the up shaping (amounts.ts riseOf); unknown keeps the shaping of a level.
+   */
+  previousUsage?: Partial<Record<Resource, number | null>> | null;
   rules: CompiledRules;
   config: Pick<
     GuardianConfig,
@@ -101,7 +107,7 @@ export interface DecideOutput {
 }
 
 /** Kept short: the reason goes into every request's activity record. */
-const SHAPED_TEXT = { grown: 'grown', fit: 'fit' } as const;
+const SHAPED_TEXT = { grown: 'grown', fit: 'fit', onset: 'onset' } as const;
 
 const RANK = { request: 3, event: 2, skip: 1, stable: 0 } as const;
 
@@ -143,6 +149,7 @@ function downWorthAnOrder(
 
 export function decide(input: DecideInput): DecideOutput {
   const { structure, previous, usage, rules, config, now } = input;
+  const previousUsage = input.previousUsage ?? {};
   const dryRun = config.DRY_RUN || (previous?.dryRun ?? false);
   let limits: Partial<Record<Resource, ResourceLimits>> = previous?.limits ?? {};
   let limitsChanged = previous === null;
@@ -233,12 +240,14 @@ export function decide(input: DecideInput): DecideOutput {
   const requests: ScaleRequest[] = [];
   for (const [res, view] of views) {
     const margin = view.margin;
+    const p = previousUsage[res];
+    const prevUsage = typeof p === 'number' && Number.isFinite(p) && p >= 0 ? p : null;
     let decided: Decision | null = null;
     let requested = false;
     for (const { rule, test } of rules.requests.get(res) ?? []) {
       const counts = countEvents(events, res);
       if (!truthy(test(counts))) continue;
-      const result = computeAmount(rule, view, shaping);
+      const result = computeAmount(rule, { ...view, previous: prevUsage }, shaping);
       events = consumeEvents(events, res, rule.rescale_type, rule.events_to_remove);
       const reason: Reason = {
         source: rule.name,
@@ -260,6 +269,7 @@ export function decide(input: DecideInput): DecideOutput {
           raw: result.raw,
           amount: result.amount,
           trimmed: result.trimmed,
+          ...(prevUsage === null ? {} : { previous: prevUsage }),
         },
       };
       const reasons = [reason, ...(eventReasons.get(res) ?? [])];

@@ -163,6 +163,46 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(3); // checkpointed after the 3rd
   });
 
+  it('tells an onset from the previous window only when this process ran the chain’s previous tick', async () => {
+    // cpu current 300 (upper 260, lower 220): 210 is quiet (a cut to it would free 30 < the margin 40),
+    // 270 is above upper and visible: an onset after 210 → max(75, 300), to max 400: +100; else the fit +30
+    await putRules(t.table, DEFAULT_RULES);
+    const host = uniqueName('h');
+    await putHost(t.table, aHost(host, [aContainer(uniqueName('c'), host)]));
+    const usage = { cpu: 210 };
+    const metrics = { usage: (q: Parameters<typeof lowCpu.usage>[0]) => sameUsage({ ...usage }).usage(q) };
+    const clock = manualClock(T0);
+    const s = recordingScheduler();
+    const states = new Map([
+      ['p1', newChainState()],
+      ['p2', newChainState()],
+    ]);
+    const amounts = [];
+    for (const [k, [proc, cpu]] of (
+      [
+        ['p1', 210],
+        ['p1', 270], // resumed: the previous window (210 ≤ lower) is known → the onset's +100
+        ['p1', 210],
+        ['p2', 270], // another process takes the chain: memory read afresh, previous unknown → the fit
+      ] as const
+    ).entries()) {
+      usage.cpu = cpu;
+      clock.set(T0 + k * 10_000);
+      const state = states.get(proc) ?? newChainState();
+      const r = await runChainedTick({ ...deps(clock, s, proc), metrics }, state, {
+        chain: 'c1',
+        at: T0 + k * 10_000,
+      });
+      amounts.push(r.ran ? [r.resumed, r.report?.requests.map((q) => q.amount)] : null);
+    }
+    expect(amounts).toEqual([
+      [false, []],
+      [true, [100]],
+      [true, []],
+      [false, [30]],
+    ]);
+  });
+
   it('rounds the whole-second delay down when the tick may sleep the remainder, up otherwise', () => {
     // a 1 s window whose tick ended 516 ms in: 484 ms to the next boundary
     expect(nextTick(T0, T0 + 516, 1000)).toEqual({ at: T0 + 1000, delayS: 1 }); // never wait: 0.484 → 1 (late)

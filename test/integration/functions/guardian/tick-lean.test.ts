@@ -12,6 +12,7 @@ import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import type { Resource } from '../../../../core/contracts/units.ts';
+import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
@@ -209,5 +210,41 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
     expect(r.structures).toBe(3);
     expect(r.ddbReads).toBe(4); // config, rules, host STATE batch, the newcomer's GUARD batch
     expect(await stored(late)).toMatchObject({ version: 5, dryRun: true }); // limits set on its version
+  });
+
+  it('remembers each window’s usage in memory only, so the next tick tells an onset from a level', async () => {
+    await putRules(t.table, DEFAULT_RULES); // CpuRescaleUp on one event
+    // hot: cpu current 300, upper 260, lower 220. 210 ≤ lower is quiet (a scale-down to it would free
+    // 210 + 60 − 300 = −30, less than the margin 40); 270 is above upper and visible (< 300 − 20).
+    const hotRequests = (r: {
+      requests: { structure: string; amount: number; reasons: { text: string }[] }[];
+    }) => r.requests.filter((q) => q.structure === hot).map((q) => [q.amount, q.reasons[0]?.text]);
+    const fit = [[30, 'events up 1 / down 0; amount (fit) → 30']]; // 270 + 20 + 40 − 300
+    const onset = [[100, 'events up 1 / down 0; amount (onset) → 300 (to max: 100)']]; // max(75, 300), max 400
+
+    // idle window, then the rise: an onset → the step as at its allocation
+    let memory = newMemory();
+    metrics.cpu.set(hot, 210);
+    await runTick(deps(), at(0), memory);
+    metrics.cpu.set(hot, 240); // in the band: the new usage is remembered, nothing written
+    const quiet = await runTick(deps(), at(1), memory);
+    expect([quiet.guardWrites, quiet.ddbWrites]).toEqual([0, 0]);
+    metrics.cpu.set(hot, 270);
+    expect(hotRequests(await runTick(deps(), at(2), memory))).toEqual(fit); // previous 240 > lower 220: a level
+
+    memory = newMemory();
+    await putHost(t.table, aHost(host, [aContainer(low, host), aContainer(hot, host)])); // back to current 300
+    metrics.cpu.set(hot, 210);
+    await runTick(deps(), at(10), memory);
+    metrics.cpu.set(hot, 270);
+    expect(hotRequests(await runTick(deps(), at(11), memory))).toEqual(onset); // previous 210 ≤ lower 220
+
+    // unknown previous window (a new invocation's memory, or a tick skipped): the fit, as before
+    expect(hotRequests(await runTick(deps(), at(20), newMemory()))).toEqual(fit);
+    memory = newMemory();
+    metrics.cpu.set(hot, 210);
+    await runTick(deps(), at(30), memory);
+    metrics.cpu.set(hot, 270);
+    expect(hotRequests(await runTick(deps(), at(32), memory))).toEqual(fit);
   });
 });

@@ -8,6 +8,7 @@ import {
   computeAmount,
   NO_SHAPING,
   rawAmount,
+  riseOf,
   trimAmount,
   upAmount,
 } from '../../../../../core/policy/guardian/amounts.ts';
@@ -104,6 +105,18 @@ describe('atAllocation', () => {
   });
 });
 
+describe('riseOf', () => {
+  it('tells a level (previous above lower) from an onset (at or under lower), unknown without one', () => {
+    expect(riseOf({ previous: 26, lower: 25 })).toBe('level');
+    expect(riseOf({ previous: 25, lower: 25 })).toBe('onset');
+    expect(riseOf({ previous: 0, lower: 25 })).toBe('onset');
+    expect(riseOf({ previous: null, lower: 25 })).toBe('unknown');
+    expect(riseOf({ lower: 25 })).toBe('unknown');
+    expect(riseOf({ previous: Number.NaN, lower: 25 })).toBe('unknown');
+    expect(riseOf({ previous: -1, lower: 25 })).toBe('unknown');
+  });
+});
+
 describe('upAmount', () => {
   it('grows a step from an allocation the usage fills, never below the rule amount', () => {
     // 290 ≥ 280: at its allocation → max(75, ceil(300 × 1)) = 300
@@ -121,6 +134,39 @@ describe('upAmount', () => {
     expect(upAmount(upRule, { ...base, usage: 270 }, { ...DEFAULTS, fit: false }).raw).toBe(75);
     // usage not above upper (a rule counting older events): the rule's 75, never a fit ≤ 0
     expect(upAmount(upRule, { ...base, usage: 200 }, DEFAULTS)).toEqual({ raw: 75, shaped: 'none' });
+  });
+  it('steps an onset (previous window under lower) as at its allocation, not to the partial mean', () => {
+    // the bench's idle container: cpu current 65 of max 200, margin 20 → upper 45, lower 25; a one-core
+    // job starting mid-window shows a mean of 50 (visible: 45 < 50 < 65 − 10)
+    const idle: AmountInputs = {
+      usage: 50,
+      current: 65,
+      max: 200,
+      min: 25,
+      upper: 45,
+      lower: 25,
+      margin: 20,
+    };
+    // level or unknown: fit 50 + 10 + 20 − 65 = 15 → 80, still throttled by the job's 100
+    expect(upAmount(upRule, idle, DEFAULTS)).toEqual({ raw: 15, shaped: 'fit' });
+    expect(upAmount(upRule, { ...idle, previous: null }, DEFAULTS)).toEqual({ raw: 15, shaped: 'fit' });
+    expect(upAmount(upRule, { ...idle, previous: 30 }, DEFAULTS)).toEqual({ raw: 15, shaped: 'fit' }); // 30 > lower 25
+    // onset: previous 2 ≤ lower 25 → max(75, ceil(65 × 1)) = 75 → 140, one order
+    expect(upAmount(upRule, { ...idle, previous: 2 }, DEFAULTS)).toEqual({ raw: 75, shaped: 'onset' });
+    expect(upAmount(upRule, { ...idle, previous: 25 }, DEFAULTS)).toEqual({ raw: 75, shaped: 'onset' }); // at lower
+    // growth 0: the rule's 75; growth 2: ceil(65 × 2) = 130
+    expect(upAmount(upRule, { ...idle, previous: 2 }, { ...DEFAULTS, growth: 0 }).raw).toBe(75);
+    expect(upAmount(upRule, { ...idle, previous: 2 }, { ...DEFAULTS, growth: 2 }).raw).toBe(130);
+    // never less than the fit: a rule amount of 5 under growth 0 → the fit's 15
+    expect(upAmount({ ...upRule, amount: 5 }, { ...idle, previous: 2 }, { ...DEFAULTS, growth: 0 })).toEqual({
+      raw: 15,
+      shaped: 'fit',
+    });
+    // SCALE_UP_FIT false: the original's 75 whatever the previous window
+    expect(upAmount(upRule, { ...idle, previous: 2 }, { ...DEFAULTS, fit: false })).toEqual({
+      raw: 75,
+      shaped: 'none',
+    });
   });
   it('leaves other policies alone', () => {
     const prop = { ...upRule, rescale_policy: 'proportional' as const };
@@ -190,6 +236,39 @@ describe('computeAmount with shaping', () => {
       fc.property(inputs, shapings, (x, shaping) => {
         fc.pre(atAllocation(x) && x.current + 75 <= x.max); // untrimmed
         expect(computeAmount(upRule, x, shaping).amount).toBeGreaterThanOrEqual(75);
+      }),
+    );
+  });
+
+  const previousUsages = fc.option(fc.double({ min: 0, max: 3000, noNaN: true }), { nil: null });
+
+  it('never steps up less for knowing the previous window (memory: never nearer an OOM) (property)', () => {
+    fc.assert(
+      fc.property(inputs, shapings, previousUsages, (x, shaping, previous) => {
+        const unknown = computeAmount(upRule, x, shaping).amount;
+        expect(computeAmount(upRule, { ...x, previous }, shaping).amount).toBeGreaterThanOrEqual(unknown);
+      }),
+    );
+  });
+
+  it('shapes a level as an unknown previous window, and nothing under SCALE_UP_FIT false (property)', () => {
+    fc.assert(
+      fc.property(inputs, shapings, previousUsages, (x, shaping, previous) => {
+        const unknown = computeAmount(upRule, x, shaping);
+        const known = computeAmount(upRule, { ...x, previous }, shaping);
+        if (previous === null || previous > x.lower || !shaping.fit) expect(known).toEqual(unknown);
+      }),
+    );
+  });
+
+  it('steps an onset at least as at its allocation (property)', () => {
+    fc.assert(
+      fc.property(inputs, shapings, (x, shaping) => {
+        fc.pre(x.usage > x.upper && x.lower >= 0 && x.current + 75 <= x.max); // up event, untrimmed
+        const r = computeAmount(upRule, { ...x, previous: x.lower }, { ...shaping, fit: true });
+        expect(r.amount).toBeGreaterThanOrEqual(
+          Math.min(Math.max(75, Math.ceil(x.current * shaping.growth)), x.max - x.current),
+        );
       }),
     );
   });

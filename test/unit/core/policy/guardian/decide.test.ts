@@ -128,6 +128,35 @@ describe('decide', () => {
     expect(amount(285, unshaped)?.amount).toBe(75);
   });
 
+  it('steps an onset (previous window under lower) as at its allocation instead of fitting it', () => {
+    // cpu current 300, margin 40: upper 260, lower 220; usage 270 is visible (< 300 − 20)
+    const amount = (previousUsage: DecideInput['previousUsage'], cfg = config) =>
+      run({
+        usage: { cpu: 270, mem: 1500 },
+        ...(previousUsage === undefined ? {} : { previousUsage }),
+        config: cfg,
+      }).requests;
+    // previous window 100 ≤ lower 220: a rise from below → max(75, ceil(300 × 1)) = 300, trimmed to max 400: +100
+    const onset = amount({ cpu: 100, mem: 1500 });
+    expect(onset.map((r) => [r.resource, r.amount])).toEqual([['cpu', 100]]);
+    expect(onset[0]?.reasons[0]?.text).toBe('events up 1 / down 0; amount (onset) → 300 (to max: 100)');
+    expect(onset[0]?.reasons[0]?.values).toMatchObject({ usage: 270, previous: 100 });
+    // previous 240 > lower 220 (a level), unknown (null, missing, no data, bad): the fit 270 + 20 + 40 − 300 = 30
+    for (const previous of [
+      { cpu: 240 },
+      null,
+      undefined,
+      {},
+      { cpu: null },
+      { cpu: Number.NaN },
+      { cpu: -1 },
+    ])
+      expect(amount(previous)[0]?.amount).toBe(30);
+    expect(amount(null)[0]?.reasons[0]?.values).not.toHaveProperty('previous');
+    // SCALE_UP_FIT false: the original's +75 whatever the previous window
+    expect(amount({ cpu: 100 }, { ...config, SCALE_UP_FIT: false })[0]?.amount).toBe(75);
+  });
+
   it('gathers no down events while a scale-down would free less than SCALE_DOWN_MIN × margin', () => {
     // cpu current 300, margin 40: lower 220
     const windows = (cpu: number, cfg: typeof config) => {

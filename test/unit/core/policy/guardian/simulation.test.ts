@@ -15,20 +15,31 @@ type Shaping = Partial<Pick<GuardianConfig, 'SCALE_UP_FIT' | 'SCALE_UP_GROWTH' |
 /** The original framework's amounts: the rule's +75 whatever the window shows, every scale-down ordered. */
 const UNSHAPED: Shaping = { SCALE_UP_FIT: false, SCALE_UP_GROWTH: 0, SCALE_DOWN_MIN: 0 };
 
-/** Runs the loop for `ticks` ticks from current `from` (cpu max 400, min 50); returns [tick, amount, current after]. */
+/**
+ * Runs the loop for `ticks` ticks from current `from` (cpu max 400, min 50); returns [tick, amount, current after].
+ * The Guardian remembers each window's usage for the next (decide's previousUsage) unless `remember` is false.
+ * `partial[t]` = f: the demand steps from demand(t − 1) to demand(t) inside window t, which ran the new demand
+ * for the fraction f of its time (its mean: f × the new usage + (1 − f) × the old).
+ */
 function simulate(
   demand: (tick: number) => number,
   shaping: Shaping,
   ticks = 40,
   from = 200,
+  opts: { partial?: Record<number, number>; remember?: boolean } = {},
 ): [number, number, number][] {
   const rules = compileRules(DEFAULT_RULES);
   const config = { ...defaultConfig('guardian'), GUARDABLE_RESOURCES: ['cpu' as const], ...shaping };
   let current = from;
   let prev: GuardState | null = null;
+  let prevUsage: number | null = null;
   const log: [number, number, number][] = [];
   for (let tick = 0; tick < ticks; tick++) {
-    const usage = Math.min(demand(tick), current);
+    const f = opts.partial?.[tick];
+    const usage =
+      f === undefined
+        ? Math.min(demand(tick), current)
+        : f * Math.min(demand(tick), current) + (1 - f) * Math.min(demand(tick - 1), current);
     const out = decide({
       structure: {
         name: 'c0',
@@ -37,6 +48,7 @@ function simulate(
       },
       previous: prev,
       usage: { cpu: usage },
+      previousUsage: opts.remember === false ? null : { cpu: prevUsage },
       rules,
       config,
       now: tick * 5000,
@@ -46,6 +58,7 @@ function simulate(
       log.push([tick, r.amount, current]);
     }
     prev = out.state;
+    prevUsage = usage;
   }
   return log;
 }
@@ -93,6 +106,26 @@ describe('guardian simulation', () => {
       // 210 > upper 205 and 210 < 245 − 20 = 225: visible → fit 210 + 20 + 40 − 245 = 25 → 270:
       // upper 230, lower 190; usage 200 sits in the band → quiet
       [5, 25, 270],
+    ]);
+  });
+
+  it('steps a load that starts mid-window in one order: an onset is not fitted to its partial mean', () => {
+    // idle at 5 on current 100 (upper 60, lower 20; a scale-down would take lower under min 50: quiet);
+    // a job of 150 starts at tick 3, 70 % through the window: mean 0.7 × 100 + 0.3 × 5 = 71.5, visible (< 80)
+    const job = (tick: number) => (tick < 3 ? 5 : 150);
+    const partial = { 3: 0.7 };
+    expect(simulate(job, {}, 20, 100, { partial, remember: false })).toEqual([
+      // previous window unknown: fit trunc(71.5 + 20 + 40 − 100) = 31 → 131, the job still throttled
+      [3, 31, 131],
+      // tick 4: usage 131 at its allocation → max(75, 131) = 131 → 262: upper 222, lower 182
+      [4, 131, 262],
+      // usage 150 < lower 182, and 150 + 60 − 262 = −52 frees ≥ 1 × margin: six down events (5..10)
+      [10, -52, 210],
+    ]);
+    expect(simulate(job, {}, 20, 100, { partial })).toEqual([
+      // previous window 5 ≤ lower 20: an onset → max(75, ceil(100 × 1)) = 100 → 200: upper 160, lower 120;
+      // usage 150 sits in the band → quiet (one order instead of three)
+      [3, 100, 200],
     ]);
   });
 });
