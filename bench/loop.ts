@@ -39,9 +39,11 @@
  * Every figure comes from running the loop; nothing is printed that was not
  * measured. BENCH_LOOP_STEPS (default 10) sets the steps per config;
  * BENCH_LOOP_PNG writes a dashboard screenshot of the scaled run there;
- * BENCH_LOOP_ONLY=tuned|default|quality (comma-separated) runs only those
- * parts (tuned/default: the reaction steps at that config; quality: the
- * utilisation run, the overhead jobs and, at the default config, the cost).
+ * BENCH_LOOP_ONLY=tuned|default|quality|quality_tuned (comma-separated) runs
+ * only those parts (tuned/default: the reaction steps at that config; quality:
+ * the utilisation run, the overhead jobs and the cost at the default config;
+ * quality_tuned: the utilisation run and overhead jobs at the tuned config,
+ * figures named …_tuned; not in the default set).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -450,7 +452,7 @@ export async function run(emit: Emit): Promise<void> {
   }
   for (const config of ['tuned', 'default'] as const) {
     const react = PARTS.has(config);
-    const measureQuality = config === 'default' && PARTS.has('quality');
+    const measureQuality = PARTS.has(config === 'default' ? 'quality' : 'quality_tuned');
     if (!react && !measureQuality) continue;
     const ac = new AbortController();
     // Ctrl-C stops the measurement and still removes the containers and the loop.
@@ -465,9 +467,12 @@ export async function run(emit: Emit): Promise<void> {
     const loop = await startLoop({ config, signal: ac.signal, log: (l) => say(`[loop] ${l}`) });
     try {
       if (react) await reactionSteps(emit, loop, config, ac.signal);
-      if (measureQuality) {
+      if (measureQuality && config === 'default') {
         await quality(emit, loop, ac.signal);
         await cost(emit, loop, ac.signal);
+      } else if (measureQuality) {
+        // the same figures at the tuned config, named …_tuned (the cost is the default config's)
+        await quality((f) => emit({ ...f, name: `${f.name}_tuned` }), loop, ac.signal);
       }
     } finally {
       ac.abort();
