@@ -22,13 +22,14 @@ import {
   hostIdleShare,
   isRoot,
   sweepLeftovers,
+  TEST_PREFIX,
   type TestContainer,
   userSpaceAlloc,
 } from '../support/lxc.ts';
 
 const CG = '/sys/fs/cgroup';
 const MiB = 1_048_576;
-const HOST = 'scag-host';
+const HOST = `${TEST_PREFIX}-host`;
 
 let h: Harness;
 let agent: HostAgent;

@@ -19,9 +19,9 @@ import { tcShaper } from '../../../host-agent/net/tc.ts';
 import { DynamoAgentState } from '../../../host-agent/state.ts';
 import { aHostState } from '../../support/agent-fakes.ts';
 import { type Harness, startHarness } from '../support/agent-harness.ts';
-import { createContainer, isRoot, type TestContainer } from '../support/lxc.ts';
+import { createContainer, isRoot, TEST_PREFIX, type TestContainer } from '../support/lxc.ts';
 
-const HOST = 'scag-crash';
+const HOST = `${TEST_PREFIX}-crash`;
 let h: Harness;
 let ct: TestContainer;
 let child: ChildProcess | null = null;

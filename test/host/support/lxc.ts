@@ -12,9 +12,22 @@ import { readdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-export const TEST_PREFIX = 'scag';
+/**
+ * `SC_TEST_LXC_PREFIX` (lower-case letters and digits, 2–8 characters) lets two checkouts run the
+ * host tests on one machine at once without sweeping each other's containers.
+ */
+export const TEST_PREFIX = testPrefix(process.env.SC_TEST_LXC_PREFIX);
 export const LXC_PATH = '/var/lib/lxc';
 
+function testPrefix(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'scag';
+  if (!/^[a-z][a-z0-9]{1,7}$/.test(raw)) {
+    throw new Error(
+      `SC_TEST_LXC_PREFIX must be 2-8 lower-case letters or digits, starting with a letter: ${raw}`,
+    );
+  }
+  return raw;
+}
 export interface TestContainer {
   name: string;
   veth: string;
