@@ -11,8 +11,8 @@ import { HostState } from '../core/contracts/host.ts';
 import { defaultConfig } from '../core/contracts/service-config.ts';
 import type { Container } from '../core/contracts/structure.ts';
 import { type ContainerView, planRebalance } from '../core/policy/rebalancer/plan.ts';
-import { ruleFindings } from '../core/policy/sanity.ts';
-import { sanitySweep } from '../functions/ops/sanity.ts';
+import { ruleFindings } from '../core/policy/sanity-findings.ts';
+import { sanitySweep } from '../functions/ops/sanity-sweep.ts';
 import { startDynalite } from '../local/emulators.ts';
 import { type Emit, median } from './figure.ts';
 

@@ -40,7 +40,7 @@ import { eventName } from '../../core/policy/guardian/events.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import { usageWindow } from '../../core/ports/metrics-source.ts';
 import type { RequestSink } from '../../core/ports/request-sink.ts';
-import type { PointSink } from '../ops/ports.ts';
+import type { PointSink } from '../../core/ports/time-series.ts';
 import { hostPoints } from '../ops/snapshot.ts';
 import {
   type AppRead,

@@ -5,7 +5,7 @@ import { hostQueueNames } from '../../../adapters/sqs/order-queues.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
-import { lastSignOfLife } from '../../../core/policy/sanity.ts';
+import { lastSignOfLife } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { HostDiskInput, HostRegistration } from '../schemas.ts';

@@ -11,9 +11,9 @@ import {
 } from '../../../../adapters/sqs/order-queues.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
-import { checkHostAccounting } from '../../../../core/policy/sanity.ts';
+import { checkHostAccounting } from '../../../../core/policy/sanity-findings.ts';
 import { rebalanceTick } from '../../../../functions/ops/rebalance.ts';
-import { Planner } from '../../../../functions/scaler/planner.ts';
+import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';

@@ -11,7 +11,7 @@ import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import { RESOURCES } from '../../../../core/contracts/units.ts';
 import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
 import { orderLimits } from '../../../../core/policy/planner/orders.ts';
-import { Planner } from '../../../../functions/scaler/planner.ts';
+import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';

@@ -16,7 +16,7 @@ import {
 /**
  * Item sizes, bytes. The host item and GUARD sizes are checked against DynamoDB
  * Local's consumed capacity for items built from the contracts
- * (test/integration/core/cost/assumptions.test.ts: a 20-container host item is
+ * (test/integration/bench/cost/assumptions.test.ts: a 20-container host item is
  * 7 WRU in the JSON-doc layout; it and 20 GUARD items read as 4 RRU); APPLIED and activity are estimates.
  */
 export const ASSUMED_SIZES = {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { requireToken, startLocalApi } from '../../../../functions/api/local-server.ts';
-import { type ApiFixture, aHost, apiFixture } from './harness.ts';
+import { requireToken, startLocalApi } from '../../../local/api-server.ts';
+import { type ApiFixture, aHost, apiFixture } from '../functions/api/harness.ts';
 
 const TOKEN = 'test-token-1234';
 

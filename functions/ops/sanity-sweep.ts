@@ -34,7 +34,7 @@ import {
   lastSignOfLife,
   type RuleCheck,
   type SignOfLife,
-} from '../../core/policy/sanity.ts';
+} from '../../core/policy/sanity-findings.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ResendStep } from './resend.ts';
 

@@ -9,7 +9,7 @@ import {
   SECONDS_PER_MONTH,
   sqsRequests,
   writeUnits,
-} from '../../../../core/cost/model.ts';
+} from '../../../../bench/cost/model.ts';
 
 const nothing: LoopCounts = {
   perContainerTick: { readUnits: 0, writeUnits: 0, sqsRequests: 0, logBytes: 0 },

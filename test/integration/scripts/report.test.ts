@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
-import { main, type UtilisationRow } from '../../../../functions/ops/report.ts';
-import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
+import { OpenTsdbPutSink } from '../../../adapters/metrics/opentsdb-put.ts';
+import { main, type UtilisationRow } from '../../../scripts/report.ts';
+import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
 
 describe('report command', () => {
   it('prints the utilisation of recorded series as JSON and as a table', async () => {

@@ -8,14 +8,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
-import { DEFAULT_TABLE_NAME } from '../../adapters/dynamodb/table.ts';
-import { readEnvConfig } from '../../adapters/env.ts';
-import { createLogger, type Logger } from '../../adapters/logger.ts';
-import { DEFAULT_QUEUE_PREFIX } from '../../adapters/sqs/order-queues.ts';
-import type { Api } from './app.ts';
-import { errorResult, type HttpEvent, type HttpResult } from './http.ts';
-import { buildApi } from './wiring.ts';
+import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
+import { DEFAULT_TABLE_NAME } from '../adapters/dynamodb/table.ts';
+import { readEnvConfig } from '../adapters/env.ts';
+import { createLogger, type Logger } from '../adapters/logger.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../adapters/sqs/order-queues.ts';
+import type { Api } from '../functions/api/app.ts';
+import { errorResult, type HttpEvent, type HttpResult } from '../functions/api/http.ts';
+import { buildApi } from '../functions/api/wiring.ts';
 
 export const LOCAL_HOST = '127.0.0.1';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -165,7 +165,7 @@ const LocalApiEnv = z.object({
   AWS_ENDPOINT_URL_SQS: z.url(),
 });
 
-// `node functions/api/local-server.ts`: serve the API over emulators that are already running.
+// `node local/api-server.ts`: serve the API over emulators that are already running.
 if (import.meta.main) {
   try {
     const env = readEnvConfig(LocalApiEnv, process.env, 'environment');

@@ -5,7 +5,7 @@ import { defaultConfig } from '../../../../../core/contracts/service-config.ts';
 import type { Container } from '../../../../../core/contracts/structure.ts';
 import { admitContainer } from '../../../../../core/policy/planner/admission.ts';
 import { accountingIssues } from '../../../../../core/policy/planner/capacity.ts';
-import { type PlanInput, plan } from '../../../../../core/policy/planner/planner.ts';
+import { type PlanInput, plan } from '../../../../../core/policy/planner/plan.ts';
 import { aContainer, aHost, aRequest, type HostOptions, spec } from '../../../../support/planner-fixtures.ts';
 
 const NOW = 1_000_000;

@@ -13,9 +13,9 @@ import {
 } from '../../../../adapters/sqs/order-queues.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
-import { ruleFindings } from '../../../../core/policy/sanity.ts';
+import { ruleFindings } from '../../../../core/policy/sanity-findings.ts';
 import { resendWith } from '../../../../functions/ops/resend.ts';
-import { type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity.ts';
+import { type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity-sweep.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';

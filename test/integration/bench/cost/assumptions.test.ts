@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { keys } from '../../../../adapters/dynamodb/table.ts';
+import { ASSUMED_SIZES, hostStateBytes } from '../../../../bench/cost/assumptions.ts';
+import { readUnits, writeUnits } from '../../../../bench/cost/model.ts';
 import { GuardState } from '../../../../core/contracts/guard-state.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
-import { ASSUMED_SIZES, hostStateBytes } from '../../../../core/cost/assumptions.ts';
-import { readUnits, writeUnits } from '../../../../core/cost/model.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 
 // DynamoDB Local only: it reports consumed capacity the way AWS computes it.

@@ -1,13 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Sample, SeriesSource } from '../../../../functions/ops/ports.ts';
-import {
-  cli,
-  formatTable,
-  integrate,
-  main,
-  parseTime,
-  utilisationReport,
-} from '../../../../functions/ops/report.ts';
+import type { Sample, SeriesSource } from '../../../core/ports/time-series.ts';
+import { cli, formatTable, integrate, main, parseTime, utilisationReport } from '../../../scripts/report.ts';
 
 const s = (t: number, v: number): Sample => ({ t, v });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ASSUMED_FLEET, asDocumented, lean } from '../../../../core/cost/assumptions.ts';
-import { estimateMonthlyCost } from '../../../../core/cost/model.ts';
+import { ASSUMED_FLEET, asDocumented, lean } from '../../../../bench/cost/assumptions.ts';
+import { estimateMonthlyCost } from '../../../../bench/cost/model.ts';
 
 describe('written-down designs (the figures quoted in docs/cost.md)', () => {
   it('reads each host partition once per tick in the documented design', () => {

@@ -11,7 +11,7 @@ import {
   findLagging,
   lastSignOfLife,
   ruleFindings,
-} from '../../../../core/policy/sanity.ts';
+} from '../../../../core/policy/sanity-findings.ts';
 import {
   aContainer as aPlannerContainer,
   aHost as aPlannerHost,

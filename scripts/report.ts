@@ -9,12 +9,12 @@
  * without a usage point (no data) counts as zero usage and is reported as
  * `noDataS`.
  *
- *   npx node functions/ops/report.ts --url http://127.0.0.1:8428 --from 2026-11-28T04:00:00Z --to 2026-11-28T05:00:00Z [--structure c1 …] [--resource cpu,mem] [--json]
+ *   npx node scripts/report.ts --url http://127.0.0.1:8428 --from 2026-11-28T04:00:00Z --to 2026-11-28T05:00:00Z [--structure c1 …] [--resource cpu,mem] [--json]
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { PrometheusApi, PrometheusSeriesSource } from '../../adapters/metrics/prometheus-api.ts';
-import { Resource } from '../../core/contracts/units.ts';
-import type { Sample, SeriesSource } from './ports.ts';
+import { PrometheusApi, PrometheusSeriesSource } from '../adapters/metrics/prometheus-api.ts';
+import { Resource } from '../core/contracts/units.ts';
+import type { Sample, SeriesSource } from '../core/ports/time-series.ts';
 
 export interface UtilisationRow {
   structure: string;

@@ -18,7 +18,7 @@ import { ScaleRequest } from '../../core/contracts/request.ts';
 import type { ScalerConfig } from '../../core/contracts/service-config.ts';
 import type { Application } from '../../core/contracts/structure.ts';
 import { StaleStateError } from '../../core/errors.ts';
-import { plan, type Rejection, type UsageByContainer } from '../../core/policy/planner/planner.ts';
+import { plan, type Rejection, type UsageByContainer } from '../../core/policy/planner/plan.ts';
 import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
 import type { ActivityLog, OrderSender, PlannerState } from './ports.ts';
 

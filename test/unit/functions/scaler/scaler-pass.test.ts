@@ -4,7 +4,7 @@ import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import type { Container } from '../../../../core/contracts/structure.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
 import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
-import { Planner } from '../../../../functions/scaler/planner.ts';
+import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { FakeOrderSender, FakeScalerState } from '../../../support/fake-scaler-state.ts';
 import { aContainer, aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
 

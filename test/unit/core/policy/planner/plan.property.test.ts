@@ -9,7 +9,7 @@ import { RESOURCES, type Resource } from '../../../../../core/contracts/units.ts
 import { admitContainer } from '../../../../../core/policy/planner/admission.ts';
 import { accountingIssues } from '../../../../../core/policy/planner/capacity.ts';
 import { orderLimits } from '../../../../../core/policy/planner/orders.ts';
-import { plan } from '../../../../../core/policy/planner/planner.ts';
+import { plan } from '../../../../../core/policy/planner/plan.ts';
 import { aContainer, aHost, spec } from '../../../../support/planner-fixtures.ts';
 
 const NOW = 5_000_000;
