@@ -9,10 +9,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
-import { DEFAULT_TABLE_NAME } from '../adapters/dynamodb/table.ts';
 import { readEnvConfig } from '../adapters/env.ts';
 import { createLogger, type Logger } from '../adapters/logger.ts';
-import { DEFAULT_QUEUE_PREFIX } from '../adapters/sqs/order-queues.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../core/contracts/order-queue.ts';
+import { DEFAULT_TABLE_NAME } from '../core/contracts/table-layout.ts';
 import type { Api } from '../functions/api/app.ts';
 import { errorResult, type HttpEvent, type HttpResult } from '../functions/api/http.ts';
 import { buildApi } from '../functions/api/wiring.ts';

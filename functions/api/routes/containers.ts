@@ -4,11 +4,11 @@
  * limits go out as an order), read, unsubscribe (capacity given back).
  */
 
-import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import type { HostState } from '../../../core/contracts/host.ts';
 import { DEFAULT_BOUNDARY, type ResourceLimits } from '../../../core/contracts/limits.ts';
 import { AgentReport } from '../../../core/contracts/report.ts';
 import type { Container } from '../../../core/contracts/structure.ts';
+import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import type { ApiDeps } from '../deps.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { ASSUMED_SIZES, hostStateBytes } from '../../../../bench/cost/assumptions.ts';
 import { readUnits, writeUnits } from '../../../../bench/cost/model.ts';
 import { GuardState } from '../../../../core/contracts/guard-state.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 
 // DynamoDB Local only: it reports consumed capacity the way AWS computes it.
@@ -54,7 +54,7 @@ describe('cost assumptions against DynamoDB Local consumed capacity', () => {
     await t.table.put({ ...keys.hostState('h1'), ...host });
     // written down for the JSON doc layout: 250 + 20 × 300 = 6,250 B → 7 WRU
     expect(writeUnits(hostStateBytes(20, false))).toBe(7);
-    // stored deflated (docz, adapters/dynamodb/items.ts): between 1 and 2 KB with keys and version → 2 WRU
+    // stored deflated (docz, core/contracts/items.ts): between 1 and 2 KB with keys and version → 2 WRU
     expect(t.table.counters.writeUnits).toBe(2);
   });
 

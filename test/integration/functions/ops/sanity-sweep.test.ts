@@ -4,14 +4,11 @@ import { createSqsClient } from '../../../../adapters/aws.ts';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
 import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
 import { body } from '../../../../adapters/dynamodb/fleet.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import {
-  deleteHostQueues,
-  ensureHostQueues,
-  parseOrderMessage,
-} from '../../../../adapters/sqs/order-queues.ts';
+import { deleteHostQueues, ensureHostQueues } from '../../../../adapters/sqs/order-queues.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
+import { parseOrderMessage } from '../../../../core/contracts/order-queue.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { ruleFindings } from '../../../../core/policy/sanity-findings.ts';
 import { resendWith } from '../../../../functions/ops/resend.ts';

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { hostStateFromItem, hostStateToItem } from '../../../../adapters/dynamodb/items.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
+import { hostStateFromItem, hostStateToItem } from '../../../../core/contracts/items.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../../../core/errors.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { keys } from '../../../adapters/dynamodb/table.ts';
-import { StaleStateError } from '../../../core/errors.ts';
-import { createTestTable, type TestTable } from '../../support/dynamo.ts';
-import { DYNAMO_FLAVOURS } from '../../support/env.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
+import { StaleStateError } from '../../../../core/errors.ts';
+import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS } from '../../../support/env.ts';
 
 describe.each(DYNAMO_FLAVOURS)('TableClient on %s', (flavour) => {
   let t: TestTable;

@@ -1,6 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import type { Activity } from '../../../../core/contracts/activity.ts';
 import {
   activityExpiresAtS,
   activityFromItem,
@@ -22,10 +23,9 @@ import {
   packedActivityItems,
   safeActivityFromItem,
   toStored,
-} from '../../../../adapters/dynamodb/items.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
-import type { Activity } from '../../../../core/contracts/activity.ts';
+} from '../../../../core/contracts/items.ts';
 import type { AgentReport } from '../../../../core/contracts/report.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { RESOURCES } from '../../../../core/contracts/units.ts';
 import { ValidationError } from '../../../../core/errors.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';

@@ -19,13 +19,13 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { z } from 'zod';
-import { Activity, type ActivityInput } from '../../core/contracts/activity.ts';
-import { GuardState } from '../../core/contracts/guard-state.ts';
-import { HostState } from '../../core/contracts/host.ts';
-import { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
-import { Application, User } from '../../core/contracts/structure.ts';
-import { parseOrThrow } from '../../core/errors.ts';
-import { DEFAULT_ACTIVITY_RETENTION_DAYS, keys, TTL_ATTRIBUTE } from './table.ts';
+import { parseOrThrow } from '../errors.ts';
+import { Activity, type ActivityInput } from './activity.ts';
+import { GuardState } from './guard-state.ts';
+import { HostState } from './host.ts';
+import { AgentHeartbeat, AgentReport } from './report.ts';
+import { Application, User } from './structure.ts';
+import { DEFAULT_ACTIVITY_RETENTION_DAYS, keys, TTL_ATTRIBUTE } from './table-layout.ts';
 
 export type Item = Record<string, unknown>;
 export interface Key {

@@ -1,10 +1,11 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createSqsClient } from '../../../adapters/aws.ts';
-import { ensureHostQueues, parseOrderMessage, sendOrder } from '../../../adapters/sqs/order-queues.ts';
-import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
-import { ValidationError } from '../../../core/errors.ts';
-import { sqsEndpoint, uniqueName } from '../../support/env.ts';
+import { createSqsClient } from '../../../../adapters/aws.ts';
+import { ensureHostQueues, sendOrder } from '../../../../adapters/sqs/order-queues.ts';
+import { orderId, type ScaleOrder } from '../../../../core/contracts/order.ts';
+import { parseOrderMessage } from '../../../../core/contracts/order-queue.ts';
+import { ValidationError } from '../../../../core/errors.ts';
+import { sqsEndpoint, uniqueName } from '../../../support/env.ts';
 
 function anOrder(container: string, version: number, host: string): ScaleOrder {
   return {

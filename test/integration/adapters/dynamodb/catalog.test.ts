@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Catalog } from '../../../adapters/dynamodb/catalog.ts';
-import { keys } from '../../../adapters/dynamodb/table.ts';
-import type { Rule } from '../../../core/contracts/rule.ts';
-import { defaultConfig } from '../../../core/contracts/service-config.ts';
-import { NotFoundError, StaleStateError, ValidationError } from '../../../core/errors.ts';
-import { DEFAULT_RULES } from '../../../core/policy/default-rules.ts';
-import { createTestTable, type TestTable } from '../../support/dynamo.ts';
-import { DYNAMO_FLAVOURS } from '../../support/env.ts';
+import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
+import type { Rule } from '../../../../core/contracts/rule.ts';
+import { defaultConfig } from '../../../../core/contracts/service-config.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
+import { NotFoundError, StaleStateError, ValidationError } from '../../../../core/errors.ts';
+import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
+import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
+import { DYNAMO_FLAVOURS } from '../../../support/env.ts';
 
 function ruleNamed(name: string): Rule {
   const rule = DEFAULT_RULES.find((r) => r.name === name);
