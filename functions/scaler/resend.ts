@@ -7,9 +7,9 @@
 import type { Logger } from '../../adapters/logger.ts';
 import { silentLogger } from '../../adapters/logger.ts';
 import { orderId, type ScaleOrder } from '../../core/contracts/order.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { buildOrder } from '../../core/policy/planner/orders.ts';
 import type { LaggingState, OrderSender } from './ports.ts';
-import { mapLimit } from './scaler-pass.ts';
 
 export interface ResendDeps {
   state: LaggingState;

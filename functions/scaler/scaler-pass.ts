@@ -18,6 +18,7 @@ import { ScaleRequest } from '../../core/contracts/request.ts';
 import type { ScalerConfig } from '../../core/contracts/service-config.ts';
 import type { Application } from '../../core/contracts/structure.ts';
 import { StaleStateError } from '../../core/errors.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { plan, type Rejection, type UsageByContainer } from '../../core/policy/planner/plan.ts';
 import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
 import type { ActivityLog, OrderSender, PlannerState } from './ports.ts';
@@ -359,26 +360,4 @@ function flatLimits(order: ScaleOrder): Record<string, number | string> {
   const out: Record<string, number | string> = {};
   for (const [k, v] of Object.entries(order.limits)) if (v !== undefined) out[k] = v;
   return out;
-}
-
-/** Run `fn` over `items` with at most `limit` in flight; rethrows the first failure after all settle. */
-export async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | null = null;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== null) throw (failure as { err: unknown }).err;
 }

@@ -19,10 +19,6 @@ import {
 import { ROOT } from '../../scripts/package.ts';
 
 // issue 17: being split — must become empty
-const ALLOWED_CYCLES: readonly (readonly string[])[] = [
-  ['functions/api/routes/containers.ts', 'functions/api/routes/resources.ts'],
-];
-// issue 17: being split — must become empty
 const ALLOWED_LONG_FUNCTIONS: readonly string[] = [
   'cli/main.ts:buildProgram',
   'core/policy/guardian/decide.ts:decide',
@@ -87,9 +83,8 @@ describe('the import graph', () => {
 });
 
 describe('import rules (docs/architecture.md)', () => {
-  it('has no import cycle among non-test files but the allowlisted ones', () => {
-    const cycles = importCycles(graph, (f) => source.includes(f));
-    expect(cycles).toEqual(ALLOWED_CYCLES);
+  it('has no import cycle among non-test files', () => {
+    expect(importCycles(graph, (f) => source.includes(f))).toEqual([]);
   });
 
   it('core/ imports only core/, zod, json-logic-js and the pure node modules its floor allows', () => {

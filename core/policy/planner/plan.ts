@@ -19,7 +19,7 @@ import type { ScaleRequest } from '../../contracts/request.ts';
 import type { ScalerConfig } from '../../contracts/service-config.ts';
 import type { Application, Container, ResourceSpec } from '../../contracts/structure.ts';
 import type { Resource } from '../../contracts/units.ts';
-import { cloneHost, hostRoom, moveAllocation } from './capacity.ts';
+import { cloneHost, hostRoom, hostTotal, moveAllocation } from './capacity.ts';
 import { buildOrder, orderLimits } from './orders.ts';
 
 /** Usage per container and resource (null = no data), for memory safety and slice ranking. */
@@ -296,24 +296,6 @@ function stepCurrent(
   };
 }
 
-function hostTotal(host: HostState, container: Container, resource: Resource): number {
-  const cap = host.capacity;
-  switch (resource) {
-    case 'cpu':
-      return cap.cpu.max;
-    case 'mem':
-      return cap.mem.max;
-    case 'net':
-      return cap.net === null ? Number.POSITIVE_INFINITY : cap.net.max;
-    case 'disk_read':
-    case 'disk_write': {
-      const disk = container.disk === null ? undefined : cap.disks[container.disk.name];
-      if (disk === undefined) return Number.POSITIVE_INFINITY;
-      return resource === 'disk_read' ? disk.maxRead : disk.maxWrite;
-    }
-  }
-}
-
 function applyMax(
   ctx: Ctx,
   r: ScaleRequest,
@@ -323,7 +305,9 @@ function applyMax(
 ): undefined {
   const from = spec.max;
   if (r.amount > 0) {
-    const to = Math.min(from + r.amount, hostTotal(host, container, r.resource));
+    // No total (no net capacity, no disk): nothing bounds the max but the request.
+    const total = hostTotal(host, r.resource, container.disk?.name ?? null) ?? Number.POSITIVE_INFINITY;
+    const to = Math.min(from + r.amount, total);
     if (to <= from)
       return reject(ctx, r, `${r.structure}.${r.resource} max ${from} is already the host's total`);
     spec.max = to;

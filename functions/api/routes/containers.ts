@@ -11,11 +11,11 @@ import type { Container } from '../../../core/contracts/structure.ts';
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { hostTotal } from '../../../core/policy/planner/capacity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
 import { newGuardState, stripKeys } from '../store.ts';
-import { hostTotal } from './resources.ts';
 
 const COMMIT_ATTEMPTS = 10;
 
