@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { fieldValues, type Obj, usage } from './args.ts';
-import { type ApiClient, CliError, type ConnectOptions, connect, EXIT } from './client.ts';
+import { type ApiClient, apiPath, CliError, type ConnectOptions, connect, EXIT } from './client.ts';
 
 export interface Io {
   out(text: string): void;
@@ -61,14 +61,12 @@ export function cliContext(program: Command, io: Io, done: (code: number) => voi
   };
 }
 
-export const seg = encodeURIComponent;
-
 /** `<kind> set <name> <resource> <field=value...>` of applications and users: PUT the fields, print the resource. */
-export function setResource(ctx: CliContext, root: '/apps' | '/users') {
+export function setResource(ctx: CliContext, root: 'apps' | 'users') {
   return ctx.action(async (name: string, resource: string, pairs: string[]) => {
     const out = (await ctx.call(
       'PUT',
-      `${root}/${seg(name)}/resources/${seg(resource)}`,
+      apiPath`/${root}/${name}/resources/${resource}`,
       fieldValues(pairs),
     )) as Obj;
     ctx.print(out, (b: Obj) => `${name} ${resource}: ${JSON.stringify(b.resource)}`);
@@ -76,9 +74,9 @@ export function setResource(ctx: CliContext, root: '/apps' | '/users') {
 }
 
 /** `<kind> guard|unguard <name> [resources...]` of containers and applications. */
-export function setGuard(ctx: CliContext, root: '/containers' | '/apps', guard: boolean) {
+export function setGuard(ctx: CliContext, root: 'containers' | 'apps', guard: boolean) {
   return ctx.action(async (name: string, resources: string[]) => {
-    const out = await ctx.call('PUT', `${root}/${seg(name)}/guard`, {
+    const out = await ctx.call('PUT', apiPath`/${root}/${name}/guard`, {
       guard,
       ...(resources.length > 0 ? { resources } : {}),
     });
@@ -90,11 +88,11 @@ export function setGuard(ctx: CliContext, root: '/containers' | '/apps', guard: 
 }
 
 /** `<kind> limits <name> <resource> --boundary/--type` of containers and applications. */
-export function setLimits(ctx: CliContext, root: '/containers' | '/apps') {
+export function setLimits(ctx: CliContext, root: 'containers' | 'apps') {
   return ctx.action(async (name: string, resource: string, o: { boundary?: number; type?: string }) => {
     if (o.boundary === undefined && o.type === undefined)
       throw usage('give --boundary <percent> or --type <type>');
-    const out = await ctx.call('PUT', `${root}/${seg(name)}/limits/${seg(resource)}`, {
+    const out = await ctx.call('PUT', apiPath`/${root}/${name}/limits/${resource}`, {
       ...(o.boundary === undefined ? {} : { boundary: o.boundary }),
       ...(o.type === undefined ? {} : { boundary_type: o.type }),
     });

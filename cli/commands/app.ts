@@ -1,7 +1,8 @@
 /** Applications: create, change, guard, limits, list, show, delete, attach and detach containers. */
 import { type Command, Option } from 'commander';
 import { addResourceOptions, int, type Obj, resourcesFrom } from '../args.ts';
-import { type CliContext, seg, setGuard, setLimits, setResource } from '../context.ts';
+import { apiPath } from '../client.ts';
+import { type CliContext, setGuard, setLimits, setResource } from '../context.ts';
 import { keyValues, table } from '../format.ts';
 
 export function registerApp(program: Command, ctx: CliContext): void {
@@ -19,7 +20,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .option('--guard', 'let the Guardian scale the application as a whole')
     .action(
       ctx.action(async (name: string, o: Obj) => {
-        const out = await ctx.call('PUT', `/apps/${seg(name)}`, {
+        const out = await ctx.call('PUT', apiPath`/apps/${name}`, {
           guard: o.guard === true,
           resources: resourcesFrom(o, false),
         });
@@ -29,7 +30,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
   app
     .command('set <name> <resource> <field=value...>')
     .description("Set max, min, weight or guard of an application's resource (the others are kept)")
-    .action(setResource(ctx, '/apps'));
+    .action(setResource(ctx, 'apps'));
   for (const [verb, guard] of [
     ['guard', true],
     ['unguard', false],
@@ -39,7 +40,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
       .description(
         `${verb === 'guard' ? 'Let' : 'Stop'} the Guardian ${verb === 'guard' ? 'scale' : 'scaling'} an application as a whole (or only some resources)`,
       )
-      .action(setGuard(ctx, '/apps', guard));
+      .action(setGuard(ctx, 'apps', guard));
   app
     .command('limits <name> <resource>')
     .description("Set an application resource's boundary (0-100) and/or boundary type")
@@ -47,13 +48,13 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .addOption(
       new Option('--type <type>', 'boundary type').choices(['percentage_of_max', 'percentage_of_current']),
     )
-    .action(setLimits(ctx, '/apps'));
+    .action(setLimits(ctx, 'apps'));
   app
     .command('ls')
     .description('List applications')
     .action(
       ctx.action(async () => {
-        const rows = (await ctx.call('GET', '/apps')) as Obj[];
+        const rows = (await ctx.call('GET', 'apps')) as Obj[];
         ctx.print(rows, (b: Obj[]) =>
           table(
             ['APP', 'USER', 'STATE', 'GUARD', 'CONTAINERS'],
@@ -73,7 +74,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .description('One application')
     .action(
       ctx.action(async (name: string) =>
-        ctx.print(await ctx.call('GET', `/apps/${seg(name)}`), (b: Obj) => keyValues(b)),
+        ctx.print(await ctx.call('GET', apiPath`/apps/${name}`), (b: Obj) => keyValues(b)),
       ),
     );
   app
@@ -81,7 +82,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .description('Delete an application without containers')
     .action(
       ctx.action(async (name: string) =>
-        ctx.print(await ctx.call('DELETE', `/apps/${seg(name)}`), () => `application ${name} deleted`),
+        ctx.print(await ctx.call('DELETE', apiPath`/apps/${name}`), () => `application ${name} deleted`),
       ),
     );
   app
@@ -89,7 +90,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .description('Add a container to an application')
     .action(
       ctx.action(async (a: string, c: string) =>
-        ctx.print(await ctx.call('PUT', `/apps/${seg(a)}/containers/${seg(c)}`), () => `${c} added to ${a}`),
+        ctx.print(await ctx.call('PUT', apiPath`/apps/${a}/containers/${c}`), () => `${c} added to ${a}`),
       ),
     );
   app
@@ -98,7 +99,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (a: string, c: string) =>
         ctx.print(
-          await ctx.call('DELETE', `/apps/${seg(a)}/containers/${seg(c)}`),
+          await ctx.call('DELETE', apiPath`/apps/${a}/containers/${c}`),
           () => `${c} removed from ${a}`,
         ),
       ),

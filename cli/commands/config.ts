@@ -1,8 +1,8 @@
 /** Service configs (typed values) and heartbeats. */
 import type { Command } from 'commander';
 import { configValue, type Obj } from '../args.ts';
-import { CliError, EXIT } from '../client.ts';
-import { type CliContext, seg } from '../context.ts';
+import { apiPath, CliError, EXIT } from '../client.ts';
+import type { CliContext } from '../context.ts';
 import { ago, keyValues, table } from '../format.ts';
 
 export function registerConfig(program: Command, ctx: CliContext): void {
@@ -27,10 +27,11 @@ export function registerConfig(program: Command, ctx: CliContext): void {
           );
           return;
         }
-        const s = (await ctx.call('GET', `/services/${seg(service)}`)) as Obj;
-        const cfg = s.config as Obj;
+        const s = (await ctx.call('GET', apiPath`/services/${service}`)) as Obj;
+        const cfg = (s.config ?? {}) as Obj;
         if (key !== undefined) {
-          if (!(key in cfg)) throw new CliError(`service ${service} has no config key ${key}`, EXIT.refused);
+          if (!Object.hasOwn(cfg, key))
+            throw new CliError(`service ${service} has no config key ${key}`, EXIT.refused);
           ctx.io.out(
             ctx.globals().json
               ? JSON.stringify(cfg[key])
@@ -54,10 +55,11 @@ export function registerConfig(program: Command, ctx: CliContext): void {
     )
     .action(
       ctx.action(async (service: string, key: string, value: string) => {
-        const out = await ctx.call('PUT', `/services/${seg(service)}/config/${seg(key)}`, {
-          value: configValue(value),
+        const typed = configValue(value, key);
+        const out = await ctx.call('PUT', apiPath`/services/${service}/config/${key}`, {
+          value: typed,
         });
-        ctx.print(out, () => `${service}.${key} = ${JSON.stringify(configValue(value))}`);
+        ctx.print(out, () => `${service}.${key} = ${JSON.stringify(typed)}`);
       }),
     );
 }

@@ -1,7 +1,8 @@
 /** Containers: subscribe to a host, list, show, change resources, guard, limits, unsubscribe. */
 import { type Command, Option } from 'commander';
 import { addResourceOptions, fieldValues, int, type Obj, resourcesFrom, usage } from '../args.ts';
-import { type CliContext, seg, setGuard, setLimits } from '../context.ts';
+import { apiPath } from '../client.ts';
+import { type CliContext, setGuard, setLimits } from '../context.ts';
 import { keyValues, table } from '../format.ts';
 
 export function registerContainer(program: Command, ctx: CliContext): void {
@@ -36,7 +37,7 @@ export function registerContainer(program: Command, ctx: CliContext): void {
             ? { limits: Object.fromEntries(Object.keys(resources).map((r) => [r, { boundary: o.boundary }])) }
             : {}),
         };
-        const c = (await ctx.call('PUT', `/containers/${seg(name)}`, body)) as Obj;
+        const c = (await ctx.call('PUT', apiPath`/containers/${name}`, body)) as Obj;
         ctx.print(c, (b: Obj) => {
           const cont = b.container as Obj;
           return `container ${name} subscribed to ${cont.host}${(cont.cores as string[]).length ? ` on cores ${(cont.cores as string[]).join(',')}` : ''}${b.orderSent === false ? ' (order not sent yet; the sanity sweep re-sends)' : ''}`;
@@ -47,7 +48,7 @@ export function registerContainer(program: Command, ctx: CliContext): void {
     .description('List containers')
     .action(
       ctx.action(async () => {
-        const rows = (await ctx.call('GET', '/containers')) as Obj[];
+        const rows = (await ctx.call('GET', 'containers')) as Obj[];
         ctx.print(rows, (b: Obj[]) =>
           table(
             ['CONTAINER', 'HOST', 'APP', 'GUARD', 'CPU', 'MEM', 'CORES'],
@@ -72,7 +73,7 @@ export function registerContainer(program: Command, ctx: CliContext): void {
     .description('A container: resources, limits, applied state and last decision')
     .action(
       ctx.action(async (name: string) => {
-        const c = (await ctx.call('GET', `/containers/${seg(name)}`)) as Obj;
+        const c = (await ctx.call('GET', apiPath`/containers/${name}`)) as Obj;
         ctx.print(c, (b: Obj) => {
           const cont = b.container as Obj;
           const limits = b.limits as Record<string, Obj>;
@@ -114,7 +115,7 @@ export function registerContainer(program: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (name: string) => {
         ctx.print(
-          await ctx.call('DELETE', `/containers/${seg(name)}`),
+          await ctx.call('DELETE', apiPath`/containers/${name}`),
           () => `container ${name} unsubscribed`,
         );
       }),
@@ -125,7 +126,7 @@ export function registerContainer(program: Command, ctx: CliContext): void {
       ctx.action(async (name: string, resource: string, pairs: string[]) => {
         const out = await ctx.call(
           'PUT',
-          `/containers/${seg(name)}/resources/${seg(resource)}`,
+          apiPath`/containers/${name}/resources/${resource}`,
           fieldValues(pairs),
         );
         ctx.print(
@@ -145,12 +146,12 @@ export function registerContainer(program: Command, ctx: CliContext): void {
       .description(
         `${verb === 'guard' ? 'Let' : 'Stop'} the Guardian ${verb === 'guard' ? 'scale' : 'scaling'} a container (or only some resources)`,
       )
-      .action(setGuard(ctx, '/containers', guard));
+      .action(setGuard(ctx, 'containers', guard));
   ct.command('limits <name> <resource>')
     .description("Set a resource's boundary (0-100) and/or boundary type")
     .option('--boundary <percent>', 'boundary, percent', int('--boundary'))
     .addOption(
       new Option('--type <type>', 'boundary type').choices(['percentage_of_max', 'percentage_of_current']),
     )
-    .action(setLimits(ctx, '/containers'));
+    .action(setLimits(ctx, 'containers'));
 }

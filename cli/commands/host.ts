@@ -1,7 +1,8 @@
 /** Hosts: register (with capacity and disks), list, show, deregister. */
 import { type Command, Option } from 'commander';
-import { collect, int, type Obj, usage } from '../args.ts';
-import { type CliContext, seg } from '../context.ts';
+import { collect, int, jsonArgument, type Obj, usage, wholeNumber } from '../args.ts';
+import { apiPath } from '../client.ts';
+import type { CliContext } from '../context.ts';
 import { ago, keyValues, table } from '../format.ts';
 
 export function registerHost(program: Command, ctx: CliContext): void {
@@ -30,20 +31,22 @@ export function registerHost(program: Command, ctx: CliContext): void {
             placement: string;
           },
         ) => {
-          const disks: Obj = {};
-          for (const d of o.disk ?? []) {
-            const m = /^([^:]+):(\/[^:]*):(\d+):(\d+)$/.exec(d);
-            if (m === null) throw usage(`--disk must be name:/path:readMiBps:writeMiBps, got "${d}"`);
-            disks[m[1] as string] = { path: m[2], readMiBps: Number(m[3]), writeMiBps: Number(m[4]) };
-          }
-          let topology: unknown;
-          if (o.topology !== undefined) {
-            try {
-              topology = JSON.parse(o.topology);
-            } catch {
-              throw usage('--topology must be JSON');
-            }
-          }
+          // Disk names are data: own keys of the body, never a prototype (`__proto__`).
+          const disks = Object.fromEntries(
+            (o.disk ?? []).map((d) => {
+              const m = /^([^:]+):(\/[^:]*):(\d+):(\d+)$/.exec(d);
+              if (m === null) throw usage(`--disk must be name:/path:readMiBps:writeMiBps, got "${d}"`);
+              const [, name, path, read, write] = m as unknown as [string, string, string, string, string];
+              return [
+                name,
+                { path, readMiBps: wholeNumber('--disk', read), writeMiBps: wholeNumber('--disk', write) },
+              ];
+            }),
+          );
+          const topology =
+            o.topology === undefined
+              ? undefined
+              : jsonArgument('--topology', o.topology, '--topology must be JSON');
           const body = {
             cpu: {
               ...(o.cores === undefined ? {} : { cores: o.cores }),
@@ -54,7 +57,7 @@ export function registerHost(program: Command, ctx: CliContext): void {
             ...(o.net === undefined ? {} : { netMbps: o.net }),
             cpuPlacement: o.placement,
           };
-          const h = (await ctx.call('PUT', `/hosts/${seg(name)}`, body)) as Obj;
+          const h = (await ctx.call('PUT', apiPath`/hosts/${name}`, body)) as Obj;
           ctx.print(h, (b: Obj) => `host ${b.name} registered (version ${b.version}), queue ${b.queueUrl}`);
         },
       ),
@@ -90,7 +93,7 @@ export function registerHost(program: Command, ctx: CliContext): void {
     .description("A host's capacity, core map, containers and agent heartbeat")
     .action(
       ctx.action(async (name: string) => {
-        const h = (await ctx.call('GET', `/hosts/${seg(name)}`)) as Obj;
+        const h = (await ctx.call('GET', apiPath`/hosts/${name}`)) as Obj;
         ctx.print(h, (b: Obj) => {
           const cap = b.capacity as {
             cpu: Obj & { cores: Record<string, { free: number; alloc: Obj }> };
@@ -132,7 +135,7 @@ export function registerHost(program: Command, ctx: CliContext): void {
     .description('Deregister an empty host (and delete its queues)')
     .action(
       ctx.action(async (name: string) => {
-        ctx.print(await ctx.call('DELETE', `/hosts/${seg(name)}`), () => `host ${name} deregistered`);
+        ctx.print(await ctx.call('DELETE', apiPath`/hosts/${name}`), () => `host ${name} deregistered`);
       }),
     );
 }

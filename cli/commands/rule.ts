@@ -1,7 +1,8 @@
 /** Scaling rules: list, show, activate, deactivate, change, create, delete. */
 import { type Command, Option } from 'commander';
-import { int, type Obj, usage } from '../args.ts';
-import { type CliContext, seg } from '../context.ts';
+import { int, jsonArgument, type Obj, usage } from '../args.ts';
+import { apiPath } from '../client.ts';
+import type { CliContext } from '../context.ts';
 import { table } from '../format.ts';
 
 export function registerRule(program: Command, ctx: CliContext): void {
@@ -36,7 +37,7 @@ export function registerRule(program: Command, ctx: CliContext): void {
     .description('One rule, with its JSON-Logic condition')
     .action(
       ctx.action(async (name: string) =>
-        ctx.print(await ctx.call('GET', `/rules/${seg(name)}`), (b: Obj) => JSON.stringify(b, null, 2)),
+        ctx.print(await ctx.call('GET', apiPath`/rules/${name}`), (b: Obj) => JSON.stringify(b, null, 2)),
       ),
     );
   for (const verb of ['activate', 'deactivate'] as const)
@@ -45,7 +46,7 @@ export function registerRule(program: Command, ctx: CliContext): void {
       .description(`${verb === 'activate' ? 'Activate' : 'Deactivate'} a rule`)
       .action(
         ctx.action(async (name: string) =>
-          ctx.print(await ctx.call('PUT', `/rules/${seg(name)}/${verb}`), () => `rule ${name} ${verb}d`),
+          ctx.print(await ctx.call('PUT', apiPath`/rules/${name}/${verb}`), () => `rule ${name} ${verb}d`),
         ),
       );
   rule
@@ -64,7 +65,7 @@ export function registerRule(program: Command, ctx: CliContext): void {
         else if (what === 'events-required')
           body = { value: int('events-required')(value), ...(o.direction ? { direction: o.direction } : {}) };
         else throw usage(`<what> must be amount, policy or events-required, got "${what}"`);
-        const out = await ctx.call('PUT', `/rules/${seg(name)}/${what}`, body);
+        const out = await ctx.call('PUT', apiPath`/rules/${name}/${what}`, body);
         ctx.print(out, () => `rule ${name}: ${what} = ${value}`);
       }),
     );
@@ -73,18 +74,13 @@ export function registerRule(program: Command, ctx: CliContext): void {
     .description('Create or replace a rule from JSON text (checked before it is stored)')
     .action(
       ctx.action(async (text: string) => {
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw usage('the rule must be JSON');
-        }
+        const body = jsonArgument('the rule', text, 'the rule must be JSON');
         // The rule's name is its path: without one there is no route to PUT it on.
         if (body === null || typeof body !== 'object' || Array.isArray(body))
           throw usage('the rule must be a JSON object with a "name"');
         const name = (body as Obj).name;
         if (typeof name !== 'string' || name === '') throw usage('the rule needs a "name" (a string)');
-        const out = await ctx.call('PUT', `/rules/${seg(name)}`, body);
+        const out = await ctx.call('PUT', apiPath`/rules/${name}`, body);
         ctx.print(out, () => `rule ${name} saved`);
       }),
     );
@@ -93,7 +89,7 @@ export function registerRule(program: Command, ctx: CliContext): void {
     .description('Delete a custom rule')
     .action(
       ctx.action(async (name: string) =>
-        ctx.print(await ctx.call('DELETE', `/rules/${seg(name)}`), () => `rule ${name} deleted`),
+        ctx.print(await ctx.call('DELETE', apiPath`/rules/${name}`), () => `rule ${name} deleted`),
       ),
     );
 }

@@ -1,6 +1,6 @@
 /** `sc scale`: a manual request to the planner (a step, or a new max). */
 import type { Command } from 'commander';
-import { int, type Obj, usage } from '../args.ts';
+import { int, type Obj, usage, wholeNumber } from '../args.ts';
 import type { CliContext } from '../context.ts';
 
 export function registerScale(program: Command, ctx: CliContext): void {
@@ -18,7 +18,7 @@ export function registerScale(program: Command, ctx: CliContext): void {
           let body: Obj;
           if (step !== undefined) {
             if (!/^[+-]?\d+$/.test(step)) throw usage(`step must be like +100 or -50, got "${step}"`);
-            body = { structure, resource, amount: Number(step) };
+            body = { structure, resource, amount: wholeNumber('step', step, /^[+-]?\d+$/) };
           } else body = { structure, resource, max: o.max };
           const out = (await ctx.call('POST', '/requests', body)) as Obj;
           ctx.print(out, (b: Obj) => {

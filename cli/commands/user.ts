@@ -1,7 +1,8 @@
 /** Users: create, change, list, show, delete, link and unlink applications. */
 import type { Command } from 'commander';
 import { type Obj, resourcesFrom } from '../args.ts';
-import { type CliContext, seg, setResource } from '../context.ts';
+import { apiPath } from '../client.ts';
+import { type CliContext, setResource } from '../context.ts';
 import { keyValues, table } from '../format.ts';
 
 export function registerUser(program: Command, ctx: CliContext): void {
@@ -14,7 +15,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (name: string, o: Obj) => {
         ctx.print(
-          await ctx.call('PUT', `/users/${seg(name)}`, { resources: resourcesFrom(o, false) }),
+          await ctx.call('PUT', apiPath`/users/${name}`, { resources: resourcesFrom(o, false) }),
           () => `user ${name} saved`,
         );
       }),
@@ -22,13 +23,13 @@ export function registerUser(program: Command, ctx: CliContext): void {
   user
     .command('set <name> <resource> <field=value...>')
     .description("Set a user's max or min of a resource (its applications' max must fit under its max)")
-    .action(setResource(ctx, '/users'));
+    .action(setResource(ctx, 'users'));
   user
     .command('ls')
     .description('List users')
     .action(
       ctx.action(async () => {
-        const rows = (await ctx.call('GET', '/users')) as Obj[];
+        const rows = (await ctx.call('GET', 'users')) as Obj[];
         ctx.print(rows, (b: Obj[]) =>
           table(
             ['USER', 'APPS'],
@@ -42,7 +43,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .description('One user')
     .action(
       ctx.action(async (name: string) =>
-        ctx.print(await ctx.call('GET', `/users/${seg(name)}`), (b: Obj) => keyValues(b)),
+        ctx.print(await ctx.call('GET', apiPath`/users/${name}`), (b: Obj) => keyValues(b)),
       ),
     );
   user
@@ -50,7 +51,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .description('Delete a user (its applications are unlinked)')
     .action(
       ctx.action(async (name: string) =>
-        ctx.print(await ctx.call('DELETE', `/users/${seg(name)}`), () => `user ${name} deleted`),
+        ctx.print(await ctx.call('DELETE', apiPath`/users/${name}`), () => `user ${name} deleted`),
       ),
     );
   user
@@ -58,7 +59,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .description('Link an application to a user')
     .action(
       ctx.action(async (u: string, a: string) =>
-        ctx.print(await ctx.call('PUT', `/users/${seg(u)}/apps/${seg(a)}`), () => `${a} linked to ${u}`),
+        ctx.print(await ctx.call('PUT', apiPath`/users/${u}/apps/${a}`), () => `${a} linked to ${u}`),
       ),
     );
   user
@@ -66,10 +67,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .description('Unlink an application from a user')
     .action(
       ctx.action(async (u: string, a: string) =>
-        ctx.print(
-          await ctx.call('DELETE', `/users/${seg(u)}/apps/${seg(a)}`),
-          () => `${a} unlinked from ${u}`,
-        ),
+        ctx.print(await ctx.call('DELETE', apiPath`/users/${u}/apps/${a}`), () => `${a} unlinked from ${u}`),
       ),
     );
 }
