@@ -33,11 +33,14 @@ export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
  * Why a name cannot be one segment of a request path, or null when it can: URL
  * parsing resolves `.` and `..` (percent-encoded too) and `\`, and a `/` or an
  * empty name changes which route the request takes (`sc user unlink u1 ..` would
- * be `DELETE /users/u1`). Every other name is percent-encoded and sent as typed.
+ * be `DELETE /users/u1`); text with a lone surrogate has no UTF-8 encoding. Every other
+ * name is percent-encoded and sent as typed.
  */
 export function pathSegmentProblem(name: string): string | null {
   if (name === '' || name === '.' || name === '..' || /[/\\]/.test(name))
     return `${JSON.stringify(name)} cannot be a name in a request path (empty, ".", ".." and names holding "/" or "\\" would change the request)`;
+  if (!name.isWellFormed())
+    return `${JSON.stringify(name)} cannot be a name in a request path: it is not well-formed Unicode (a lone surrogate)`;
   return null;
 }
 

@@ -6,8 +6,8 @@ describe('apiPath', () => {
     expect(apiPath`/users/${'u 1'}/apps/${'a%2e?#/'.slice(0, 6)}`).toBe('/users/u%201/apps/a%252e%3F%23');
   });
 
-  it('refuses a name that is empty, "." or "..", or holds "/" or "\\", as a usage error', () => {
-    for (const name of ['', '.', '..', 'a/b', 'a\\b', '/', '\\'])
+  it('refuses a name that is empty, not well-formed Unicode, "." or "..", or holds "/" or "\\", as a usage error', () => {
+    for (const name of ['', '.', '..', 'a/b', 'a\\b', '/', '\\', '\uD800', 'a\uDC00'])
       expect(() => apiPath`/users/u1/apps/${name}`).toThrow(
         expect.objectContaining({ name: 'CliError', exitCode: EXIT.usage }) as unknown as CliError,
       );
