@@ -272,6 +272,48 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
     },
     mustSend: /^[+-]?\d+$/.test(step) && Number.isSafeInteger(Number(step)),
   })),
+  fc.tuple(name, numeral).map(([n, amount]) => ({
+    argv: ['rule', 'add', '--', `{"name":${JSON.stringify(n)},"amount":${amount}}`],
+    method: 'PUT',
+    path: ['rules', { name: n }],
+    body: (raw: string) => {
+      expect((JSON.parse(raw) as { name: string }).name).toBe(n);
+      expectNumber(raw, 'amount', amount);
+    },
+    // JSON numbers have no '+' and no leading zeros.
+    mustSend: plainName(n) && safeInt(amount) && /^-?(0|[1-9]\d*)$/.test(amount),
+  })),
+  fc.tuple(name, name, numeral, name).map(([n, host, cpu, disk]) => ({
+    argv: [
+      'container',
+      'add',
+      '--host',
+      host,
+      '--cpu',
+      `400:50:${cpu}`,
+      '--mem',
+      `1:1:${cpu}`,
+      '--disk',
+      `${disk}:/d`,
+      '--',
+      n,
+    ],
+    method: 'PUT',
+    path: ['containers', { name: n }],
+    body: (raw: string) => {
+      const body = JSON.parse(raw) as { host: string; disk: { name: string; path: string } };
+      expect(body.host).toBe(host);
+      expect(body.disk).toEqual({ name: disk, path: '/d' });
+      // cpu and mem both carry the typed current (numerals() keeps the last of a key).
+      expectNumber(raw, 'current', cpu);
+    },
+    mustSend:
+      plainName(n) &&
+      /^\d+$/.test(cpu) &&
+      Number.isSafeInteger(Number(cpu)) &&
+      disk !== '' &&
+      !disk.includes(':'),
+  })),
   fc.tuple(name, numeral, name, numeral).map(([n, mem, disk, read]) => ({
     argv: ['host', 'add', '--mem', mem, '--disk', `${disk}:/data:${read}:7`, '--', n],
     method: 'PUT',
