@@ -23,6 +23,8 @@ function statusRow(r: Obj, now: number): (string | number | null)[] {
   ];
 }
 
+const MAX_WATCH_SECONDS = 86_400;
+
 export function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command('status')
@@ -37,7 +39,15 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (o: { host?: string; watch?: string | true; iterations?: number }) => {
         const period = o.watch === undefined ? 0 : o.watch === true ? 2 : Number(o.watch);
-        if (o.watch !== undefined && !(period > 0)) throw usage('--watch takes a positive number of seconds');
+        // A plain decimal: `1e309` is Infinity, which a timer clamps to one millisecond.
+        if (
+          o.watch !== undefined &&
+          (!(period > 0 && period <= MAX_WATCH_SECONDS) ||
+            (o.watch !== true && !/^\d+(\.\d+)?$/.test(o.watch)))
+        )
+          throw usage(
+            `--watch takes a number of seconds above 0 and up to ${MAX_WATCH_SECONDS}, got "${o.watch}"`,
+          );
         const render = async () => {
           const rows = (await ctx.call(
             'GET',

@@ -89,6 +89,11 @@ describe('sc sends numbers as typed or refuses them, naming the option', () => {
     await refused(['rule', 'add', '{"name":"r1","amount":0.30000000000000001}'], /0\.30000000000000001/);
   });
 
+  it('refuses a --watch period that is not a plain number of seconds up to a day (1e309 would redraw every millisecond)', async () => {
+    for (const period of ['1e309', 'Infinity', '0x10', '86401', '0'])
+      await refused(['status', '--watch', period], /--watch/);
+  });
+
   it('sends numbers JSON keeps exactly, however they are written', async () => {
     const h = harness(() => ({ status: 200, body: { resource: {} } }));
     expect(await main(['container', 'set', 'c1', 'cpu', 'max=1.50', 'weight=15e-1'], h.io)).toBe(0);
