@@ -36,9 +36,9 @@ export function registerHost(program: Command, ctx: CliContext): void {
             (o.disk ?? []).map((d) => {
               const m = /^([^:]+):(\/[^:]*):(\d+):(\d+)$/.exec(d);
               if (m === null) throw usage(`--disk must be name:/path:readMiBps:writeMiBps, got "${d}"`);
-              const [, name, path, read, write] = m as unknown as [string, string, string, string, string];
+              const [, disk, path, read, write] = m as unknown as [string, string, string, string, string];
               return [
-                name,
+                disk,
                 { path, readMiBps: wholeNumber('--disk', read), writeMiBps: wholeNumber('--disk', write) },
               ];
             }),
