@@ -63,7 +63,7 @@ export function apiPath(literals: TemplateStringsArray, ...names: string[]): str
  * taken literally (no empty, dot, or slash-holding segment), so what is sent is the
  * path the command built, not one a URL parser normalises into another route.
  */
-function assertLiteralPath(path: string): void {
+export function assertLiteralPath(path: string): void {
   const fail = (why: string) => {
     throw new CliError(`refusing to send ${path}: ${why}`, EXIT.usage);
   };

@@ -6,7 +6,15 @@
  */
 import type { Command } from 'commander';
 import { fieldValues, type Obj, usage } from './args.ts';
-import { type ApiClient, apiPath, CliError, type ConnectOptions, connect, EXIT } from './client.ts';
+import {
+  type ApiClient,
+  apiPath,
+  assertLiteralPath,
+  CliError,
+  type ConnectOptions,
+  connect,
+  EXIT,
+} from './client.ts';
 
 export interface Io {
   out(text: string): void;
@@ -38,6 +46,7 @@ export function cliContext(program: Command, io: Io, done: (code: number) => voi
     globals,
     api,
     async call(method, path, body, query) {
+      assertLiteralPath(path);
       const answer = await api().request(method, path, body, query);
       if (answer.status < 400) return answer.body;
       const b = (answer.body ?? {}) as { message?: string; field?: string; error?: string };

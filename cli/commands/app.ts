@@ -54,7 +54,7 @@ export function registerApp(program: Command, ctx: CliContext): void {
     .description('List applications')
     .action(
       ctx.action(async () => {
-        const rows = (await ctx.call('GET', 'apps')) as Obj[];
+        const rows = (await ctx.call('GET', '/apps')) as Obj[];
         ctx.print(rows, (b: Obj[]) =>
           table(
             ['APP', 'USER', 'STATE', 'GUARD', 'CONTAINERS'],

@@ -48,7 +48,7 @@ export function registerContainer(program: Command, ctx: CliContext): void {
     .description('List containers')
     .action(
       ctx.action(async () => {
-        const rows = (await ctx.call('GET', 'containers')) as Obj[];
+        const rows = (await ctx.call('GET', '/containers')) as Obj[];
         ctx.print(rows, (b: Obj[]) =>
           table(
             ['CONTAINER', 'HOST', 'APP', 'GUARD', 'CPU', 'MEM', 'CORES'],

@@ -29,7 +29,7 @@ export function registerUser(program: Command, ctx: CliContext): void {
     .description('List users')
     .action(
       ctx.action(async () => {
-        const rows = (await ctx.call('GET', 'users')) as Obj[];
+        const rows = (await ctx.call('GET', '/users')) as Obj[];
         ctx.print(rows, (b: Obj[]) =>
           table(
             ['USER', 'APPS'],

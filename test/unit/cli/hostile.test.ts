@@ -71,6 +71,21 @@ describe('sc refuses names that would change the request path', () => {
   });
 });
 
+describe('sc builds each path from its noun', () => {
+  it('lists every noun at its root path', async () => {
+    const h = harness(() => ({ status: 200, body: [] }));
+    for (const noun of ['host', 'container', 'app', 'user', 'rule'])
+      expect(await main([noun, 'ls'], h.io)).toBe(0);
+    expect(h.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'GET /hosts',
+      'GET /containers',
+      'GET /apps',
+      'GET /users',
+      'GET /rules',
+    ]);
+  });
+});
+
 describe('sc sends numbers as typed or refuses them, naming the option', () => {
   it('refuses what JSON would change: 1e309 (null), 9007199254740993 (…992), +99999999999999999999 (1e20)', async () => {
     await refused(['config', 'set', 'guardian', 'WINDOW_TIMELAPSE', '1e309'], /WINDOW_TIMELAPSE.*1e309/);
