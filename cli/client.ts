@@ -29,6 +29,58 @@ export class CliError extends Error {
 /** Exit codes: 0 ok, 1 the API refused (4xx), 2 usage error, 3 unreachable or server error. */
 export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
 
+/**
+ * Why a name cannot be one segment of a request path, or null when it can: URL
+ * parsing resolves `.` and `..` (percent-encoded too) and `\`, and a `/` or an
+ * empty name changes which route the request takes (`sc user unlink u1 ..` would
+ * be `DELETE /users/u1`); text with a lone surrogate has no UTF-8 encoding. Every other
+ * name is percent-encoded and sent as typed.
+ */
+export function pathSegmentProblem(name: string): string | null {
+  if (name === '' || name === '.' || name === '..' || /[/\\]/.test(name))
+    return `${JSON.stringify(name)} cannot be a name in a request path (empty, ".", ".." and names holding "/" or "\\" would change the request)`;
+  if (!name.isWellFormed())
+    return `${JSON.stringify(name)} cannot be a name in a request path: it is not well-formed Unicode (a lone surrogate)`;
+  return null;
+}
+
+/**
+ * A request path with each interpolated name percent-encoded as one segment:
+ * apiPath`/users/${user}/apps/${app}`. A name that cannot be a segment is a usage error.
+ */
+export function apiPath(literals: TemplateStringsArray, ...names: string[]): string {
+  let out = literals[0] ?? '';
+  names.forEach((name, i) => {
+    const problem = pathSegmentProblem(name);
+    if (problem !== null) throw new CliError(problem, EXIT.usage);
+    out += encodeURIComponent(name) + (literals[i + 1] ?? '');
+  });
+  return out;
+}
+
+/**
+ * Every client's last check before sending: each segment of the path, decoded, is
+ * taken literally (no empty, dot, or slash-holding segment), so what is sent is the
+ * path the command built, not one a URL parser normalises into another route.
+ */
+export function assertLiteralPath(path: string): void {
+  const fail = (why: string) => {
+    throw new CliError(`refusing to send ${path}: ${why}`, EXIT.usage);
+  };
+  if (!path.startsWith('/')) fail('a path starts with "/"');
+  if (path === '/') return;
+  for (const raw of path.slice(1).split('/')) {
+    let segment = raw;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      fail(`"${raw}" is not valid percent-encoding`);
+    }
+    const problem = pathSegmentProblem(segment);
+    if (problem !== null) fail(problem);
+  }
+}
+
 export interface ConnectOptions {
   url?: string | undefined;
   token?: string | undefined;
@@ -56,6 +108,7 @@ export function httpClient(url: string, token: string): ApiClient {
   const base = url.replace(/\/+$/, '');
   return {
     async request(method, path, body, query) {
+      assertLiteralPath(path);
       try {
         const res = await fetch(base + withQuery(path, query), {
           method,
@@ -107,6 +160,7 @@ export function sigv4Client(url: string, region: string): ApiClient {
   const base = new URL(url.replace(/\/+$/, ''));
   return {
     async request(method, path, body, query) {
+      assertLiteralPath(path);
       const [{ SignatureV4 }, { defaultProvider }] = await Promise.all([
         import('@smithy/signature-v4'),
         import('@aws-sdk/credential-provider-node'),
@@ -153,6 +207,7 @@ export function sigv4Client(url: string, region: string): ApiClient {
 export function invokeClient(functionName: string, region: string | undefined): ApiClient {
   return {
     async request(method, path, body, query) {
+      assertLiteralPath(path);
       const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
       const lambda = new LambdaClient(region === undefined ? {} : { region });
       const event = {
