@@ -26,6 +26,8 @@ export interface StandInOptions {
   autoCreateMetrics?: boolean;
   /** tsd.query.skip_unresolved_tagvs (default false). */
   skipUnresolvedTagvs?: boolean;
+  /** Longest body accepted, bytes (8192; smaller plays a proxy or a TSD with a smaller chunk size). */
+  bodyLimit?: number;
 }
 
 export interface StandInPoint {
@@ -633,6 +635,8 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
     stop: async () => undefined,
   };
 
+  const timers = new Set<NodeJS.Timeout>();
+
   function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
     const reply = (status: number, body: string, contentType = 'application/json; charset=UTF-8') => {
       const send = () => {
@@ -645,8 +649,13 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
         res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
         res.end(body);
       };
-      if (standIn.delayMs > 0) setTimeout(send, standIn.delayMs);
-      else send();
+      if (standIn.delayMs > 0) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          send();
+        }, standIn.delayMs);
+        timers.add(timer);
+      } else send();
     };
     stats.inFlight += 1;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
@@ -662,7 +671,7 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
     // routing, so the api version is still 0 and HttpQuery.badRequest answers an HTML page.
     // The limit is on the body AS SENT (gzip-compressed size when Content-Encoding: gzip).
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    if (chunked || raw.length > TSD_MAX_UNCHUNKED_BODY) {
+    if (chunked || raw.length > (opts.bodyLimit ?? TSD_MAX_UNCHUNKED_BODY)) {
       stats.chunkedRefused += 1;
       reply(400, htmlBadRequest('Chunked request not supported.'), 'text/html; charset=UTF-8');
       return;
@@ -742,6 +751,7 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
   standIn.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   standIn.stop = () =>
     new Promise((resolve) => {
+      for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
     });
