@@ -71,6 +71,12 @@ export const TSD_BODY_LIMIT = 8192;
 const UNKNOWN = /No such name for '(tagv|tagk|metrics)': '([^']*)'/;
 const CACHE_CAP = 100_000;
 
+type Encoded = { body: string | Uint8Array; size: number; gzip: boolean };
+interface Batch {
+  names: string[];
+  enc?: Encoded;
+}
+
 interface CallState {
   key: string;
   window: UsageWindow;
@@ -183,11 +189,11 @@ export class OpenTsdbMetricsSource implements MetricsSource {
       const batches = [...this.pack(known, st), ...this.pack(fresh, st)];
       // A key never resolved, or a TSD that was not answering: one batch alone first.
       const probe = !this.knownTagk.has(st.key) || this.lastDown ? 1 : 0;
-      if (probe > 0 && batches.length > 0) await this.runBatch(batches[0] as string[], st);
+      if (probe > 0 && batches.length > 0) await this.runBatch(batches[0] as Batch, st);
       let next = probe;
       const lane = async () => {
         while (next < batches.length) {
-          const b = batches[next++] as string[];
+          const b = batches[next++] as Batch;
           await this.runBatch(b, st);
         }
       };
@@ -254,10 +260,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
   }
 
   /** The request for `names`: raw when it fits, else gzip; null when neither fits. */
-  private encode(
-    names: readonly string[],
-    st: CallState,
-  ): { body: string | Uint8Array; size: number; gzip: boolean } | null {
+  private encode(names: readonly string[], st: CallState): Encoded | null {
     const raw = this.bodyOf(names, st);
     const rawSize = Buffer.byteLength(raw);
     if (rawSize <= this.maxBody) return { body: raw, size: rawSize, gzip: false };
@@ -271,12 +274,11 @@ export class OpenTsdbMetricsSource implements MetricsSource {
    * gzip a batch grows past the raw fit by the compression ratio seen (the previous batch's size
    * is the first guess), each candidate checked by compressing it: one to three tries a batch.
    */
-  private pack(names: readonly string[], st: CallState): string[][] {
-    const out: string[][] = [];
+  private pack(names: readonly string[], st: CallState): Batch[] {
+    const out: Batch[] = [];
     const fixed = Buffer.byteLength(this.bodyOf([], st));
     const perName = (n: string) => st.metrics.length * (Buffer.byteLength(n) + 1);
-    const zsize = (from: number, n: number) =>
-      gzipSync(this.bodyOf(names.slice(from, from + n), st)).byteLength;
+    const gz = (from: number, n: number) => gzipSync(this.bodyOf(names.slice(from, from + n), st));
     let i = 0;
     let guess = 0;
     while (i < names.length) {
@@ -290,14 +292,17 @@ export class OpenTsdbMetricsSource implements MetricsSource {
       }
       let n = Math.max(1, rawN);
       const hiCap = Math.min(names.length - i, this.batchSize);
+      let fit: Buffer | null = null; // the compressed body of the `lo` names, when compressed
       if (this.gzip && n < hiCap) {
         let lo = n; // fits (raw)
         let hi = hiCap;
         let cand = Math.min(hi, Math.max(lo + 1, guess > 0 ? guess : lo * 4));
         for (let tries = 0; tries < 4 && cand > lo; tries++) {
-          const z = zsize(i, cand);
+          const body = gz(i, cand);
+          const z = body.byteLength;
           if (z <= this.maxBody) {
             lo = cand;
+            fit = body;
             if (cand >= hi || z > 0.9 * this.maxBody) break;
             cand = Math.min(hi, Math.floor((cand * this.maxBody * 0.95) / z));
           } else {
@@ -308,14 +313,22 @@ export class OpenTsdbMetricsSource implements MetricsSource {
         n = lo;
         guess = n;
       }
-      out.push(names.slice(i, i + n));
+      const batch = names.slice(i, i + n);
+      // The body compressed while sizing it is sent as is.
+      out.push(
+        fit === null
+          ? { names: batch }
+          : { names: batch, enc: { body: fit, size: fit.byteLength, gzip: true } },
+      );
       i += n;
     }
     return out;
   }
 
-  private async runBatch(names: string[], st: CallState): Promise<void> {
-    let pending = names;
+  private async runBatch(batch: Batch, st: CallState): Promise<void> {
+    let pending = batch.names;
+    let ready = batch.enc;
+    const metricsAtPack = st.metrics.length;
     let dropped = 0;
     while (pending.length > 0) {
       if (st.down !== null || st.stopped !== null || st.tagkMissing || st.metrics.length === 0) {
@@ -329,7 +342,10 @@ export class OpenTsdbMetricsSource implements MetricsSource {
         for (const n of pending) st.reducer.reject(n, '*', why, st.tagkMissing ? 'unknown' : 'outage');
         return;
       }
-      const enc = this.encode(pending, st);
+      // The packed body while neither the names nor the metrics changed, else a fresh one.
+      const enc =
+        ready !== undefined && st.metrics.length === metricsAtPack ? ready : this.encode(pending, st);
+      ready = undefined;
       if (enc === null) {
         // Cannot happen with packed batches unless a single name overflows the limit.
         if (pending.length === 1) {
@@ -433,7 +449,10 @@ export class OpenTsdbMetricsSource implements MetricsSource {
 
   private async split(names: string[], st: CallState): Promise<void> {
     const half = Math.ceil(names.length / 2);
-    await Promise.all([this.runBatch(names.slice(0, half), st), this.runBatch(names.slice(half), st)]);
+    await Promise.all([
+      this.runBatch({ names: names.slice(0, half) }, st),
+      this.runBatch({ names: names.slice(half) }, st),
+    ]);
   }
 
   private rememberUnknown(cache: Map<string, number>, name: string): void {
@@ -479,23 +498,23 @@ export class OpenTsdbMetricsSource implements MetricsSource {
         continue;
       }
       const dps = s.dps;
-      let entries: [number, unknown][];
-      if (Array.isArray(dps))
-        entries = dps.map((p) => (Array.isArray(p) ? [Number(p[0]), p[1]] : [Number.NaN, p]));
-      else if (dps !== null && typeof dps === 'object')
-        entries = Object.entries(dps as Record<string, unknown>).map(([t, v]) => [Number(t), v]);
-      else {
-        reducer.reject(name, s.metric, 'malformed series (no dps)', 'bad-data');
-        continue;
-      }
       const values: unknown[] = [];
-      for (const [t, v] of entries) {
+      const take = (t: number, v: unknown) => {
         // Keys are seconds, or ms with msResolution; a bucket outside the window is not ours.
         const ts = t > 9_999_999_999 ? t / 1000 : t;
-        if (!(ts >= start && ts * 1000 <= end)) continue;
+        if (!(ts >= start && ts * 1000 <= end)) return;
         // A filled bucket ("NaN" or null under a nan/null fill policy) is no data, not bad data.
-        if (v === null || v === 'NaN' || (typeof v === 'number' && Number.isNaN(v))) continue;
+        if (v === null || v === 'NaN' || (typeof v === 'number' && Number.isNaN(v))) return;
         values.push(v);
+      };
+      if (Array.isArray(dps)) {
+        for (const p of dps) if (Array.isArray(p)) take(Number(p[0]), p[1]);
+      } else if (dps !== null && typeof dps === 'object') {
+        const obj = dps as Record<string, unknown>;
+        for (const t in obj) take(Number(t), obj[t]);
+      } else {
+        reducer.reject(name, s.metric, 'malformed series (no dps)', 'bad-data');
+        continue;
       }
       reducer.addSeries(name, s.metric, values);
     }

@@ -12,7 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 
 /** HttpRequestDecoder's default maxChunkSize: a longer body is decoded as chunks. */
 export const TSD_MAX_UNCHUNKED_BODY = 8192;
@@ -63,7 +63,7 @@ export interface OpenTsdbStandIn {
   dropNext: number;
   /** Raw answers served before the real ones. */
   answerNext: { status: number; body: string; contentType?: string }[];
-  /** `/api/query` bodies received (decoded), for assertions. */
+  /** `/api/query` bodies received (decoded; the first 1,000 since the last reset), for assertions. */
   queryBodies: string[];
   /** Store points directly (fixtures too large to post), registering their tag names like a put. */
   load(points: readonly StandInPoint[]): void;
@@ -186,6 +186,7 @@ interface Filter {
   tagk: string;
   type: 'literal_or' | 'wildcard';
   values: string[];
+  set: ReadonlySet<string>;
   groupBy: boolean;
 }
 
@@ -200,7 +201,8 @@ function tagFilter(tagk: string, raw: string, groupBy: boolean): Filter {
   if (type !== 'literal_or' && type !== 'wildcard')
     throw new TsdError(400, `Could not find a filter matching the type: ${type}`);
   // src/query/filter/TagVLiteralOrFilter.java: split on '|', each literal trimmed.
-  return { tagk, type, values: expr.split('|').map((v) => v.trim()), groupBy };
+  const values = expr.split('|').map((v) => v.trim());
+  return { tagk, type, values, set: new Set(values), groupBy };
 }
 
 function wildcardMatch(pattern: string, value: string): boolean {
@@ -395,14 +397,14 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
     let candidates: Iterable<Series>;
     if (lit !== undefined) {
       const byTagv = index.get(sub.metric)?.get(lit.tagk);
-      candidates = lit.values.flatMap((v) => byTagv?.get(v) ?? []);
+      candidates = [...lit.set].flatMap((v) => byTagv?.get(v) ?? []);
     } else candidates = store.get(sub.metric)?.values() ?? [];
     const groups = new Map<string, Series[]>();
     for (const s of candidates) {
       const ok = sub.filters.every((f) => {
         const v = s.tags[f.tagk];
         if (v === undefined) return false;
-        return f.type === 'literal_or' ? f.values.includes(v) : f.values.some((p) => wildcardMatch(p, v));
+        return f.type === 'literal_or' ? f.set.has(v) : f.values.some((p) => wildcardMatch(p, v));
       });
       if (!ok) continue;
       // A series is in the answer when one of its rows is scanned, even if no point of the row
@@ -511,6 +513,8 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
    * points and leave it out beyond them.
    */
   function aggregate(agg: string, series: Map<number, number>[]): Map<number, number | null> {
+    // One series: every aggregator returns its values (count: 1 each).
+    if (series.length === 1 && agg !== 'count') return new Map(series[0]);
     const times = [...new Set(series.flatMap((s) => [...s.keys()]))].sort((a, b) => a - b);
     const lerp = agg === 'sum' || agg === 'avg' || agg === 'min' || agg === 'max';
     const sorted = lerp ? series.map((s) => [...s.entries()].sort((a, b) => a[0] - b[0])) : [];
@@ -646,6 +650,18 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
           return;
         }
         stats.inFlight -= 1;
+        // src/tsd/PipelineFactory.java installs HttpContentCompressor: answers are gzip-compressed
+        // for a client that accepts it.
+        if (body !== '' && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+          const z = gzipSync(body);
+          res.writeHead(status, {
+            'content-type': contentType,
+            'content-encoding': 'gzip',
+            'content-length': z.byteLength,
+          });
+          res.end(z);
+          return;
+        }
         res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
         res.end(body);
       };
@@ -696,7 +712,7 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
         stats.queries += 1;
         let q: QueryJson;
         if (req.method === 'POST') {
-          standIn.queryBodies.push(body);
+          if (standIn.queryBodies.length < 1000) standIn.queryBodies.push(body);
           try {
             q = JSON.parse(body) as QueryJson;
           } catch (err) {
