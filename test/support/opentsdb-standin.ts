@@ -69,6 +69,8 @@ export interface OpenTsdbStandIn {
   load(points: readonly StandInPoint[]): void;
   /** Register a metric, like `tsdb mkmetric`. */
   mkmetric(name: string): void;
+  /** Points stored, per metric (all metrics when none given). */
+  pointCount(metric?: string): number;
   resetStats(): void;
   stop(): Promise<void>;
 }
@@ -631,6 +633,12 @@ export async function startOpenTsdbStandIn(opts: StandInOptions = {}): Promise<O
     },
     mkmetric(name) {
       metricUids.add(name);
+    },
+    pointCount(metric) {
+      let n = 0;
+      for (const [m, byKey] of store)
+        if (metric === undefined || m === metric) for (const s of byKey.values()) n += s.points.size;
+      return n;
     },
     resetStats() {
       for (const k of Object.keys(stats) as (keyof StandInStats)[]) if (k !== 'inFlight') stats[k] = 0;
