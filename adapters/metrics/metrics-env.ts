@@ -49,6 +49,26 @@ export const MetricsQueryEnv = z.object({
 });
 export type MetricsQueryEnv = z.infer<typeof MetricsQueryEnv>;
 
+/** How a tick reads usage from OpenTSDB, for docs/configuration.md (rendered under the control tick's table). */
+export const METRICS_READS_DOC = [
+  "**Reading BDWatchdog's OpenTSDB** (`SC_METRICS_BACKEND=opentsdb`). A tick asks for every guarded container in",
+  'batches: one `/api/query` per batch, a sub-query per metric, the names as one literal_or (`host: "a|b|c"`).',
+  'OpenTSDB 2.4 refuses a request body over 8,192 bytes as sent with a 400 HTML page, the whole batch without',
+  'data; a batch therefore holds as many names as fit in `SC_METRICS_MAX_BODY_BYTES` (gzip-compressed when that',
+  'fits more; the TSD inflates a body after its size check), at most `SC_METRICS_BATCH_SIZE`, and a refused batch',
+  'is halved. A request gives up after `SC_METRICS_TIMEOUT_MS` or when the tick is out of time (its next tick, or',
+  "the invocation's deadline less `SC_TICK_RESERVE_MS`), whichever is first. A timed-out request is never retried",
+  '(OpenTSDB keeps working on a query whose client left); a refused connection or a 5xx is retried once if time is',
+  'left; after a timeout or a refused connection the tick asks the TSD nothing more and logs',
+  '`metrics: TSD not answering (outage)`. A container the TSD never heard of (400 `No such name for \'tagv\'`)',
+  'is dropped from its batch and not asked for again for `SC_METRICS_UNKNOWN_TTL_S` (logged as',
+  '`metrics: names unknown to the TSD`); names not yet seen in an answer are batched apart, so one of them cannot',
+  "blind the others; a TSD that never saw the tag key costs one query a tick. The window [now − `WINDOW_DELAY` −",
+  '`WINDOW_TIMELAPSE`, now − `WINDOW_DELAY`) is read in downsample buckets that tile it (5 s when both ends are',
+  'multiples of 5 s, else 1 s), ending 1 ms before its end: OpenTSDB rounds a start up to a bucket and keeps a',
+  'bucket whose start is ≤ the end, so a 5 s bucket asked over [now − 7, now − 2] would read [now − 5, now).',
+].join('\n');
+
 export function metricsSourceFromEnv(
   env: MetricsQueryEnv & { SC_METRICS_BACKEND: 'opentsdb' | 'prometheus'; SC_METRICS_URL: string },
   logger?: Logger,
