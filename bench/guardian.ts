@@ -138,6 +138,8 @@ async function fullTick(emit: Emit): Promise<void> {
   const HOSTS = Number(process.env.BENCH_GUARDIAN_HOSTS ?? 500); // smaller only for profiling
   const PER_HOST = 20;
   const TSD = (process.env.BENCH_GUARDIAN_METRICS ?? 'opentsdb') === 'opentsdb';
+  // SC_METRICS_BATCH_SIZE's default; the byte bound alone fits ≈ 380 of these names.
+  const TSD_BATCH = Number(process.env.BENCH_GUARDIAN_BATCH ?? 250);
   const name = (i: number) => (TSD ? longName(i) : `c${i}`);
   const GUARDED = TSD
     ? (['cpu', 'mem', 'disk_read', 'disk_write', 'net'] as const)
@@ -258,7 +260,7 @@ async function fullTick(emit: Emit): Promise<void> {
 
     // The adapter as the control tick builds it (SC_METRICS_* defaults), counting who got no data.
     const inner: MetricsSource = tsd
-      ? new OpenTsdbMetricsSource({ url: tsd.url, batchSize: 250, timeoutMs: 3000 })
+      ? new OpenTsdbMetricsSource({ url: tsd.url, batchSize: TSD_BATCH, timeoutMs: 3000 })
       : new PrometheusMetricsSource({
           url: (vm as { promUrl: string }).promUrl,
           batchSize: 500,
@@ -390,7 +392,7 @@ async function fullTick(emit: Emit): Promise<void> {
       name: 'guardian.tsdb_queries_per_tick',
       value: median(steadyReports.map((r) => r.tsdbQueries)),
       unit: 'queries',
-      batchSize: tsd ? 250 : 500,
+      batchSize: tsd ? TSD_BATCH : 500,
       backend: tsd ? 'opentsdb stand-in' : 'victoriametrics (prometheus api)',
     });
     if (tsd) {
