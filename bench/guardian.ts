@@ -4,8 +4,13 @@
  *   (cpu + mem guarded, default rules; 90 % stable, 5 % over upper, 5 % under lower);
  *   one decision = one container evaluated on all its guarded resources.
  * - guardian.tick_10k_ms, .tsdb_queries_per_tick, .ddb_reads_per_tick, .ddb_writes_per_tick:
- *   one full tick at 10,000 containers on 500 hosts against dynalite + VictoriaMetrics started
- *   here, fed BDWatchdog-format points; the same usage mix. Two invocations of 6 ticks: tick_10k_ms
+ *   one full tick at 10,000 containers on 500 hosts against dynalite and the metrics store started
+ *   here, fed BDWatchdog-format points; the same usage mix. The store is the OpenTSDB 2.4 stand-in
+ *   (test/support/opentsdb-standin.ts, in its own process) read by the OpenTSDB adapter, with
+ *   32-character container names and all five resources guarded (7 metrics a query); with
+ *   BENCH_GUARDIAN_METRICS=prometheus, VictoriaMetrics read by the Prometheus adapter (short
+ *   names, cpu + mem). Against the stand-in also: guardian.tsd_requests_per_tick and
+ *   .tsd_bytes_per_tick (as the TSD counted them), .containers_without_data (goal 0). Two invocations of 6 ticks: tick_10k_ms
  *   is a steady tick (not the first of its invocation), tick_10k_first_ms the first tick of the second
  *   invocation (full read); reads/writes are per steady tick; checkpoint_10k_ms the invocation's end.
  * - guardian.cost_per_1000_usd_month: bench/cost/model.ts fed the Guardian's measured read and write
@@ -13,6 +18,8 @@
  * Medians over several runs. decisions_per_s divides by this process's CPU time (the machine is shared;
  * wall-clock rate and load average are printed beside it).
  */
+
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -20,6 +27,7 @@ import { createDynamoDocumentClient } from '../adapters/aws.ts';
 import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
+import { OpenTsdbMetricsSource } from '../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
 import type { GuardState } from '../core/contracts/guard-state.ts';
 import type { HostState } from '../core/contracts/host.ts';
@@ -28,9 +36,12 @@ import type { Container } from '../core/contracts/structure.ts';
 import { keys } from '../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { compileRules, decide, type StructureView } from '../core/policy/guardian/decide.ts';
+import type { MetricsSource } from '../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory, type TickReport } from '../functions/guardian/tick.ts';
 import { startDynaliteProcess, startVictoriaMetrics } from '../local/emulators.ts';
+import { BDWATCHDOG_METRICS, type StandInPoint } from '../test/support/opentsdb-standin.ts';
+import { startOpenTsdbStandInProcess } from '../test/support/opentsdb-standin-process.ts';
 import { ASSUMED_FLEET, lean } from './cost/assumptions.ts';
 import { estimateMonthlyCost, type LoopCounts, PRICES, SECONDS_PER_MONTH } from './cost/model.ts';
 import { type Emit, median } from './figure.ts';
@@ -119,14 +130,31 @@ function processCpuMs(pid: number): number {
   return Math.round((ticks * 1000) / 100); // USER_HZ = 100
 }
 
+/** A 32-character container name (hex, so it compresses about as badly as a real random suffix). */
+function longName(i: number): string {
+  return `c${String(i).padStart(5, '0')}-${createHash('sha1').update(String(i)).digest('hex').slice(0, 25)}`;
+}
+
 async function fullTick(emit: Emit): Promise<void> {
   const HOSTS = Number(process.env.BENCH_GUARDIAN_HOSTS ?? 500); // smaller only for profiling
   const PER_HOST = 20;
+  const TSD = (process.env.BENCH_GUARDIAN_METRICS ?? 'opentsdb') === 'opentsdb';
+  // SC_METRICS_BATCH_SIZE's default; the byte bound alone fits ≈ 380 of these names.
+  const TSD_BATCH = Number(process.env.BENCH_GUARDIAN_BATCH ?? 250);
+  const name = (i: number) => (TSD ? longName(i) : `c${i}`);
+  const GUARDED = TSD
+    ? (['cpu', 'mem', 'disk_read', 'disk_write', 'net'] as const)
+    : (['cpu', 'mem'] as const);
   // The emulators accept any credentials; the SDK insists on having some.
   process.env.AWS_ACCESS_KEY_ID ||= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ||= 'local';
-  // dynalite in its own process, as DynamoDB is a remote service: the tick's event loop is not the table's.
-  const [ddb, vm] = await Promise.all([startDynaliteProcess(), startVictoriaMetrics()]);
+  // dynalite and the stores in their own processes, as they are remote services: the tick's event
+  // loop is not theirs.
+  const [ddb, vm, tsd] = await Promise.all([
+    startDynaliteProcess(),
+    TSD ? null : startVictoriaMetrics(),
+    TSD ? startOpenTsdbStandInProcess({ metrics: BDWATCHDOG_METRICS }) : null,
+  ]);
   try {
     const doc = createDynamoDocumentClient({ endpoint: ddb.endpoint, region: 'us-east-1' });
     await doc.send(new CreateTableCommand(tableDefinition('sc-bench')));
@@ -134,7 +162,7 @@ async function fullTick(emit: Emit): Promise<void> {
     await table.put({
       ...keys.service('guardian'),
       name: 'guardian',
-      config: { GUARDABLE_RESOURCES: ['cpu', 'mem'] },
+      config: { GUARDABLE_RESOURCES: [...GUARDED] },
       heartbeat: null,
       version: 1,
     });
@@ -144,8 +172,8 @@ async function fullTick(emit: Emit): Promise<void> {
       const containers: Record<string, Container> = {};
       for (let j = 0; j < PER_HOST; j++) {
         const i = h * PER_HOST + j;
-        containers[`c${i}`] = {
-          name: `c${i}`,
+        containers[name(i)] = {
+          name: name(i),
           host: `h${h}`,
           application: null,
           guard: true,
@@ -180,27 +208,76 @@ async function fullTick(emit: Emit): Promise<void> {
     // BDWatchdog points (quoted numbers, host/pid/command tags), every 5 s over the ticks' windows.
     const base = Math.floor(Date.now() / 1000 / 5) * 5 - 100; // 12 ticks' windows, all in the past
     const t0 = performance.now();
-    let batch: unknown[] = [];
-    const flush = async () => {
-      const res = await fetch(`${vm.opentsdbUrl}/api/put`, { method: 'POST', body: JSON.stringify(batch) });
-      await res.text();
-      batch = [];
-    };
-    for (let t = base - 10; t <= base + 60; t += 5) {
-      for (let i = 0; i < HOSTS * PER_HOST; i++) {
-        const tags = { host: `c${i}`, pid: '1', command: 'java' };
-        const cpu = cpuUsage(i);
-        batch.push({ metric: 'proc.cpu.user', timestamp: String(t), value: (cpu * 0.8).toFixed(2), tags });
-        batch.push({ metric: 'proc.cpu.kernel', timestamp: String(t), value: (cpu * 0.2).toFixed(2), tags });
-        batch.push({ metric: 'proc.mem.resident', timestamp: String(t), value: '1500.00', tags });
-        if (batch.length >= 30_000) await flush();
+    let fed = 0;
+    if (tsd !== null) {
+      // Every tick's window [T − 7, T − 2) holds the point at T − 5.
+      const points: StandInPoint[] = [];
+      for (let t = base - 10; t <= base + 60; t += 5) {
+        for (let i = 0; i < HOSTS * PER_HOST; i++) {
+          const tags = { host: name(i), pid: '1', command: 'java' };
+          const cpu = cpuUsage(i);
+          const values: [string, number][] = [
+            ['proc.cpu.user', cpu * 0.8],
+            ['proc.cpu.kernel', cpu * 0.2],
+            ['proc.mem.resident', 1500],
+            ['proc.disk.reads.mb', 1],
+            ['proc.disk.writes.mb', 2],
+            ['proc.net.tcp.in.mb', 3],
+            ['proc.net.tcp.out.mb', 4],
+          ];
+          for (const [metric, value] of values) points.push({ metric, timestamp: t, value, tags });
+        }
+        await tsd.load(points);
+        fed += points.length;
+        points.length = 0;
       }
+    } else if (vm !== null) {
+      let batch: unknown[] = [];
+      const flush = async () => {
+        const res = await fetch(`${vm.opentsdbUrl}/api/put`, { method: 'POST', body: JSON.stringify(batch) });
+        await res.text();
+        fed += batch.length;
+        batch = [];
+      };
+      for (let t = base - 10; t <= base + 60; t += 5) {
+        for (let i = 0; i < HOSTS * PER_HOST; i++) {
+          const tags = { host: name(i), pid: '1', command: 'java' };
+          const cpu = cpuUsage(i);
+          batch.push({ metric: 'proc.cpu.user', timestamp: String(t), value: (cpu * 0.8).toFixed(2), tags });
+          batch.push({
+            metric: 'proc.cpu.kernel',
+            timestamp: String(t),
+            value: (cpu * 0.2).toFixed(2),
+            tags,
+          });
+          batch.push({ metric: 'proc.mem.resident', timestamp: String(t), value: '1500.00', tags });
+          if (batch.length >= 30_000) await flush();
+        }
+      }
+      await flush();
+      await vm.flush();
     }
-    await flush();
-    await vm.flush();
-    note(`fed ${HOSTS * PER_HOST * 3 * 15} points in ${Math.round(performance.now() - t0)} ms`);
+    note(`fed ${fed} points in ${Math.round(performance.now() - t0)} ms`);
 
-    const metrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 500, concurrency: 4 });
+    // The adapter as the control tick builds it (SC_METRICS_* defaults), counting who got no data.
+    const inner: MetricsSource = tsd
+      ? new OpenTsdbMetricsSource({ url: tsd.url, batchSize: TSD_BATCH, timeoutMs: 3000 })
+      : new PrometheusMetricsSource({
+          url: (vm as { promUrl: string }).promUrl,
+          batchSize: 500,
+          concurrency: 4,
+        });
+    const lastRead = { withoutData: 0 };
+    const metrics: MetricsSource = {
+      async usage(q, call) {
+        const out = await inner.usage(q, call);
+        lastRead.withoutData = q.structures.filter((n) => {
+          const u = out.usage.get(n);
+          return u === undefined || q.resources.some((r) => typeof u[r] !== 'number');
+        }).length;
+        return out;
+      },
+    };
     const deps = {
       table,
       metrics,
@@ -215,6 +292,9 @@ async function fullTick(emit: Emit): Promise<void> {
     const STEADY = 5;
     type Sample = {
       ms: number;
+      tsdRequests: number;
+      tsdBytes: number;
+      withoutData: number;
       reads: number;
       writes: number;
       rru: number;
@@ -223,16 +303,23 @@ async function fullTick(emit: Emit): Promise<void> {
       ddbCpuMs: number;
     };
     const measure = async <T>(f: () => Promise<T>): Promise<{ out: T; s: Sample }> => {
+      const z0 = tsd ? await tsd.stats() : null;
       const c0 = process.cpuUsage();
       const d0 = processCpuMs(ddb.pid);
       const k0 = { ...table.counters };
       const t = performance.now();
+      lastRead.withoutData = 0;
       const out = await f();
+      const ms = Math.round(performance.now() - t);
       const c = process.cpuUsage(c0);
+      const z1 = tsd ? await tsd.stats() : null;
       return {
         out,
         s: {
-          ms: Math.round(performance.now() - t),
+          ms,
+          tsdRequests: z0 && z1 ? z1.requests - z0.requests : 0,
+          tsdBytes: z0 && z1 ? z1.bytesIn - z0.bytesIn : 0,
+          withoutData: lastRead.withoutData,
           reads: table.counters.reads - k0.reads,
           writes: table.counters.writes - k0.writes,
           rru: table.counters.readUnits - k0.readUnits,
@@ -252,7 +339,7 @@ async function fullTick(emit: Emit): Promise<void> {
       for (let k = 0; k <= STEADY; k++) {
         const { out: rep, s } = await measure(() => runTick(deps, (base + 5 * tick++) * 1000, memory));
         note(
-          `invocation ${inv + 1} tick ${k}${rep.fullRead ? ' (full read)' : ''}: ${rep.ms} ms (${JSON.stringify(rep.phasesMs)}), ${rep.structures} structures, ${rep.events} events, ${rep.requests.length} requests, guard writes ${rep.guardWrites}, activity ${rep.activityRecords}, unpersisted ${rep.unpersisted}, tsdb ${rep.tsdbQueries}, reads ${s.reads} (${s.rru} RRU), writes ${s.writes} (${s.wru} WRU); cpu guardian ${s.cpuMs} ms, dynalite ${s.ddbCpuMs} ms; load ${loadavg()[0]?.toFixed(1)}`,
+          `invocation ${inv + 1} tick ${k}${rep.fullRead ? ' (full read)' : ''}: ${rep.ms} ms (${JSON.stringify(rep.phasesMs)}), ${rep.structures} structures, ${rep.events} events, ${rep.requests.length} requests, guard writes ${rep.guardWrites}, activity ${rep.activityRecords}, unpersisted ${rep.unpersisted}, tsdb ${rep.tsdbQueries}${tsd ? ` (TSD saw ${s.tsdRequests} requests, ${s.tsdBytes} bytes; ${s.withoutData} containers without data)` : ''}, reads ${s.reads} (${s.rru} RRU), writes ${s.writes} (${s.wru} WRU); cpu guardian ${s.cpuMs} ms, dynalite ${s.ddbCpuMs} ms; load ${loadavg()[0]?.toFixed(1)}`,
         );
         if (k === 0) {
           // the very first tick creates 10k GUARD items: not an invocation's usual first tick
@@ -306,8 +393,43 @@ async function fullTick(emit: Emit): Promise<void> {
       name: 'guardian.tsdb_queries_per_tick',
       value: median(steadyReports.map((r) => r.tsdbQueries)),
       unit: 'queries',
-      batchSize: 500,
+      batchSize: tsd ? TSD_BATCH : 500,
+      backend: tsd ? 'opentsdb stand-in' : 'victoriametrics (prometheus api)',
     });
+    if (tsd) {
+      const all = [...firsts, ...steadies];
+      emit({
+        name: 'guardian.tsd_requests_per_tick',
+        value: med(steadies, (s) => s.tsdRequests),
+        unit: 'requests',
+        containers,
+        resources: GUARDED.length,
+        nameLength: name(0).length,
+        runs: steadies.length,
+        max: Math.max(...all.map((s) => s.tsdRequests)),
+      });
+      emit({
+        name: 'guardian.tsd_bytes_per_tick',
+        value: med(steadies, (s) => s.tsdBytes),
+        unit: 'bytes',
+        perRequest: Math.round(
+          med(steadies, (s) => s.tsdBytes) /
+            Math.max(
+              1,
+              med(steadies, (s) => s.tsdRequests),
+            ),
+        ),
+        note: 'request bodies as sent (gzip-compressed when compressed), counted by the stand-in',
+      });
+      emit({
+        name: 'guardian.containers_without_data',
+        value: med(steadies, (s) => s.withoutData),
+        unit: 'containers',
+        goal: 0,
+        max: Math.max(...all.map((s) => s.withoutData)),
+        of: containers,
+      });
+    }
     emit({
       name: 'guardian.ddb_reads_per_tick',
       value: med(steadies, (s) => s.reads),
@@ -377,7 +499,7 @@ async function fullTick(emit: Emit): Promise<void> {
     });
     doc.destroy();
   } finally {
-    await Promise.all([ddb.stop(), vm.stop()]);
+    await Promise.all([ddb.stop(), vm?.stop(), tsd?.stop()]);
   }
 }
 

@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../adapters/logger.ts';
+import { MetricsWriteError, OpenTsdbPutSink } from '../adapters/opentsdb-put.ts';
 import { SHARES_PER_CORE } from '../core/contracts/units.ts';
 import { type ContainerCgroup, cgroupFile } from './cgroup/layout.ts';
 import { BITS_PER_MBIT, BYTES_PER_MIB } from './cgroup/plan.ts';
@@ -195,9 +196,16 @@ export class UsagePublisher {
   private readonly prev = new Map<string, UsageSample>();
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
+  /** gzip bodies under OpenTSDB's 8 KiB limit, `?details` so refused points are reported. */
+  private readonly sink: OpenTsdbPutSink;
 
   constructor(deps: PublisherDeps) {
     this.d = deps;
+    this.sink = new OpenTsdbPutSink(deps.url, {
+      timeoutMs: 3000,
+      deadlineMs: 3000,
+      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+    });
   }
 
   start(periodMs: number): void {
@@ -235,17 +243,17 @@ export class UsagePublisher {
     }
     for (const name of [...this.prev.keys()]) if (!seen.has(name)) this.prev.delete(name);
     if (points.length === 0) return 0;
-    const doFetch = this.d.fetch ?? fetch;
     try {
-      const res = await doFetch(new URL('/api/put', this.d.url), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(points),
-        signal: AbortSignal.timeout(3000),
-      });
-      await res.body?.cancel();
-      if (!res.ok) this.d.log.warn({ status: res.status }, 'usage put refused');
+      await this.sink.put(points);
     } catch (err) {
+      if (err instanceof MetricsWriteError && err.failed.length > 0) {
+        // The TSD stored the others: say which it refused, and why.
+        this.d.log.warn(
+          { refused: err.failed.length, of: points.length, sample: err.failed.slice(0, 3) },
+          'usage points refused by the TSD',
+        );
+        return points.length - err.failed.length;
+      }
       this.d.log.warn({ err: (err as Error).message }, 'usage put failed');
       return 0;
     }

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { METRICS_READS_DOC } from '../adapters/metrics/metrics-env.ts';
 import { PlatformEnv } from '../adapters/platform-env.ts';
 import type { RequestRule } from '../core/contracts/rule.ts';
 import { SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
@@ -22,7 +23,7 @@ import { ROOT } from './package.ts';
 export const CONFIG_DOC = join(ROOT, 'docs/configuration.md');
 
 /** Environment schemas of the deployables; add one line per schema. */
-const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject }[] = [
+const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject; note?: string }[] = [
   {
     title: 'Platform',
     readBy: '`npm run bootstrap`, `npm start`, `serverless.yml` (passed to every function)',
@@ -37,6 +38,7 @@ const ENV_SCHEMAS: { title: string; readBy: string; schema: z.ZodObject }[] = [
     title: 'Control tick',
     readBy: '`functions/handlers/control-tick.ts` (serverless.yml `controlTick`), `npm start` (local loop)',
     schema: ControlTickEnv,
+    note: METRICS_READS_DOC,
   },
   {
     title: 'Operations functions',
@@ -244,6 +246,7 @@ export function renderConfigDocs(): string {
   );
   for (const env of ENV_SCHEMAS) {
     parts.push('', `### ${env.title}`, '', `Read by ${env.readBy}.`, '', table(env.schema, 'variable'));
+    if (env.note !== undefined) parts.push('', env.note);
   }
   parts.push(
     '',

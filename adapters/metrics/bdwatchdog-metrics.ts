@@ -5,7 +5,7 @@
  */
 
 import type { Resource } from '../../core/contracts/units.ts';
-import type { UsageRejection } from '../../core/ports/metrics-source.ts';
+import type { RejectionKind, UsageRejection } from '../../core/ports/metrics-source.ts';
 
 export const CONTAINER_METRICS: Readonly<Record<Resource, readonly string[]>> = {
   cpu: ['proc.cpu.user', 'proc.cpu.kernel'],
@@ -37,7 +37,7 @@ export class UsageReducer {
     for (const raw of values) {
       const v = typeof raw === 'string' ? Number(raw) : raw;
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-        this.rejected.push({ structure, metric, why: `bad value ${JSON.stringify(raw)}` });
+        this.rejected.push({ structure, metric, why: `bad value ${JSON.stringify(raw)}`, kind: 'bad-data' });
         this.badStructures.add(`${structure}\u0000${metric}`);
         return;
       }
@@ -52,8 +52,8 @@ export class UsageReducer {
     m.set(metric, (m.get(metric) ?? 0) + sum / values.length);
   }
 
-  reject(structure: string | null, metric: string, why: string): void {
-    this.rejected.push({ structure, metric, why });
+  reject(structure: string | null, metric: string, why: string, kind?: RejectionKind): void {
+    this.rejected.push(kind === undefined ? { structure, metric, why } : { structure, metric, why, kind });
   }
 
   /** Usage per resource: sum of the available sub-metric means; null when none has data or one is bad. */

@@ -7,9 +7,21 @@
  * batch as a regex on the group tag. Unknown names simply return no series.
  */
 import { mapLimit } from '../../core/map-limit.ts';
-import type { MetricsSource, UsageQuery, UsageResult, UsageWindow } from '../../core/ports/metrics-source.ts';
+import type {
+  MetricsSource,
+  UsageCallOptions,
+  UsageQuery,
+  UsageResult,
+  UsageWindow,
+} from '../../core/ports/metrics-source.ts';
 import { chunk, metricsFor, regexEscape, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
-import { type HttpOptions, postWithRetry } from './http.ts';
+import {
+  budgetFrom,
+  type CallBudget,
+  type HttpOptions,
+  type MetricsHttpError,
+  postWithRetry,
+} from './http.ts';
 
 export interface PrometheusOptions {
   url: string;
@@ -36,7 +48,7 @@ export class PrometheusMetricsSource implements MetricsSource {
     this.bucketS = opts.bucketS ?? 5;
     this.http = {
       timeoutMs: opts.timeoutMs ?? 3000,
-      retries: opts.retries ?? 2,
+      retries: opts.retries ?? 1,
       ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
     };
   }
@@ -47,19 +59,22 @@ export class PrometheusMetricsSource implements MetricsSource {
     return `sum by (${key}) (avg_over_time({__name__="${metric}",${key}=~"${re}"}[${bucketS}s]))`;
   }
 
-  async usage(q: UsageQuery): Promise<UsageResult> {
+  async usage(q: UsageQuery, call?: UsageCallOptions): Promise<UsageResult> {
     const reducer = new UsageReducer();
+    const budget = budgetFrom(call);
+    const counter = { requests: 0, bytes: 0 };
     const key = tagKey(q.kind);
     const metrics = [...new Set(q.resources.flatMap((r) => metricsFor(q.kind, r)))];
     const jobs = chunk(q.structures, this.batchSize).flatMap((names) =>
       metrics.map((metric) => ({ names, metric })),
     );
     await mapLimit(jobs, this.concurrency, ({ names, metric }) =>
-      this.queryOne(names, metric, key, q.window, reducer),
+      this.queryOne(names, metric, key, q.window, reducer, budget, counter),
     );
     return {
       usage: reducer.result(q.structures, q.kind, q.resources),
-      queries: jobs.length,
+      queries: counter.requests,
+      bytes: counter.bytes,
       rejected: reducer.rejected,
     };
   }
@@ -70,6 +85,8 @@ export class PrometheusMetricsSource implements MetricsSource {
     key: string,
     window: UsageWindow,
     reducer: UsageReducer,
+    budget: CallBudget,
+    counter: { requests: number; bytes: number },
   ): Promise<void> {
     const step = Math.max(1, Math.min(this.bucketS, window.endS - window.startS));
     const form = new URLSearchParams({
@@ -83,11 +100,14 @@ export class PrometheusMetricsSource implements MetricsSource {
     try {
       answer = await postWithRetry(
         this.url,
-        { body: form.toString(), contentType: 'application/x-www-form-urlencoded' },
+        { body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } },
         this.http,
+        budget,
+        counter,
       );
     } catch (err) {
-      for (const n of names) reducer.reject(n, metric, `query failed: ${(err as Error).message}`);
+      for (const n of names)
+        reducer.reject(n, metric, `query failed: ${(err as MetricsHttpError).message}`, 'outage');
       return;
     }
     const asked = new Set(names);
@@ -101,7 +121,12 @@ export class PrometheusMetricsSource implements MetricsSource {
       parsed?.status === 'success' && parsed.data?.resultType === 'matrix' ? parsed.data.result : undefined;
     if (!Array.isArray(result)) {
       for (const n of names)
-        reducer.reject(n, metric, `malformed response (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`);
+        reducer.reject(
+          n,
+          metric,
+          `malformed response (HTTP ${answer.status}): ${answer.body.slice(0, 200)}`,
+          'outage',
+        );
       return;
     }
     for (const series of result) {

@@ -124,7 +124,12 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
         break;
       }
       const started = clock.now();
-      const report = await runTick(deps, next, memory);
+      const timeLeftMs = () => opts.deadlineMs - reserve - clock.now();
+      const report = await runTick(
+        { ...deps, timeLeftMs, ...(opts.signal === undefined ? {} : { signal: opts.signal }) },
+        next,
+        memory,
+      );
       reports.push(report);
       longest = Math.max(longest, clock.now() - started);
       windowMs = memory.config.WINDOW_TIMELAPSE * 1000;

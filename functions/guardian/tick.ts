@@ -77,6 +77,10 @@ export interface TickDeps {
    * entirely at the checkpoint. Without it, each tick writes its lines at once, packed per host.
    */
   activity?: ActivityBuffer | null;
+  /** Time the invocation has left for this tick, ms (its deadline less the reserve); unset: the window only. */
+  timeLeftMs?: () => number;
+  /** Cancels the tick's metrics requests (the invocation is stopping). */
+  signal?: AbortSignal;
 }
 
 /** One structure's guard state as this invocation knows it. */
@@ -427,12 +431,22 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
   const usage =
     memberNames.length === 0
       ? { usage: new Map(), queries: 0, rejected: [] }
-      : await deps.metrics.usage({
-          structures: memberNames,
-          kind: 'container',
-          resources: config.GUARDABLE_RESOURCES,
-          window: usageWindow(now, config.WINDOW_TIMELAPSE, config.WINDOW_DELAY),
-        });
+      : await deps.metrics.usage(
+          {
+            structures: memberNames,
+            kind: 'container',
+            resources: config.GUARDABLE_RESOURCES,
+            window: usageWindow(now, config.WINDOW_TIMELAPSE, config.WINDOW_DELAY),
+          },
+          {
+            // Never past the next tick nor the invocation's deadline; one retry at most inside it.
+            timeLeftMs: Math.min(
+              config.WINDOW_TIMELAPSE * 1000,
+              deps.timeLeftMs?.() ?? Number.POSITIVE_INFINITY,
+            ),
+            ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+          },
+        );
   phase('metrics');
   report.tsdbQueries = usage.queries;
   report.rejectedMetrics = usage.rejected.length;

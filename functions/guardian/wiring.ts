@@ -14,9 +14,8 @@ import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
-import { OpenTsdbMetricsSource } from '../../adapters/metrics/opentsdb.ts';
-import { OpenTsdbPutSink } from '../../adapters/metrics/opentsdb-put.ts';
-import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
+import { MetricsQueryEnv, metricsSourceFromEnv } from '../../adapters/metrics/metrics-env.ts';
+import { OpenTsdbPutSink } from '../../adapters/opentsdb-put.ts';
 import { ActivityEnv, PlatformEnv } from '../../adapters/platform-env.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
@@ -50,20 +49,7 @@ export const ControlTickEnv = PlatformEnv.extend({
     .describe(
       "OpenTSDB-compatible base URL whose `/api/put` receives each tick's host and container snapshot (`structure.*`, `limit.*`: the dashboard's history); unset: no snapshot from the tick.",
     ),
-  SC_METRICS_BATCH_SIZE: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(5000)
-    .default(250)
-    .describe('Series asked for in one metrics query.'),
-  SC_METRICS_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(30000)
-    .default(3000)
-    .describe('Timeout of one metrics query, ms.'),
+  ...MetricsQueryEnv.shape,
   SC_CONTROL_CLOCK: z
     .enum(['invocation', 'queue'])
     .default('invocation')
@@ -147,15 +133,8 @@ export interface ControlTickWiring {
   activity: ActivityBuffer;
 }
 
-export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
-  const opts = {
-    url: env.SC_METRICS_URL,
-    batchSize: env.SC_METRICS_BATCH_SIZE,
-    timeoutMs: env.SC_METRICS_TIMEOUT_MS,
-  };
-  return env.SC_METRICS_BACKEND === 'opentsdb'
-    ? new OpenTsdbMetricsSource(opts)
-    : new PrometheusMetricsSource(opts);
+export function metricsSourceFor(env: ControlTickEnv, logger?: Logger): MetricsSource {
+  return metricsSourceFromEnv(env, logger);
 }
 
 /** Counts what `inner` sent (for the cost figures). */
@@ -198,7 +177,7 @@ export function buildControlTick(
   return {
     env,
     table,
-    metrics: metricsSourceFor(env),
+    metrics: metricsSourceFor(env, logger),
     sink,
     logger,
     clock: opts.clock ?? systemClock,

@@ -9,7 +9,7 @@ import { systemClock } from '../../adapters/clock.ts';
 import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { createLogger } from '../../adapters/logger.ts';
-import { OpenTsdbPutSink } from '../../adapters/metrics/opentsdb-put.ts';
+import { OpenTsdbPutSink } from '../../adapters/opentsdb-put.ts';
 import { metricsSourceFromEnv, readOpsEnv, requireSetting } from '../ops/env.ts';
 import { runPeriodically } from '../ops/periodic.ts';
 import { type SnapshotDeps, snapshotTick } from '../ops/snapshot.ts';

@@ -20,7 +20,8 @@ export interface UsageFixture {
   bad: string;
 }
 
-export async function writeUsageFixture(): Promise<UsageFixture> {
+/** Writes the fixture through BDWatchdog's put into VictoriaMetrics, or into `opentsdbUrl` (the stand-in). */
+export async function writeUsageFixture(opentsdbUrl?: string): Promise<UsageFixture> {
   const base = Math.floor(Date.now() / 1000 / 5) * 5 - 60;
   const window = { startS: base - 12, endS: base - 7 }; // (start, end] holds t = base − 10 only
   const f: UsageFixture = {
@@ -46,6 +47,10 @@ export async function writeUsageFixture(): Promise<UsageFixture> {
     for (const [container, metric, pid, value] of series) {
       samples.push({ container, metric, pid, t, value: t === base - 10 ? value : value < 0 ? value : 5000 });
     }
+  }
+  if (opentsdbUrl !== undefined) {
+    await putBdwatchdog(opentsdbUrl, samples);
+    return f;
   }
   await putBdwatchdog(victoriaOpentsdbUrl(), samples);
   await flushVictoria(victoriaPromUrl());

@@ -40,6 +40,8 @@ const SHARED_WITH_AGENT = [
   'adapters/clock.ts',
   'adapters/env.ts',
   'adapters/logger.ts',
+  // The OpenTSDB put client: the agent's usage publisher and the snapshoter put points the same way.
+  'adapters/opentsdb-put.ts',
   'adapters/platform-env.ts',
 ];
 /** Packages core/ may import, and the pure node modules a floor of core/ may use. */

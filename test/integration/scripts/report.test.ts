@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { OpenTsdbPutSink } from '../../../adapters/metrics/opentsdb-put.ts';
+import { OpenTsdbPutSink } from '../../../adapters/opentsdb-put.ts';
 import { main, type UtilisationRow } from '../../../scripts/report.ts';
 import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
 

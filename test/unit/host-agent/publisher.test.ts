@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../../../adapters/logger.ts';
 import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
@@ -84,7 +85,7 @@ describe('io counters', () => {
 });
 
 describe('UsagePublisher', () => {
-  it('puts the points as JSON to /api/put from the second sample on', async () => {
+  it('puts the points as gzip JSON to /api/put?details from the second sample on', async () => {
     const tree = makeCgroupTree('v2');
     tree.addContainer('c1');
     const cg = resolveContainerCgroup(tree.root, 'v2', 'c1');
@@ -97,7 +98,7 @@ describe('UsagePublisher', () => {
       now: () => now,
       containers: () => [{ name: 'c1', cg, veth: null, pid: 7 }],
       fetch: (async (url: URL, init: RequestInit) => {
-        bodies.push({ url: String(url), body: JSON.parse(String(init.body)) });
+        bodies.push({ url: String(url), body: JSON.parse(gunzipSync(init.body as Buffer).toString()) });
         return new Response(null, { status: 204 });
       }) as typeof fetch,
     });
@@ -106,7 +107,7 @@ describe('UsagePublisher', () => {
     tree.write('c1', 'unified', 'cpu.stat', 'usage_usec 2000000\nuser_usec 1000000\nsystem_usec 1000000\n');
     expect(await pub.tick()).toBeGreaterThan(0);
     const sent = bodies[0] as { url: string; body: { metric: string; value: number }[] };
-    expect(sent.url).toBe('http://127.0.0.1:9/api/put');
+    expect(sent.url).toBe('http://127.0.0.1:9/api/put?details');
     // 1 s of user CPU in 2 s = 0.5 core = 50 shares
     expect(sent.body.find((p) => p.metric === 'proc.cpu.user')?.value).toBe(50);
     tree.cleanup();

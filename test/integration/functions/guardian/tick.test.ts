@@ -20,12 +20,17 @@ import {
   putHost,
   putRules,
 } from '../../../support/guardian-fixtures.ts';
-import { type OpenTsdbFront, startOpenTsdbFront } from '../../../support/opentsdb-front.ts';
+import {
+  BDWATCHDOG_METRICS,
+  type OpenTsdbStandIn,
+  startOpenTsdbStandIn,
+} from '../../../support/opentsdb-standin.ts';
 import { TWO_EVENT_CPU_UP_RULES } from './two-event-rules.ts';
 
-let front: OpenTsdbFront;
+// The OpenTSDB backend is the OpenTSDB 2.4 stand-in, fed the same BDWatchdog puts as VictoriaMetrics.
+let front: OpenTsdbStandIn;
 beforeAll(async () => {
-  front = await startOpenTsdbFront(victoriaPromUrl());
+  front = await startOpenTsdbStandIn({ metrics: BDWATCHDOG_METRICS });
 });
 afterAll(async () => {
   await front.stop();
@@ -90,6 +95,7 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
       for (const [container, metric, pid, value] of series)
         samples.push({ container, metric, pid, t: s, value });
     await putBdwatchdog(victoriaOpentsdbUrl(), samples);
+    await putBdwatchdog(front.url, samples);
     await flushVictoria(victoriaPromUrl());
   });
   afterAll(async () => {

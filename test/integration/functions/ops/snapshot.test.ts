@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import { OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
 import { PrometheusApi, PrometheusSeriesSource } from '../../../../adapters/metrics/prometheus-api.ts';
+import { OpenTsdbPutSink } from '../../../../adapters/opentsdb-put.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { snapshotTick } from '../../../../functions/ops/snapshot.ts';
 import { utilisationReport } from '../../../../scripts/report.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
+import { reasonOf } from '../../../../adapters/metrics/http.ts';
+import { bucketQuery, OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
 
 /** A scripted /api/query: answers from a table of series, 400s like OpenTSDB 2.4 for unknown names. */
 function scriptedTsdb(
@@ -51,7 +52,7 @@ describe('OpenTsdbMetricsSource', () => {
     expect(out.usage.get('a')).toEqual({ cpu: 160 }); // (100 + 200) / 2 + 10
     expect(bodies[0]).toEqual({
       start: 100,
-      end: 110,
+      end: 109_999, // ms: the last bucket kept starts ≤ end, so [105, 110) is the last one read
       queries: [
         { aggregator: 'zimsum', metric: 'proc.cpu.user', tags: { host: 'a' }, downsample: '5s-avg' },
         { aggregator: 'zimsum', metric: 'proc.cpu.kernel', tags: { host: 'a' }, downsample: '5s-avg' },
@@ -62,9 +63,10 @@ describe('OpenTsdbMetricsSource', () => {
   it.each([
     [undefined, { startS: 100, endS: 101 }, '1s-avg'], // 1 s window: not 5 s of points from before it
     [10, { startS: 100, endS: 130 }, '10s-avg'], // the bucketS option
-    [10, { startS: 100, endS: 103 }, '3s-avg'], // capped by the window
+    [10, { startS: 100, endS: 103 }, '1s-avg'], // capped by the window, and dividing both its ends
+    [undefined, { startS: 93, endS: 98 }, '1s-avg'], // the default 5 s window 2 s behind a multiple of 5
   ])(
-    'never downsamples over more than the window (bucketS %s, window %o → %s)',
+    'asks buckets that tile the window exactly (bucketS %s, window %o → %s)',
     async (bucketS, w, expected) => {
       const { fetchFn, bodies } = scriptedTsdb({
         'proc.cpu.user': { a: [40] },
@@ -87,7 +89,12 @@ describe('OpenTsdbMetricsSource', () => {
     const out = await src.usage({ structures: ['a'], kind: 'container', resources: ['cpu'], window });
     expect(out.usage.get('a')).toEqual({ cpu: 50 });
     expect(out.rejected).toEqual([
-      { structure: null, metric: 'proc.cpu.kernel', why: 'metric not registered in the TSD' },
+      {
+        structure: null,
+        metric: 'proc.cpu.kernel',
+        why: 'metric not registered in the TSD',
+        kind: 'unknown',
+      },
     ]);
   });
 
@@ -111,5 +118,27 @@ describe('OpenTsdbMetricsSource', () => {
     ]);
     // [a b zz c] → 400; [a b] ok; [zz c] → 400; [zz] → 400 (rejected); [c] ok
     expect(out.queries).toBe(5);
+  });
+});
+
+describe('bucketQuery', () => {
+  it.each([
+    [{ startS: 93, endS: 98 }, 5, { start: 93, end: 97_999, bucketS: 1 }], // 93 and 98 are no multiples of 5
+    [{ startS: 90, endS: 100 }, 5, { start: 90, end: 99_999, bucketS: 5 }], // [90, 95) and [95, 100)
+    [{ startS: 90, endS: 96 }, 5, { start: 90, end: 95_999, bucketS: 1 }],
+    [{ startS: 100, endS: 130 }, 10, { start: 100, end: 129_999, bucketS: 10 }],
+  ])('reads %o with %i s buckets as %o', (w, b, expected) => {
+    expect(bucketQuery(w, b)).toEqual(expected);
+  });
+});
+
+describe('reasonOf', () => {
+  it('extracts the message from OpenTSDB JSON errors and HTML pages', () => {
+    expect(
+      reasonOf('{"error":{"code":400,"message":"No such name for \'tagv\': \'x\'","trace":"..."}}'),
+    ).toBe("No such name for 'tagv': 'x'");
+    const page = `<!DOCTYPE html><html><head><title>Bad Request</title><style>${'x'.repeat(900)}</style></head><body>The reason provided was:<blockquote>Chunked request not supported.</blockquote></blockquote></body></html>`;
+    expect(reasonOf(page)).toBe('Chunked request not supported.');
+    expect(reasonOf('<h1>Bad gateway</h1>')).toBe('Bad gateway');
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { readEnvConfig } from '../../../../adapters/env.ts';
 import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
-import { OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
+import { OpenTsdbPutSink } from '../../../../adapters/opentsdb-put.ts';
 import { buildControlTick, ControlTickEnv, metricsSourceFor } from '../../../../functions/guardian/wiring.ts';
 
 describe('control-tick environment', () => {

@@ -10,11 +10,17 @@
  * Batches go `concurrency` at a time; `deadlineMs` bounds the whole put (the
  * control tick publishes every tick and must not be held by a slow store):
  * past it, requests in flight are aborted and batches not sent are an error.
+ *
+ * OpenTSDB 2.4 refuses a body over 8,192 bytes as sent with a 400 HTML page
+ * ("Chunked request not supported", test/support/opentsdb-standin.ts cites the
+ * source), the whole batch unstored: batches are bounded by their compressed
+ * size (`maxBodyBytes`), and a batch refused that way is halved and sent again.
  */
 import { gzipSync } from 'node:zlib';
-import { ScError } from '../../core/errors.ts';
-import { mapLimit } from '../../core/map-limit.ts';
-import type { Point, PointSink } from '../../core/ports/time-series.ts';
+import { ScError } from '../core/errors.ts';
+import { mapLimit } from '../core/map-limit.ts';
+import type { Point, PointSink } from '../core/ports/time-series.ts';
+import { reasonOf } from './metrics/http.ts';
 
 export interface FailedPoint {
   point: unknown;
@@ -57,6 +63,31 @@ export interface PutSinkOptions {
   concurrency?: number;
   /** The whole put's budget, ms; none by default. */
   deadlineMs?: number;
+  /** Request body bytes as sent (gzip), at most (default 8,000; OpenTSDB refuses more than 8,192). */
+  maxBodyBytes?: number;
+  fetch?: typeof fetch;
+}
+
+/** One request's worth: the points and their gzip body. */
+interface PutBatch {
+  points: readonly Point[];
+  body: Buffer;
+}
+
+/** Cuts points into gzip bodies of at most `maxBytes` (halving a slice until it fits). */
+export function gzipBatches(points: readonly Point[], firstCut: number, maxBytes: number): PutBatch[] {
+  const out: PutBatch[] = [];
+  const add = (slice: readonly Point[]) => {
+    const body = gzipSync(JSON.stringify(slice));
+    if (body.byteLength <= maxBytes || slice.length === 1) out.push({ points: slice, body });
+    else {
+      const half = Math.ceil(slice.length / 2);
+      add(slice.slice(0, half));
+      add(slice.slice(half));
+    }
+  };
+  for (let i = 0; i < points.length; i += firstCut) add(points.slice(i, i + firstCut));
+  return out;
 }
 
 export class OpenTsdbPutSink implements PointSink {
@@ -65,6 +96,8 @@ export class OpenTsdbPutSink implements PointSink {
   readonly timeoutMs: number;
   readonly concurrency: number;
   readonly deadlineMs: number | null;
+  readonly maxBodyBytes: number;
+  private readonly fetch: typeof fetch;
 
   /** `baseUrl` e.g. http://opentsdb:4242 (the `/api/put?details` path is added). */
   constructor(baseUrl: string, opts: PutSinkOptions = {}) {
@@ -73,6 +106,8 @@ export class OpenTsdbPutSink implements PointSink {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.concurrency = opts.concurrency ?? 4;
     this.deadlineMs = opts.deadlineMs ?? null;
+    this.maxBodyBytes = opts.maxBodyBytes ?? 8000;
+    this.fetch = opts.fetch ?? fetch;
   }
 
   async put(points: readonly Point[]): Promise<void> {
@@ -86,8 +121,7 @@ export class OpenTsdbPutSink implements PointSink {
         `${invalid.length} of ${points.length} points are invalid: ${invalid[0]?.error}`,
         invalid,
       );
-    const batches: Point[][] = [];
-    for (let i = 0; i < points.length; i += this.batchSize) batches.push(points.slice(i, i + this.batchSize));
+    const batches = gzipBatches(points, this.batchSize, this.maxBodyBytes);
     const deadline = this.deadlineMs === null ? null : AbortSignal.timeout(this.deadlineMs);
     let unsent = 0;
     const results = await mapLimit(batches, this.concurrency, async (batch) => {
@@ -111,12 +145,12 @@ export class OpenTsdbPutSink implements PointSink {
       );
   }
 
-  private async putBatch(batch: readonly Point[], deadline: AbortSignal | null): Promise<FailedPoint[]> {
+  private async putBatch(batch: PutBatch, deadline: AbortSignal | null): Promise<FailedPoint[]> {
     // OpenTSDB takes epoch seconds or milliseconds (13 digits); send ms as is.
-    const body = gzipSync(JSON.stringify(batch));
+    const body = batch.body;
     let res: Response;
     try {
-      res = await fetch(this.url, {
+      res = await this.fetch(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
         body,
@@ -134,9 +168,21 @@ export class OpenTsdbPutSink implements PointSink {
     }
     const text = await res.text();
     const details = parseDetails(text);
+    if (res.status === 400 && details === null && /chunked request not supported/i.test(reasonOf(text))) {
+      // Too large for this TSD after all (a smaller limit, a proxy): halve and send both halves.
+      if (batch.points.length > 1) {
+        const half = Math.ceil(batch.points.length / 2);
+        const parts = [batch.points.slice(0, half), batch.points.slice(half)].map((p) => ({
+          points: p,
+          body: gzipSync(JSON.stringify(p)),
+        }));
+        const [a, b] = await Promise.all(parts.map((p) => this.putBatch(p, deadline)));
+        return [...(a ?? []), ...(b ?? [])];
+      }
+    }
     if (res.status === 400) {
       if (details === null)
-        throw new MetricsWriteError(`${this.url} answered 400: ${text.slice(0, 300)}`, [], {
+        throw new MetricsWriteError(`${this.url} answered 400: ${reasonOf(text)}`, [], {
           context: { status: 400 },
         });
       return details.errors.length > 0
@@ -144,7 +190,7 @@ export class OpenTsdbPutSink implements PointSink {
         : [{ point: null, error: `${details.failed} points failed (no details)` }];
     }
     if (!res.ok)
-      throw new MetricsWriteError(`${this.url} answered ${res.status}: ${text.slice(0, 300)}`, [], {
+      throw new MetricsWriteError(`${this.url} answered ${res.status}: ${reasonOf(text)}`, [], {
         context: { status: res.status },
       });
     // Some TSDs answer 200 (not 204) with details; failures there count too.
@@ -159,7 +205,9 @@ export class OpenTsdbPutSink implements PointSink {
 function parseDetails(text: string): { failed: number; errors: FailedPoint[] } | null {
   if (text.trim() === '') return null;
   try {
-    const json = JSON.parse(text) as { failed?: unknown; errors?: unknown };
+    const json = JSON.parse(text) as { failed?: unknown; errors?: unknown; error?: unknown };
+    // A whole-request error ({"error":{"code","message",…}}) is no per-point report.
+    if (json.error !== undefined) return null;
     const failed = typeof json.failed === 'number' ? json.failed : 0;
     const errors = Array.isArray(json.errors)
       ? json.errors.map((e: { datapoint?: unknown; error?: unknown }) => ({

@@ -2,9 +2,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MetricsWriteError, OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
-import { PrometheusApi, PrometheusSeriesSource } from '../../../../adapters/metrics/prometheus-api.ts';
-import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
+import { PrometheusApi, PrometheusSeriesSource } from '../../../adapters/metrics/prometheus-api.ts';
+import { MetricsWriteError, OpenTsdbPutSink } from '../../../adapters/opentsdb-put.ts';
+import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
+import { UsagePublisher } from '../../../host-agent/publisher.ts';
+import { captureLogger } from '../../support/capture-logger.ts';
+import { makeCgroupTree } from '../../support/cgroup-tree.ts';
+import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
+import {
+  BDWATCHDOG_METRICS,
+  startOpenTsdbStandIn,
+  TSD_MAX_UNCHUNKED_BODY,
+} from '../../support/opentsdb-standin.ts';
 
 /** A stand-in TSD on 127.0.0.1 that answers what the test says and keeps what it received. */
 function fakeTsd(answer: (points: unknown[]) => { status: number; body: string }, delayMs = 0) {
@@ -155,5 +164,142 @@ describe('OpenTSDB put', () => {
     await expect(
       new OpenTsdbPutSink('http://127.0.0.1:9', { timeoutMs: 500 }).put([point(1)]),
     ).rejects.toThrow(/cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe('OpenTSDB put against the OpenTSDB 2.4 stand-in', () => {
+  const SNAPSHOT = ['structure.cpu.current', 'structure.mem.current', 'limit.cpu.upper'];
+  const snapshot = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      metric: SNAPSHOT[i % 3] as string,
+      timestamp: 1_795_835_100_000 + i * 1000,
+      value: i,
+      tags: { structure: `container-${String(i % 700).padStart(26, '0')}` },
+    }));
+
+  it('keeps every body under 8 KiB as sent, so no batch is refused whole (2,000 points)', async () => {
+    const tsd = await startOpenTsdbStandIn({ metrics: SNAPSHOT });
+    try {
+      await new OpenTsdbPutSink(tsd.url).put(snapshot(2000));
+      expect(tsd.pointCount()).toBe(2000);
+      expect(tsd.stats.chunkedRefused).toBe(0);
+      expect(tsd.stats.bytesIn / tsd.stats.puts).toBeLessThanOrEqual(TSD_MAX_UNCHUNKED_BODY);
+    } finally {
+      await tsd.stop();
+    }
+  });
+
+  it('halves a batch the TSD refuses as too large (its 400 HTML page) and stores it all', async () => {
+    const tsd = await startOpenTsdbStandIn({ metrics: SNAPSHOT, bodyLimit: 1500 });
+    try {
+      await new OpenTsdbPutSink(tsd.url).put(snapshot(600));
+      expect(tsd.pointCount()).toBe(600);
+      expect(tsd.stats.chunkedRefused).toBeGreaterThan(0);
+    } finally {
+      await tsd.stop();
+    }
+  });
+
+  it('reports the points a TSD refused (?details), the others stored', async () => {
+    const tsd = await startOpenTsdbStandIn({ metrics: ['structure.cpu.current'] }); // the others never registered
+    try {
+      const err = await new OpenTsdbPutSink(tsd.url).put(snapshot(30)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(MetricsWriteError);
+      const failed = (err as MetricsWriteError).failed;
+      expect(failed).toHaveLength(20); // 2 of every 3 metrics are not registered
+      expect(failed[0]).toEqual({
+        point: expect.objectContaining({ metric: 'structure.mem.current' }),
+        error: 'Unknown metric',
+      });
+      expect(tsd.pointCount()).toBe(10);
+    } finally {
+      await tsd.stop();
+    }
+  });
+
+  it("gives the TSD's reason, not its HTML, when it refuses a whole request", async () => {
+    const tsd = await startOpenTsdbStandIn({ metrics: SNAPSHOT });
+    try {
+      tsd.answerNext.push({
+        status: 400,
+        body: '{"error":{"code":400,"message":"Unable to parse the given JSON"}}',
+      });
+      await expect(new OpenTsdbPutSink(tsd.url).put(snapshot(3))).rejects.toThrow(
+        /answered 400: Unable to parse the given JSON$/,
+      );
+    } finally {
+      await tsd.stop();
+    }
+  });
+});
+
+describe("the host agent's usage publisher against the OpenTSDB 2.4 stand-in", () => {
+  it('puts a host of 60 containers (over 8 KiB of points) without a refusal, and reports refused points', async () => {
+    const tree = makeCgroupTree('v2');
+    const tsd = await startOpenTsdbStandIn({ metrics: BDWATCHDOG_METRICS });
+    const { logger, lines } = captureLogger();
+    try {
+      const containers = Array.from({ length: 60 }, (_, i) => {
+        const name = `publisher-container-${String(i).padStart(12, '0')}`;
+        tree.addContainer(name);
+        const cg = resolveContainerCgroup(tree.root, 'v2', name);
+        if (cg === null) throw new Error('fixture');
+        return { name, cg, veth: null, pid: 7 };
+      });
+      let now = 0;
+      let plainJson = 0; // what the same points weigh as the plain JSON body the publisher used to send
+      const recording = (async (url: string, init: RequestInit) => {
+        plainJson += gunzipSync(init.body as Buffer).byteLength;
+        return fetch(url, init);
+      }) as typeof fetch;
+      const pub = new UsagePublisher({
+        url: tsd.url,
+        log: logger,
+        now: () => now,
+        containers: () => containers,
+        fetch: recording,
+      });
+      await pub.tick();
+      now = 2000;
+      for (const c of containers)
+        tree.write(
+          c.name,
+          'unified',
+          'cpu.stat',
+          'usage_usec 2000000\nuser_usec 1000000\nsystem_usec 1000000\n',
+        );
+      const sent = await pub.tick();
+      expect(sent).toBeGreaterThanOrEqual(120); // cpu user + kernel at least, per container
+      expect(tsd.pointCount()).toBe(sent);
+      expect(tsd.stats.chunkedRefused).toBe(0);
+      // As plain JSON in one body (the publisher before) this was over 8 KiB: refused whole.
+      expect(plainJson).toBeGreaterThan(TSD_MAX_UNCHUNKED_BODY);
+
+      const strict = await startOpenTsdbStandIn({ metrics: ['proc.cpu.user'] });
+      try {
+        const pub2 = new UsagePublisher({
+          url: strict.url,
+          log: logger,
+          now: () => now,
+          containers: () => containers,
+        });
+        await pub2.tick();
+        now = 4000;
+        const stored = await pub2.tick();
+        expect(stored).toBe(60); // proc.cpu.user only
+        expect(strict.pointCount()).toBe(60);
+        expect(lines().find((l) => l.msg === 'usage points refused by the TSD')).toMatchObject({
+          refused: sent - 60,
+        });
+      } finally {
+        await strict.stop();
+      }
+    } finally {
+      await tsd.stop();
+      tree.cleanup();
+    }
   });
 });
