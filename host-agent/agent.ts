@@ -137,6 +137,7 @@ export class HostAgent {
     if (c.publishUrl !== null) {
       this.publisher = new UsagePublisher({
         url: c.publishUrl,
+        usage: c.publishUsage,
         log,
         now: () => this.d.clock.now(),
         containers: () =>

@@ -74,6 +74,11 @@ export const AgentEnv = PlatformEnv.extend({
     .url()
     .optional()
     .describe('Usage publisher: OpenTSDB-compatible base URL (/api/put); unset = off.'),
+  SC_AGENT_PUBLISH_USAGE: flag
+    .default(true)
+    .describe(
+      "Publisher: put BDWatchdog's proc.* usage series too (true), or only the agent's own `sc.agent.cpu` series (false: hosts where BDWatchdog sends the usage; the series tells an idle container from a missing one, core/policy/idle-evidence.ts).",
+    ),
   SC_AGENT_PUBLISH_S: z.coerce
     .number()
     .min(0.2)
@@ -131,6 +136,7 @@ export interface AgentConfig {
   memRaiseMinMiB: number;
   publishUrl: string | null;
   publishMs: number;
+  publishUsage: boolean;
   dryRun: boolean;
   logLevel: string;
 }
@@ -160,6 +166,7 @@ export function loadAgentConfig(env: Record<string, string | undefined>): Readon
     memRaiseMinMiB: e.SC_AGENT_MEM_RAISE_MIN_MIB,
     publishUrl: e.SC_AGENT_PUBLISH_URL ?? null,
     publishMs: Math.round(e.SC_AGENT_PUBLISH_S * 1000),
+    publishUsage: e.SC_AGENT_PUBLISH_USAGE,
     dryRun: e.SC_AGENT_DRY_RUN,
     logLevel: e.LOG_LEVEL,
   });

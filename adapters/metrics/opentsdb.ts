@@ -10,7 +10,7 @@
  */
 import { mapLimit } from '../../core/map-limit.ts';
 import type { MetricsSource, UsageQuery, UsageResult, UsageWindow } from '../../core/ports/metrics-source.ts';
-import { chunk, metricsFor, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
+import { chunk, queryMetrics, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
 import { type HttpOptions, postWithRetry } from './http.ts';
 
 export interface OpenTsdbOptions {
@@ -24,6 +24,12 @@ export interface OpenTsdbOptions {
   /** Downsample bucket, seconds (BDWatchdog's queries use 5); capped by the window's length. */
   bucketS?: number;
   fetch?: typeof fetch;
+  /**
+   * Ask for the host agents' CPU series too and let it settle what the source
+   * cannot (core/policy/idle-evidence.ts): an idle container with no BDWatchdog
+   * points reads 0; a missing one stays null. Off: absent is null.
+   */
+  idleEvidence?: boolean;
 }
 
 const UNKNOWN_TAGV = /No such name for 'tagv': '([^']+)'/;
@@ -35,12 +41,14 @@ export class OpenTsdbMetricsSource implements MetricsSource {
   private readonly concurrency: number;
   private readonly bucketS: number;
   private readonly http: HttpOptions;
+  private readonly idleEvidence: boolean;
 
   constructor(opts: OpenTsdbOptions) {
     this.url = `${opts.url.replace(/\/$/, '')}/api/query`;
     this.batchSize = opts.batchSize ?? 250;
     this.concurrency = opts.concurrency ?? 4;
     this.bucketS = opts.bucketS ?? 5;
+    this.idleEvidence = opts.idleEvidence ?? false;
     this.http = {
       timeoutMs: opts.timeoutMs ?? 3000,
       retries: opts.retries ?? 2,
@@ -50,13 +58,13 @@ export class OpenTsdbMetricsSource implements MetricsSource {
 
   async usage(q: UsageQuery): Promise<UsageResult> {
     const reducer = new UsageReducer();
-    const metrics = [...new Set(q.resources.flatMap((r) => metricsFor(q.kind, r)))];
+    const metrics = queryMetrics(q.kind, q.resources, this.idleEvidence);
     const counter = { queries: 0 };
     await mapLimit(chunk(q.structures, this.batchSize), this.concurrency, (names) =>
       this.queryBatch(names, metrics, tagKey(q.kind), q.window, reducer, counter),
     );
     return {
-      usage: reducer.result(q.structures, q.kind, q.resources),
+      usage: reducer.result(q.structures, q.kind, q.resources, this.idleEvidence),
       queries: counter.queries,
       rejected: reducer.rejected,
     };

@@ -8,7 +8,7 @@
  */
 import { mapLimit } from '../../core/map-limit.ts';
 import type { MetricsSource, UsageQuery, UsageResult, UsageWindow } from '../../core/ports/metrics-source.ts';
-import { chunk, metricsFor, regexEscape, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
+import { chunk, queryMetrics, regexEscape, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
 import { type HttpOptions, postWithRetry } from './http.ts';
 
 export interface PrometheusOptions {
@@ -20,6 +20,12 @@ export interface PrometheusOptions {
   /** Bucket length, seconds (OpenTSDB's downsample). */
   bucketS?: number;
   fetch?: typeof fetch;
+  /**
+   * Ask for the host agents' CPU series too and let it settle what the source
+   * cannot (core/policy/idle-evidence.ts): an idle container with no BDWatchdog
+   * points reads 0; a missing one stays null. Off: absent is null.
+   */
+  idleEvidence?: boolean;
 }
 
 export class PrometheusMetricsSource implements MetricsSource {
@@ -28,12 +34,14 @@ export class PrometheusMetricsSource implements MetricsSource {
   private readonly concurrency: number;
   private readonly bucketS: number;
   private readonly http: HttpOptions;
+  private readonly idleEvidence: boolean;
 
   constructor(opts: PrometheusOptions) {
     this.url = `${opts.url.replace(/\/$/, '')}/api/v1/query_range`;
     this.batchSize = opts.batchSize ?? 250;
     this.concurrency = opts.concurrency ?? 4;
     this.bucketS = opts.bucketS ?? 5;
+    this.idleEvidence = opts.idleEvidence ?? false;
     this.http = {
       timeoutMs: opts.timeoutMs ?? 3000,
       retries: opts.retries ?? 2,
@@ -50,7 +58,7 @@ export class PrometheusMetricsSource implements MetricsSource {
   async usage(q: UsageQuery): Promise<UsageResult> {
     const reducer = new UsageReducer();
     const key = tagKey(q.kind);
-    const metrics = [...new Set(q.resources.flatMap((r) => metricsFor(q.kind, r)))];
+    const metrics = queryMetrics(q.kind, q.resources, this.idleEvidence);
     const jobs = chunk(q.structures, this.batchSize).flatMap((names) =>
       metrics.map((metric) => ({ names, metric })),
     );
@@ -58,7 +66,7 @@ export class PrometheusMetricsSource implements MetricsSource {
       this.queryOne(names, metric, key, q.window, reducer),
     );
     return {
-      usage: reducer.result(q.structures, q.kind, q.resources),
+      usage: reducer.result(q.structures, q.kind, q.resources, this.idleEvidence),
       queries: jobs.length,
       rejected: reducer.rejected,
     };

@@ -64,6 +64,13 @@ export const ControlTickEnv = PlatformEnv.extend({
     .max(30000)
     .default(3000)
     .describe('Timeout of one metrics query, ms.'),
+  SC_METRICS_IDLE_EVIDENCE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe(
+      "Settle absent usage with the host agents' `sc.agent.cpu` series: a container with no BDWatchdog points whose agent saw it running at ≤ 1 share reads 0 (idle: scaled down); without that series it stays null (held). Turn on where BDWatchdog sends the usage and the agents publish with SC_AGENT_PUBLISH_USAGE=false.",
+    ),
   SC_CONTROL_CLOCK: z
     .enum(['invocation', 'queue'])
     .default('invocation')
@@ -152,6 +159,7 @@ export function metricsSourceFor(env: ControlTickEnv): MetricsSource {
     url: env.SC_METRICS_URL,
     batchSize: env.SC_METRICS_BATCH_SIZE,
     timeoutMs: env.SC_METRICS_TIMEOUT_MS,
+    idleEvidence: env.SC_METRICS_IDLE_EVIDENCE,
   };
   return env.SC_METRICS_BACKEND === 'opentsdb'
     ? new OpenTsdbMetricsSource(opts)
