@@ -112,6 +112,13 @@ describe('applier, v2 specifics', () => {
     expect(t.read('c1', 'unified', 'memory.high').trim()).toBe(String(512 * BYTES_PER_MIB));
   });
 
+  it('reads memory.high as the limit when memory.max sits above it (the OOM guard)', async () => {
+    const { t, target } = setup('v2');
+    t.write('c1', 'unified', 'memory.high', `${256 * BYTES_PER_MIB}\n`);
+    t.write('c1', 'unified', 'memory.max', `${320 * BYTES_PER_MIB}\n`);
+    expect((await readLimits(target, fakeShaper())).memMiB).toBe(256);
+  });
+
   it('reads "max" files as no limit', async () => {
     const { target } = setup('v2');
     expect(await readLimits(target, fakeShaper())).toEqual({
