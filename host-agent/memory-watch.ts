@@ -31,7 +31,7 @@ import type { Clock } from '../core/ports/clock.ts';
 import { anonBytes } from './cgroup/apply.ts';
 import { type ContainerCgroup, cgroupFile } from './cgroup/layout.ts';
 import { BYTES_PER_MIB, oomGuardWrites, UNLIMITED_BYTES } from './cgroup/plan.ts';
-import { pidAlive, rearm, removeLease, writeGuard, writeLease } from './oom-guard.ts';
+import { rearm, removeLease, writeGuard, writeLease } from './oom-guard.ts';
 import { desiredLimits, type OrderService } from './orders.ts';
 import type { AgentStateStore } from './state.ts';
 

@@ -116,12 +116,12 @@ export function rearm(cg: ContainerCgroup): boolean {
   }
 }
 
-/** Every LXC container's cgroup on this host (LXC ≥ 4 names: lxc.payload.<name>). */
-export function lxcContainers(root: string, version: CgroupVersion): ContainerCgroup[] {
+/** Every LXC container's cgroup on this host (LXC ≥ 4 names: lxc.payload.<name>), optionally only names starting with `prefix`. */
+export function lxcContainers(root: string, version: CgroupVersion, prefix = ''): ContainerCgroup[] {
   const base = version === 'v1' ? join(root, 'memory') : root;
   let names: string[];
   try {
-    names = readdirSync(base).filter((n) => n.startsWith('lxc.payload.'));
+    names = readdirSync(base).filter((n) => n.startsWith(`lxc.payload.${prefix}`));
   } catch {
     return [];
   }
@@ -137,9 +137,9 @@ export function lxcContainers(root: string, version: CgroupVersion): ContainerCg
   return out;
 }
 
-/** Re-arm every LXC container of the host; returns the names re-armed. */
-export function rearmTree(root: string, version: CgroupVersion): string[] {
-  return lxcContainers(root, version)
+/** Re-arm every LXC container of the host (or those whose names start with `prefix`); returns the names re-armed. */
+export function rearmTree(root: string, version: CgroupVersion, prefix = ''): string[] {
+  return lxcContainers(root, version, prefix)
     .filter((cg) => rearm(cg))
     .map((cg) => cg.name);
 }

@@ -6,6 +6,8 @@
  * of the host (v1 oom_kill_disable=0, v2 memory.max = memory.high), once per
  * lapse: a stalled task is then killed by the kernel instead of hanging for ever.
  * `--rearm-now` re-arms once and exits (the agent unit's ExecStopPost).
+ * `--only-prefix=<p>` limits it to containers whose names start with p (a host
+ * whose LXC containers are not all the agent's, e.g. tests sharing a machine).
  *
  * It reads the agent's own settings (the same environment file) and nothing else;
  * it holds no state between polls but whether it has re-armed this lapse.
@@ -18,11 +20,13 @@ import { leaseHolds, pidAlive, readLease, rearmTree } from './oom-guard.ts';
 const config = loadAgentConfig(process.env);
 const version =
   config.cgroupVersion === 'auto' ? detectCgroupVersion(config.cgroupRoot) : config.cgroupVersion;
+const prefixArg = process.argv.find((a) => a.startsWith('--only-prefix='));
+const prefix = prefixArg === undefined ? '' : prefixArg.slice('--only-prefix='.length);
 const say = (msg: string, extra: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ time: Date.now(), name: 'oom-watchdog', msg, ...extra })}\n`);
 
 if (process.argv.includes('--rearm-now')) {
-  say('re-armed', { containers: rearmTree(config.cgroupRoot, version) });
+  say('re-armed', { containers: rearmTree(config.cgroupRoot, version, prefix) });
 } else if (config.oomLeasePath === null) {
   say('no OOM lease configured (SC_AGENT_OOM_LEASE=off): nothing to watch');
 } else {
@@ -36,7 +40,7 @@ if (process.argv.includes('--rearm-now')) {
       return;
     }
     // Re-arm on every poll of a lapse: a container the agent disarmed just before it died is caught too.
-    const names = rearmTree(config.cgroupRoot, version);
+    const names = rearmTree(config.cgroupRoot, version, prefix);
     if (!lapsed || names.length > 0) say('agent lease lapsed: OOM killer re-armed', { containers: names });
     lapsed = true;
   };
