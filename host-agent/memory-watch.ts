@@ -124,14 +124,26 @@ export const RAISE_SETTLE_MS = 1000;
 /** A v1 stall held this long without a raise that ends it is handed to the OOM killer. */
 export const STALL_MAX_MS = 5000;
 
-/** The memory a container may still grow by right now: the fast path's next raise from `memMiB`. Pure. */
+/** What the last host read said about a container's memory: desired current, max, the host's free memory. */
+export interface GrowRoom {
+  currentMiB: number;
+  maxMiB: number;
+  hostFreeMiB: number;
+}
+
+/**
+ * How far a container limited to `memMiB` may still grow right now: 0 when the
+ * fast path would find no room (its desired memory at max, or the host full —
+ * it raises from the desired state), else its next raise from `memMiB`. Pure.
+ */
 export function growRoomMiB(
   memMiB: number,
-  room: { maxMiB: number; hostFreeMiB: number } | undefined,
+  room: GrowRoom | undefined,
   pct: number,
   minStepMiB: number,
 ): number {
   if (room === undefined) return 0;
+  if (raisedMemMiB(room.currentMiB, room.maxMiB, room.hostFreeMiB, pct, minStepMiB) === null) return 0;
   const next = raisedMemMiB(memMiB, room.maxMiB, room.hostFreeMiB, pct, minStepMiB);
   return next === null ? 0 : next - memMiB;
 }
@@ -204,7 +216,7 @@ export class MemoryWatch {
   readonly raises: Promise<RaiseResult | null>[] = [];
 
   /** Room to grow per container, from the last host read: its max and the host's free memory. */
-  private readonly room = new Map<string, { maxMiB: number; hostFreeMiB: number }>();
+  private readonly room = new Map<string, GrowRoom>();
   /** When each container's current stall was first seen (clock ms). */
   private readonly stallSince = new Map<string, number>();
   /** Clock ms of the last lease written; null: none (the guard is off). */
@@ -264,7 +276,12 @@ export class MemoryWatch {
     for (const [name, c] of Object.entries(host.containers)) {
       const mem = c.resources.mem;
       if (c.host !== this.d.host || mem === undefined) this.room.delete(name);
-      else this.room.set(name, { maxMiB: mem.max, hostFreeMiB: host.capacity.mem.free });
+      else
+        this.room.set(name, {
+          currentMiB: mem.current,
+          maxMiB: mem.max,
+          hostFreeMiB: host.capacity.mem.free,
+        });
     }
   }
 

@@ -8,6 +8,7 @@ import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
 import { BYTES_PER_MIB } from '../../../host-agent/cgroup/plan.ts';
 import {
   bumpMemory,
+  growRoomMiB,
   isEmergency,
   MemoryWatch,
   type MemSignals,
@@ -62,6 +63,19 @@ describe('raisedMemMiB', () => {
     expect(raisedMemMiB(1000, 4000, 30, 25, 64)).toBe(1030);
     expect(raisedMemMiB(1000, 1000, 4000, 25, 64)).toBeNull();
     expect(raisedMemMiB(1000, 4000, 0, 25, 64)).toBeNull();
+  });
+});
+
+describe('growRoomMiB', () => {
+  const room = { currentMiB: 512, maxMiB: 1024, hostFreeMiB: 2048 };
+  it('is the next raise from the kernel limit while the fast path has room', () => {
+    expect(growRoomMiB(512, room, 25, 64)).toBe(128); // 512 + 25 % = 640
+    expect(growRoomMiB(1000, room, 25, 64)).toBe(24); // capped by max 1024
+  });
+  it('is 0 when the fast path would find no room: desired at max, host full, or nothing known', () => {
+    expect(growRoomMiB(256, { ...room, currentMiB: 1024 }, 25, 64)).toBe(0); // the kernel lags the desired max
+    expect(growRoomMiB(512, { ...room, hostFreeMiB: 0 }, 25, 64)).toBe(0);
+    expect(growRoomMiB(512, undefined, 25, 64)).toBe(0);
   });
 });
 
