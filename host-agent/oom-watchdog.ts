@@ -6,6 +6,8 @@
  * of the host (v1 oom_kill_disable=0, v2 memory.max = memory.high), once per
  * lapse: a stalled task is then killed by the kernel instead of hanging for ever.
  * `--rearm-now` re-arms once and exits (the agent unit's ExecStopPost).
+ * `--exit-when-lapsed` exits after the first lapse's re-arm (a watchdog started
+ * with a short-lived agent, e.g. the local loop's, that must not outlive it).
  * `--only-prefix=<p>` limits it to containers whose names start with p (a host
  * whose LXC containers are not all the agent's, e.g. tests sharing a machine).
  *
@@ -22,6 +24,7 @@ const version =
   config.cgroupVersion === 'auto' ? detectCgroupVersion(config.cgroupRoot) : config.cgroupVersion;
 const prefixArg = process.argv.find((a) => a.startsWith('--only-prefix='));
 const prefix = prefixArg === undefined ? '' : prefixArg.slice('--only-prefix='.length);
+const exitWhenLapsed = process.argv.includes('--exit-when-lapsed');
 const say = (msg: string, extra: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ time: Date.now(), name: 'oom-watchdog', msg, ...extra })}\n`);
 
@@ -33,16 +36,20 @@ if (process.argv.includes('--rearm-now')) {
   const path = config.oomLeasePath;
   const periodMs = Math.min(500, Math.floor(config.oomLeaseMs / 6));
   let lapsed = false;
+  // With --exit-when-lapsed, a lapse counts only after a lease was seen (the agent may start later).
+  let seenLease = false;
   const check = () => {
     const holds = leaseHolds(readLease(path), Date.now(), pidAlive);
     if (holds) {
       lapsed = false;
+      seenLease = true;
       return;
     }
     // Re-arm on every poll of a lapse: a container the agent disarmed just before it died is caught too.
     const names = rearmTree(config.cgroupRoot, version, prefix);
     if (!lapsed || names.length > 0) say('agent lease lapsed: OOM killer re-armed', { containers: names });
     lapsed = true;
+    if (exitWhenLapsed && seenLease) process.exit(0);
   };
   check();
   const timer = setInterval(check, periodMs);
