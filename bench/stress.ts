@@ -54,7 +54,10 @@ async function prepare(c: WorkloadContainer): Promise<void> {
   await copyFile('/usr/bin/stress-ng', join(LXC_PATH, c.name, 'rootfs', 'bin', 'stress-ng'));
   await run_('chmod', ['755', join(LXC_PATH, c.name, 'rootfs', 'bin', 'stress-ng')]);
   // true idle: the demo workload's polling loop goes; busybox init and getty sleep
-  await attach(c, 'pkill -f /sc-workload/run.sh; true');
+  await attach(
+    c,
+    "for p in $(ps | grep sc-workload/run.sh | grep -v grep | awk '{print $1}'); do kill $p; done; true",
+  );
 }
 
 function attach(c: WorkloadContainer, cmd: string, timeoutMs = 120_000) {
