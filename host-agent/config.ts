@@ -72,11 +72,11 @@ export const AgentEnv = PlatformEnv.extend({
   SC_AGENT_OOM_LEASE: z
     .string()
     .regex(/^\/[A-Za-z0-9_./-]+$/, 'an absolute path')
+    .or(z.literal('off'))
     .default('/run/sc-host-agent/oom-lease')
     .describe(
       'OOM guard: the lease file the agent renews while it may keep the OOM killer off (a stall waits for the memory fast path instead); the watchdog (sc-oom-watchdog.service) re-arms the killer when it expires. `off`: no guard, the killer stays as the kernel has it.',
-    )
-    .or(z.literal('off')),
+    ),
   SC_AGENT_OOM_LEASE_S: int(1, 60)
     .default(3)
     .describe(
