@@ -221,6 +221,8 @@ export class MemoryWatch {
   private readonly stallSince = new Map<string, number>();
   /** Clock ms of the last lease written; null: none (the guard is off). */
   private leaseAt: number | null = null;
+  /** The container names the last lease carried (sorted, joined). */
+  private leaseNames = '';
 
   constructor(deps: MemoryWatchDeps) {
     this.d = deps;
@@ -251,14 +253,20 @@ export class MemoryWatch {
     return this.d.clock.now() - this.leaseAt < l.ms;
   }
 
-  /** Renew the lease when a third of it has passed; a failed write turns the guard off (re-armed). */
+  /**
+   * Renew the lease when a third of it has passed, or at once when it does not name every watched
+   * container (so it does before any guard write); a failed write turns the guard off (re-armed).
+   */
   private renewLease(): void {
     const l = this.d.lease;
     if (l === undefined || this.d.dryRun === true) return;
     const now = this.d.clock.now();
-    if (this.leaseAt !== null && now - this.leaseAt < l.ms / 3) return;
+    const names = [...this.d.containers()].map((c) => c.name).sort();
+    const same = names.join(',') === this.leaseNames;
+    if (same && this.leaseAt !== null && now - this.leaseAt < l.ms / 3) return;
     try {
-      writeLease(l.path, { until: now + l.ms, pid: process.pid });
+      writeLease(l.path, { until: now + l.ms, pid: process.pid, containers: names });
+      this.leaseNames = names.join(',');
       this.leaseAt = now;
     } catch (err) {
       if (this.leaseAt !== null)
@@ -296,6 +304,7 @@ export class MemoryWatch {
    * holds (after reconciliation; under the container's lock, so never between an order's writes).
    */
   async guardPass(): Promise<void> {
+    this.renewLease(); // the lease names every container before any of them is disarmed
     for (const { name, cg } of this.d.containers()) {
       await this.d.orders.withLock(name, async () => this.guardOne(name, cg));
     }

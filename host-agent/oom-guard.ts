@@ -8,14 +8,18 @@
  * path raises the limit. That is only safe while the agent is there to raise:
  * a stall the agent never answers hangs the container for ever. So:
  *
- * - **Lease**: the agent renews a lease file (`{ until, pid }`, written
- *   atomically) on every memory-watch poll, at most a third of its length
- *   apart. It only disables the OOM killer while its lease is written.
+ * - **Lease**: the agent renews a lease file (`{ until, pid, containers }`,
+ *   written atomically) on every memory-watch poll, at most a third of its
+ *   length apart, and before any guard write; `containers` names every
+ *   container it watches. It only disables the OOM killer while its lease is
+ *   written, and only for containers the lease names.
  * - **Watchdog**: a separate tiny process (its own systemd unit) reads the lease
  *   every ≤ 500 ms; when it has expired, or its pid is gone (SIGKILL, crash,
- *   OOM of the agent itself), it re-arms every LXC container's OOM killer on the
- *   host (rearmTree): v1 oom_kill_disable=0, v2 memory.max = memory.high. A task
- *   stalled at that moment is then killed by the kernel within the next poll.
+ *   OOM of the agent itself), it re-arms the OOM killer of the containers the
+ *   lease names (rearmNamed): v1 oom_kill_disable=0, v2 memory.max =
+ *   memory.high. A task stalled at that moment is then killed by the kernel
+ *   within the next poll. No lease file: nothing was disarmed (the agent never
+ *   held one, or stopped cleanly: it re-arms, then removes it).
  *   Why a lease and not only systemd's ExecStopPost: ExecStopPost runs when the
  *   agent exits (SIGKILL included) but not when it hangs alive (event loop
  *   stuck, its store unreachable), and not on hosts without systemd; the lease
@@ -42,6 +46,8 @@ export interface OomLease {
   until: number;
   /** The agent's pid: a lease whose process is gone is expired at once. */
   pid: number;
+  /** The containers the agent may have disarmed: what the watchdog re-arms when the lease lapses. */
+  containers: string[];
 }
 
 /** Write the lease atomically (a reader never sees half a file). */
@@ -60,8 +66,12 @@ export function removeLease(path: string): void {
 export function readLease(path: string): OomLease | null {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<OomLease>;
-    return typeof v.until === 'number' && Number.isSafeInteger(v.pid) && (v.pid ?? 0) > 0
-      ? { until: v.until, pid: v.pid as number }
+    const containers = Array.isArray(v.containers) ? v.containers.filter((c) => typeof c === 'string') : null;
+    return typeof v.until === 'number' &&
+      Number.isSafeInteger(v.pid) &&
+      (v.pid ?? 0) > 0 &&
+      containers !== null
+      ? { until: v.until, pid: v.pid as number, containers }
       : null;
   } catch {
     return null;
@@ -116,12 +126,12 @@ export function rearm(cg: ContainerCgroup): boolean {
   }
 }
 
-/** Every LXC container's cgroup on this host (LXC ≥ 4 names: lxc.payload.<name>), optionally only names starting with `prefix`. */
-export function lxcContainers(root: string, version: CgroupVersion, prefix = ''): ContainerCgroup[] {
+/** Every LXC container's cgroup on this host (LXC ≥ 4 names: lxc.payload.<name>). */
+export function lxcContainers(root: string, version: CgroupVersion): ContainerCgroup[] {
   const base = version === 'v1' ? join(root, 'memory') : root;
   let names: string[];
   try {
-    names = readdirSync(base).filter((n) => n.startsWith(`lxc.payload.${prefix}`));
+    names = readdirSync(base).filter((n) => n.startsWith('lxc.payload.'));
   } catch {
     return [];
   }
@@ -137,9 +147,23 @@ export function lxcContainers(root: string, version: CgroupVersion, prefix = '')
   return out;
 }
 
-/** Re-arm every LXC container of the host (or those whose names start with `prefix`); returns the names re-armed. */
-export function rearmTree(root: string, version: CgroupVersion, prefix = ''): string[] {
-  return lxcContainers(root, version, prefix)
+/** Re-arm every LXC container of the host; returns the names re-armed. */
+export function rearmTree(root: string, version: CgroupVersion): string[] {
+  return lxcContainers(root, version)
     .filter((cg) => rearm(cg))
     .map((cg) => cg.name);
+}
+
+/** Re-arm the named containers (a lapsed lease's list); returns the names re-armed. */
+export function rearmNamed(root: string, version: CgroupVersion, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    try {
+      const cg = resolveContainerCgroup(root, version, name);
+      if (cg !== null && rearm(cg)) out.push(name);
+    } catch {
+      // a name that is not a container name was never guarded
+    }
+  }
+  return out;
 }

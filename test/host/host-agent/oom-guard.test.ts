@@ -82,7 +82,7 @@ beforeAll(async () => {
   // 64 MiB now, up to 1024 MiB, 2 GiB free on the host: memory may grow
   await h.putHost(aHostState(HOST, { [ct.name]: { cpu: 100, mem: 64, memMax: 1024 } }, 2048));
   // the watchdog, limited to this suite's containers (others' tests share the machine)
-  watchdog = spawn(process.execPath, ['host-agent/oom-watchdog.ts', `--only-prefix=${TEST_PREFIX}-`], {
+  watchdog = spawn(process.execPath, ['host-agent/oom-watchdog.ts'], {
     env: env(),
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -354,6 +354,7 @@ describe('MemoryWatch', () => {
       guarded.learn(store.host as HostState);
       await guarded.guardPass();
       expect(oomDisabled()).toBe('1');
+      expect(readLease(join(leaseDir, 'oom-lease'))?.containers).toEqual(['c1']); // what a watchdog would re-arm
       guarded.stop();
       expect(oomDisabled()).toBe('0');
       expect(readLease(join(leaseDir, 'oom-lease'))).toBeNull();

@@ -8,6 +8,7 @@ import {
   lxcContainers,
   pidAlive,
   readLease,
+  rearmNamed,
   rearmTree,
   removeLease,
   writeLease,
@@ -27,14 +28,14 @@ describe('the OOM lease', () => {
   it('is written atomically, read back, and removed', () => {
     dir = mkdtempSync(join(tmpdir(), 'sc-lease-'));
     const path = join(dir, 'run', 'oom-lease'); // its directory is made on first write
-    writeLease(path, { until: 5000, pid: process.pid });
-    expect(readLease(path)).toEqual({ until: 5000, pid: process.pid });
+    writeLease(path, { until: 5000, pid: process.pid, containers: ['a', 'b'] });
+    expect(readLease(path)).toEqual({ until: 5000, pid: process.pid, containers: ['a', 'b'] });
     removeLease(path);
     expect(readLease(path)).toBeNull();
   });
 
   it('holds only until it expires and while its process lives', () => {
-    const lease = { until: 5000, pid: 42 };
+    const lease = { until: 5000, pid: 42, containers: ['a'] };
     expect(leaseHolds(lease, 5000, () => true)).toBe(true);
     expect(leaseHolds(lease, 5001, () => true)).toBe(false); // expired: agent hung or gone
     expect(leaseHolds(lease, 1000, () => false)).toBe(false); // pid gone (SIGKILL): at once
@@ -45,10 +46,26 @@ describe('the OOM lease', () => {
   it('reads a malformed lease as none', () => {
     dir = mkdtempSync(join(tmpdir(), 'sc-lease-'));
     const path = join(dir, 'oom-lease');
-    writeFileSync(path, '{"until":"soon","pid":1}');
+    writeFileSync(path, '{"until":"soon","pid":1,"containers":[]}');
+    expect(readLease(path)).toBeNull();
+    writeFileSync(path, '{"until":5,"pid":1}'); // no container list: not a lease this agent writes
     expect(readLease(path)).toBeNull();
     writeFileSync(path, 'not json');
     expect(readLease(path)).toBeNull();
+  });
+});
+
+describe('rearmNamed', () => {
+  it('re-arms exactly the containers a lapsed lease names, never another', () => {
+    const t = makeCgroupTree('v1');
+    tree = t;
+    t.addContainer('ours');
+    t.addContainer('theirs');
+    for (const c of ['ours', 'theirs'])
+      t.write(c, 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+    expect(rearmNamed(t.root, 'v1', ['ours', 'gone', '../x'])).toEqual(['ours']);
+    expect(t.read('ours', 'memory', 'memory.oom_control').trim()).toBe('0');
+    expect(t.read('theirs', 'memory', 'memory.oom_control')).toContain('oom_kill_disable 1');
   });
 });
 
