@@ -119,9 +119,10 @@ export class HostAgent {
       'host agent starting',
     );
     await this.rescan();
-    // Every stall a previous agent left is resolved first: handed to the kernel's OOM killer. The
-    // guard pass after the first reconciliation turns the guard back on where memory may grow.
-    this.memoryWatch.rearmAll();
+    // Every stall a previous agent left is resolved first: the containers its lease names are handed
+    // to the kernel's OOM killer. The guard pass after the first reconciliation turns the guard back
+    // on where memory may grow.
+    this.memoryWatch.resolveLeftovers();
     await this.retrying('load applied versions', () => this.orders.loadApplied());
     const queueUrl = await this.retrying('find the queue', () => this.findQueueUrl());
     const dlqUrl = await this.findDlqUrl();

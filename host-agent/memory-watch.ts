@@ -31,7 +31,7 @@ import type { Clock } from '../core/ports/clock.ts';
 import { anonBytes } from './cgroup/apply.ts';
 import { type ContainerCgroup, cgroupFile } from './cgroup/layout.ts';
 import { BYTES_PER_MIB, oomGuardWrites, UNLIMITED_BYTES } from './cgroup/plan.ts';
-import { rearm, removeLease, writeGuard, writeLease } from './oom-guard.ts';
+import { readLease, rearm, removeLease, writeGuard, writeLease } from './oom-guard.ts';
 import { desiredLimits, type OrderService } from './orders.ts';
 import type { AgentStateStore } from './state.ts';
 
@@ -261,7 +261,9 @@ export class MemoryWatch {
     const l = this.d.lease;
     if (l === undefined || this.d.dryRun === true) return;
     const now = this.d.clock.now();
-    const names = [...this.d.containers()].map((c) => c.name).sort();
+    const names = this.managed()
+      .map((c) => c.name)
+      .sort();
     const same = names.join(',') === this.leaseNames;
     if (same && this.leaseAt !== null && now - this.leaseAt < l.ms / 3) return;
     try {
@@ -277,6 +279,33 @@ export class MemoryWatch {
       this.leaseAt = null;
       this.rearmAll();
     }
+  }
+
+  /**
+   * The watched containers this host's state manages (learned from a host read): the only ones
+   * the guard ever touches — other containers on the host (another tool's, another agent's) never.
+   */
+  private managed(): { name: string; cg: ContainerCgroup }[] {
+    return [...this.d.containers()].filter((c) => this.room.has(c.name));
+  }
+
+  /**
+   * At start, before this agent's first lease: hand every container a previous agent's lease
+   * names back to the OOM killer (a stall it left is resolved first, not left waiting for a raise
+   * this agent knows nothing of yet). The guard pass after the first reconciliation disarms again
+   * where memory may grow.
+   */
+  resolveLeftovers(): string[] {
+    const l = this.d.lease;
+    if (l === undefined || this.d.dryRun === true) return [];
+    const old = readLease(l.path);
+    if (old === null) return [];
+    const named = new Set(old.containers);
+    const out: string[] = [];
+    for (const { name, cg } of this.d.containers()) if (named.has(name) && rearm(cg)) out.push(name);
+    if (out.length > 0)
+      this.d.log.warn({ containers: out }, 'OOM killer re-armed: left disarmed by a previous agent');
+    return out;
   }
 
   /** Learn each container's room to grow from a host read (reconciliation, a raise). */
@@ -305,7 +334,7 @@ export class MemoryWatch {
    */
   async guardPass(): Promise<void> {
     this.renewLease(); // the lease names every container before any of them is disarmed
-    for (const { name, cg } of this.d.containers()) {
+    for (const { name, cg } of this.managed()) {
       await this.d.orders.withLock(name, async () => this.guardOne(name, cg));
     }
   }
@@ -328,7 +357,7 @@ export class MemoryWatch {
   rearmAll(): string[] {
     if (this.d.dryRun === true) return [];
     const out: string[] = [];
-    for (const { name, cg } of this.d.containers()) if (rearm(cg)) out.push(name);
+    for (const { name, cg } of this.managed()) if (rearm(cg)) out.push(name);
     if (out.length > 0) this.d.log.warn({ containers: out }, 'OOM killer re-armed');
     return out;
   }
@@ -340,7 +369,7 @@ export class MemoryWatch {
     for (const { name, cg } of this.d.containers()) {
       const now = readMemSignals(cg);
       if (now === null) continue;
-      if (now.underOom) {
+      if (now.underOom && this.room.has(name)) {
         const since = this.stallSince.get(name) ?? at;
         this.stallSince.set(name, since);
         if (at - since > STALL_MAX_MS && !this.busy.has(name)) {

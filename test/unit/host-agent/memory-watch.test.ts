@@ -16,7 +16,7 @@ import {
   readMemSignals,
   STALL_MAX_MS,
 } from '../../../host-agent/memory-watch.ts';
-import { readLease } from '../../../host-agent/oom-guard.ts';
+import { readLease, writeLease } from '../../../host-agent/oom-guard.ts';
 import { OrderService } from '../../../host-agent/orders.ts';
 import { aHostState, FakeStore, fakeClock, fakeShaper } from '../../support/agent-fakes.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
@@ -342,10 +342,30 @@ describe('MemoryWatch', () => {
 
     it('re-arms a stall that outlasts STALL_MAX_MS without a raise', () => {
       guarded.start(3_600_000);
+      guarded.learn(store.host as HostState);
       tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
       guarded.poll(); // first sight of the stall (and the baseline)
       clock.t += STALL_MAX_MS + 1;
       guarded.poll();
+      expect(oomDisabled()).toBe('0');
+    });
+
+    it('never touches a container its host state does not manage (another tool may stall it on purpose)', async () => {
+      guarded.start(3_600_000);
+      guarded.learn(aHostState('h1', {}, 2048)); // c1 is on the host, not in its state
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      await guarded.guardPass();
+      guarded.poll();
+      clock.t += STALL_MAX_MS + 1;
+      guarded.poll();
+      guarded.stop();
+      expect(oomDisabled()).toBe('1'); // left as its owner set it
+    });
+
+    it('at start, re-arms the containers a previous agent left disarmed (its lease names them)', () => {
+      writeLease(join(leaseDir, 'oom-lease'), { until: 1, pid: 999_999, containers: ['c1'] });
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      expect(guarded.resolveLeftovers()).toEqual(['c1']);
       expect(oomDisabled()).toBe('0');
     });
 
