@@ -121,7 +121,7 @@ export const ANON_PRESSURE_SHARE = 0.9;
 /** How long a container settles after a raise before held signals count again (see the file comment). */
 export const RAISE_SETTLE_MS = 1000;
 
-/** A v1 stall held this long without a raise that ends it is handed to the OOM killer. */
+/** A v1 stall held this long with no raise landing is handed to the OOM killer. */
 export const STALL_MAX_MS = 5000;
 
 /** What the last host read said about a container's memory: desired current, max, the host's free memory. */
@@ -217,8 +217,10 @@ export class MemoryWatch {
 
   /** Room to grow per container, from the last host read: its max and the host's free memory. */
   private readonly room = new Map<string, GrowRoom>();
-  /** When each container's current stall was first seen (clock ms). */
+  /** When each container's current stall was first seen, or its last raise landed (clock ms). */
   private readonly stallSince = new Map<string, number>();
+  /** When each container's last raise landed (clock ms). */
+  private readonly grewAt = new Map<string, number>();
   /** Clock ms of the last lease written; null: none (the guard is off). */
   private leaseAt: number | null = null;
   /** The container names the last lease carried (sorted, joined). */
@@ -370,7 +372,10 @@ export class MemoryWatch {
       const now = readMemSignals(cg);
       if (now === null) continue;
       if (now.underOom && this.room.has(name)) {
-        const since = this.stallSince.get(name) ?? at;
+        // A stall is "not resolved" when no raise has landed for STALL_MAX_MS: a step several raises
+        // deep shows under_oom 1 throughout (the kernel clears it only once the task runs), yet it
+        // progresses with every raise.
+        const since = Math.max(this.stallSince.get(name) ?? at, this.grewAt.get(name) ?? -Infinity);
         this.stallSince.set(name, since);
         if (at - since > STALL_MAX_MS && !this.busy.has(name)) {
           this.d.log.error(
@@ -390,6 +395,10 @@ export class MemoryWatch {
       if (!isEmergency(prev, now, settling)) continue;
       this.busy.add(name);
       const p = this.raise(name)
+        .then((r) => {
+          if (r.kind === 'raised') this.grewAt.set(name, this.d.clock.now());
+          return r;
+        })
         .catch((err: unknown) => {
           this.d.log.error({ container: name, err: (err as Error).message }, 'memory fast path failed');
           return null;

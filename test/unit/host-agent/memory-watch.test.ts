@@ -19,6 +19,7 @@ import {
 import { readLease, writeLease } from '../../../host-agent/oom-guard.ts';
 import { OrderService } from '../../../host-agent/orders.ts';
 import { aHostState, FakeStore, fakeClock, fakeShaper } from '../../support/agent-fakes.ts';
+import { captureLogger } from '../../support/capture-logger.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
 
 const calm: MemSignals = {
@@ -262,6 +263,7 @@ describe('MemoryWatch', () => {
   describe('the OOM guard', () => {
     let leaseDir: string;
     let guarded: MemoryWatch;
+    let logLines: () => { msg?: unknown }[];
     const oomDisabled = () =>
       /oom_kill_disable (\d)/.exec(tree.read('c1', 'memory', 'memory.oom_control'))?.[1] ??
       tree.read('c1', 'memory', 'memory.oom_control').trim();
@@ -282,12 +284,14 @@ describe('MemoryWatch', () => {
         backoffMaxMs: 10,
         memGrowMiB: (name, memMiB) => guarded.growMiB(name, memMiB),
       });
+      const captured = captureLogger();
+      logLines = captured.lines;
       guarded = new MemoryWatch({
         host: 'h1',
         store,
         orders,
         clock,
-        log: silentLogger,
+        log: captured.logger,
         raisePct: 25,
         raiseMinMiB: 64,
         settleMs: 1000,
@@ -348,6 +352,34 @@ describe('MemoryWatch', () => {
       clock.t += STALL_MAX_MS + 1;
       guarded.poll();
       expect(oomDisabled()).toBe('0');
+      expect(logLines().some((l) => l.msg === 'memory stall not resolved: OOM killer re-armed')).toBe(true);
+    });
+
+    it('keeps the guard through a step several raises deep (under_oom held throughout, each raise landing)', async () => {
+      const mem = store.host?.containers.c1?.resources.mem;
+      if (mem !== undefined) mem.max = 4096; // room for every raise of this step
+      guarded.start(3_600_000);
+      guarded.learn(store.host as HostState);
+      await guarded.guardPass();
+      guarded.poll(); // baseline
+      // the kernel shows the stall throughout (the task has not run since): a held stall past each
+      // settle window raises again; 4 × 1.5 s = 6 s of under_oom 1, longer than STALL_MAX_MS
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      for (let i = 0; i < 4; i++) {
+        guarded.poll();
+        await Promise.all(guarded.raises);
+        clock.t += 1500;
+      }
+      expect(6000).toBeGreaterThan(STALL_MAX_MS);
+      guarded.poll();
+      await Promise.all(guarded.raises);
+      expect((await Promise.all(guarded.raises)).every((r) => r?.kind === 'raised')).toBe(true);
+      expect(guarded.raises.length).toBeGreaterThanOrEqual(4);
+      expect(oomDisabled()).toBe('1');
+      // never re-armed on the way: the step progressed with every raise
+      expect(logLines().filter((l) => l.msg === 'memory stall not resolved: OOM killer re-armed')).toEqual(
+        [],
+      );
     });
 
     it('never touches a container its host state does not manage (another tool may stall it on purpose)', async () => {
