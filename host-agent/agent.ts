@@ -88,6 +88,9 @@ export class HostAgent {
       backoffMinMs: c.backoffMinMs,
       backoffMaxMs: c.backoffMaxMs,
       dryRun: c.dryRun,
+      ...(c.memWatchMs > 0 && c.oomLeasePath !== null
+        ? { memGrowMiB: (name: string, memMiB: number) => this.memoryWatch.growMiB(name, memMiB) }
+        : {}),
     });
     this.memoryWatch = new MemoryWatch({
       host: c.host,
@@ -98,6 +101,8 @@ export class HostAgent {
       raisePct: c.memRaisePct,
       raiseMinMiB: c.memRaiseMinMiB,
       containers: () => [...this.containers].map(([name, d]) => ({ name, cg: d.cg })),
+      ...(c.oomLeasePath === null ? {} : { lease: { path: c.oomLeasePath, ms: c.oomLeaseMs } }),
+      dryRun: c.dryRun,
     });
   }
 
@@ -114,6 +119,10 @@ export class HostAgent {
       'host agent starting',
     );
     await this.rescan();
+    // Every stall a previous agent left is resolved first: the containers its lease names are handed
+    // to the kernel's OOM killer. The guard pass after the first reconciliation turns the guard back
+    // on where memory may grow.
+    this.memoryWatch.resolveLeftovers();
     await this.retrying('load applied versions', () => this.orders.loadApplied());
     const queueUrl = await this.retrying('find the queue', () => this.findQueueUrl());
     const dlqUrl = await this.findDlqUrl();
@@ -137,6 +146,7 @@ export class HostAgent {
     if (c.publishUrl !== null) {
       this.publisher = new UsagePublisher({
         url: c.publishUrl,
+        usage: c.publishUsage,
         log,
         now: () => this.d.clock.now(),
         containers: () =>
@@ -167,10 +177,18 @@ export class HostAgent {
   /** One reconciliation pass (rescan first); exported for tests and the sanity sweep's needs. */
   async reconcile(reportAll: boolean) {
     await this.rescan();
-    return reconcileOnce(
-      { host: this.d.config.host, store: this.store, orders: this.orders, log: this.d.log },
+    const summary = await reconcileOnce(
+      {
+        host: this.d.config.host,
+        store: this.store,
+        orders: this.orders,
+        log: this.d.log,
+        onHost: (host) => this.memoryWatch.learn(host),
+      },
       { reportAll, signal: this.abort.signal },
     );
+    await this.memoryWatch.guardPass();
+    return summary;
   }
 
   private async reconcileLoop(): Promise<void> {

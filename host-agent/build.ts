@@ -1,6 +1,6 @@
 /**
  * Bundles the host agent for hosts (`npx node host-agent/build.ts [outdir]`, default
- * dist/host-agent): host-agent.mjs, plus chunks/ holding what is loaded only on demand (the
+ * dist/host-agent): host-agent.mjs and oom-watchdog.mjs, plus chunks/ holding what is loaded only on demand (the
  * SDK's credential provider chain, for hosts without env credentials). No TypeScript stripping
  * at run time, and a smaller process (see host-agent/README.md, "Memory").
  */
@@ -32,7 +32,11 @@ const zodEnglishOnly: Plugin = {
 export async function buildAgentBundle(outDir: string): Promise<string> {
   const outfile = join(outDir, 'host-agent.mjs');
   await build({
-    entryPoints: { 'host-agent': fileURLToPath(new URL('./main.ts', import.meta.url)) },
+    entryPoints: {
+      'host-agent': fileURLToPath(new URL('./main.ts', import.meta.url)),
+      // the OOM guard's fallback, run by its own unit (sc-oom-watchdog.service)
+      'oom-watchdog': fileURLToPath(new URL('./oom-watchdog.ts', import.meta.url)),
+    },
     bundle: true,
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',

@@ -69,11 +69,29 @@ export const AgentEnv = PlatformEnv.extend({
     .default(25)
     .describe('Memory fast path: raise by this % of the current limit…'),
   SC_AGENT_MEM_RAISE_MIN_MIB: int(1, 1_048_576).default(64).describe('…and by at least this many MiB.'),
+  SC_AGENT_OOM_LEASE: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_./-]+$/, 'an absolute path')
+    .or(z.literal('off'))
+    .default('/run/sc-host-agent/oom-lease')
+    .describe(
+      'OOM guard: the lease file the agent renews while it may keep the OOM killer off (a stall waits for the memory fast path instead); the watchdog (sc-oom-watchdog.service) re-arms the killer when it expires. `off`: no guard, the killer stays as the kernel has it.',
+    ),
+  SC_AGENT_OOM_LEASE_S: int(1, 60)
+    .default(3)
+    .describe(
+      'OOM guard: lease length, s (renewed every third of it; the watchdog re-arms within it plus 0.5 s of an agent gone).',
+    ),
   SC_AGENT_PUBLISH_URL: z
     .string()
     .url()
     .optional()
     .describe('Usage publisher: OpenTSDB-compatible base URL (/api/put); unset = off.'),
+  SC_AGENT_PUBLISH_USAGE: flag
+    .default(true)
+    .describe(
+      "Publisher: put BDWatchdog's proc.* usage series too (true), or only the agent's own `sc.agent.cpu` series (false: hosts where BDWatchdog sends the usage; the series tells an idle container from a missing one, core/policy/idle-evidence.ts).",
+    ),
   SC_AGENT_PUBLISH_S: z.coerce
     .number()
     .min(0.2)
@@ -131,6 +149,9 @@ export interface AgentConfig {
   memRaiseMinMiB: number;
   publishUrl: string | null;
   publishMs: number;
+  publishUsage: boolean;
+  oomLeasePath: string | null;
+  oomLeaseMs: number;
   dryRun: boolean;
   logLevel: string;
 }
@@ -160,6 +181,9 @@ export function loadAgentConfig(env: Record<string, string | undefined>): Readon
     memRaiseMinMiB: e.SC_AGENT_MEM_RAISE_MIN_MIB,
     publishUrl: e.SC_AGENT_PUBLISH_URL ?? null,
     publishMs: Math.round(e.SC_AGENT_PUBLISH_S * 1000),
+    publishUsage: e.SC_AGENT_PUBLISH_USAGE,
+    oomLeasePath: e.SC_AGENT_OOM_LEASE === 'off' ? null : e.SC_AGENT_OOM_LEASE,
+    oomLeaseMs: e.SC_AGENT_OOM_LEASE_S * 1000,
     dryRun: e.SC_AGENT_DRY_RUN,
     logLevel: e.LOG_LEVEL,
   });

@@ -37,6 +37,11 @@ export interface OrderServiceDeps {
   backoffMinMs: number;
   backoffMaxMs: number;
   dryRun?: boolean;
+  /**
+   * How far a container at `memMiB` may still grow (the memory fast path's OOM guard, plan.ts
+   * PlanContext.memGrowMiB). Absent: memory writes are the limit alone.
+   */
+  memGrowMiB?: (container: string, memMiB: number) => number;
 }
 
 export type Via = AgentReport['via'];
@@ -256,6 +261,8 @@ export class OrderService {
       currentMemMiB: before.memMiB,
       hasVeth: found.veth !== null,
     };
+    if (this.d.memGrowMiB !== undefined && limits.memMiB !== undefined)
+      ctx.memGrowMiB = this.d.memGrowMiB(container, limits.memMiB);
     let issues: Issue[] = [];
     let outcome: AgentReport['outcome'];
     try {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { Logger } from '../adapters/logger.ts';
 import { MetricsWriteError, OpenTsdbPutSink } from '../adapters/opentsdb-put.ts';
 import { SHARES_PER_CORE } from '../core/contracts/units.ts';
+import { AGENT_CPU_METRIC } from '../core/policy/idle-evidence.ts';
 import { type ContainerCgroup, cgroupFile } from './cgroup/layout.ts';
 import { BITS_PER_MBIT, BYTES_PER_MIB } from './cgroup/plan.ts';
 
@@ -166,14 +167,18 @@ export function toPoints(
   const timestamp = Math.round(now.atMs);
   const baseTags = { host: container, pid: String(tags.pid ?? 0), command: 'container' };
   const nsToShares = (nsPerS: number | null) => (nsPerS === null ? null : (nsPerS / 1e9) * SHARES_PER_CORE);
+  const user = nsToShares(rate(prev.cpuUserNs, now.cpuUserNs, seconds));
+  const kernel = nsToShares(rate(prev.cpuKernelNs, now.cpuKernelNs, seconds));
   const values: [string, number | null][] = [
-    ['proc.cpu.user', nsToShares(rate(prev.cpuUserNs, now.cpuUserNs, seconds))],
-    ['proc.cpu.kernel', nsToShares(rate(prev.cpuKernelNs, now.cpuKernelNs, seconds))],
+    ['proc.cpu.user', user],
+    ['proc.cpu.kernel', kernel],
     ['proc.mem.resident', now.residentBytes === null ? null : now.residentBytes / BYTES_PER_MIB],
     ['proc.disk.reads.mb', mibps(rate(prev.diskReadBytes, now.diskReadBytes, seconds))],
     ['proc.disk.writes.mb', mibps(rate(prev.diskWriteBytes, now.diskWriteBytes, seconds))],
     ['proc.net.tcp.in.mb', mbps(rate(prev.netInBytes, now.netInBytes, seconds))],
     ['proc.net.tcp.out.mb', mbps(rate(prev.netOutBytes, now.netOutBytes, seconds))],
+    // The agent's own evidence that the container runs and how much CPU it used (idle vs absent).
+    [AGENT_CPU_METRIC, user === null || kernel === null ? null : user + kernel],
   ];
   return values
     .filter((v): v is [string, number] => v[1] !== null && Number.isFinite(v[1]))
@@ -189,6 +194,8 @@ export interface PublisherDeps {
   now(): number;
   containers(): Iterable<{ name: string; cg: ContainerCgroup; veth: string | null; pid: number | null }>;
   fetch?: typeof fetch;
+  /** Put BDWatchdog's proc.* series (default); false: only the agent's own AGENT_CPU_METRIC series. */
+  usage?: boolean;
 }
 
 export class UsagePublisher {
@@ -239,7 +246,9 @@ export class UsagePublisher {
       const now = sampleUsage(c.cg, c.veth, this.d.now());
       const prev = this.prev.get(c.name);
       this.prev.set(c.name, now);
-      if (prev !== undefined) points.push(...toPoints(c.name, prev, now, { pid: c.pid }));
+      if (prev === undefined) continue;
+      const all = toPoints(c.name, prev, now, { pid: c.pid });
+      points.push(...(this.d.usage === false ? all.filter((p) => p.metric === AGENT_CPU_METRIC) : all));
     }
     for (const name of [...this.prev.keys()]) if (!seen.has(name)) this.prev.delete(name);
     if (points.length === 0) return 0;

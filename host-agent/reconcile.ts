@@ -12,6 +12,7 @@
  * pass reads the newer version.
  */
 import type { Logger } from '../adapters/logger.ts';
+import type { HostState } from '../core/contracts/host.ts';
 import { desiredLimits, type OrderService } from './orders.ts';
 import type { AgentStateStore } from './state.ts';
 
@@ -20,6 +21,8 @@ export interface ReconcileDeps {
   store: AgentStateStore;
   orders: OrderService;
   log: Logger;
+  /** Told the host state each pass reads (the memory fast path learns the room to grow). */
+  onHost?: (host: HostState) => void;
 }
 
 export interface ReconcileSummary {
@@ -43,6 +46,7 @@ export async function reconcileOnce(
     deps.log.warn({ host: deps.host }, 'no state for this host yet: nothing to reconcile');
     return summary;
   }
+  deps.onHost?.(host);
   for (const [name, c] of Object.entries(host.containers)) {
     if (c.host !== deps.host) continue;
     summary.checked++;

@@ -25,7 +25,7 @@ import { Rule } from '../core/contracts/rule.ts';
 import { defaultConfig, SERVICE_CONFIGS, type ServiceName } from '../core/contracts/service-config.ts';
 import { GSI1_KINDS, keys } from '../core/contracts/table-layout.ts';
 import { parseOrThrow, StaleStateError, ValidationError } from '../core/errors.ts';
-import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
+import { DEFAULT_RULES, SUPERSEDED_DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { checkRule } from '../core/policy/rule-check.ts';
 
 /** Settings of the platform read from the environment (shared by every deployable). */
@@ -65,6 +65,12 @@ export interface BootstrapReport {
   rulesWritten: string[];
   /** Default or given rules left as they were (already stored, or equal). */
   rulesKept: string[];
+  /**
+   * Stored rules that still equalled an older shipped default, moved forward to the current
+   * default (also listed in rulesWritten). A rule an operator edited differs from every shipped
+   * text and is kept.
+   */
+  rulesUpgraded: string[];
   servicesWritten: ServiceName[];
   servicesKept: ServiceName[];
   hostQueues: string[];
@@ -209,6 +215,19 @@ async function createIfAbsent(write: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/**
+ * Move a stored rule forward to `current` (its shipped default) when it deep-equals an older
+ * shipped text of the same name (SUPERSEDED_DEFAULT_RULES), with a write conditional on the version
+ * read: an operator's edit in between wins. Returns whether it wrote.
+ */
+async function upgradeIfSuperseded(catalog: Catalog, current: Rule): Promise<boolean> {
+  const olds = SUPERSEDED_DEFAULT_RULES.filter((r) => r.name === current.name);
+  if (olds.length === 0) return false;
+  const stored = await catalog.getRule(current.name).catch(() => null); // unreadable: not ours to repair
+  if (stored === null || !olds.some((old) => isDeepStrictEqual(stored.rule, old))) return false;
+  return createIfAbsent(() => catalog.putRule(current, { expectedVersion: stored.version }));
+}
+
 export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Promise<BootstrapReport> {
   const log = deps.log ?? (() => undefined);
   const given = validateInputs(opts);
@@ -218,6 +237,7 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
     timeToLive: await ensureTimeToLive(deps.dynamo, opts.tableName),
     rulesWritten: [],
     rulesKept: [],
+    rulesUpgraded: [],
     servicesWritten: [],
     servicesKept: [],
     hostQueues: [],
@@ -246,9 +266,18 @@ export async function bootstrap(deps: BootstrapDeps, opts: BootstrapOptions): Pr
         !storedRules.has(rule.name) && createIfAbsent(() => catalog.putRule(rule, { expectedVersion: null })),
     ),
   );
+  const kept: Rule[] = [];
   defaults.forEach((rule, i) => {
-    (created[i] ? report.rulesWritten : report.rulesKept).push(rule.name);
+    if (created[i]) report.rulesWritten.push(rule.name);
+    else kept.push(rule);
   });
+  for (const rule of kept) {
+    if (await upgradeIfSuperseded(catalog, rule)) {
+      report.rulesWritten.push(rule.name);
+      report.rulesUpgraded.push(rule.name);
+      log(`rule ${rule.name}: stored text was an older default, moved forward`);
+    } else report.rulesKept.push(rule.name);
+  }
   for (const rule of given.rules) {
     const stored = await catalog.getRule(rule.name);
     if (stored !== null && isDeepStrictEqual(stored.rule, rule)) {

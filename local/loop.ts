@@ -18,12 +18,14 @@
  *   const loop = await startLoop({ config: 'tuned', signal, log: console.log });
  *   await loop.guard(container); … await loop.stop();
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
 import { systemClock } from '../adapters/clock.ts';
@@ -358,6 +360,9 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       SC_AGENT_RECONCILE_S: '10',
       SC_AGENT_UNKNOWN_RETRY_S: '1',
       SC_AGENT_DRY_RUN: support.mode === 'dry-run' ? 'true' : 'false',
+      // This loop's own lease, watched by its own watchdog (below): a loop killed mid-stall never
+      // leaves a container hanging with its OOM killer off.
+      SC_AGENT_OOM_LEASE: join(tmpdir(), `sc-loop-${process.pid}`, 'oom-lease'),
       LOG_LEVEL: 'info',
     });
     // The agent's own small AWS clients, as deployed (host-agent/aws/), not the SDK.
@@ -382,6 +387,25 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       clock: systemClock,
       log: logger('host-agent'),
     });
+    if (agentConfig.oomLeasePath !== null && !agentConfig.dryRun) {
+      // The OOM guard's watchdog, a process of its own (it must outlive this one); it exits once
+      // it has re-armed after the lease lapsed: when the agent stops, or this process dies.
+      const watchdog = spawn(
+        process.execPath,
+        [fileURLToPath(new URL('../host-agent/oom-watchdog.ts', import.meta.url)), '--exit-when-lapsed'],
+        {
+          env: {
+            ...process.env,
+            SC_AGENT_HOST: host,
+            SC_TABLE: platform.tableName,
+            SC_AGENT_OOM_LEASE: agentConfig.oomLeasePath,
+          },
+          stdio: 'ignore',
+          detached: true,
+        },
+      );
+      watchdog.unref();
+    }
     await agent.start();
     stops.push({
       what: 'host agent',

@@ -5,6 +5,7 @@
  */
 
 import type { Resource } from '../../core/contracts/units.ts';
+import { AGENT_CPU_METRIC, withIdleEvidence } from '../../core/policy/idle-evidence.ts';
 import type { RejectionKind, UsageRejection } from '../../core/ports/metrics-source.ts';
 
 export const CONTAINER_METRICS: Readonly<Record<Resource, readonly string[]>> = {
@@ -22,6 +23,21 @@ export function tagKey(kind: 'container' | 'application'): string {
 
 export function metricsFor(kind: 'container' | 'application', res: Resource): readonly string[] {
   return kind === 'container' ? CONTAINER_METRICS[res] : [`structure.${res}.usage`];
+}
+
+/**
+ * Every metric one usage query asks for: the resources' metrics and, for
+ * containers when `idleEvidence` is on, the agent's CPU series
+ * (core/policy/idle-evidence.ts) that tells an idle container from a missing one.
+ */
+export function queryMetrics(
+  kind: 'container' | 'application',
+  resources: readonly Resource[],
+  idleEvidence: boolean,
+): string[] {
+  const metrics = new Set(resources.flatMap((r) => metricsFor(kind, r)));
+  if (idleEvidence && kind === 'container') metrics.add(AGENT_CPU_METRIC);
+  return [...metrics];
 }
 
 /** Collects per-(structure, metric) means and reduces them to per-resource usage. */
@@ -56,16 +72,22 @@ export class UsageReducer {
     this.rejected.push(kind === undefined ? { structure, metric, why } : { structure, metric, why, kind });
   }
 
-  /** Usage per resource: sum of the available sub-metric means; null when none has data or one is bad. */
+  /**
+   * Usage per resource: sum of the available sub-metric means; null when none has data or one is bad.
+   * With `idleEvidence`, a container's null readings are settled by the agent's CPU series
+   * (withIdleEvidence: idle reads 0, missing stays null).
+   */
   result(
     structures: readonly string[],
     kind: 'container' | 'application',
     resources: readonly Resource[],
+    idleEvidence = false,
   ): Map<string, Partial<Record<Resource, number | null>>> {
     const out = new Map<string, Partial<Record<Resource, number | null>>>();
     for (const s of structures) {
       const m = this.means.get(s);
       const row: Partial<Record<Resource, number | null>> = {};
+      const badRes = new Set<Resource>();
       for (const res of resources) {
         let value: number | null = null;
         let bad = false;
@@ -75,8 +97,11 @@ export class UsageReducer {
           if (v !== undefined) value = (value ?? 0) + v;
         }
         row[res] = bad ? null : value;
+        if (bad) badRes.add(res);
       }
-      out.set(s, row);
+      const evidence =
+        idleEvidence && kind === 'container' && !this.badStructures.has(`${s}\u0000${AGENT_CPU_METRIC}`);
+      out.set(s, evidence ? withIdleEvidence(row, m?.get(AGENT_CPU_METRIC) ?? null, badRes) : row);
     }
     return out;
   }

@@ -46,6 +46,13 @@ export const MetricsQueryEnv = z.object({
     .describe(
       'OpenTSDB: a container name (or metric) the TSD does not know is not asked for again for this long, s — a container that starts reporting waits at most this long for its first usage.',
     ),
+  SC_METRICS_IDLE_EVIDENCE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe(
+      "Settle absent usage with the host agents' `sc.agent.cpu` series: a container with no BDWatchdog points whose agent saw it running at ≤ 1 share reads 0 (idle: scaled down); without that series it stays null (held). Turn on where BDWatchdog sends the usage and the agents publish with SC_AGENT_PUBLISH_USAGE=false.",
+    ),
 });
 export type MetricsQueryEnv = z.infer<typeof MetricsQueryEnv>;
 
@@ -77,6 +84,7 @@ export function metricsSourceFromEnv(
     url: env.SC_METRICS_URL,
     batchSize: env.SC_METRICS_BATCH_SIZE,
     timeoutMs: env.SC_METRICS_TIMEOUT_MS,
+    idleEvidence: env.SC_METRICS_IDLE_EVIDENCE,
   };
   return env.SC_METRICS_BACKEND === 'opentsdb'
     ? new OpenTsdbMetricsSource({

@@ -32,7 +32,7 @@ import type {
   UsageWindow,
 } from '../../core/ports/metrics-source.ts';
 import type { Logger } from '../logger.ts';
-import { metricsFor, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
+import { queryMetrics, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
 import {
   budgetFrom,
   type CallBudget,
@@ -64,6 +64,12 @@ export interface OpenTsdbOptions {
   fetch?: typeof fetch;
   /** Wall clock for the negative cache (tests). */
   now?: () => number;
+  /**
+   * Ask for the host agents' CPU series too and let it settle what the source
+   * cannot (core/policy/idle-evidence.ts): an idle container with no BDWatchdog
+   * points reads 0; a missing one stays null. Off: absent is null.
+   */
+  idleEvidence?: boolean;
 }
 
 /** The TSD's limit (Netty's HttpRequestDecoder chunk size, see the stand-in). */
@@ -124,6 +130,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
   private readonly bucketS: number;
   private readonly ttlMs: number;
   private readonly http: HttpOptions;
+  private readonly idleEvidence: boolean;
   private readonly log: Pick<Logger, 'warn' | 'info'> | null;
   private readonly now: () => number;
   /** Names (tag values) and metrics the TSD said it does not know, until when (wall ms). */
@@ -144,6 +151,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
     this.concurrency = opts.concurrency ?? 4;
     this.bucketS = opts.bucketS ?? 5;
     this.ttlMs = opts.unknownTtlMs ?? 60_000;
+    this.idleEvidence = opts.idleEvidence ?? false;
     this.http = {
       timeoutMs: opts.timeoutMs ?? 3000,
       retries: opts.retries ?? 1,
@@ -170,7 +178,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
       unknownCached: 0,
       halved: 0,
     };
-    for (const m of new Set(q.resources.flatMap((r) => metricsFor(q.kind, r)))) {
+    for (const m of queryMetrics(q.kind, q.resources, this.idleEvidence)) {
       const until = this.unknownMetric.get(m);
       if (until !== undefined && until > nowWall)
         reducer.reject(null, m, 'metric not registered in the TSD (remembered)', 'unknown');
@@ -202,7 +210,7 @@ export class OpenTsdbMetricsSource implements MetricsSource {
     this.lastDown = st.down !== null;
     this.report(st, q.structures.length);
     return {
-      usage: reducer.result(q.structures, q.kind, q.resources),
+      usage: reducer.result(q.structures, q.kind, q.resources, this.idleEvidence),
       queries: st.counter.requests,
       bytes: st.counter.bytes,
       rejected: reducer.rejected,

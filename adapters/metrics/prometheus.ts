@@ -14,7 +14,7 @@ import type {
   UsageResult,
   UsageWindow,
 } from '../../core/ports/metrics-source.ts';
-import { chunk, metricsFor, regexEscape, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
+import { chunk, queryMetrics, regexEscape, tagKey, UsageReducer } from './bdwatchdog-metrics.ts';
 import {
   budgetFrom,
   type CallBudget,
@@ -32,6 +32,12 @@ export interface PrometheusOptions {
   /** Bucket length, seconds (OpenTSDB's downsample). */
   bucketS?: number;
   fetch?: typeof fetch;
+  /**
+   * Ask for the host agents' CPU series too and let it settle what the source
+   * cannot (core/policy/idle-evidence.ts): an idle container with no BDWatchdog
+   * points reads 0; a missing one stays null. Off: absent is null.
+   */
+  idleEvidence?: boolean;
 }
 
 export class PrometheusMetricsSource implements MetricsSource {
@@ -40,12 +46,14 @@ export class PrometheusMetricsSource implements MetricsSource {
   private readonly concurrency: number;
   private readonly bucketS: number;
   private readonly http: HttpOptions;
+  private readonly idleEvidence: boolean;
 
   constructor(opts: PrometheusOptions) {
     this.url = `${opts.url.replace(/\/$/, '')}/api/v1/query_range`;
     this.batchSize = opts.batchSize ?? 250;
     this.concurrency = opts.concurrency ?? 4;
     this.bucketS = opts.bucketS ?? 5;
+    this.idleEvidence = opts.idleEvidence ?? false;
     this.http = {
       timeoutMs: opts.timeoutMs ?? 3000,
       retries: opts.retries ?? 1,
@@ -64,7 +72,7 @@ export class PrometheusMetricsSource implements MetricsSource {
     const budget = budgetFrom(call);
     const counter = { requests: 0, bytes: 0 };
     const key = tagKey(q.kind);
-    const metrics = [...new Set(q.resources.flatMap((r) => metricsFor(q.kind, r)))];
+    const metrics = queryMetrics(q.kind, q.resources, this.idleEvidence);
     const jobs = chunk(q.structures, this.batchSize).flatMap((names) =>
       metrics.map((metric) => ({ names, metric })),
     );
@@ -72,7 +80,7 @@ export class PrometheusMetricsSource implements MetricsSource {
       this.queryOne(names, metric, key, q.window, reducer, budget, counter),
     );
     return {
-      usage: reducer.result(q.structures, q.kind, q.resources),
+      usage: reducer.result(q.structures, q.kind, q.resources, this.idleEvidence),
       queries: counter.requests,
       bytes: counter.bytes,
       rejected: reducer.rejected,

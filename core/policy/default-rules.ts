@@ -46,7 +46,17 @@ function exceededUpper(res: Resource): EventRule {
   };
 }
 
-function droppedLower(res: Resource, idleCounts: boolean): EventRule {
+/**
+ * Usage below `lower` ⇒ one down event. Idle is data: a reading of 0 is a low
+ * reading like any other and counts (`>= 0`); only "no data" holds a container,
+ * and no data never reaches a rule (the Guardian skips a `null` reading before
+ * evaluating: decide.ts). The original framework required `usage > 0` for
+ * cpu, mem and net because its 0 also meant "no data"; here that guard only
+ * kept idle services from ever shrinking (issue 14). `guard` is the
+ * comparison of that first condition; the shipped rules use '>=', and
+ * SUPERSEDED_DEFAULT_RULES rebuilds the older text with '>'.
+ */
+function droppedLower(res: Resource, guard: '>=' | '>' = '>='): EventRule {
   return {
     name: `${res}_dropped_lower`,
     resource: res,
@@ -55,8 +65,7 @@ function droppedLower(res: Resource, idleCounts: boolean): EventRule {
     action: { events: { scale: { down: 1 } } },
     rule: {
       and: [
-        // Disks may be scaled down while idle (usage 0); cpu and mem need some usage.
-        { [idleCounts ? '>=' : '>']: [v(`${res}.structure.${res}.usage`), 0] },
+        { [guard]: [v(`${res}.structure.${res}.usage`), 0] },
         { '<': [v(`${res}.structure.${res}.usage`), v(`${res}.limits.${res}.lower`)] },
         { '>': [v(`${res}.limits.${res}.lower`), v(`${res}.structure.${res}.min`)] },
       ],
@@ -93,23 +102,36 @@ function rescale(
 
 export const DEFAULT_RULES: readonly Rule[] = Object.freeze([
   exceededUpper('cpu'),
-  droppedLower('cpu', false),
+  droppedLower('cpu'),
   rescale('cpu', 'up', 1, 2, 'amount', 75),
   rescale('cpu', 'down', 6, 0, 'fit_to_usage', 0),
   exceededUpper('mem'),
-  droppedLower('mem', false),
+  droppedLower('mem'),
   rescale('mem', 'up', 1, 6, 'amount', 256),
   rescale('mem', 'down', 8, 0, 'fit_to_usage', 0),
   exceededUpper('disk_read'),
-  droppedLower('disk_read', true),
+  droppedLower('disk_read'),
   rescale('disk_read', 'up', 1, 6, 'amount', 450),
   rescale('disk_read', 'down', 6, 0, 'fit_to_usage', 0),
   exceededUpper('disk_write'),
-  droppedLower('disk_write', true),
+  droppedLower('disk_write'),
   rescale('disk_write', 'up', 1, 6, 'amount', 450),
   rescale('disk_write', 'down', 6, 0, 'fit_to_usage', 0),
   exceededUpper('net'),
-  droppedLower('net', false),
+  droppedLower('net'),
   rescale('net', 'up', 1, 2, 'amount', 100),
   rescale('net', 'down', 6, 0, 'fit_to_usage', 0),
+]);
+
+/**
+ * Default rules as older releases shipped them, which a stored rule may still
+ * equal exactly: bootstrap replaces a stored rule that deep-equals one of these
+ * with its current default (a rule an operator edited differs, and is kept).
+ * Add the old text here whenever a shipped default changes.
+ * - cpu/mem/net_dropped_lower with `usage > 0` (until issue 14: idle is data).
+ */
+export const SUPERSEDED_DEFAULT_RULES: readonly Rule[] = Object.freeze([
+  droppedLower('cpu', '>'),
+  droppedLower('mem', '>'),
+  droppedLower('net', '>'),
 ]);

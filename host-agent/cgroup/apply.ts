@@ -13,6 +13,7 @@ import {
   BYTES_PER_MIB,
   type CgroupWrite,
   type Issue,
+  OOM_CONTROL,
   type Plan,
   type Resource,
   readBackMatches,
@@ -83,7 +84,7 @@ export async function applyPlan(target: Target, plan: Plan, shaper: NetShaper): 
       continue;
     }
     if (readBackMatches(w.file, w.value, before)) continue;
-    if (w.resource === 'mem') {
+    if (w.resource === 'mem' && w.file !== OOM_CONTROL) {
       const refusal = memRefusal(cg, w, before);
       if (refusal !== null) {
         fail(w, refusal.code, refusal.message);
@@ -227,7 +228,13 @@ export async function readLimits(target: Target, shaper: NetShaper): Promise<App
       cpuShares = Math.round((Number(q) * SHARES_PER_CORE) / Number(p));
   }
   const cpuset = tryRead(cg, v1 ? 'cpuset' : 'unified', v1 ? 'cpuset.cpus' : 'cpuset.cpus')?.trim() ?? null;
-  const memText = v1 ? tryRead(cg, 'memory', 'memory.limit_in_bytes') : tryRead(cg, 'unified', 'memory.max');
+  // v2: memory.high is the container's limit (memory.max may sit above it: the OOM guard, plan.ts).
+  const high = v1 ? null : tryRead(cg, 'unified', 'memory.high');
+  const memText = v1
+    ? tryRead(cg, 'memory', 'memory.limit_in_bytes')
+    : high !== null && high.trim() !== 'max'
+      ? high
+      : tryRead(cg, 'unified', 'memory.max');
   const memMiB = mib(memText?.trim() === 'max' ? null : v1Bytes(memText));
   const readBps = v1
     ? deviceValue(tryRead(cg, 'blkio', 'blkio.throttle.read_bps_device'), diskDevice)

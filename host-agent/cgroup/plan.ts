@@ -42,6 +42,13 @@ export interface PlanContext {
   currentMemMiB: number | null;
   /** Whether the container has a host-side veth to shape. */
   hasVeth: boolean;
+  /**
+   * How far the container's memory may still grow right now (the memory fast path's next raise,
+   * within its max and the host's free memory; 0 = it cannot grow, or no fast path is there to
+   * grow it). Given: the plan also sets the OOM guard (oomGuardWrites). Left out: memory writes
+   * are the limit alone (the kernel's defaults for the OOM killer stay as they are).
+   */
+  memGrowMiB?: number;
 }
 
 export interface Plan {
@@ -121,6 +128,37 @@ export function checkLimits(limits: OrderLimits, ctx: PlanContext): void {
     absurd('netMbps', `${limits.netMbps} Mbit/s is beyond any link`);
 }
 
+export const OOM_CONTROL = 'memory.oom_control';
+
+/**
+ * The OOM guard of a container limited to `memMiB` whose memory may still grow
+ * by `growMiB` (0: it may not). DESIGN: memory never meets the OOM killer while
+ * it may still grow; the killer is the fallback when no growth is possible.
+ * - v1: `memory.oom_control` = 1 (oom_kill_disable: a task that hits the limit
+ *   stalls until the limit is raised) while growth is possible, else 0 (the
+ *   kernel kills, and a task already stalled is killed now instead of hanging).
+ * - v2 has no such switch: `memory.high` (= memMiB) is where the kernel throttles
+ *   and reclaims, and `memory.max` sits `growMiB` above it — exactly the limit
+ *   the fast path would raise to next, so the kernel never lets a container past
+ *   what the agent would grant anyway, while the throttle (the kernel sleeps
+ *   allocators over `high`, up to 2 s per attempt) gives the fast path, woken by
+ *   the `high` events, the time to raise both. No growth: max = high.
+ * Pure; the order of the writes is part of the plan (see plan()).
+ */
+export function oomGuardWrites(version: CgroupVersion, memMiB: number, growMiB: number): CgroupWrite[] {
+  const grow = Math.max(0, Math.floor(growMiB));
+  if (version === 'v1')
+    return [{ resource: 'mem', controller: 'memory', file: OOM_CONTROL, value: grow > 0 ? '1' : '0' }];
+  return [
+    {
+      resource: 'mem',
+      controller: 'unified',
+      file: 'memory.max',
+      value: `${(memMiB + grow) * BYTES_PER_MIB}`,
+    },
+  ];
+}
+
 /** The writes that bring a container to `limits`, in order. Throws AbsurdValueError for values to refuse. */
 export function plan(limits: OrderLimits, ctx: PlanContext): Plan {
   checkLimits(limits, ctx);
@@ -154,13 +192,19 @@ export function plan(limits: OrderLimits, ctx: PlanContext): Plan {
   }
   if (limits.memMiB !== undefined) {
     const bytes = `${limits.memMiB * BYTES_PER_MIB}`;
+    const guarded = ctx.memGrowMiB !== undefined;
     if (v1) {
       writes.push({ resource: 'mem', controller: 'memory', file: 'memory.limit_in_bytes', value: bytes });
+      // After the limit: a raise is in place before the stall ends; at max the killer is back at once.
+      if (guarded) writes.push(...oomGuardWrites('v1', limits.memMiB, ctx.memGrowMiB ?? 0));
     } else {
       const down = ctx.currentMemMiB === null || limits.memMiB < ctx.currentMemMiB;
       const high: CgroupWrite = { resource: 'mem', controller: 'unified', file: 'memory.high', value: bytes };
-      const max: CgroupWrite = { resource: 'mem', controller: 'unified', file: 'memory.max', value: bytes };
+      const max: CgroupWrite = guarded
+        ? (oomGuardWrites('v2', limits.memMiB, ctx.memGrowMiB ?? 0)[0] as CgroupWrite)
+        : { resource: 'mem', controller: 'unified', file: 'memory.max', value: bytes };
       // Down: throttle and reclaim through memory.high first, so memory.max never has to OOM-kill.
+      // Up: memory.max first, so high never sits above max.
       writes.push(...(down ? [high, max] : [max, high]));
     }
   }
@@ -214,6 +258,7 @@ export function plan(limits: OrderLimits, ctx: PlanContext): Plan {
  */
 export function readBackMatches(file: string, written: string, readBack: string): boolean {
   const got = readBack.trim();
+  if (file === OOM_CONTROL) return (/^oom_kill_disable (\d)$/m.exec(got)?.[1] ?? got) === written.trim();
   if (file === 'cpuset.cpus') {
     const a = expandCpuList(written);
     const b = expandCpuList(got);

@@ -15,7 +15,7 @@ import { hostQueueUrl } from '../../../adapters/sqs/order-queues.ts';
 import { defaultConfig, SERVICE_CONFIGS } from '../../../core/contracts/service-config.ts';
 import { keys } from '../../../core/contracts/table-layout.ts';
 import { ValidationError } from '../../../core/errors.ts';
-import { DEFAULT_RULES } from '../../../core/policy/default-rules.ts';
+import { DEFAULT_RULES, SUPERSEDED_DEFAULT_RULES } from '../../../core/policy/default-rules.ts';
 import { bootstrap, ensureTimeToLive } from '../../../local/bootstrap.ts';
 import { DYNAMO_FLAVOURS, dynamoEndpoint, sqsEndpoint, uniqueName } from '../../support/env.ts';
 
@@ -114,6 +114,26 @@ describe.each(DYNAMO_FLAVOURS)('bootstrap on %s', (flavour) => {
     expect(await everything()).toEqual(before);
     expect((await cat.getRule('CpuRescaleUp'))?.rule).toMatchObject({ amount: 150 });
     expect(await cat.loadServiceConfig('guardian')).toMatchObject({ WINDOW_TIMELAPSE: 15, WINDOW_DELAY: 2 });
+  });
+
+  it('moves a stored rule that still equals an older shipped default forward, and keeps an edited one', async () => {
+    await bootstrap({ dynamo }, { tableName });
+    const cat = catalog();
+    const [oldCpu, oldMem] = SUPERSEDED_DEFAULT_RULES;
+    // a deployment from before "idle is data": cpu/mem_dropped_lower stored with `usage > 0`
+    await cat.putRule(oldCpu);
+    // an operator edited the old mem rule (deactivated it): theirs, kept
+    await cat.putRule({ ...oldMem, active: false });
+    const run = await bootstrap({ dynamo }, { tableName });
+    expect(run.rulesUpgraded).toEqual(['cpu_dropped_lower']);
+    expect(run.rulesWritten).toEqual(['cpu_dropped_lower']);
+    expect((await cat.getRule('cpu_dropped_lower'))?.rule).toEqual(
+      DEFAULT_RULES.find((r) => r.name === 'cpu_dropped_lower'),
+    );
+    expect((await cat.getRule('mem_dropped_lower'))?.rule).toEqual({ ...oldMem, active: false });
+    const again = await bootstrap({ dynamo }, { tableName });
+    expect(again.rulesUpgraded).toEqual([]);
+    expect(again.rulesWritten).toEqual([]);
   });
 
   it('loads rules and configs from files, and a second run with the same files changes nothing', async () => {

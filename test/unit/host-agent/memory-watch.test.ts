@@ -1,17 +1,25 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { silentLogger } from '../../../adapters/logger.ts';
+import type { HostState } from '../../../core/contracts/host.ts';
 import { resolveContainerCgroup } from '../../../host-agent/cgroup/layout.ts';
 import { BYTES_PER_MIB } from '../../../host-agent/cgroup/plan.ts';
 import {
   bumpMemory,
+  growRoomMiB,
   isEmergency,
   MemoryWatch,
   type MemSignals,
   raisedMemMiB,
   readMemSignals,
+  STALL_MAX_MS,
 } from '../../../host-agent/memory-watch.ts';
+import { readLease, writeLease } from '../../../host-agent/oom-guard.ts';
 import { OrderService } from '../../../host-agent/orders.ts';
 import { aHostState, FakeStore, fakeClock, fakeShaper } from '../../support/agent-fakes.ts';
+import { captureLogger } from '../../support/capture-logger.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
 
 const calm: MemSignals = {
@@ -56,6 +64,19 @@ describe('raisedMemMiB', () => {
     expect(raisedMemMiB(1000, 4000, 30, 25, 64)).toBe(1030);
     expect(raisedMemMiB(1000, 1000, 4000, 25, 64)).toBeNull();
     expect(raisedMemMiB(1000, 4000, 0, 25, 64)).toBeNull();
+  });
+});
+
+describe('growRoomMiB', () => {
+  const room = { currentMiB: 512, maxMiB: 1024, hostFreeMiB: 2048 };
+  it('is the next raise from the kernel limit while the fast path has room', () => {
+    expect(growRoomMiB(512, room, 25, 64)).toBe(128); // 512 + 25 % = 640
+    expect(growRoomMiB(1000, room, 25, 64)).toBe(24); // capped by max 1024
+  });
+  it('is 0 when the fast path would find no room: desired at max, host full, or nothing known', () => {
+    expect(growRoomMiB(256, { ...room, currentMiB: 1024 }, 25, 64)).toBe(0); // the kernel lags the desired max
+    expect(growRoomMiB(512, { ...room, hostFreeMiB: 0 }, 25, 64)).toBe(0);
+    expect(growRoomMiB(512, undefined, 25, 64)).toBe(0);
   });
 });
 
@@ -138,9 +159,11 @@ describe('MemoryWatch', () => {
       expect(readMemSignals(cg)).toMatchObject({
         oomKills: 1,
         ooms: 2,
-        limitHits: 9,
-        limitBytes: 256 * BYTES_PER_MIB,
+        limitHits: 9 + 4, // max and high events both wake the fast path
+        limitBytes: 256 * BYTES_PER_MIB, // memory.high unset: memory.max is the limit
       });
+      t2.write('c2', 'unified', 'memory.high', `${200 * BYTES_PER_MIB}\n`);
+      expect(readMemSignals(cg)?.limitBytes).toBe(200 * BYTES_PER_MIB); // high set: the throttle point
     } finally {
       t2.cleanup();
     }
@@ -235,5 +258,158 @@ describe('MemoryWatch', () => {
     if (store.host?.containers.c1?.resources.mem) store.host.containers.c1.resources.mem.current = 1024;
     expect((await watch.raise('c1')).kind).toBe('no-room');
     expect(store.commits).toBe(0);
+  });
+
+  describe('the OOM guard', () => {
+    let leaseDir: string;
+    let guarded: MemoryWatch;
+    let logLines: () => { msg?: unknown }[];
+    const oomDisabled = () =>
+      /oom_kill_disable (\d)/.exec(tree.read('c1', 'memory', 'memory.oom_control'))?.[1] ??
+      tree.read('c1', 'memory', 'memory.oom_control').trim();
+    beforeEach(() => {
+      leaseDir = mkdtempSync(join(tmpdir(), 'sc-lease-'));
+      const cg = resolveContainerCgroup(tree.root, 'v1', 'c1');
+      if (cg === null) throw new Error('fixture');
+      const orders = new OrderService({
+        host: 'h1',
+        finder: { find: async () => ({ cg, veth: null, diskDevice: null, pid: null }) },
+        shaper: fakeShaper(),
+        store,
+        clock,
+        log: silentLogger,
+        facts: { cpus: ['0', '1'], memMiB: 4096 },
+        cpuPeriodUs: 100_000,
+        backoffMinMs: 1,
+        backoffMaxMs: 10,
+        memGrowMiB: (name, memMiB) => guarded.growMiB(name, memMiB),
+      });
+      const captured = captureLogger();
+      logLines = captured.lines;
+      guarded = new MemoryWatch({
+        host: 'h1',
+        store,
+        orders,
+        clock,
+        log: captured.logger,
+        raisePct: 25,
+        raiseMinMiB: 64,
+        settleMs: 1000,
+        containers: () => [{ name: 'c1', cg }],
+        lease: { path: join(leaseDir, 'oom-lease'), ms: 3000 },
+      });
+    });
+    afterEach(() => {
+      guarded.stop();
+      rmSync(leaseDir, { recursive: true, force: true });
+    });
+
+    it('keeps the OOM killer off while memory may grow, and on when it is at max', async () => {
+      guarded.start(3_600_000); // the lease is written at start; polls are called by hand
+      guarded.learn(store.host as HostState);
+      expect(guarded.growMiB('c1', 512)).toBe(128); // 512 + max(64, 25 % of 512) = 640 ≤ max 1024
+      await guarded.guardPass();
+      expect(oomDisabled()).toBe('1');
+      const atMax = aHostState('h1', { c1: { mem: 1024, memMax: 1024, version: 3 } }, 2048);
+      tree.write('c1', 'memory', 'memory.limit_in_bytes', `${1024 * BYTES_PER_MIB}\n`);
+      guarded.learn(atMax);
+      await guarded.guardPass();
+      expect(oomDisabled()).toBe('0');
+    });
+
+    it('does not turn the killer off without a lease (not started, or the lease cannot be written)', async () => {
+      guarded.learn(store.host as HostState);
+      expect(guarded.growMiB('c1', 512)).toBe(0);
+      await guarded.guardPass();
+      expect(oomDisabled()).toBe('0');
+    });
+
+    it('raises a stalled container and keeps the guard for the room left, then re-arms when no room is left', async () => {
+      guarded.start(3_600_000);
+      guarded.learn(store.host as HostState);
+      await guarded.guardPass();
+      guarded.poll(); // baseline
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      guarded.poll();
+      expect(await guarded.raises[0]).toMatchObject({ kind: 'raised', fromMiB: 512, toMiB: 640 });
+      expect(oomDisabled()).toBe('1'); // 640 → 800 still fits under max 1024
+      // the host fills up: the next stall finds no room and hands the container to the kernel
+      if (store.host !== null) store.host.capacity.mem.free = 0;
+      clock.t += 2000;
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 0\noom_kill 0\n');
+      guarded.poll();
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      guarded.poll();
+      expect(await guarded.raises[1]).toMatchObject({ kind: 'no-room' });
+      expect(oomDisabled()).toBe('0');
+    });
+
+    it('re-arms a stall that outlasts STALL_MAX_MS without a raise', () => {
+      guarded.start(3_600_000);
+      guarded.learn(store.host as HostState);
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      guarded.poll(); // first sight of the stall (and the baseline)
+      clock.t += STALL_MAX_MS + 1;
+      guarded.poll();
+      expect(oomDisabled()).toBe('0');
+      expect(logLines().some((l) => l.msg === 'memory stall not resolved: OOM killer re-armed')).toBe(true);
+    });
+
+    it('keeps the guard through a step several raises deep (under_oom held throughout, each raise landing)', async () => {
+      const mem = store.host?.containers.c1?.resources.mem;
+      if (mem !== undefined) mem.max = 4096; // room for every raise of this step
+      guarded.start(3_600_000);
+      guarded.learn(store.host as HostState);
+      await guarded.guardPass();
+      guarded.poll(); // baseline
+      // the kernel shows the stall throughout (the task has not run since): a held stall past each
+      // settle window raises again; 4 × 1.5 s = 6 s of under_oom 1, longer than STALL_MAX_MS
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      for (let i = 0; i < 4; i++) {
+        guarded.poll();
+        await Promise.all(guarded.raises);
+        clock.t += 1500;
+      }
+      expect(6000).toBeGreaterThan(STALL_MAX_MS);
+      guarded.poll();
+      await Promise.all(guarded.raises);
+      expect((await Promise.all(guarded.raises)).every((r) => r?.kind === 'raised')).toBe(true);
+      expect(guarded.raises.length).toBeGreaterThanOrEqual(4);
+      expect(oomDisabled()).toBe('1');
+      // never re-armed on the way: the step progressed with every raise
+      expect(logLines().filter((l) => l.msg === 'memory stall not resolved: OOM killer re-armed')).toEqual(
+        [],
+      );
+    });
+
+    it('never touches a container its host state does not manage (another tool may stall it on purpose)', async () => {
+      guarded.start(3_600_000);
+      guarded.learn(aHostState('h1', {}, 2048)); // c1 is on the host, not in its state
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      await guarded.guardPass();
+      guarded.poll();
+      clock.t += STALL_MAX_MS + 1;
+      guarded.poll();
+      guarded.stop();
+      expect(oomDisabled()).toBe('1'); // left as its owner set it
+    });
+
+    it('at start, re-arms the containers a previous agent left disarmed (its lease names them)', () => {
+      writeLease(join(leaseDir, 'oom-lease'), { until: 1, pid: 999_999, containers: ['c1'] });
+      tree.write('c1', 'memory', 'memory.oom_control', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n');
+      expect(guarded.resolveLeftovers()).toEqual(['c1']);
+      expect(oomDisabled()).toBe('0');
+    });
+
+    it('re-arms every container and gives the lease up when it stops', async () => {
+      guarded.start(3_600_000);
+      guarded.learn(store.host as HostState);
+      await guarded.guardPass();
+      expect(oomDisabled()).toBe('1');
+      expect(readLease(join(leaseDir, 'oom-lease'))?.containers).toEqual(['c1']); // what a watchdog would re-arm
+      guarded.stop();
+      expect(oomDisabled()).toBe('0');
+      expect(readLease(join(leaseDir, 'oom-lease'))).toBeNull();
+    });
   });
 });

@@ -45,6 +45,7 @@ describe('toPoints', () => {
       'proc.disk.writes.mb': 1,
       'proc.net.tcp.in.mb': 1,
       'proc.net.tcp.out.mb': 0,
+      'sc.agent.cpu': 160, // the agent's own evidence: user + kernel
     });
     expect(pts[0]?.tags).toEqual({ host: 'c1', pid: '42', command: 'container' });
     expect(pts[0]?.timestamp).toBe(5000); // the sample's instant, epoch ms
@@ -110,6 +111,32 @@ describe('UsagePublisher', () => {
     expect(sent.url).toBe('http://127.0.0.1:9/api/put?details');
     // 1 s of user CPU in 2 s = 0.5 core = 50 shares
     expect(sent.body.find((p) => p.metric === 'proc.cpu.user')?.value).toBe(50);
+    tree.cleanup();
+  });
+
+  it("puts only the agent's own CPU series when usage is off (BDWatchdog sends the usage)", async () => {
+    const tree = makeCgroupTree('v2');
+    tree.addContainer('c1');
+    const cg = resolveContainerCgroup(tree.root, 'v2', 'c1');
+    if (cg === null) throw new Error('fixture');
+    let now = 0;
+    const bodies: { metric: string; value: number }[][] = [];
+    const pub = new UsagePublisher({
+      url: 'http://127.0.0.1:9/',
+      log: silentLogger,
+      now: () => now,
+      usage: false,
+      containers: () => [{ name: 'c1', cg, veth: null, pid: 7 }],
+      fetch: (async (_url: URL, init: RequestInit) => {
+        bodies.push(JSON.parse(String(init.body)));
+        return new Response(null, { status: 204 });
+      }) as typeof fetch,
+    });
+    tree.write('c1', 'unified', 'cpu.stat', 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n');
+    await pub.tick();
+    now = 5000;
+    expect(await pub.tick()).toBe(1);
+    expect(bodies[0]).toEqual([expect.objectContaining({ metric: 'sc.agent.cpu', value: 0 })]); // idle: 0, not absent
     tree.cleanup();
   });
 });

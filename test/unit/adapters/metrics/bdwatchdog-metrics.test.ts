@@ -19,6 +19,30 @@ describe('BDWatchdog metric mapping', () => {
 });
 
 describe('UsageReducer', () => {
+  it('settles absent readings with the agent series only when asked: idle 0, missing null', () => {
+    const r = new UsageReducer();
+    r.addSeries('idle', 'sc.agent.cpu', [0, 0.4, 0]); // running, ≈ 0 CPU; BDWatchdog sent nothing
+    r.addSeries('busy', 'proc.cpu.user', [120]);
+    r.addSeries('busy', 'sc.agent.cpu', [121]);
+    r.addSeries('lagging', 'sc.agent.cpu', [80]); // the agent saw work BDWatchdog did not report (yet)
+    const names = ['idle', 'busy', 'lagging', 'gone'];
+    expect(r.result(names, 'container', ['cpu', 'mem'], true)).toEqual(
+      new Map([
+        ['idle', { cpu: 0, mem: null }],
+        ['busy', { cpu: 120, mem: null }],
+        ['lagging', { cpu: null, mem: null }],
+        ['gone', { cpu: null, mem: null }], // no agent point: TSD, agent or container down
+      ]),
+    );
+    expect(r.result(['idle'], 'container', ['cpu'])).toEqual(new Map([['idle', { cpu: null }]])); // off: absent is null
+  });
+
+  it('does not take rejected agent evidence', () => {
+    const r = new UsageReducer();
+    r.addSeries('x', 'sc.agent.cpu', [0, -3]);
+    expect(r.result(['x'], 'container', ['cpu'], true).get('x')).toEqual({ cpu: null });
+  });
+
   it('takes the mean of each series and sums the sub-metrics', () => {
     const r = new UsageReducer();
     // the bdwatchdog.md example: user mean (182.4 + 190 + 176.2) / 3 = 182.87, kernel (11 + 9.4 + 12.2) / 3 = 10.87

@@ -112,6 +112,27 @@ describe('applier, v2 specifics', () => {
     expect(t.read('c1', 'unified', 'memory.high').trim()).toBe(String(512 * BYTES_PER_MIB));
   });
 
+  it('applies the OOM guard: memory.max one raise above memory.high, read back as the limit, no drift', async () => {
+    const { t, target, ctx } = setup('v2');
+    const p = plan({ memMiB: 256 }, { ...ctx, currentMemMiB: null, memGrowMiB: 64 });
+    const r = await applyPlan(target, p, fakeShaper());
+    expect(r.issues).toEqual([]);
+    expect(t.read('c1', 'unified', 'memory.high').trim()).toBe(String(256 * BYTES_PER_MIB));
+    expect(t.read('c1', 'unified', 'memory.max').trim()).toBe(String(320 * BYTES_PER_MIB));
+    expect((await readLimits(target, fakeShaper())).memMiB).toBe(256); // what the order asked: no drift
+    // no room any more: max comes down to high, the same order otherwise
+    const armed = plan({ memMiB: 256 }, { ...ctx, currentMemMiB: 256, memGrowMiB: 0 });
+    expect((await applyPlan(target, armed, fakeShaper())).written).toEqual(['memory.max']);
+    expect(t.read('c1', 'unified', 'memory.max').trim()).toBe(String(256 * BYTES_PER_MIB));
+  });
+
+  it('reads memory.high as the limit when memory.max sits above it (the OOM guard)', async () => {
+    const { t, target } = setup('v2');
+    t.write('c1', 'unified', 'memory.high', `${256 * BYTES_PER_MIB}\n`);
+    t.write('c1', 'unified', 'memory.max', `${320 * BYTES_PER_MIB}\n`);
+    expect((await readLimits(target, fakeShaper())).memMiB).toBe(256);
+  });
+
   it('reads "max" files as no limit', async () => {
     const { target } = setup('v2');
     expect(await readLimits(target, fakeShaper())).toEqual({

@@ -4,6 +4,7 @@ import {
   BYTES_PER_MIB,
   compactCpuList,
   expandCpuList,
+  oomGuardWrites,
   type PlanContext,
   plan,
   readBackMatches,
@@ -78,6 +79,47 @@ describe('plan (v1)', () => {
   });
 });
 
+describe('plan: the OOM guard (v1)', () => {
+  it('turns the OOM killer off after the limit while memory may grow, on when it may not', () => {
+    const grow = plan({ memMiB: 512 }, aContext({ memGrowMiB: 128 })).writes;
+    expect(grow.map((w) => [w.file, w.value])).toEqual([
+      ['memory.limit_in_bytes', String(512 * BYTES_PER_MIB)],
+      ['memory.oom_control', '1'],
+    ]);
+    const atMax = plan({ memMiB: 512 }, aContext({ memGrowMiB: 0 })).writes;
+    expect(atMax.map((w) => [w.file, w.value])).toEqual([
+      ['memory.limit_in_bytes', String(512 * BYTES_PER_MIB)],
+      ['memory.oom_control', '0'],
+    ]);
+  });
+
+  it('leaves the OOM killer alone when no guard is asked (memGrowMiB absent)', () => {
+    expect(plan({ memMiB: 512 }, aContext()).writes.map((w) => w.file)).toEqual(['memory.limit_in_bytes']);
+  });
+
+  it('reads oom_kill_disable back from memory.oom_control', () => {
+    expect(readBackMatches('memory.oom_control', '1', 'oom_kill_disable 1\nunder_oom 0\noom_kill 0\n')).toBe(
+      true,
+    );
+    expect(readBackMatches('memory.oom_control', '0', 'oom_kill_disable 1\nunder_oom 1\noom_kill 0\n')).toBe(
+      false,
+    );
+  });
+});
+
+describe('oomGuardWrites', () => {
+  it('v1: the oom_kill_disable switch; v2: memory.max at high + the room to grow', () => {
+    expect(oomGuardWrites('v1', 256, 64)).toEqual([
+      { resource: 'mem', controller: 'memory', file: 'memory.oom_control', value: '1' },
+    ]);
+    expect(oomGuardWrites('v1', 256, 0)[0]?.value).toBe('0');
+    expect(oomGuardWrites('v2', 256, 64)).toEqual([
+      { resource: 'mem', controller: 'unified', file: 'memory.max', value: String(320 * BYTES_PER_MIB) },
+    ]);
+    expect(oomGuardWrites('v2', 256, -5)[0]?.value).toBe(String(256 * BYTES_PER_MIB)); // never below high
+  });
+});
+
 describe('plan (v2)', () => {
   const v2 = aContext({ version: 'v2' });
   it('writes cpu.max as "<quota> <period>"', () => {
@@ -96,6 +138,24 @@ describe('plan (v2)', () => {
   it('scales memory up through memory.max first', () => {
     const p = plan({ memMiB: 2048 }, aContext({ version: 'v2', currentMemMiB: 1024 }));
     expect(p.writes.map((w) => w.file)).toEqual(['memory.max', 'memory.high']);
+  });
+
+  it('puts memory.max one raise above memory.high while memory may grow (the throttle point is high)', () => {
+    const up = plan({ memMiB: 512 }, aContext({ version: 'v2', currentMemMiB: 256, memGrowMiB: 128 }));
+    expect(up.writes.map((w) => [w.file, Number(w.value) / BYTES_PER_MIB])).toEqual([
+      ['memory.max', 512 + 128], // first: high never above max
+      ['memory.high', 512],
+    ]);
+    const down = plan({ memMiB: 256 }, aContext({ version: 'v2', currentMemMiB: 512, memGrowMiB: 64 }));
+    expect(down.writes.map((w) => [w.file, Number(w.value) / BYTES_PER_MIB])).toEqual([
+      ['memory.high', 256], // first: reclaim at the throttle point, max never has to kill
+      ['memory.max', 256 + 64],
+    ]);
+  });
+
+  it('sets memory.max = memory.high when memory cannot grow (at max, host full, no fast path)', () => {
+    const p = plan({ memMiB: 512 }, aContext({ version: 'v2', currentMemMiB: 256, memGrowMiB: 0 }));
+    expect(p.writes.map((w) => w.value)).toEqual([String(512 * BYTES_PER_MIB), String(512 * BYTES_PER_MIB)]);
   });
 
   it('writes one io.max line on the device with every key asked', () => {

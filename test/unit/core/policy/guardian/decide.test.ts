@@ -283,4 +283,69 @@ describe('decide', () => {
     );
     expect(emitted).toBeGreaterThan(50); // the property is not vacuous
   });
+
+  describe('idle is data, no data holds', () => {
+    it('scales cpu down on a reading of exactly 0 after six windows, like any low reading', () => {
+      // cpu: max 400, margin 40, current 300 → lower 220; usage 0 < 220 six windows in a row
+      let prev: GuardState | null = null;
+      let out = run({ usage: { cpu: 0, mem: 1500 } });
+      for (let i = 0; i < 6; i++) {
+        out = run({
+          previous: prev,
+          usage: { cpu: 0, mem: 1500 },
+          now: 1_000_000 + i * 5000,
+          config: unshaped,
+        });
+        prev = out.state;
+      }
+      // fit: 0 + floor(40/2) + 40 − 300 = −240, then trimmed so that the new lower stays ≥ min 50
+      expect(out.requests).toHaveLength(1);
+      expect(out.requests[0]).toMatchObject({ resource: 'cpu', usage: 0 });
+      expect(out.requests[0]?.amount).toBeLessThan(0);
+      expect(300 + (out.requests[0]?.amount ?? 0) - 2 * 40).toBeGreaterThanOrEqual(50);
+    });
+
+    it('scales memory down on a reading of 0 too (the agent refuses below real usage: EBUSY)', () => {
+      let prev: GuardState | null = null;
+      let out = run({ usage: { cpu: 250, mem: 0 } });
+      for (let i = 0; i < 8; i++) {
+        out = run({
+          previous: prev,
+          usage: { cpu: 250, mem: 0 },
+          now: 1_000_000 + i * 5000,
+          config: unshaped,
+        });
+        prev = out.state;
+      }
+      expect(out.requests.map((r) => [r.resource, Math.sign(r.amount)])).toEqual([['mem', -1]]);
+    });
+
+    it('holds on null (no data) however long it lasts: no event, no request, a skip', () => {
+      let prev: GuardState | null = null;
+      for (let i = 0; i < 20; i++) {
+        const out = run({ previous: prev, usage: { cpu: null, mem: null }, now: 1_000_000 + i * 5000 });
+        expect(out.newEvents).toEqual([]);
+        expect(out.requests).toEqual([]);
+        expect(out.skips.map((s) => s.why)).toEqual(['no_data', 'no_data']);
+        prev = out.state;
+      }
+    });
+
+    it('counts 0 as a low reading for every default down rule, and never a negative reading', () => {
+      const downRules = DEFAULT_RULES.filter(
+        (r) => r.generates === 'events' && r.name.endsWith('_dropped_lower'),
+      );
+      expect(downRules.map((r) => r.name)).toEqual([
+        'cpu_dropped_lower',
+        'mem_dropped_lower',
+        'disk_read_dropped_lower',
+        'disk_write_dropped_lower',
+        'net_dropped_lower',
+      ]);
+      for (const r of downRules)
+        expect(JSON.stringify(r.rule)).toContain(
+          `{">=":[{"var":"${r.resource}.structure.${r.resource}.usage"},0]}`,
+        );
+    });
+  });
 });
