@@ -803,7 +803,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     let requests = 0;
     const requestsByRule = new Map<string, number>();
     const tickDeps = {
-      table: wiring.table,
+      state: wiring.state,
       metrics: wiring.metrics,
       sink: wiring.sink,
       activity: wiring.activity,
@@ -855,7 +855,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       };
       const state = newChainState();
       let lastWatchdog = start; // the invocation at `start` is the one that starts the chain
-      await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
+      await watchdog({ state: wiring.state, clock, scheduler, logger: silentLogger }, 10);
       while (clock.t < end) {
         if (o.signal?.aborted) throw new Error('fleet measurement interrupted');
         const due = box.pending;
@@ -867,7 +867,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           if (clock.t < lastWatchdog) await clock.sleep(lastWatchdog - clock.t);
           const t0 = performance.now();
           const keep: Pending = box.pending;
-          const w = await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
+          const w = await watchdog({ state: wiring.state, clock, scheduler, logger: silentLogger }, 10);
           if (!w.alive) throw new Error('the watchdog found the chain dead while it was ticking');
           box.pending = keep;
           if (lastWatchdog >= measureFrom) {

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDocumentClient } from '../adapters/aws.ts';
+import { GuardianStore } from '../adapters/dynamodb/guardian-store.ts';
 import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
@@ -202,7 +203,7 @@ async function fullTick(emit: Emit): Promise<void> {
 
     const metrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 500, concurrency: 4 });
     const deps = {
-      table,
+      state: new GuardianStore(table),
       metrics,
       sink: new RecordingRequestSink(silentLogger),
       logger: silentLogger,

@@ -427,7 +427,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     // Calibration: one tick with no container guarded measures what every tick costs whatever the fleet.
     const before = { ...wiring.table.counters, log: tickLogStream.bytes };
     await runTick(
-      { table: wiring.table, metrics: wiring.metrics, sink: wiring.sink, logger: wiring.logger },
+      { state: wiring.state, metrics: wiring.metrics, sink: wiring.sink, logger: wiring.logger },
       Date.now(),
     );
     const fixedPerTick = {

@@ -10,6 +10,7 @@ import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.
 import { systemClock } from '../../adapters/clock.ts';
 import { ActivityBuffer } from '../../adapters/dynamodb/activity.ts';
 import { Catalog } from '../../adapters/dynamodb/catalog.ts';
+import { GuardianStore } from '../../adapters/dynamodb/guardian-store.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
@@ -133,6 +134,8 @@ export type ControlTickEnv = z.infer<typeof ControlTickEnv>;
 export interface ControlTickWiring {
   env: ControlTickEnv;
   table: TableClient;
+  /** The Guardian's state and lease over `table`. */
+  state: GuardianStore;
   metrics: MetricsSource;
   sink: ScalerSink;
   logger: Logger;
@@ -198,6 +201,7 @@ export function buildControlTick(
   return {
     env,
     table,
+    state: new GuardianStore(table),
     metrics: metricsSourceFor(env),
     sink,
     logger,
@@ -228,9 +232,9 @@ export async function invokeControlTick(
   context: TickContext,
   signal?: AbortSignal,
 ): Promise<RunTicksResult> {
-  const { table, metrics, sink, logger, env, clock, snapshots, activity } = wiring;
+  const { state, metrics, sink, logger, env, clock, snapshots, activity } = wiring;
   return runTicks(
-    { table, metrics, sink, logger, clock, snapshots, activity, owner: context.awsRequestId },
+    { state, metrics, sink, logger, clock, snapshots, activity, owner: context.awsRequestId },
     {
       deadlineMs: clock.now() + context.getRemainingTimeInMillis(),
       reserveMs: env.SC_TICK_RESERVE_MS,
@@ -258,7 +262,7 @@ export async function handleClockEvent(
   proc: string,
   event: ClockEvent,
 ): Promise<ChainOutcome[]> {
-  const { table, metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
+  const { metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
   const out: ChainOutcome[] = [];
   for (const r of event.Records) {
@@ -273,7 +277,7 @@ export async function handleClockEvent(
     out.push(
       await runChainedTick(
         {
-          table,
+          state: wiring.state,
           metrics,
           sink,
           logger,
@@ -296,7 +300,7 @@ export async function handleClockEvent(
 
 /** The scheduled invocation with the chained clock: restart the chain if it stopped. */
 export function clockWatchdog(wiring: ControlTickWiring) {
-  const { table, clock, scheduler, logger } = wiring;
+  const { state, clock, scheduler, logger } = wiring;
   if (scheduler === null) throw new Error("the watchdog needs SC_CONTROL_CLOCK 'queue'");
-  return watchdog({ table, clock, scheduler, logger });
+  return watchdog({ state, clock, scheduler, logger });
 }
