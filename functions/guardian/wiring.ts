@@ -9,9 +9,9 @@ import { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { ActivityBuffer } from '../../adapters/dynamodb/activity.ts';
-import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import { GuardianStore } from '../../adapters/dynamodb/guardian-store.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
+import { ServiceConfigReader } from '../../adapters/dynamodb/service-config-reader.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
@@ -186,7 +186,8 @@ export function buildControlTick(
     activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
   });
   const store = new ScalerStore(table);
-  const catalog = new Catalog(table);
+  // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
+  const scalerConfig = new ServiceConfigReader(table, 'scaler', { logger, consistent: false });
   const sent = { orders: 0 };
   const sqs = opts.sqs ?? createSqsClient();
   const activity = new ActivityBuffer(table, env.SC_ACTIVITY_HOLD_S * 1000);
@@ -194,8 +195,7 @@ export function buildControlTick(
     state: store,
     activity,
     orders: countingSender(sqsOrderSender(sqs), sent),
-    // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
-    loadConfig: () => catalog.loadServiceConfig('scaler', { consistent: false }),
+    loadConfig: () => scalerConfig.read(),
     log: logger,
   });
   return {

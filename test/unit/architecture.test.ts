@@ -23,7 +23,6 @@ const ALLOWED_LONG_FUNCTIONS: readonly string[] = [
   'cli/main.ts:buildProgram',
   'functions/api/routes/resources.ts:resourceRoutes',
   'functions/api/routes/structures.ts:structureRoutes',
-  'local/loop.ts:startLoop',
 ];
 // issue 17: being split — must become empty
 const ALLOWED_GUARDIAN_KEY_LAYOUT: readonly string[] = [];
