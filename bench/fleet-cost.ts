@@ -36,13 +36,11 @@ import { silentLogger } from '../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
 import { ensureHostQueues } from '../adapters/sqs/order-queues.ts';
 import type { HostState } from '../core/contracts/host.ts';
-import { defaultConfig } from '../core/contracts/service-config.ts';
 import type { Container } from '../core/contracts/structure.ts';
 import { keys } from '../core/contracts/table-layout.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { admitContainer } from '../core/policy/planner/admission.ts';
-import { ruleFindings } from '../core/policy/sanity-findings.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import {
   CHAIN_DEFAULTS,
@@ -55,13 +53,8 @@ import {
 import { runTicks } from '../functions/guardian/run-ticks.ts';
 import { runTick, type TickReport } from '../functions/guardian/tick.ts';
 import { buildControlTick } from '../functions/guardian/wiring.ts';
-import { runPeriodically } from '../functions/ops/periodic.ts';
-import { rebalanceTick } from '../functions/ops/rebalance.ts';
-import { resendWith } from '../functions/ops/resend.ts';
-import { sanitySweep } from '../functions/ops/sanity-sweep.ts';
-import { snapshotTick } from '../functions/ops/snapshot.ts';
-import { Planner } from '../functions/scaler/scaler-pass.ts';
-import { sqsOrderSender } from '../functions/scaler/sqs-order-sender.ts';
+import { readOpsEnv } from '../functions/ops/env.ts';
+import { buildRebalancer, buildSanity, buildSnapshoter } from '../functions/ops/wiring.ts';
 import { AGENT_VERSION } from '../host-agent/agent.ts';
 import { LiteTable } from '../host-agent/aws/dynamo.ts';
 import { LiteSqs } from '../host-agent/aws/sqs.ts';
@@ -661,29 +654,15 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const opsCount = newSqsCount();
     countSqs(opsSqs, opsCount, (q) => dirtyQueues.add(q));
     const opsMetrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 250 });
-    const opsStore = new ScalerStore(opsTable);
     const nullSink = { put: async () => undefined };
-    const sanityDeps = {
-      table: opsTable,
-      clock,
-      logger: silentLogger,
-      checkRules: ruleFindings,
-      resend: resendWith(sqsOrderSender(opsSqs), silentLogger),
+    // The ops functions as their handlers build them (functions/ops/wiring.ts), on the bench's clients.
+    const opsClients = { table: opsTable, sqs: opsSqs, metrics: opsMetrics, points: nullSink, clock };
+    const opsEnv = readOpsEnv({ SC_TABLE: TABLE });
+    const opsFunctions = {
+      snapshoter: buildSnapshoter(opsEnv, { ...opsClients, logger: silentLogger }),
+      sanity: buildSanity(opsEnv, { ...opsClients, logger: silentLogger }),
+      rebalancer: buildRebalancer(opsEnv, { ...opsClients, logger: silentLogger }),
     };
-    const rebalanceDeps = {
-      table: opsTable,
-      metrics: opsMetrics,
-      sink: new Planner({
-        state: opsStore,
-        activity: opsStore,
-        orders: sqsOrderSender(opsSqs),
-        config: () => defaultConfig('scaler'),
-        log: silentLogger,
-      }),
-      clock,
-      logger: silentLogger,
-    };
-    const { readServiceConfig } = await import('../adapters/dynamodb/fleet.ts');
     /** Wall time of each ops invocation, ms (what Lambda would bill, emulator latency included). */
     const opsBilledMs = { snapshoter: [] as number[], sanity: [] as number[], rebalancer: [] as number[] };
 
@@ -709,64 +688,19 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       if (at >= measureFrom && at < opsUntil) {
         const rel = at - start;
         if (rel % 60_000 === 0) {
-          // Each scheduled invocation as its handler runs it (functions/handlers/*: runPeriodically
-          // with the service's config). At the defaults none of them waits (inactive, or a period of a
-          // minute: one round), so each is billed the wall time it took here.
-          const invoke = (
-            name: keyof typeof opsBilledMs,
-            schedule: () => Promise<{ active: boolean; periodMs: number }>,
-            round: () => Promise<unknown>,
-          ) =>
+          // Each scheduled invocation as its handler runs it (functions/handlers/*: the builder's
+          // invoke, reading the service's config). At the defaults none of them waits (inactive, or a
+          // period of a minute: one round), so each is billed the wall time it took here.
+          const invoke = (name: keyof typeof opsFunctions) =>
             (async () => {
               const t0 = performance.now();
-              await runPeriodically({
-                name,
-                owner: `inv-${at}`,
-                table: opsTable,
-                clock,
-                logger: silentLogger,
-                remainingMs: () => 55_000,
-                schedule,
-                run: round,
+              await opsFunctions[name].invoke({
+                awsRequestId: `inv-${at}`,
+                getRemainingTimeInMillis: () => 55_000,
               });
               opsBilledMs[name].push(performance.now() - t0);
             })();
-          tasks.push(
-            invoke(
-              'snapshoter',
-              async () => {
-                const c = await readServiceConfig(opsTable, 'snapshoter');
-                return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
-              },
-              () =>
-                snapshotTick({
-                  table: opsTable,
-                  metrics: opsMetrics,
-                  sink: nullSink,
-                  clock,
-                  logger: silentLogger,
-                }),
-            ),
-            invoke(
-              'sanity',
-              async () => {
-                const c = await readServiceConfig(opsTable, 'sanity');
-                return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
-              },
-              () => sanitySweep(sanityDeps),
-            ),
-            invoke(
-              'rebalancer',
-              async () => {
-                const c = await readServiceConfig(opsTable, 'rebalancer');
-                return { active: c.ACTIVE, periodMs: c.WINDOW_TIMELAPSE * 1000 };
-              },
-              async () => {
-                await readServiceConfig(opsTable, 'scaler');
-                return rebalanceTick(rebalanceDeps);
-              },
-            ),
-          );
+          tasks.push(invoke('snapshoter'), invoke('sanity'), invoke('rebalancer'));
         }
       }
       await Promise.all(tasks);
@@ -803,7 +737,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     let requests = 0;
     const requestsByRule = new Map<string, number>();
     const tickDeps = {
-      table: wiring.table,
+      state: wiring.state,
       metrics: wiring.metrics,
       sink: wiring.sink,
       activity: wiring.activity,
@@ -855,7 +789,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       };
       const state = newChainState();
       let lastWatchdog = start; // the invocation at `start` is the one that starts the chain
-      await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
+      await watchdog({ state: wiring.state, clock, scheduler, logger: silentLogger }, 10);
       while (clock.t < end) {
         if (o.signal?.aborted) throw new Error('fleet measurement interrupted');
         const due = box.pending;
@@ -867,7 +801,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           if (clock.t < lastWatchdog) await clock.sleep(lastWatchdog - clock.t);
           const t0 = performance.now();
           const keep: Pending = box.pending;
-          const w = await watchdog({ table: wiring.table, clock, scheduler, logger: silentLogger }, 10);
+          const w = await watchdog({ state: wiring.state, clock, scheduler, logger: silentLogger }, 10);
           if (!w.alive) throw new Error('the watchdog found the chain dead while it was ticking');
           box.pending = keep;
           if (lastWatchdog >= measureFrom) {

@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDocumentClient } from '../adapters/aws.ts';
+import { GuardianStore } from '../adapters/dynamodb/guardian-store.ts';
 import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
@@ -279,7 +280,7 @@ async function fullTick(emit: Emit): Promise<void> {
       },
     };
     const deps = {
-      table,
+      state: new GuardianStore(table),
       metrics,
       sink: new RecordingRequestSink(silentLogger),
       logger: silentLogger,

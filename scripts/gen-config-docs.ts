@@ -135,6 +135,13 @@ export function renderServiceConfigs(): string {
     'A malformed value or an unknown setting is refused with an error naming it; nothing is written.',
     `Units: ${units}; times in seconds.`,
     '',
+    'Every service reads its config the same way (`adapters/dynamodb/service-config-reader.ts`; the',
+    "Guardian's `loadConfig` in `adapters/dynamodb/guardian-store.ts`): the stored settings merged over",
+    'the defaults below; when the read fails or the stored document is refused, the last good config',
+    'is kept and the failure logged (the Guardian also reports it as a problem of its tick); the read',
+    "throws only when there never was a good one (a process's first read; the Guardian starts from the",
+    'defaults, so it never throws).',
+    '',
     'Example config file: `{ "guardian": { "WINDOW_TIMELAPSE": 10, "EVENT_TIMEOUT": 120 }, "rebalancer": { "ACTIVE": true } }` (a Guardian config under which an active rule could never fire is refused, naming the rule: 10 s windows need `EVENT_TIMEOUT` ≥ 80 for the 8 events of `MemRescaleDown`).',
   ];
   for (const [name, schema] of Object.entries(SERVICE_CONFIGS) as [ServiceName, z.ZodObject][]) {

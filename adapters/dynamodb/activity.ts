@@ -25,14 +25,11 @@ export { MAX_PACK_SPAN_MS };
 
 import type { Item, Key } from '../../core/contracts/items.ts';
 import { keys } from '../../core/contracts/table-layout.ts';
+import type { ActivityLine } from '../../core/ports/guardian-state.ts';
 import type { TableClient } from './table-client.ts';
 
 /** One line to record; `host`: the host whose partition packs it (null/absent: a single item). */
-export interface ActivityLine {
-  activity: Activity;
-  seq: string;
-  host?: string | null;
-}
+export type { ActivityLine };
 
 /** Append one line as its own item; it carries its TTL (`at` + the table's activity retention). */
 export async function recordActivity(table: TableClient, input: ActivityInput): Promise<void> {

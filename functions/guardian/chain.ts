@@ -26,13 +26,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
-import { keys } from '../../core/contracts/table-layout.ts';
-import { StaleStateError, ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import { LEASE_NAME } from './run-ticks.ts';
-import { loadConfig } from './state.ts';
+import type { GuardianState, TickLease } from '../../core/ports/guardian-state.ts';
 import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
 /** The body of one clock message: which chain, and the tick's scheduled time (epoch ms). */
@@ -69,6 +66,7 @@ export function sqsTickScheduler(sqs: SQSClient, queueUrl: string): TickSchedule
 }
 
 export interface ChainDeps extends TickDeps {
+  state: GuardianState & TickLease;
   clock: Clock;
   scheduler: TickScheduler;
   /** This execution environment (one per process). */
@@ -126,53 +124,6 @@ export function parseChainMessage(body: string | undefined): ChainMessage {
   return parsed.data;
 }
 
-async function tryLease(
-  table: TableClient,
-  item: Record<string, unknown>,
-  expression: string,
-  values: Record<string, unknown>,
-): Promise<boolean> {
-  try {
-    await table.putIf(
-      { ...keys.lease(LEASE_NAME), ...item },
-      { expression, names: { '#o': 'owner' }, values },
-      'lease control-tick',
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof StaleStateError) return false;
-    throw err;
-  }
-}
-
-/**
- * Take the lease for the tick `msg.at` of chain `msg.chain`: 'resume' when
- * this process ran the chain's previous tick (memory valid), 'take' when the
- * chain continues elsewhere or starts (memory discarded), null when the tick
- * was run already or another chain holds a live lease.
- */
-export async function takeChainLease(
-  table: TableClient,
-  msg: ChainMessage,
-  proc: string,
-  now: number,
-  windowMs: number,
-): Promise<'resume' | 'take' | null> {
-  const item = { owner: msg.chain, proc, lastAt: msg.at, expiresAt: Math.max(now, msg.at) + 3 * windowMs };
-  const values = { ':chain': msg.chain, ':at': msg.at };
-  if (
-    await tryLease(table, item, '#o = :chain AND proc = :proc AND lastAt < :at', { ...values, ':proc': proc })
-  )
-    return 'resume';
-  const taken = await tryLease(
-    table,
-    item,
-    'attribute_not_exists(pk) OR expiresAt <= :now OR (#o = :chain AND (attribute_not_exists(lastAt) OR lastAt < :at))',
-    { ...values, ':now': now },
-  );
-  return taken ? 'take' : null;
-}
-
 /**
  * The next tick: one window on, or the next window boundary after now when the
  * tick overran. DelaySeconds is whole seconds, and a tick must never run before
@@ -202,15 +153,15 @@ export async function runChainedTick(
   state: ChainState,
   msg: ChainMessage,
 ): Promise<ChainOutcome> {
-  const { table, clock, logger } = deps;
+  const { state: store, clock, logger } = deps;
   // Never tick before the tick's time (a queue may deliver a delayed message early): its window
   // ends relative to `at`, and a window ending less than ≈ 1 s ago has no data yet.
   const early = msg.at - clock.now();
   if (early > 0) await clock.sleep(Math.min(early, MAX_EARLY_WAIT_MS));
   // A fresh process does not know the window yet (the lease lasts three of them): read it first.
-  if (state.chain === null) state.memory.config = (await loadConfig(table, state.memory.config)).config;
+  if (state.chain === null) state.memory.config = (await store.loadConfig(state.memory.config)).config;
   const windowMs = state.memory.config.WINDOW_TIMELAPSE * 1000;
-  const lease = await takeChainLease(table, msg, deps.proc, clock.now(), windowMs);
+  const lease = await store.takeChainLease(msg, deps.proc, clock.now(), windowMs);
   if (lease === null) {
     logger.info(
       { chain: msg.chain, at: msg.at },
@@ -260,15 +211,19 @@ export async function runChainedTick(
  * the next window. Two watchdogs racing start two chains; the lease keeps one.
  */
 export async function watchdog(
-  deps: { table: TableClient; clock: Clock; scheduler: TickScheduler; logger: TickDeps['logger'] },
+  deps: {
+    state: GuardianState & TickLease;
+    clock: Clock;
+    scheduler: TickScheduler;
+    logger: TickDeps['logger'];
+  },
   windowS?: number,
 ): Promise<{ alive: boolean; started: ChainMessage | null }> {
   const now = deps.clock.now();
-  const lease = await deps.table.get(keys.lease(LEASE_NAME));
-  if (lease !== null && typeof lease.expiresAt === 'number' && lease.expiresAt > now)
-    return { alive: true, started: null };
+  const expiresAt = await deps.state.leaseExpiresAt();
+  if (expiresAt !== null && expiresAt > now) return { alive: true, started: null };
   const windowMs =
-    1000 * (windowS ?? (await loadConfig(deps.table, defaultConfig('guardian'))).config.WINDOW_TIMELAPSE);
+    1000 * (windowS ?? (await deps.state.loadConfig(defaultConfig('guardian'))).config.WINDOW_TIMELAPSE);
   const next = nextTick(now - windowMs, now, windowMs);
   const message = { chain: randomUUID(), at: next.at };
   await deps.scheduler.schedule(message, next.delayS);

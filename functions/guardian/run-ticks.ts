@@ -10,17 +10,13 @@
  * checkpointed, then the lease is released so the next invocation starts at once.
  */
 
-import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
-import { keys } from '../../core/contracts/table-layout.ts';
-import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import { loadConfig } from './state.ts';
+import type { GuardianState, TickLease } from '../../core/ports/guardian-state.ts';
 import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
-export const LEASE_NAME = 'control-tick';
-
 export interface RunTicksDeps extends TickDeps {
+  state: GuardianState & TickLease;
   clock: Clock;
   /** Unique per invocation (e.g. the Lambda request id). */
   owner: string;
@@ -42,44 +38,8 @@ export interface RunTicksResult {
   reports: TickReport[];
 }
 
-/** Take or renew the lease until `expiresAt`; false when another owner holds a live one. */
-export async function takeLease(
-  table: TableClient,
-  owner: string,
-  now: number,
-  expiresAt: number,
-): Promise<boolean> {
-  try {
-    await table.putIf(
-      { ...keys.lease(LEASE_NAME), owner, expiresAt },
-      {
-        expression: 'attribute_not_exists(pk) OR expiresAt <= :now OR #o = :me',
-        names: { '#o': 'owner' },
-        values: { ':now': now, ':me': owner },
-      },
-      'lease control-tick',
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof StaleStateError) return false;
-    throw err;
-  }
-}
-
-async function releaseLease(table: TableClient, owner: string): Promise<void> {
-  try {
-    await table.putIf(
-      { ...keys.lease(LEASE_NAME), owner, expiresAt: 0 },
-      { expression: '#o = :me', names: { '#o': 'owner' }, values: { ':me': owner } },
-      'lease control-tick',
-    );
-  } catch (err) {
-    if (!(err instanceof StaleStateError)) throw err;
-  }
-}
-
 export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promise<RunTicksResult> {
-  const { clock, table, owner, logger } = deps;
+  const { clock, state, owner, logger } = deps;
   const reserve = opts.reserveMs ?? 1000;
   const memory: TickMemory = { config: defaultConfig('guardian') };
   const reports: TickReport[] = [];
@@ -90,7 +50,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
   // Hold the lease until one window past our deadline at most: a crash frees it by then.
   const leaseUntil = (at: number) => Math.min(at + 2 * windowMs, opts.deadlineMs + windowMs);
   const waitUntil = clock.now() + (opts.waitForLeaseMs ?? 0);
-  while (!(await takeLease(table, owner, clock.now(), leaseUntil(clock.now())))) {
+  while (!(await state.takeLease(owner, clock.now(), leaseUntil(clock.now())))) {
     const pollMs = Math.min(250, windowMs);
     if (
       opts.signal?.aborted ||
@@ -104,7 +64,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
   }
   try {
     // The window sets the cadence: read it before planning the first tick.
-    memory.config = (await loadConfig(table, memory.config)).config;
+    memory.config = (await state.loadConfig(memory.config)).config;
     windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
     let next = Math.ceil(clock.now() / windowMs) * windowMs;
     for (;;) {
@@ -118,7 +78,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
         stopped = 'aborted';
         break;
       }
-      if (!(await takeLease(table, owner, clock.now(), leaseUntil(next)))) {
+      if (!(await state.takeLease(owner, clock.now(), leaseUntil(next)))) {
         logger.warn({ owner }, 'control-tick lease lost; exiting');
         stopped = 'lease-lost';
         break;
@@ -150,7 +110,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
           'guardian checkpoint failed; the next invocation resumes from the last stored states',
         );
       }
-      await releaseLease(table, owner);
+      await state.releaseLease(owner);
     }
   }
   return { ticks: reports.length, stopped, reports };

@@ -9,8 +9,9 @@ import { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { ActivityBuffer } from '../../adapters/dynamodb/activity.ts';
-import { Catalog } from '../../adapters/dynamodb/catalog.ts';
+import { GuardianStore } from '../../adapters/dynamodb/guardian-store.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
+import { ServiceConfigReader } from '../../adapters/dynamodb/service-config-reader.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { readEnvConfig } from '../../adapters/env.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
@@ -119,6 +120,8 @@ export type ControlTickEnv = z.infer<typeof ControlTickEnv>;
 export interface ControlTickWiring {
   env: ControlTickEnv;
   table: TableClient;
+  /** The Guardian's state and lease over `table`. */
+  state: GuardianStore;
   metrics: MetricsSource;
   sink: ScalerSink;
   logger: Logger;
@@ -162,7 +165,8 @@ export function buildControlTick(
     activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
   });
   const store = new ScalerStore(table);
-  const catalog = new Catalog(table);
+  // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
+  const scalerConfig = new ServiceConfigReader(table, 'scaler', { logger, consistent: false });
   const sent = { orders: 0 };
   const sqs = opts.sqs ?? createSqsClient();
   const activity = new ActivityBuffer(table, env.SC_ACTIVITY_HOLD_S * 1000);
@@ -170,13 +174,13 @@ export function buildControlTick(
     state: store,
     activity,
     orders: countingSender(sqsOrderSender(sqs), sent),
-    // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
-    loadConfig: () => catalog.loadServiceConfig('scaler', { consistent: false }),
+    loadConfig: () => scalerConfig.read(),
     log: logger,
   });
   return {
     env,
     table,
+    state: new GuardianStore(table),
     metrics: metricsSourceFor(env, logger),
     sink,
     logger,
@@ -207,9 +211,9 @@ export async function invokeControlTick(
   context: TickContext,
   signal?: AbortSignal,
 ): Promise<RunTicksResult> {
-  const { table, metrics, sink, logger, env, clock, snapshots, activity } = wiring;
+  const { state, metrics, sink, logger, env, clock, snapshots, activity } = wiring;
   return runTicks(
-    { table, metrics, sink, logger, clock, snapshots, activity, owner: context.awsRequestId },
+    { state, metrics, sink, logger, clock, snapshots, activity, owner: context.awsRequestId },
     {
       deadlineMs: clock.now() + context.getRemainingTimeInMillis(),
       reserveMs: env.SC_TICK_RESERVE_MS,
@@ -237,7 +241,7 @@ export async function handleClockEvent(
   proc: string,
   event: ClockEvent,
 ): Promise<ChainOutcome[]> {
-  const { table, metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
+  const { metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
   const out: ChainOutcome[] = [];
   for (const r of event.Records) {
@@ -252,7 +256,7 @@ export async function handleClockEvent(
     out.push(
       await runChainedTick(
         {
-          table,
+          state: wiring.state,
           metrics,
           sink,
           logger,
@@ -275,7 +279,7 @@ export async function handleClockEvent(
 
 /** The scheduled invocation with the chained clock: restart the chain if it stopped. */
 export function clockWatchdog(wiring: ControlTickWiring) {
-  const { table, clock, scheduler, logger } = wiring;
+  const { state, clock, scheduler, logger } = wiring;
   if (scheduler === null) throw new Error("the watchdog needs SC_CONTROL_CLOCK 'queue'");
-  return watchdog({ table, clock, scheduler, logger });
+  return watchdog({ state, clock, scheduler, logger });
 }

@@ -4,42 +4,12 @@
  * default POLLING_FREQUENCY (60 s); a shorter period loops until the deadline (functions/ops/periodic.ts).
  */
 import middy from '@middy/core';
-import { createDynamoDocumentClient } from '../../adapters/aws.ts';
-import { systemClock } from '../../adapters/clock.ts';
-import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
-import { TableClient } from '../../adapters/dynamodb/table-client.ts';
-import { createLogger } from '../../adapters/logger.ts';
-import { OpenTsdbPutSink } from '../../adapters/opentsdb-put.ts';
-import { metricsSourceFromEnv, readOpsEnv, requireSetting } from '../ops/env.ts';
-import { runPeriodically } from '../ops/periodic.ts';
-import { type SnapshotDeps, snapshotTick } from '../ops/snapshot.ts';
+import { readOpsEnv } from '../ops/env.ts';
+import { buildSnapshoter } from '../ops/wiring.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 
-const env = readOpsEnv();
-const logger = createLogger('snapshoter');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
-  activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
-});
-const deps: SnapshotDeps = {
-  table,
-  metrics: metricsSourceFromEnv(env),
-  sink: new OpenTsdbPutSink(requireSetting(env, 'SC_OPENTSDB_URL')),
-  clock: systemClock,
-  logger,
-};
+const snapshoter = buildSnapshoter(readOpsEnv(process.env));
 
 export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>
-  runPeriodically({
-    name: 'snapshoter',
-    owner: context.awsRequestId,
-    table,
-    clock: systemClock,
-    logger,
-    remainingMs: () => context.getRemainingTimeInMillis(),
-    schedule: async () => {
-      const c = await readServiceConfig(table, 'snapshoter');
-      return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
-    },
-    run: () => snapshotTick(deps),
-  }).then((r) => ({ rounds: r.rounds, leased: r.leased })),
+  snapshoter.invoke(context).then((r) => ({ rounds: r.rounds, leased: r.leased })),
 );

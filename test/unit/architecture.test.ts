@@ -20,19 +20,11 @@ import { ROOT } from '../../scripts/package.ts';
 
 // issue 17: being split — must become empty
 const ALLOWED_LONG_FUNCTIONS: readonly string[] = [
-  'core/policy/guardian/decide.ts:decide',
   'functions/api/routes/resources.ts:resourceRoutes',
   'functions/api/routes/structures.ts:structureRoutes',
-  'functions/guardian/tick.ts:runTick',
-  'local/loop.ts:startLoop',
 ];
 // issue 17: being split — must become empty
-const ALLOWED_GUARDIAN_KEY_LAYOUT: readonly string[] = [
-  'functions/guardian/chain.ts',
-  'functions/guardian/run-ticks.ts',
-  'functions/guardian/state.ts',
-  'functions/guardian/tick.ts',
-];
+const ALLOWED_GUARDIAN_KEY_LAYOUT: readonly string[] = [];
 
 const MAX_FUNCTION_LINES = 200;
 /** What the host agent may take from adapters/: a logger, a clock and the environment parsers. */

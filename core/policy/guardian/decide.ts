@@ -58,6 +58,8 @@ export interface ResourceAllocation {
   min: number;
   current: number;
   guard: boolean;
+  /** The structure's share when resources move between peers (the rebalancer's); not used to decide. */
+  weight?: number;
 }
 
 export interface StructureView {
@@ -147,18 +149,18 @@ function downWorthAnOrder(
   );
 }
 
-export function decide(input: DecideInput): DecideOutput {
-  const { structure, previous, usage, rules, config, now } = input;
-  const previousUsage = input.previousUsage ?? {};
-  const dryRun = config.DRY_RUN || (previous?.dryRun ?? false);
+/**
+ * Step 1 of a decision: enforce each guarded resource's limits and keep the
+ * resources whose usage can be decided on (a skip decision for the others).
+ */
+function usableResources(input: DecideInput, dryRun: boolean) {
+  const { structure, previous, usage, config, now } = input;
   let limits: Partial<Record<Resource, ResourceLimits>> = previous?.limits ?? {};
   let limitsChanged = previous === null;
   const views = new Map<Resource, ResourceView & { margin: number }>();
   const decisions: Decision[] = [];
   const ranks: number[] = [];
   const skips: DecideOutput['skips'] = [];
-
-  // 1. limits and usable resources
   for (const res of config.GUARDABLE_RESOURCES) {
     const alloc = structure.resources[res];
     if (alloc === undefined || !alloc.guard) continue;
@@ -193,6 +195,29 @@ export function decide(input: DecideInput): DecideOutput {
       margin: enforced.margin,
     });
   }
+
+  return { limits, limitsChanged, views, decisions, ranks, skips };
+}
+
+/** The decision that says most (a request over an event over a skip over stable; the first of a rank). */
+function mostTelling(decisions: readonly Decision[], ranks: readonly number[]): Decision | null {
+  let best: Decision | null = null;
+  let bestRank = -1;
+  for (let i = 0; i < decisions.length; i++) {
+    if ((ranks[i] as number) > bestRank) {
+      best = decisions[i] as Decision;
+      bestRank = ranks[i] as number;
+    }
+  }
+  return best;
+}
+
+export function decide(input: DecideInput): DecideOutput {
+  const { structure, previous, rules, config, now } = input;
+  const previousUsage = input.previousUsage ?? {};
+  const dryRun = config.DRY_RUN || (previous?.dryRun ?? false);
+  // 1. limits and usable resources
+  const { limits, limitsChanged, views, decisions, ranks, skips } = usableResources(input, dryRun);
 
   // 2. event rules over every usable resource
   const shaping: AmountShaping = {
@@ -334,15 +359,7 @@ export function decide(input: DecideInput): DecideOutput {
     }
   }
 
-  let best: Decision | null = null;
-  let bestRank = -1;
-  for (let i = 0; i < decisions.length; i++) {
-    if ((ranks[i] as number) > bestRank) {
-      best = decisions[i] as Decision;
-      bestRank = ranks[i] as number;
-    }
-  }
-  const lastDecision = best ?? previous?.lastDecision ?? null;
+  const lastDecision = mostTelling(decisions, ranks) ?? previous?.lastDecision ?? null;
   const decisionChanged =
     (lastDecision?.text ?? null) !== (previous?.lastDecision?.text ?? null) ||
     (lastDecision?.resource ?? null) !== (previous?.lastDecision?.resource ?? null) ||

@@ -128,7 +128,7 @@ describe('UsagePublisher', () => {
       usage: false,
       containers: () => [{ name: 'c1', cg, veth: null, pid: 7 }],
       fetch: (async (_url: URL, init: RequestInit) => {
-        bodies.push(JSON.parse(String(init.body)));
+        bodies.push(JSON.parse(gunzipSync(init.body as Buffer).toString()));
         return new Response(null, { status: 204 });
       }) as typeof fetch,
     });

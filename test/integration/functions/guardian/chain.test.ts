@@ -2,6 +2,7 @@ import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from '@aws-sdk
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { createSqsClient } from '../../../../adapters/aws.ts';
+import { GuardianStore, takeChainLease, takeLease } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
@@ -14,11 +15,9 @@ import {
   sqsTickScheduler,
   sqsTriggerQueue,
   type TickScheduler,
-  takeChainLease,
   watchdog,
 } from '../../../../functions/guardian/chain.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
-import { takeLease } from '../../../../functions/guardian/run-ticks.ts';
 import { startQueueTrigger } from '../../../../local/scheduler.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
@@ -74,7 +73,7 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
   });
 
   const deps = (clock: ReturnType<typeof manualClock>, scheduler: TickScheduler, proc = 'p1') => ({
-    table: t.table,
+    state: new GuardianStore(t.table),
     metrics: lowCpu,
     sink: new RecordingRequestSink(silentLogger),
     logger: silentLogger,
@@ -246,7 +245,12 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
   it('watchdog: does nothing while the chain is alive, starts a new chain when it has stopped', async () => {
     const clock = manualClock(T0 + 3000);
     const s = recordingScheduler();
-    const first = await watchdog({ table: t.table, clock, scheduler: s, logger: silentLogger });
+    const first = await watchdog({
+      state: new GuardianStore(t.table),
+      clock,
+      scheduler: s,
+      logger: silentLogger,
+    });
     expect(first.alive).toBe(false);
     expect(first.started?.at).toBe(T0 + 10_000); // the next window boundary
     expect(s.sent[0]?.delayS).toBe(7);
@@ -254,12 +258,17 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     clock.set(started.at);
     await runChainedTick(deps(clock, s), newChainState(), started);
     clock.set(started.at + 25_000);
-    expect(await watchdog({ table: t.table, clock, scheduler: s, logger: silentLogger })).toEqual({
+    expect(
+      await watchdog({ state: new GuardianStore(t.table), clock, scheduler: s, logger: silentLogger }),
+    ).toEqual({
       alive: true,
       started: null,
     });
     clock.set(started.at + 31_000); // no tick for three windows
-    expect((await watchdog({ table: t.table, clock, scheduler: s, logger: silentLogger })).alive).toBe(false);
+    expect(
+      (await watchdog({ state: new GuardianStore(t.table), clock, scheduler: s, logger: silentLogger }))
+        .alive,
+    ).toBe(false);
   });
 });
 

@@ -3,8 +3,10 @@
  * metrics request can never outlive the tick (the next window) nor the invocation's deadline
  * less its reserve.
  */
+
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../../../adapters/clock.ts';
+import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import type { MetricsSource, UsageCallOptions } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
@@ -44,7 +46,7 @@ describe('runTicks hands its time to the metrics source', () => {
     const deadlineMs = Date.now() + 2600;
     const result = await runTicks(
       {
-        table: t.table,
+        state: new GuardianStore(t.table),
         metrics,
         sink: new RecordingRequestSink(silentLogger),
         logger: silentLogger,

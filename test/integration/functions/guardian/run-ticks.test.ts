@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../../../adapters/clock.ts';
+import { GuardianStore, takeLease } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
-import { runTicks, takeLease } from '../../../../functions/guardian/run-ticks.ts';
+import { runTicks } from '../../../../functions/guardian/run-ticks.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaPromUrl } from '../../../support/env.ts';
 import {
@@ -31,7 +32,7 @@ describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
   });
 
   const deps = (owner: string) => ({
-    table: t.table,
+    state: new GuardianStore(t.table),
     metrics: new PrometheusMetricsSource({ url: victoriaPromUrl() }),
     sink: new RecordingRequestSink(silentLogger),
     logger: silentLogger,

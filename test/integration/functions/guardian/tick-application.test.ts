@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
@@ -62,7 +63,7 @@ describe.each(DYNAMO_FLAVOURS)('guardian tick at application level on %s', (flav
   it('aggregates its containers in memory and requests for the application', async () => {
     const sink = new RecordingRequestSink(silentLogger);
     const deps = {
-      table: t.table,
+      state: new GuardianStore(t.table),
       metrics: new PrometheusMetricsSource({ url: victoriaPromUrl() }),
       sink,
       logger: silentLogger,

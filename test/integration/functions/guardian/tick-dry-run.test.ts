@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
+import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
@@ -57,7 +58,7 @@ describe.each(DYNAMO_FLAVOURS)('guardian dry run on %s', (flavour) => {
   it('records what it would request and submits nothing for dry-run structures', async () => {
     const sink = new RecordingRequestSink(silentLogger);
     const deps = {
-      table: t.table,
+      state: new GuardianStore(t.table),
       metrics: new PrometheusMetricsSource({ url: victoriaPromUrl() }),
       sink,
       logger: silentLogger,

@@ -5,7 +5,9 @@
  * `sc.agent.cpu` series (≈ 0 while the container runs) says it is idle. A TSD,
  * agent or container that is down leaves no series at all: nothing may shrink.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
@@ -91,7 +93,11 @@ async function run(metrics: MetricsSource) {
   const memory: TickMemory = { config: defaultConfig('guardian') };
   const skips: number[] = [];
   for (let i = 0; i < TICKS; i++) {
-    const r = await runTick({ table: t.table, metrics, sink, logger }, (base + 5 * i) * 1000, memory);
+    const r = await runTick(
+      { state: new GuardianStore(t.table), metrics, sink, logger },
+      (base + 5 * i) * 1000,
+      memory,
+    );
     skips.push(r.skips.no_data);
   }
   const requests = sink.recorded.map((r) => [r.structure, r.resource, Math.sign(r.amount)]);

@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ActivityBuffer, recentActivity } from '../../../../adapters/dynamodb/activity.ts';
+import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { activityLinesFromItem } from '../../../../core/contracts/items.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
@@ -45,7 +46,7 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
   const at = (k: number) => (base + 5 * k) * 1000;
   let metrics: FixedUsage;
   let sink: RecordingRequestSink;
-  const deps = () => ({ table: t.table, metrics, sink, logger: silentLogger });
+  const deps = () => ({ state: new GuardianStore(t.table), metrics, sink, logger: silentLogger });
   const newMemory = (): TickMemory => ({ config: defaultConfig('guardian') });
 
   beforeEach(async () => {

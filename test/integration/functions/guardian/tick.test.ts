@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
+import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
@@ -110,7 +111,7 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
     const { logger, lines } = captureLogger();
     const sink = new RecordingRequestSink(logger);
     const memory: TickMemory = { config: defaultConfig('guardian') };
-    const deps = { table: t.table, metrics, sink, logger };
+    const deps = { state: new GuardianStore(t.table), metrics, sink, logger };
 
     const first = await runTick(deps, base * 1000, memory);
     expect(first.structures).toBe(4); // hot, idle, never, hot2 (off unguarded, corrupt skipped)
@@ -166,7 +167,7 @@ describe.each(cases)('guardian tick on %s with %s metrics', (flavour, backend) =
     const { logger, lines } = captureLogger();
     const puts: Point[][] = [];
     const deps = {
-      table: t.table,
+      state: new GuardianStore(t.table),
       metrics,
       sink: new RecordingRequestSink(logger),
       logger,

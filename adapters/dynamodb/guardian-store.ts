@@ -1,0 +1,323 @@
+/**
+ * The Guardian's state in the table (the GuardianState and TickLease ports):
+ * config and rules (hot reloaded every tick, eventually consistent), host
+ * partitions (host state + GUARD# items), applications, guard-state writes
+ * (versioned), the control-tick lease. Activity lines: activity.ts.
+ */
+
+import { GuardState } from '../../core/contracts/guard-state.ts';
+import { HostState } from '../../core/contracts/host.ts';
+import type { Item, Key } from '../../core/contracts/items.ts';
+import type { Rule } from '../../core/contracts/rule.ts';
+import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
+import { Application } from '../../core/contracts/structure.ts';
+import { GSI1_KINDS, keys } from '../../core/contracts/table-layout.ts';
+import { StaleStateError } from '../../core/errors.ts';
+import { checkRule } from '../../core/policy/rule-check.ts';
+import type {
+  ActivityLine,
+  AppRead,
+  GuardianState,
+  GuardRead,
+  GuardRef,
+  HostRead,
+  Problem,
+  TickLease,
+} from '../../core/ports/guardian-state.ts';
+import { guardId } from '../../core/ports/guardian-state.ts';
+import { writeActivity } from './activity.ts';
+import type { TableClient } from './table-client.ts';
+
+export type { AppRead, HostRead, Problem };
+
+const TABLE_ATTRIBUTES = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+
+function withoutKeys(item: Item): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!TABLE_ATTRIBUTES.has(k)) out[k] = v;
+  return out;
+}
+
+const RULE_FIELDS = [
+  'name',
+  'resource',
+  'active',
+  'generates',
+  'rule',
+  'action',
+  'events_to_remove',
+  'rescale_type',
+  'rescale_policy',
+  'amount',
+];
+
+function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }) {
+  const i = error.issues[0];
+  return { field: i ? i.path.map(String).join('.') : '', message: i?.message ?? 'invalid' };
+}
+
+/**
+ * Config and rules are read every tick, eventually consistent (half the read units): an operator's
+ * change is used by the first tick that starts once it has replicated (typically well under a
+ * second after the write), i.e. the next tick, as with a strongly consistent read.
+ */
+const HOT_RELOAD = { consistent: false } as const;
+
+/** The guardian's config from SERVICES/guardian; a broken doc is a problem and `fallback` is kept. */
+export async function loadConfig(
+  table: TableClient,
+  fallback: GuardianConfig,
+): Promise<{ config: GuardianConfig; problems: Problem[] }> {
+  const item = await table.get(keys.service('guardian'), HOT_RELOAD);
+  if (item === null) return { config: fallback, problems: [] };
+  const doc = ServiceDoc.safeParse(withoutKeys(item));
+  if (!doc.success)
+    return { config: fallback, problems: [{ what: 'service guardian', ...firstIssue(doc.error) }] };
+  const cfg = GuardianConfig.safeParse(doc.data.config);
+  if (!cfg.success)
+    return { config: fallback, problems: [{ what: 'service guardian config', ...firstIssue(cfg.error) }] };
+  return { config: cfg.data, problems: [] };
+}
+
+/** Every stored rule checked against the config; refused ones are problems, never silently dropped. */
+export async function loadRules(
+  table: TableClient,
+  config: GuardianConfig,
+): Promise<{ rules: Rule[]; problems: Problem[] }> {
+  const items = await table.queryPartition(keys.rulesPartition, HOT_RELOAD);
+  const rules: Rule[] = [];
+  const problems: Problem[] = [];
+  for (const item of items) {
+    const candidate: Record<string, unknown> = {};
+    for (const f of RULE_FIELDS) if (item[f] !== undefined) candidate[f] = item[f];
+    const checked = checkRule(candidate, config);
+    if (checked.ok) rules.push(checked.rule);
+    else problems.push({ what: `rule ${String(item.sk)}`, field: checked.field, message: checked.message });
+  }
+  return { rules, problems };
+}
+
+export async function readHost(table: TableClient, host: string): Promise<HostRead> {
+  const items = await table.queryPartition(keys.hostPartition(host), { consistent: true });
+  const out: HostRead = { host: null, guards: new Map(), problems: [] };
+  for (const item of items) {
+    const sk = String(item.sk);
+    if (sk === 'STATE') {
+      const parsed = parseHostState(item, host);
+      if ('host' in parsed) out.host = parsed.host;
+      else out.problems.push(parsed.problem);
+    } else if (sk.startsWith('GUARD#')) {
+      const container = sk.slice('GUARD#'.length);
+      out.guards.set(container, parseGuard(item, container));
+    }
+  }
+  return out;
+}
+
+export async function readApplication(table: TableClient, app: string): Promise<AppRead> {
+  const items = await table.queryPartition(keys.application(app).pk);
+  const out: AppRead = { app: null, guard: null, problems: [] };
+  for (const item of items) {
+    if (item.sk === 'APP') {
+      const parsed = Application.safeParse(withoutKeys(item));
+      if (parsed.success) out.app = parsed.data;
+      else out.problems.push({ what: `application ${app}`, ...firstIssue(parsed.error) });
+    } else if (item.sk === 'GUARD') {
+      out.guard = parseGuard(item, app);
+    }
+  }
+  return out;
+}
+
+/** Parse one GUARD item: its state, or the problem that makes it unusable. */
+export function parseGuard(item: Item, what: string): { state: GuardState } | { problem: Problem } {
+  const parsed = GuardState.safeParse(withoutKeys(item));
+  return parsed.success
+    ? { state: parsed.data }
+    : { problem: { what: `guard state ${what}`, ...firstIssue(parsed.error) } };
+}
+
+/** Parse one host STATE item. */
+export function parseHostState(item: Item, host: string): { host: HostState } | { problem: Problem } {
+  const parsed = HostState.safeParse(withoutKeys(item));
+  return parsed.success
+    ? { host: parsed.data }
+    : { problem: { what: `host ${host} state`, ...firstIssue(parsed.error) } };
+}
+
+/** Conditional write of a guard state on its version (null: must not exist yet). */
+export async function writeGuard(
+  table: TableClient,
+  key: { pk: string; sk: string },
+  state: GuardState,
+  expectedVersion: number | null,
+): Promise<void> {
+  await table.putVersioned({ ...key, ...state }, expectedVersion, `guard state ${state.structure}`);
+}
+
+/** The control tick's lease item (one Guardian at a time, in both clocks). */
+export const LEASE_NAME = 'control-tick';
+
+/** Take or renew the lease until `expiresAt`; false when another owner holds a live one. */
+export async function takeLease(
+  table: TableClient,
+  owner: string,
+  now: number,
+  expiresAt: number,
+): Promise<boolean> {
+  try {
+    await table.putIf(
+      { ...keys.lease(LEASE_NAME), owner, expiresAt },
+      {
+        expression: 'attribute_not_exists(pk) OR expiresAt <= :now OR #o = :me',
+        names: { '#o': 'owner' },
+        values: { ':now': now, ':me': owner },
+      },
+      'lease control-tick',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+export async function releaseLease(table: TableClient, owner: string): Promise<void> {
+  try {
+    await table.putIf(
+      { ...keys.lease(LEASE_NAME), owner, expiresAt: 0 },
+      { expression: '#o = :me', names: { '#o': 'owner' }, values: { ':me': owner } },
+      'lease control-tick',
+    );
+  } catch (err) {
+    if (!(err instanceof StaleStateError)) throw err;
+  }
+}
+
+async function tryLease(
+  table: TableClient,
+  item: Record<string, unknown>,
+  expression: string,
+  values: Record<string, unknown>,
+): Promise<boolean> {
+  try {
+    await table.putIf(
+      { ...keys.lease(LEASE_NAME), ...item },
+      { expression, names: { '#o': 'owner' }, values },
+      'lease control-tick',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Take the lease for the tick `msg.at` of chain `msg.chain`: 'resume' when
+ * this process ran the chain's previous tick (memory valid), 'take' when the
+ * chain continues elsewhere or starts (memory discarded), null when the tick
+ * was run already or another chain holds a live lease.
+ */
+export async function takeChainLease(
+  table: TableClient,
+  msg: { chain: string; at: number },
+  proc: string,
+  now: number,
+  windowMs: number,
+): Promise<'resume' | 'take' | null> {
+  const item = { owner: msg.chain, proc, lastAt: msg.at, expiresAt: Math.max(now, msg.at) + 3 * windowMs };
+  const values = { ':chain': msg.chain, ':at': msg.at };
+  if (
+    await tryLease(table, item, '#o = :chain AND proc = :proc AND lastAt < :at', { ...values, ':proc': proc })
+  )
+    return 'resume';
+  const taken = await tryLease(
+    table,
+    item,
+    'attribute_not_exists(pk) OR expiresAt <= :now OR (#o = :chain AND (attribute_not_exists(lastAt) OR lastAt < :at))',
+    { ...values, ':now': now },
+  );
+  return taken ? 'take' : null;
+}
+
+function guardKey(ref: GuardRef): Key {
+  return ref.host === null ? keys.applicationGuard(ref.structure) : keys.guard(ref.host, ref.structure);
+}
+
+/** The Guardian's ports over the state table. */
+export class GuardianStore implements GuardianState, TickLease {
+  readonly table: TableClient;
+  constructor(table: TableClient) {
+    this.table = table;
+  }
+
+  get counters() {
+    return this.table.counters;
+  }
+  loadConfig(fallback: GuardianConfig) {
+    return loadConfig(this.table, fallback);
+  }
+  loadRules(config: GuardianConfig) {
+    return loadRules(this.table, config);
+  }
+  listHosts() {
+    return this.table.listKind(GSI1_KINDS.hosts);
+  }
+  readHost(host: string) {
+    return readHost(this.table, host);
+  }
+  async readHostStates(hosts: readonly string[]) {
+    const items = await this.table.batchGet(
+      hosts.map((h) => keys.hostState(h)),
+      { consistent: false },
+    );
+    const out = new Map<string, { host: HostState } | { problem: Problem }>();
+    for (const hostName of hosts) {
+      const k = keys.hostState(hostName);
+      const item = items.get(`${k.pk}|${k.sk}`);
+      if (item !== undefined) out.set(hostName, parseHostState(item, hostName));
+    }
+    return out;
+  }
+  async readGuards(refs: readonly GuardRef[]) {
+    const out = new Map<string, GuardRead | null>();
+    if (refs.length === 0) return out;
+    const found = await this.table.batchGet(refs.map(guardKey), { consistent: true });
+    for (const ref of refs) {
+      const k = guardKey(ref);
+      const item = found.get(`${k.pk}|${k.sk}`);
+      out.set(guardId(ref), item === undefined ? null : parseGuard(item, ref.structure));
+    }
+    return out;
+  }
+  listApplications() {
+    return this.table.listKind(GSI1_KINDS.apps);
+  }
+  readApplication(name: string) {
+    return readApplication(this.table, name);
+  }
+  writeGuard(ref: GuardRef, state: GuardState, expectedVersion: number | null) {
+    return writeGuard(this.table, guardKey(ref), state, expectedVersion);
+  }
+  async readGuard(ref: GuardRef) {
+    const item = await this.table.get(guardKey(ref));
+    return item === null ? null : parseGuard(item, ref.structure);
+  }
+  recordActivity(lines: readonly ActivityLine[]) {
+    return writeActivity(this.table, lines);
+  }
+  takeLease(owner: string, now: number, expiresAt: number) {
+    return takeLease(this.table, owner, now, expiresAt);
+  }
+  releaseLease(owner: string) {
+    return releaseLease(this.table, owner);
+  }
+  takeChainLease(msg: { chain: string; at: number }, proc: string, now: number, windowMs: number) {
+    return takeChainLease(this.table, msg, proc, now, windowMs);
+  }
+  async leaseExpiresAt() {
+    const lease = await this.table.get(keys.lease(LEASE_NAME));
+    return lease !== null && typeof lease.expiresAt === 'number' ? lease.expiresAt : null;
+  }
+}

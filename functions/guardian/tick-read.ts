@@ -1,0 +1,221 @@
+/**
+ * The read step of a Guardian tick: the hosts (always: container currents live
+ * there) and, at application level, the applications, with the guard states
+ * of the structures to guard, merged into the invocation's lean cache. A full
+ * read lists the hosts and reads whole host partitions (strongly consistent);
+ * the others read the known hosts' states only (eventually consistent) and the
+ * guard states of containers not seen before.
+ */
+import type { GuardState } from '../../core/contracts/guard-state.ts';
+import type { HostState } from '../../core/contracts/host.ts';
+import type { GuardianConfig } from '../../core/contracts/service-config.ts';
+import type { Container } from '../../core/contracts/structure.ts';
+import type { Resource } from '../../core/contracts/units.ts';
+import { mapLimit } from '../../core/map-limit.ts';
+import {
+  type GuardianState,
+  type GuardRead,
+  type GuardRef,
+  guardId,
+  type Problem,
+} from '../../core/ports/guardian-state.ts';
+import { applicationView, containerView, type Target } from './tick-decide.ts';
+
+/** One structure's guard state as this invocation knows it. */
+export interface CachedGuard {
+  ref: GuardRef;
+  /** Latest decided state (its `version` is `stored ?? 0`); null: nothing stored or decided yet. */
+  state: GuardState | null;
+  /** Version of the stored item as last read or written by this invocation; null: no item. */
+  stored: number | null;
+  /** Decided state differs from the stored one (events, last decision): written at the checkpoint. */
+  dirty: boolean;
+  /**
+   * The usage this invocation decided on at its last tick (`at`) for this structure: the next tick's
+   * previous window (decide's previousUsage: an onset or a level). Memory only, never stored (it
+   * changes every tick; storing it would make every tick a guard-state write).
+   */
+  lastUsage?: { at: number; usage: Partial<Record<Resource, number | null>> };
+}
+
+/** Lean state of one leased invocation. */
+export interface TickCache {
+  /** Ticks since the last full read (host listing + whole partitions). */
+  sinceFullRead: number;
+  hostNames: string[];
+  /** By guardId of the structure. */
+  guards: Map<string, CachedGuard>;
+}
+
+/** Carried between ticks of one invocation: the last good config and the lean cache. */
+export interface TickMemory {
+  config: GuardianConfig;
+  cache?: TickCache;
+}
+
+export interface TickRead {
+  targets: Target<CachedGuard>[];
+  hostStates: HostState[];
+  /** Entries no longer guarded whose decided state must still be written. */
+  writeLater: CachedGuard[];
+  fullRead: boolean;
+  adopted: number;
+  badState: number;
+  problems: Problem[];
+}
+
+interface ReadContext {
+  state: GuardianState;
+  readConcurrency: number;
+  config: GuardianConfig;
+  cache: TickCache;
+  out: TickRead;
+  containers: Map<string, { container: Container; host: string }>;
+  /** Guard states read this tick (full read, or first sight of a container), by guardId; null: none. */
+  guardReads: Map<string, GuardRead | null>;
+}
+
+export async function readTick(
+  state: GuardianState,
+  memory: TickMemory,
+  config: GuardianConfig,
+  opts: { readConcurrency: number; fullReadEveryTicks: number },
+): Promise<TickRead> {
+  const fullRead = memory.cache === undefined || memory.cache.sinceFullRead + 1 >= opts.fullReadEveryTicks;
+  const cache: TickCache = memory.cache ?? { sinceFullRead: 0, hostNames: [], guards: new Map() };
+  memory.cache = cache;
+  const out: TickRead = {
+    targets: [],
+    hostStates: [],
+    writeLater: [],
+    fullRead,
+    adopted: 0,
+    badState: 0,
+    problems: [],
+  };
+  const ctx: ReadContext = {
+    state,
+    readConcurrency: opts.readConcurrency,
+    config,
+    cache,
+    out,
+    containers: new Map(),
+    guardReads: new Map(),
+  };
+  if (fullRead) await readWholeHosts(ctx);
+  else await readHostStates(ctx);
+  if (config.STRUCTURE_GUARDED === 'container') containerTargets(ctx);
+  else await applicationTargets(ctx);
+  return out;
+}
+
+async function readWholeHosts(ctx: ReadContext): Promise<void> {
+  const { cache, state } = ctx;
+  cache.sinceFullRead = 0;
+  cache.hostNames = await state.listHosts();
+  const hosts = await mapLimit(cache.hostNames, ctx.readConcurrency, (h) => state.readHost(h));
+  for (const [i, h] of hosts.entries()) {
+    ctx.out.problems.push(...h.problems);
+    const hostName = cache.hostNames[i] as string;
+    for (const [c, g] of h.guards) ctx.guardReads.set(guardId({ host: hostName, structure: c }), g);
+    if (h.host === null) continue;
+    ctx.out.hostStates.push(h.host);
+    for (const c of Object.values(h.host.containers))
+      ctx.containers.set(c.name, { container: c, host: hostName });
+  }
+}
+
+async function readHostStates(ctx: ReadContext): Promise<void> {
+  const { cache } = ctx;
+  cache.sinceFullRead += 1;
+  const states = await ctx.state.readHostStates(cache.hostNames);
+  for (const hostName of cache.hostNames) {
+    const parsed = states.get(hostName);
+    if (parsed === undefined) continue; // host removed: gone from the next listing
+    if ('problem' in parsed) {
+      ctx.out.problems.push(parsed.problem);
+      continue;
+    }
+    ctx.out.hostStates.push(parsed.host);
+    for (const c of Object.values(parsed.host.containers))
+      ctx.containers.set(c.name, { container: c, host: hostName });
+  }
+  if (ctx.config.STRUCTURE_GUARDED === 'container') {
+    // Containers first seen this tick: their guard state may exist already (created by the API).
+    const unseen: GuardRef[] = [...ctx.containers.values()]
+      .filter(({ container }) => container.guard)
+      .map(({ container, host }) => ({ host, structure: container.name }))
+      .filter((ref) => !cache.guards.has(guardId(ref)));
+    for (const [id, read] of await ctx.state.readGuards(unseen)) ctx.guardReads.set(id, read);
+  }
+}
+
+/** The entry of `ref` in the cache (created empty). */
+function entryFor(cache: TickCache, ref: GuardRef): CachedGuard {
+  const id = guardId(ref);
+  let entry = cache.guards.get(id);
+  if (entry === undefined) {
+    entry = { ref, state: null, stored: null, dirty: false };
+    cache.guards.set(id, entry);
+  }
+  return entry;
+}
+
+/** Take the stored state when it is not the one this invocation wrote (someone else changed it). */
+function adopt(out: TickRead, entry: CachedGuard, read: { state: GuardState } | undefined): void {
+  const stored = read?.state.version ?? null;
+  if (entry.stored === stored && (entry.state !== null || stored === null)) return; // ours: memory is newer
+  if (entry.state !== null || entry.stored !== null) out.adopted += 1;
+  entry.state = read?.state ?? null;
+  entry.stored = stored;
+  entry.dirty = false;
+}
+
+function containerTargets(ctx: ReadContext): void {
+  const { cache, out } = ctx;
+  const live = new Set<string>();
+  for (const { container, host } of ctx.containers.values()) {
+    if (!container.guard) continue;
+    const ref = { host, structure: container.name };
+    const id = guardId(ref);
+    const read = ctx.guardReads.get(id);
+    if (read != null && 'problem' in read) {
+      out.problems.push(read.problem);
+      out.badState += 1;
+      cache.guards.delete(id);
+      continue;
+    }
+    const entry = entryFor(cache, ref);
+    if (out.fullRead || read !== undefined) adopt(out, entry, read ?? undefined);
+    live.add(id);
+    out.targets.push({ view: containerView(container), entry, members: [container.name] });
+  }
+  // Containers no longer guarded (or gone): forget them, persisting what they had.
+  for (const [id, entry] of cache.guards) {
+    if (live.has(id) || entry.ref.host === null) continue;
+    if (entry.dirty) out.writeLater.push(entry);
+    cache.guards.delete(id);
+  }
+}
+
+async function applicationTargets(ctx: ReadContext): Promise<void> {
+  const { state, out } = ctx;
+  const appNames = await state.listApplications();
+  const apps = await mapLimit(appNames, ctx.readConcurrency, (a) => state.readApplication(a));
+  const containers = new Map([...ctx.containers].map(([name, c]) => [name, c.container]));
+  for (const a of apps) {
+    out.problems.push(...a.problems);
+    const app = a.app;
+    if (app === null || !app.guard || app.state !== 'running') continue;
+    if (a.guard !== null && 'problem' in a.guard) {
+      out.problems.push(a.guard.problem);
+      out.badState += 1;
+      continue;
+    }
+    const { view, members } = applicationView(app, containers);
+    // The application's guard state is read every tick: its version is always checked.
+    const entry = entryFor(ctx.cache, { host: null, structure: app.name });
+    adopt(out, entry, a.guard ?? undefined);
+    out.targets.push({ view, entry, members, application: app });
+  }
+}

@@ -1,0 +1,57 @@
+/** The loop's status lines: each guarded container's usage, desired and applied limits. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ContainerView, dashboardView } from '../../dashboard/read-model.ts';
+import { CGROUP_V1_ROOT } from '../containers.ts';
+
+type ReadModelDeps = Parameters<typeof dashboardView>[0];
+
+export interface StatusRow {
+  container: string;
+  cpu: { usage: number | null; current: number | null; applied: number | null; max: number | null };
+  mem: { usage: number | null; current: number | null; applied: number | null; max: number | null };
+  lastDecision: string | null;
+}
+
+export async function readNumber(path: string): Promise<number | null> {
+  const text = await readFile(path, 'utf8').catch(() => null);
+  const n = text === null ? Number.NaN : Number(text.trim());
+  return Number.isFinite(n) ? n : null;
+}
+
+export const cgroupFile = (path: string, controller: string, file: string) =>
+  join(CGROUP_V1_ROOT, controller, path, file);
+
+export async function loopStatus(
+  read: ReadModelDeps,
+  paths: ReadonlyMap<string, string>,
+  cpuPeriodUs: number,
+): Promise<StatusRow[]> {
+  const now = Date.now();
+  const view = await dashboardView(read, { fromMs: now - 30_000, toMs: now, stepS: 1 });
+  const rows: StatusRow[] = [];
+  const containers: ContainerView[] = view.hosts.flatMap((h) => h.containers);
+  for (const c of containers) {
+    const path = paths.get(c.name);
+    const quota = path === undefined ? null : await readNumber(cgroupFile(path, 'cpu', 'cpu.cfs_quota_us'));
+    const memLimit =
+      path === undefined ? null : await readNumber(cgroupFile(path, 'memory', 'memory.limit_in_bytes'));
+    rows.push({
+      container: c.name,
+      cpu: {
+        usage: c.plots.cpu.now.usage,
+        current: c.plots.cpu.now.current,
+        applied: quota === null || quota < 0 ? null : (quota / cpuPeriodUs) * 100,
+        max: c.plots.cpu.now.max,
+      },
+      mem: {
+        usage: c.plots.mem.now.usage,
+        current: c.plots.mem.now.current,
+        applied: memLimit === null ? null : memLimit / 2 ** 20,
+        max: c.plots.mem.now.max,
+      },
+      lastDecision: c.lastDecision,
+    });
+  }
+  return rows;
+}
