@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApplicationName, ContainerName, HostName, UserName } from './names.ts';
+import { ApplicationName, ContainerName, HostName, Name, UserName } from './names.ts';
 import { Amount, Resource, Usage } from './units.ts';
 
 /**
@@ -26,7 +26,10 @@ export const StructureType = z.enum(['host', 'container', 'application', 'user']
 export type StructureType = z.infer<typeof StructureType>;
 
 /** The host disk a container's data is bound to (for disk_read / disk_write). */
-export const DiskBinding = z.strictObject({ name: z.string().min(1), path: z.string().startsWith('/') });
+export const DiskBinding = z.strictObject({
+  name: Name.describe('disk name'),
+  path: z.string().startsWith('/'),
+});
 
 /**
  * A container as kept inside its host's state item (see host.ts): the whole

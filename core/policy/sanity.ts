@@ -2,13 +2,15 @@
  * The sanity sweep's checks, pure: each takes state and `now` and returns
  * findings (and, where a repair is safe, the repaired value).
  */
+
 import type { HostCapacity, HostState } from '../contracts/host.ts';
+import { own } from '../contracts/keyed.ts';
 import type { AgentHeartbeat, AgentReport } from '../contracts/report.ts';
 import type { Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
 import type { Container } from '../contracts/structure.ts';
 import type { Resource } from '../contracts/units.ts';
-import { checkRule } from './rule-check.ts';
+import { RuleCheckCache } from './rule-check.ts';
 
 // ── agents ───────────────────────────────────────────────────────────────────
 
@@ -154,7 +156,7 @@ export function checkHostAccounting(
     repaired.mem.free = v;
   });
   for (const [name, d] of Object.entries(cap.disks)) {
-    const rd = repaired.disks[name];
+    const rd = own(repaired.disks, name);
     if (rd === undefined) continue;
     scalar(`disks.${name}.freeRead`, d.freeRead, d.maxRead, allocated(containers, 'disk_read', name), (v) => {
       rd.freeRead = v;
@@ -180,7 +182,7 @@ export function checkHostAccounting(
   // The core map means something only when containers are pinned (as the planner keeps it).
   const coreMap = host.cpuPlacement === 'pinned' ? Object.entries(cap.cpu.cores) : [];
   for (const [id, core] of coreMap) {
-    const rc = repaired.cpu.cores[id];
+    const rc = own(repaired.cpu.cores, id);
     if (rc === undefined) continue;
     for (const [who, shares] of Object.entries(core.alloc)) {
       if (known.has(who)) {
@@ -228,6 +230,9 @@ export interface RuleFinding {
 /** The shape of a rule reachability check. */
 export type RuleCheck = (rules: readonly Rule[], config: GuardianConfig) => RuleFinding[];
 
+/** Memo of the pure check: an unchanged rule keeps its last result across sweeps of a warm instance. */
+const lastChecks = new RuleCheckCache();
+
 /**
  * Every stored rule through the Guardian's load-time check (schema, operators,
  * variables, reachability within EVENT_TIMEOUT — the original Sanity
@@ -237,7 +242,7 @@ export type RuleCheck = (rules: readonly Rule[], config: GuardianConfig) => Rule
 export const ruleFindings: RuleCheck = (rules, config) => {
   const out: RuleFinding[] = [];
   for (const r of rules) {
-    const res = checkRule(r, config);
+    const res = lastChecks.check(r, config);
     if (!res.ok)
       out.push({
         rule: r.name,

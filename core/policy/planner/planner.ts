@@ -12,7 +12,9 @@
  * 4. Application requests are spread over the application's containers in
  *    slices of APP_SLICE; pair requests apply whole or not at all.
  */
+
 import type { HostState } from '../../contracts/host.ts';
+import { own } from '../../contracts/keyed.ts';
 import type { ScaleOrder } from '../../contracts/order.ts';
 import type { Reason } from '../../contracts/reason.ts';
 import type { ScaleRequest } from '../../contracts/request.ts';
@@ -166,7 +168,7 @@ function reject(ctx: Ctx, r: ScaleRequest, reason: string): undefined {
 function locate(ctx: Ctx, name: string): { host: HostState; container: Container } | null {
   const hostName = ctx.where.get(name);
   const host = hostName === undefined ? undefined : ctx.hosts.get(hostName);
-  const container = host?.containers[name];
+  const container = own(host?.containers, name);
   return host === undefined || container === undefined ? null : { host, container };
 }
 
@@ -200,7 +202,7 @@ function noteRequest(ctx: Ctx, host: string, req: ScaleRequest): void {
  */
 function usageOf(ctx: Ctx, container: string, resource: Resource, req?: ScaleRequest): number | null {
   const known = [
-    ctx.input.usage?.[container]?.[resource] ?? null,
+    own(ctx.input.usage, container)?.[resource] ?? null,
     ctx.seenUsage.get(`${container}|${resource}`) ?? null,
   ];
   if (req !== undefined && req.structure === container) known.push(req.usage);
@@ -307,7 +309,7 @@ function hostTotal(host: HostState, container: Container, resource: Resource): n
       return cap.net === null ? Number.POSITIVE_INFINITY : cap.net.max;
     case 'disk_read':
     case 'disk_write': {
-      const disk = container.disk === null ? undefined : cap.disks[container.disk.name];
+      const disk = container.disk === null ? undefined : own(cap.disks, container.disk.name);
       if (disk === undefined) return Number.POSITIVE_INFINITY;
       return resource === 'disk_read' ? disk.maxRead : disk.maxWrite;
     }
@@ -357,11 +359,11 @@ function applyPair(ctx: Ctx, r: ScaleRequest): undefined {
   if (r.field !== 'current' || r.amount <= 0)
     return reject(ctx, r, 'a pair request moves a positive amount of current');
   const scratch = cloneHost(recv.host);
-  const d = scratch.containers[donorName] as Container;
+  const d = own(scratch.containers, donorName) as Container;
   const give = stepCurrent(ctx, scratch, d, r.resource, -r.amount);
   if (typeof give === 'string') return reject(ctx, r, `donor: ${give}`);
   if (give.delta !== -r.amount) return reject(ctx, r, `donor can give only ${-give.delta} of ${r.amount}`);
-  const rc = scratch.containers[r.structure] as Container;
+  const rc = own(scratch.containers, r.structure) as Container;
   const take = stepCurrent(ctx, scratch, rc, r.resource, r.amount, r);
   if (typeof take === 'string') return reject(ctx, r, `receiver: ${take}`);
   if (take.delta !== r.amount) return reject(ctx, r, `receiver can take only ${take.delta} of ${r.amount}`);
@@ -377,7 +379,7 @@ function applyPair(ctx: Ctx, r: ScaleRequest): undefined {
  * their usage), each scale-down slice from the one with the most.
  */
 function applyApplication(ctx: Ctx, r: ScaleRequest): undefined {
-  const app = ctx.input.applications?.[r.structure];
+  const app = own(ctx.input.applications, r.structure);
   if (app === undefined) return reject(ctx, r, `unknown application ${r.structure}`);
   if (r.field !== 'current') return reject(ctx, r, 'application max requests are not planned here');
   const members = app.containers
@@ -443,7 +445,7 @@ function applyApplication(ctx: Ctx, r: ScaleRequest): undefined {
 function sameFlat(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
   let n = 0;
   for (const k in a) {
-    if (a[k] !== b[k]) return false;
+    if (own(a, k) !== own(b, k)) return false;
     n += 1;
   }
   for (const _ in b) n -= 1;
@@ -469,8 +471,8 @@ function finish(ctx: Ctx): Plan {
     const next = ctx.hosts.get(original.name) as HostState;
     let changed = false;
     for (const name of ctx.touched.get(original.name) ?? []) {
-      const c = next.containers[name];
-      const before = original.containers[name];
+      const c = own(next.containers, name);
+      const before = own(original.containers, name);
       if (c === undefined || before === undefined) continue;
       const limitsChanged = !sameFlat(
         orderLimits(before, original.cpuPlacement),

@@ -3,6 +3,7 @@
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import { hostQueueNames } from '../../../adapters/sqs/order-queues.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
+import { own } from '../../../core/contracts/keyed.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import { lastSignOfLife } from '../../../core/policy/sanity.ts';
@@ -185,7 +186,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
         const updated = await store.hosts.update(
           name,
           (h) => {
-            const old = h.capacity.disks[disk];
+            const old = own(h.capacity.disks, disk);
             const usedRead = old === undefined ? 0 : old.maxRead - old.freeRead;
             const usedWrite = old === undefined ? 0 : old.maxWrite - old.freeWrite;
             if (body.readMiBps < usedRead)
@@ -208,7 +209,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           },
           ifMatch,
         );
-        return { status: 200, body: updated.capacity.disks[disk] };
+        return { status: 200, body: own(updated.capacity.disks, disk) };
       },
     }),
     route({

@@ -7,6 +7,7 @@
 
 import type { GuardState } from '../../../core/contracts/guard-state.ts';
 import type { HostState } from '../../../core/contracts/host.ts';
+import { own } from '../../../core/contracts/keyed.ts';
 import type { ResourceLimits } from '../../../core/contracts/limits.ts';
 import type { ScaleRequest } from '../../../core/contracts/request.ts';
 import type { ResourceSpec } from '../../../core/contracts/structure.ts';
@@ -41,9 +42,9 @@ export function hostTotal(host: HostState, resource: Resource, disk: string | nu
     case 'net':
       return c.net?.max ?? null;
     case 'disk_read':
-      return disk === null ? null : (c.disks[disk]?.maxRead ?? null);
+      return disk === null ? null : (own(c.disks, disk)?.maxRead ?? null);
     case 'disk_write':
-      return disk === null ? null : (c.disks[disk]?.maxWrite ?? null);
+      return disk === null ? null : (own(c.disks, disk)?.maxWrite ?? null);
   }
 }
 
@@ -97,7 +98,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
   async function containerSpec(container: string, resource: Resource) {
     const loc = await store.requireLocation(container);
     const host = await store.hosts.require(loc.host);
-    const c = host.containers[container];
+    const c = own(host.containers, container);
     if (c === undefined) throw new NotFoundError(`container ${container} not found`);
     const spec = c.resources[resource];
     if (spec === undefined) throw new NotFoundError(`container ${container} has no ${resource} resource`);
@@ -164,7 +165,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const updated = await store.hosts.update(
           loc.host,
           (h) => {
-            const c = h.containers[name];
+            const c = own(h.containers, name);
             const s = c?.resources[resource];
             if (c === undefined || s === undefined) throw new NotFoundError(`container ${name} not found`);
             const next = patchSpec(s, body, true);
@@ -179,7 +180,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         void container;
         return {
           status: 200,
-          body: { resource: updated.containers[name]?.resources[resource], request: null },
+          body: { resource: own(updated.containers, name)?.resources[resource], request: null },
         };
       },
     }),
@@ -196,7 +197,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const updated = await store.hosts.update(
           loc.host,
           (h) => {
-            const c = h.containers[name];
+            const c = own(h.containers, name);
             if (c === undefined) throw new NotFoundError(`container ${name} not found`);
             if (body.resources === undefined) {
               h.containers[name] = { ...c, guard: body.guard };
@@ -213,7 +214,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
           },
           ifMatch,
         );
-        return { status: 200, body: updated.containers[name] };
+        return { status: 200, body: own(updated.containers, name) };
       },
     }),
     route({
@@ -373,7 +374,7 @@ function aggregateResourceRoute<
     async handle({ params, body, ifMatch }) {
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);
-      const name = params[o.param] as string;
+      const name = own(params, o.param) as string;
       const doc = await o.docs().update(
         name,
         async (d) => {

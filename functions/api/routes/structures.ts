@@ -1,6 +1,7 @@
 /** Applications and users: create, delete, membership (one application per container, one user per application). */
 
 import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
+import { own } from '../../../core/contracts/keyed.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
@@ -42,7 +43,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
   async function setContainerApp(container: string, from: string | null, to: string | null): Promise<void> {
     const loc = await store.requireLocation(container);
     await store.hosts.update(loc.host, (h) => {
-      const c = h.containers[container];
+      const c = own(h.containers, container);
       if (c === undefined) throw new NotFoundError(`container ${container} not found`);
       if (c.application === to) return h;
       if (c.application !== from)
