@@ -11,7 +11,7 @@ import { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
 import { Application } from '../../core/contracts/structure.ts';
-import { checkRule } from '../../core/policy/rule-check.ts';
+import { RuleCheckCache } from '../../core/policy/rule-check.ts';
 
 export interface Problem {
   what: string;
@@ -68,10 +68,14 @@ export async function loadConfig(
   return { config: cfg.data, problems: [] };
 }
 
+/** Last check result per rule and config, kept across ticks of a warm instance: an unchanged rule is not re-checked. */
+const ruleChecks = new RuleCheckCache();
+
 /** Every stored rule checked against the config; refused ones are problems, never silently dropped. */
 export async function loadRules(
   table: TableClient,
   config: GuardianConfig,
+  checks: RuleCheckCache = ruleChecks,
 ): Promise<{ rules: Rule[]; problems: Problem[] }> {
   const items = await table.queryPartition(keys.rulesPartition, HOT_RELOAD);
   const rules: Rule[] = [];
@@ -79,7 +83,7 @@ export async function loadRules(
   for (const item of items) {
     const candidate: Record<string, unknown> = {};
     for (const f of RULE_FIELDS) if (item[f] !== undefined) candidate[f] = item[f];
-    const checked = checkRule(candidate, config);
+    const checked = checks.check(candidate, config);
     if (checked.ok) rules.push(checked.rule);
     else problems.push({ what: `rule ${String(item.sk)}`, field: checked.field, message: checked.message });
   }
