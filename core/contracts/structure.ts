@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ApplicationName, ContainerName, HostName, Name, UserName } from './names.ts';
+import { DesiredVersion } from './order.ts';
 import { Amount, Resource, Usage } from './units.ts';
 
 /**
@@ -45,7 +46,7 @@ export const Container = z.strictObject({
   cores: z.array(z.string().regex(/^\d+$/)).default([]),
   disk: DiskBinding.nullable().default(null),
   /** Bumped by every committed change of limits; carried by the order. */
-  desiredVersion: z.number().int().nonnegative().default(0),
+  desiredVersion: DesiredVersion.default(0),
   /** Epoch ms of the last desired change (for the sanity sweep's lag check). */
   desiredAt: z.number().int().nonnegative().default(0),
 });

@@ -96,6 +96,46 @@ export function findLagging(
   return out.sort((a, b) => a.container.localeCompare(b.container));
 }
 
+export interface Ahead {
+  host: string;
+  container: string;
+  desiredVersion: number;
+  appliedVersion: number;
+}
+
+/**
+ * Containers whose applied version is above the desired one: an order the
+ * platform never committed was applied (a hand-made order, a refused absurd one).
+ * Every later order would look stale to the agent, so the container would be
+ * frozen; `raiseDesired` repairs it.
+ */
+export function findAhead(
+  host: Pick<HostState, 'name' | 'containers'>,
+  applied: ReadonlyMap<string, Pick<AgentReport, 'appliedVersion'>>,
+): Ahead[] {
+  const out: Ahead[] = [];
+  for (const c of Object.values(host.containers)) {
+    const a = applied.get(c.name)?.appliedVersion ?? null;
+    if (a !== null && a > c.desiredVersion)
+      out.push({ host: host.name, container: c.name, desiredVersion: c.desiredVersion, appliedVersion: a });
+  }
+  return out.sort((a, b) => a.container.localeCompare(b.container));
+}
+
+/**
+ * The host with each ahead container's desired version raised just above its applied
+ * one (same limits, `desiredAt` kept so the lag check re-sends it at once).
+ */
+export function raiseDesired(host: HostState, ahead: readonly Ahead[]): HostState {
+  if (ahead.length === 0) return host;
+  const containers = { ...host.containers };
+  for (const a of ahead) {
+    const c = own(containers, a.container);
+    if (c !== undefined) containers[a.container] = { ...c, desiredVersion: a.appliedVersion + 1 };
+  }
+  return { ...host, containers, version: host.version + 1 };
+}
+
 // ── host accounting ─────────────────────────────────────────────────────────
 
 export interface AccountingIssue {
