@@ -15,6 +15,7 @@ import { defaultConfig } from '../../core/contracts/service-config.ts';
 import { keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import { recordServiceHeartbeat } from '../ops/periodic.ts';
 import { loadConfig } from './state.ts';
 import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
@@ -78,6 +79,9 @@ async function releaseLease(table: TableClient, owner: string): Promise<void> {
   }
 }
 
+/** How often the control tick writes its heartbeat at most (a stale one is minutes old). */
+const HEARTBEAT_EVERY_MS = 30_000;
+
 export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promise<RunTicksResult> {
   const { clock, table, owner, logger } = deps;
   const reserve = opts.reserveMs ?? 1000;
@@ -107,6 +111,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
     memory.config = (await loadConfig(table, memory.config)).config;
     windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
     let next = Math.ceil(clock.now() / windowMs) * windowMs;
+    let lastBeat = 0;
     for (;;) {
       if (opts.signal?.aborted) {
         stopped = 'aborted';
@@ -126,6 +131,13 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
       const started = clock.now();
       const report = await runTick(deps, next, memory);
       reports.push(report);
+      // The control tick's heartbeat (the Guardian and the Scaler ran), at most every HEARTBEAT_EVERY_MS:
+      // two writes per tick would double the tick's fixed write cost at a 1 s window.
+      if (reports.length === 1 || clock.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
+        lastBeat = clock.now();
+        await recordServiceHeartbeat(table, 'guardian', lastBeat, logger);
+        await recordServiceHeartbeat(table, 'scaler', lastBeat, logger);
+      }
       longest = Math.max(longest, clock.now() - started);
       windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
       // The next multiple of the window after now: an overrun skips ticks instead of drifting.
