@@ -764,7 +764,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
               ['SERVICE', 'HEARTBEAT', 'VERSION', 'CONFIG'],
               b.map((s) => [
                 s.name as string,
-                ago(s.heartbeat as number | null, Date.now()),
+                `${ago(s.heartbeat as number | null, Date.now())}${s.stale === true ? ' STALE' : ''}`,
                 s.version as number,
                 JSON.stringify(s.config),
               ]),

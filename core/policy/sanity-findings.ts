@@ -291,3 +291,23 @@ export const ruleFindings: RuleCheck = (rules, config) => {
   }
   return out;
 };
+
+// ── service heartbeats ──────────────────────────────────────────────────────
+
+/**
+ * Whether an active service's heartbeat is stale: none at all, or older than three
+ * of its periods (POLLING_FREQUENCY or WINDOW_TIMELAPSE, s) and never under three
+ * minutes (its schedule fires once a minute). An inactive service is never stale.
+ */
+export function serviceHeartbeatStale(config: unknown, heartbeat: number | null, now: number): boolean {
+  const c = (config ?? {}) as { ACTIVE?: unknown; POLLING_FREQUENCY?: unknown; WINDOW_TIMELAPSE?: unknown };
+  if (c.ACTIVE === false) return false;
+  if (heartbeat === null) return true;
+  const period =
+    typeof c.POLLING_FREQUENCY === 'number'
+      ? c.POLLING_FREQUENCY
+      : typeof c.WINDOW_TIMELAPSE === 'number'
+        ? c.WINDOW_TIMELAPSE
+        : 60;
+  return now - heartbeat > Math.max(3 * period, 180) * 1000;
+}

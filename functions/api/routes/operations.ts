@@ -14,6 +14,7 @@ import { SERVICE_CONFIGS, type ServiceName } from '../../../core/contracts/servi
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { NotFoundError, parseOrThrow, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { serviceHeartbeatStale } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ConfigPatch, ManualRequest } from '../schemas.ts';
@@ -32,6 +33,12 @@ async function serviceView(deps: ApiDeps, name: ServiceName) {
     valid: parsed.success,
     stored,
     heartbeat: doc?.heartbeat ?? null,
+    /** Active, and no heartbeat for three periods (or ever): its loop may have died. */
+    stale: serviceHeartbeatStale(
+      parsed.success ? parsed.data : stored,
+      doc?.heartbeat ?? null,
+      deps.clock.now(),
+    ),
     version: doc?.version ?? 0,
   };
 }
