@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Catalog } from '../../../../../adapters/dynamodb/catalog.ts';
 import { recordActivity } from '../../../../../adapters/dynamodb/activity.ts';
+import { Catalog } from '../../../../../adapters/dynamodb/catalog.ts';
 import { keys } from '../../../../../core/contracts/table-layout.ts';
 import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
 import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';
