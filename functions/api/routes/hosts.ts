@@ -151,13 +151,10 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           const updated = await store.hosts.update(
             name,
             async (h) => {
-              if (
-                sameDoc(h.capacity, capacity) &&
-                h.cpuPlacement === body.cpuPlacement &&
-                h.queueUrl !== null
-              )
-                return h;
-              const reshaped = !sameDoc(h.capacity, capacity) || h.cpuPlacement !== body.cpuPlacement;
+              // What a registration states is the host's shape; its free capacity is the containers'.
+              const reshaped =
+                !sameDoc(shapeOf(h.capacity), shapeOf(capacity)) || h.cpuPlacement !== body.cpuPlacement;
+              if (!reshaped && h.queueUrl !== null) return h;
               if (Object.keys(h.containers).length > 0 && reshaped)
                 throw new ConflictError(
                   `host ${name} has containers (${Object.keys(h.containers).join(', ')}); unsubscribe them before changing its capacity or CPU placement`,
@@ -235,4 +232,16 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       },
     }),
   ];
+}
+
+/** The totals a registration states (no free amounts, no allocations): a repeat of it is a no-op. */
+function shapeOf(c: HostState['capacity']) {
+  return {
+    cpu: { max: c.cpu.max, topology: c.cpu.topology },
+    mem: c.mem.max,
+    net: c.net?.max ?? null,
+    disks: Object.entries(c.disks)
+      .map(([name, d]) => [name, d.path, d.device, d.maxRead, d.maxWrite])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+  };
 }

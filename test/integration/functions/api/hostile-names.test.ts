@@ -142,4 +142,25 @@ describe('hostile names and paths', () => {
     expect((await f.call('GET', '/users/u9')).status).toBe(200);
     expect((await f.call('GET', '/apps/a2')).status).toBe(200);
   });
+
+  it('refuses an empty If-Match header and a text/plain body, changing nothing', async () => {
+    const before = await f.snapshot();
+    const empty = await f.call('PUT', '/apps/a2/guard', { guard: false }, { 'If-Match': '' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.field).toBe('If-Match');
+    const text = await f.call('PUT', '/apps/a4', '{}', { 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+    expect(await f.snapshot()).toEqual(before);
+  });
+
+  it('answers a repeated registration of a host with containers 200, changing nothing', async () => {
+    expect((await f.call('PUT', '/containers/keep', aContainer('h1'))).status).toBe(201);
+    const before = await f.snapshot();
+    const again = await f.call('PUT', '/hosts/h1', aHost({ cores: 8, memMiB: 16384 }));
+    expect(again.status).toBe(200);
+    expect(await f.snapshot()).toEqual(before);
+    // a different shape is still refused while it has containers
+    expect((await f.call('PUT', '/hosts/h1', aHost({ cores: 4, memMiB: 16384 }))).status).toBe(409);
+    expect((await f.call('DELETE', '/containers/keep')).status).toBe(200);
+  });
 });
