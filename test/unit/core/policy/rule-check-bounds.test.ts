@@ -31,10 +31,16 @@ function deepArray(depth: number): unknown {
 
 describe('bounded rule checking', () => {
   it('decides a rule with 150 constants in milliseconds, not seconds', () => {
-    const t0 = performance.now();
-    const res = checkRule(manyConstants(150), config);
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(100);
+    checkRule(manyConstants(5), config); // warm (schema and JIT), as a running API or tick is
+    const times: number[] = [];
+    let res = checkRule(manyConstants(150), config);
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      res = checkRule(manyConstants(150), config);
+      times.push(performance.now() - t0);
+    }
+    // The median of five, so a loaded CI machine's one slow run does not decide (before: 9.5 s).
+    expect(times.sort((a, b) => a - b)[2]).toBeLessThan(100);
     // Either it is accepted or it is refused with a reason naming the rule's cost.
     if (!res.ok) expect(res.message).toMatch(/constants|operators|too/);
   });
