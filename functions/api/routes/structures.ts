@@ -188,7 +188,24 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       async handle({ params }) {
         const name = params.app as string;
         const container = params.container as string;
-        await store.apps.require(name);
+        const stored = await store.apps.require(name);
+        if (!stored.containers.includes(container)) {
+          // The application's max holds its containers' current: refuse a container that would break it.
+          const [grown] = await withCurrent([{ ...stored, containers: [...stored.containers, container] }]);
+          for (const [res, spec] of Object.entries(stored.resources)) {
+            const current = own(
+              grown?.resources as Record<string, { current?: number }> | undefined,
+              res,
+            )?.current;
+            if (spec !== undefined && current !== undefined && current > spec.max)
+              throw new ValidationError('request', [
+                {
+                  path: 'container',
+                  message: `adding ${container} puts ${name}'s ${res} current at ${current}, over its max ${spec.max}`,
+                },
+              ]);
+          }
+        }
         await setContainerApp(container, null, name);
         try {
           const app = await store.apps.update(name, (a) =>

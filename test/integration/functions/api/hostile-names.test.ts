@@ -163,4 +163,20 @@ describe('hostile names and paths', () => {
     expect((await f.call('PUT', '/hosts/h1', aHost({ cores: 4, memMiB: 16384 }))).status).toBe(409);
     expect((await f.call('DELETE', '/containers/keep')).status).toBe(200);
   });
+
+  it("refuses adding a container that would put an application's current over its max, changing nothing", async () => {
+    expect((await f.call('PUT', '/apps/small', { resources: { cpu: { max: 150 } } })).status).toBe(201);
+    expect((await f.call('PUT', '/containers/big1', aContainer('h1', { cpu: [200, 10, 100] }))).status).toBe(
+      201,
+    );
+    expect((await f.call('PUT', '/containers/big2', aContainer('h1', { cpu: [200, 10, 100] }))).status).toBe(
+      201,
+    );
+    expect((await f.call('PUT', '/apps/small/containers/big1')).status).toBe(200); // 100 ≤ 150
+    const before = await f.snapshot();
+    const r = await f.call('PUT', '/apps/small/containers/big2'); // 100 + 100 = 200 > 150
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(/over its max 150/);
+    expect(await f.snapshot()).toEqual(before);
+  });
 });
