@@ -249,14 +249,15 @@ export async function dashboardView(
           usage,
           current: fromHistory ? onAxis(t, hist.current) : flat(spec?.current),
           upper: hist.upper !== undefined ? onAxis(t, hist.upper) : flat(limits?.upper),
-          lower: hist.lower !== undefined ? onAxis(t, hist.lower) : flat(limits?.lower),
+          // Usage is never below 0: a lower limit under it (small allocation, large margin) plots as 0.
+          lower: (hist.lower !== undefined ? onAxis(t, hist.lower) : flat(limits?.lower)).map(atLeastZero),
           max: flat(spec?.max),
           allocationFromHistory: fromHistory,
           now: {
             usage: lastValue(usage),
             current: spec?.current ?? null,
             upper: limits?.upper ?? null,
-            lower: limits?.lower ?? null,
+            lower: atLeastZero(limits?.lower ?? null),
             max: spec?.max ?? null,
             min: spec?.min ?? null,
           },
@@ -385,4 +386,8 @@ async function activityLines(
     consistent: false,
   });
   return items.flatMap((item) => (isExpired(item, asOfMs) ? [] : activityLinesFromItem(item).lines));
+}
+
+function atLeastZero(v: number | null): number | null {
+  return v === null ? null : Math.max(0, v);
 }

@@ -126,6 +126,18 @@ export class HostAgent {
     await this.retrying('load applied versions', () => this.orders.loadApplied());
     const queueUrl = await this.retrying('find the queue', () => this.findQueueUrl());
     const dlqUrl = await this.findDlqUrl();
+    // The newest desired state first: one reconcile before any queued order is taken, so orders
+    // older than it are dropped as stale instead of being written into a cgroup for a moment.
+    try {
+      await this.retrying('first reconcile', async () => {
+        const s = await this.reconcile(true);
+        log.info({ ...s, first: true }, 'reconciled');
+      });
+    } catch (err) {
+      if (this.abort.signal.aborted) throw err;
+      // Orders still carry their versions; the loop reconciles again after its period.
+      log.warn({ err: (err as Error).message }, 'first reconcile failed; taking orders anyway');
+    }
     this.consumer = new OrderConsumer(
       { sqs: this.d.sqs, handle: (o, s) => this.orders.handleOrder(o, s), clock: this.d.clock, log },
       {
@@ -137,11 +149,11 @@ export class HostAgent {
         unknownRetryS: c.unknownRetryS,
         backoffMinMs: c.backoffMinMs,
         backoffMaxMs: c.backoffMaxMs,
-        drainTimeoutMs: c.visibilityTimeoutS * 1000,
+        drainTimeoutMs: Math.max(c.visibilityTimeoutS, 30) * 1000,
       },
     );
     this.consumer.start();
-    this.background.push(this.reconcileLoop());
+    this.background.push(this.reconcileLoop(c.reconcileMs));
     this.memoryWatch.start(c.memWatchMs);
     if (c.publishUrl !== null) {
       this.publisher = new UsagePublisher({
@@ -191,17 +203,16 @@ export class HostAgent {
     return summary;
   }
 
-  private async reconcileLoop(): Promise<void> {
-    let first = true;
+  private async reconcileLoop(firstWaitMs: number): Promise<void> {
     let delay = this.d.config.backoffMinMs;
+    await this.d.clock.sleep(firstWaitMs, this.abort.signal).catch(() => undefined);
     while (!this.abort.signal.aborted) {
       try {
-        const s = await this.reconcile(first);
-        this.d.log.info({ ...s, first }, 'reconciled');
+        const s = await this.reconcile(false);
+        this.d.log.info({ ...s, first: false }, 'reconciled');
         // The heartbeat carries the discovered containers: a change goes out now, not at the next one.
         if (this.heartbeatContainers !== null && this.heartbeatContainers !== this.containerList())
           await this.heartbeat();
-        first = false;
         delay = this.d.config.backoffMinMs;
         await this.d.clock.sleep(this.d.config.reconcileMs, this.abort.signal);
       } catch (err) {

@@ -42,10 +42,12 @@ export const AgentEnv = PlatformEnv.extend({
   SC_AGENT_CPU_PERIOD_US: int(1000, 1_000_000).default(100_000).describe('CFS period, µs.'),
   SC_AGENT_WAIT_TIME_S: int(0, 20).default(20).describe('SQS long-poll wait, s.'),
   SC_AGENT_VISIBILITY_TIMEOUT_S: int(1, 43_200)
-    .default(30)
-    .describe('Visibility of a received order, s; must exceed the heartbeat.'),
+    .default(3)
+    .describe(
+      'Visibility of a received order, s; must exceed the heartbeat. Short: an order taken by a receive whose agent died (or whose connection dropped) holds its container for this long.',
+    ),
   SC_AGENT_VISIBILITY_HEARTBEAT_S: int(1, 43_000)
-    .default(10)
+    .default(1)
     .describe('Extend the visibility of an order being applied this often, s.'),
   SC_AGENT_UNKNOWN_RETRY_S: int(0, 900)
     .default(5)

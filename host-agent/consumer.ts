@@ -170,6 +170,10 @@ export class OrderConsumer {
       await this.deleteWithRetry(receipt, order.orderId);
       return;
     }
+    if (disposition.kind === 'dead-letter') {
+      await this.deadLetter(m, disposition.reason);
+      return;
+    }
     this.stats.retried++;
     const receives = Number(m.Attributes?.ApproximateReceiveCount ?? '1');
     this.d.log.warn(

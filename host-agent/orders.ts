@@ -46,9 +46,18 @@ export interface OrderServiceDeps {
 
 export type Via = AgentReport['via'];
 
+/**
+ * How far above the newest version the agent knows (applied, or desired as read by a
+ * reconcile) an order may be. Versions grow by one per committed change and the queue
+ * is FIFO per container, so a bigger jump is not an order of this platform: applying
+ * it would make every later order look stale. It goes to the DLQ with the reason.
+ */
+export const MAX_VERSION_JUMP = 10_000;
+
 /** What to do with the message that carried an order. */
 export type Disposition =
   | { kind: 'delete'; why: 'applied' | 'duplicate' | 'stale' | 'expired' | 'refused' | 'wrong-host' }
+  | { kind: 'dead-letter'; why: 'version-jump'; reason: string }
   | { kind: 'retry'; why: 'unknown-container' };
 
 /** Compare limits asked with limits read back, resource by resource (only those asked). */
@@ -96,6 +105,8 @@ export class OrderService {
   private readonly d: OrderServiceDeps;
   /** Last version reported per container (the DynamoDB item is the durable copy). */
   readonly applied = new Map<string, number>();
+  /** Desired version per container as the last reconcile read it (the newest state the agent knows). */
+  readonly desired = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(deps: OrderServiceDeps) {
@@ -135,8 +146,19 @@ export class OrderService {
       log.info({ expiresAt: order.expiresAt }, 'expired order dropped (reconciliation repairs)');
       return { kind: 'delete', why: 'expired' };
     }
-    return this.withLock(order.container, async () => {
+    return this.withLock(order.container, async (): Promise<Disposition> => {
       const applied = this.applied.get(order.container) ?? 0;
+      const desired = this.desired.get(order.container) ?? 0;
+      if (order.desiredVersion > Math.max(applied, desired) + MAX_VERSION_JUMP) {
+        const reason = `version ${order.desiredVersion} is more than ${MAX_VERSION_JUMP} above the newest known (applied ${applied}, desired ${desired})`;
+        log.warn({ applied, desired }, `order refused: ${reason}`);
+        return { kind: 'dead-letter', why: 'version-jump', reason };
+      }
+      if (order.desiredVersion < desired) {
+        // The reconcile already read (and applied) a newer desired state: never write an older one.
+        log.info({ desired }, 'stale order dropped (older than the desired state read)');
+        return { kind: 'delete', why: 'stale' };
+      }
       if (order.desiredVersion <= applied) {
         log.info(
           { applied },
@@ -185,6 +207,7 @@ export class OrderService {
     opts: { reportAll: boolean; signal?: AbortSignal },
   ): Promise<'behind' | 'missing' | 'in-step' | 'applied' | 'reported'> {
     return this.withLock(container, async () => {
+      if (version > (this.desired.get(container) ?? 0)) this.desired.set(container, version);
       const applied = this.applied.get(container) ?? 0;
       if (version < applied) return 'behind';
       const actual = await this.readActual(container);

@@ -55,21 +55,27 @@ export function authorized(authorization: string | undefined, token: string): bo
 
 /** The HTTP API v2 event of a node:http request (what API Gateway would send). */
 export function toEvent(req: IncomingMessage, body: string): HttpEvent {
-  const url = new URL(req.url ?? '/', 'http://local');
+  // The path as sent: `new URL()` would resolve `.`/`..` (encoded too) and `\`, retargeting the request.
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const rawQuery = q < 0 ? '' : target.slice(q + 1);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers))
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const query = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(rawQuery)) {
+    const prev = query.get(k);
+    query.set(k, prev === undefined ? v : `${prev},${v}`);
+  }
   const method = (req.method ?? 'GET').toUpperCase();
-  const rawPath = url.pathname;
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath,
-    rawQueryString: url.search.replace(/^\?/, ''),
+    rawQueryString: rawQuery,
     headers,
-    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(query.size > 0 ? { queryStringParameters: Object.fromEntries(query) } : {}),
     ...(body === '' ? {} : { body }),
     isBase64Encoded: false,
     requestContext: { http: { method, path: rawPath, sourceIp: req.socket.remoteAddress ?? '' } },

@@ -13,7 +13,7 @@ import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.
 import { Application } from '../../core/contracts/structure.ts';
 import { GSI1_KINDS, keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
-import { checkRule } from '../../core/policy/rule-check.ts';
+import { RuleCheckCache } from '../../core/policy/rule-check.ts';
 import type {
   ActivityLine,
   AppRead,
@@ -26,6 +26,7 @@ import type {
 } from '../../core/ports/guardian-state.ts';
 import { guardId } from '../../core/ports/guardian-state.ts';
 import { writeActivity } from './activity.ts';
+import { Catalog } from './catalog.ts';
 import type { TableClient } from './table-client.ts';
 
 export type { AppRead, HostRead, Problem };
@@ -79,10 +80,14 @@ export async function loadConfig(
   return { config: cfg.data, problems: [] };
 }
 
+/** Last check result per rule and config, kept across ticks of a warm instance: an unchanged rule is not re-checked. */
+const ruleChecks = new RuleCheckCache();
+
 /** Every stored rule checked against the config; refused ones are problems, never silently dropped. */
 export async function loadRules(
   table: TableClient,
   config: GuardianConfig,
+  checks: RuleCheckCache = ruleChecks,
 ): Promise<{ rules: Rule[]; problems: Problem[] }> {
   const items = await table.queryPartition(keys.rulesPartition, HOT_RELOAD);
   const rules: Rule[] = [];
@@ -90,7 +95,7 @@ export async function loadRules(
   for (const item of items) {
     const candidate: Record<string, unknown> = {};
     for (const f of RULE_FIELDS) if (item[f] !== undefined) candidate[f] = item[f];
-    const checked = checkRule(candidate, config);
+    const checked = checks.check(candidate, config);
     if (checked.ok) rules.push(checked.rule);
     else problems.push({ what: `rule ${String(item.sk)}`, field: checked.field, message: checked.message });
   }
@@ -254,6 +259,9 @@ export class GuardianStore implements GuardianState, TickLease {
 
   get counters() {
     return this.table.counters;
+  }
+  recordHeartbeat(service: 'guardian' | 'scaler', atMs: number) {
+    return new Catalog(this.table).recordHeartbeat(service, atMs);
   }
   loadConfig(fallback: GuardianConfig) {
     return loadConfig(this.table, fallback);

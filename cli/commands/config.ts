@@ -19,7 +19,7 @@ export function registerConfig(program: Command, ctx: CliContext): void {
               ['SERVICE', 'HEARTBEAT', 'VERSION', 'CONFIG'],
               b.map((s) => [
                 s.name as string,
-                ago(s.heartbeat as number | null, Date.now()),
+                `${ago(s.heartbeat as number | null, Date.now())}${s.stale === true ? ' STALE' : ''}`,
                 s.version as number,
                 JSON.stringify(s.config),
               ]),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HostName } from './names.ts';
+import { ContainerName, HostName, Name } from './names.ts';
 import { Container } from './structure.ts';
 import { Amount } from './units.ts';
 
@@ -46,7 +46,7 @@ export const HostCapacity = z.strictObject({
     cores: z.record(z.string(), CoreUsage),
   }),
   mem: z.strictObject({ max: Amount, free: Amount }),
-  disks: z.record(z.string(), HostDisk).default({}),
+  disks: z.record(Name, HostDisk).default({}),
   net: z.strictObject({ max: Amount, free: Amount }).nullable().default(null),
 });
 export type HostCapacity = z.infer<typeof HostCapacity>;
@@ -64,7 +64,7 @@ export const HostState = z.strictObject({
   /** 'pinned': cpuset + quota; 'quota': CFS quota only. */
   cpuPlacement: CpuPlacement.default('pinned'),
   capacity: HostCapacity,
-  containers: z.record(z.string(), Container),
+  containers: z.record(ContainerName, Container),
   /** Set by the sanity sweep when the agent's heartbeat is stale: no scale-ups planned here. */
   degraded: z.boolean().default(false),
   /** SQS queue URL of the host's orders. */

@@ -2,6 +2,8 @@ export * from './activity.ts';
 export * from './event.ts';
 export * from './guard-state.ts';
 export * from './host.ts';
+export * from './json-bounds.ts';
+export * from './keyed.ts';
 export * from './limits.ts';
 export * from './names.ts';
 export * from './order.ts';

@@ -17,12 +17,14 @@
  *
  * Every other item is stored flat: key attributes beside the contract's fields.
  */
+
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { z } from 'zod';
 import { parseOrThrow } from '../errors.ts';
 import { Activity, type ActivityInput } from './activity.ts';
 import { GuardState } from './guard-state.ts';
 import { HostState } from './host.ts';
+import { own } from './keyed.ts';
 import { AgentHeartbeat, AgentReport } from './report.ts';
 import { Application, User } from './structure.ts';
 import { DEFAULT_ACTIVITY_RETENTION_DAYS, keys, TTL_ATTRIBUTE } from './table-layout.ts';
@@ -42,7 +44,7 @@ export const DOCZ_ATTRIBUTE = 'docz';
 /** The item without its key attributes: what the contract schema describes. */
 export function body(item: Item): Item {
   const out: Item = {};
-  for (const k in item) if (!KEY_ATTRIBUTES.includes(k)) out[k] = item[k];
+  for (const [k, v] of Object.entries(item)) if (!KEY_ATTRIBUTES.includes(k)) out[k] = v;
   return out;
 }
 
@@ -60,9 +62,9 @@ export function toStored<T extends Item>(item: T): T {
     return item;
   const stored: Item = {};
   const doc: Item = {};
-  for (const k in item) {
-    if (KEY_ATTRIBUTES.includes(k) || k === 'version') stored[k] = item[k];
-    else doc[k] = item[k];
+  for (const [k, v] of Object.entries(item)) {
+    if (KEY_ATTRIBUTES.includes(k) || k === 'version') stored[k] = v;
+    else doc[k] = v;
   }
   stored[DOCZ_ATTRIBUTE] = deflateRawSync(JSON.stringify(doc), { level: 9 });
   return stored as T;
@@ -75,7 +77,7 @@ export function fromStored<T extends Item>(item: T): T {
     deflated instanceof Uint8Array ? inflateRawSync(deflated).toString('utf8') : item[DOC_ATTRIBUTE];
   if (typeof packed !== 'string' || !isHostStateKey(item)) return item;
   const out: Item = {};
-  for (const k of KEY_ATTRIBUTES) if (item[k] !== undefined) out[k] = item[k];
+  for (const k of KEY_ATTRIBUTES) if (own(item, k) !== undefined) out[k] = own(item, k);
   Object.assign(out, JSON.parse(packed) as Item);
   if (item.version !== undefined) out.version = item.version;
   return out as T;

@@ -24,6 +24,15 @@ export const OrderLimits = z.strictObject({
 export type OrderLimits = z.infer<typeof OrderLimits>;
 
 /**
+ * The highest `desiredVersion` anything accepts: 2^40 (about 1.1e12). Every committed
+ * change bumps a container's version by one, so at ten changes a second a container
+ * needs 3,000+ years to reach it; far below 2^53, `version + 1` stays exact, and an
+ * order at 2^53 − 1 (which would make every later order stale) is refused at parse.
+ */
+export const MAX_DESIRED_VERSION = 2 ** 40;
+export const DesiredVersion = z.number().int().nonnegative().max(MAX_DESIRED_VERSION);
+
+/**
  * A scale order, one per committed change, on the host's FIFO queue
  * (MessageGroupId = container, MessageDeduplicationId = orderId).
  */
@@ -33,7 +42,7 @@ export const ScaleOrder = z
     orderId: z.string().min(1).max(128),
     host: HostName,
     container: ContainerName,
-    desiredVersion: z.number().int().positive(),
+    desiredVersion: DesiredVersion.min(1),
     issuedAt: EpochMillis,
     expiresAt: EpochMillis,
     limits: OrderLimits,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ContainerName, HostName } from './names.ts';
+import { DesiredVersion } from './order.ts';
 import { EpochMillis } from './units.ts';
 
 /** Limits as read back from the cgroup files (null where the resource is unlimited or unreadable). */
@@ -28,7 +29,7 @@ export const ApplyIssue = z.strictObject({
 export const AgentReport = z.strictObject({
   host: HostName,
   container: ContainerName,
-  appliedVersion: z.number().int().nonnegative(),
+  appliedVersion: DesiredVersion,
   appliedAt: EpochMillis,
   outcome: ApplyOutcome,
   limits: AppliedLimits,

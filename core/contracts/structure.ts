@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ApplicationName, ContainerName, HostName, UserName } from './names.ts';
+import { ApplicationName, ContainerName, HostName, Name, UserName } from './names.ts';
+import { DesiredVersion } from './order.ts';
 import { Amount, Resource, Usage } from './units.ts';
 
 /**
@@ -26,7 +27,10 @@ export const StructureType = z.enum(['host', 'container', 'application', 'user']
 export type StructureType = z.infer<typeof StructureType>;
 
 /** The host disk a container's data is bound to (for disk_read / disk_write). */
-export const DiskBinding = z.strictObject({ name: z.string().min(1), path: z.string().startsWith('/') });
+export const DiskBinding = z.strictObject({
+  name: Name.describe('disk name'),
+  path: z.string().startsWith('/'),
+});
 
 /**
  * A container as kept inside its host's state item (see host.ts): the whole
@@ -42,7 +46,7 @@ export const Container = z.strictObject({
   cores: z.array(z.string().regex(/^\d+$/)).default([]),
   disk: DiskBinding.nullable().default(null),
   /** Bumped by every committed change of limits; carried by the order. */
-  desiredVersion: z.number().int().nonnegative().default(0),
+  desiredVersion: DesiredVersion.default(0),
   /** Epoch ms of the last desired change (for the sanity sweep's lag check). */
   desiredAt: z.number().int().nonnegative().default(0),
 });

@@ -1,7 +1,9 @@
-import jsonLogic from 'json-logic-js';
+import { jsonProblem } from '../contracts/json-bounds.ts';
+import { own } from '../contracts/keyed.ts';
 import { type RequestRule, Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
 import { RESOURCES, type Resource } from '../contracts/units.ts';
+import { compileLogic, type Evaluator, truthy } from './guardian/rule-eval.ts';
 
 /**
  * Load-time validation of a scaling rule against the Guardian's config:
@@ -9,6 +11,22 @@ import { RESOURCES, type Resource } from '../contracts/units.ts';
  * Guardian runs it on every stored rule each tick; the API runs it before
  * storing one. A refused rule is reported with the field and why.
  */
+
+/**
+ * Bounds that keep a check cheap and its walk shallow. A rule is stored as one
+ * attribute of its item, so its depth stays well under DynamoDB's 32 levels; the
+ * recursive walks below never go deeper than this.
+ */
+export const MAX_RULE_DEPTH = 24;
+/** Operators, arguments and constants together: the default rules use under 20. */
+export const MAX_RULE_NODES = 400;
+/**
+ * Reachability evaluates the rule at pairs of event counts: (candidate counts)² ×
+ * nodes evaluations at most. Above this the rule is refused rather than checked:
+ * about 5 ms of compiled evaluation on this machine's class of CPU, so neither the
+ * API nor the tick waits on one rule.
+ */
+export const CHECK_BUDGET = 500_000;
 
 export type RuleCheckResult = { ok: true; rule: Rule } | { ok: false; field: string; message: string };
 
@@ -135,7 +153,7 @@ function checkExpr(
   if (!KNOWN_OPERATORS.has(op)) {
     return fail(field, `unknown operator "${op}" (known: ${[...KNOWN_OPERATORS].join(' ')})`);
   }
-  const arg = (expr as Record<string, unknown>)[op];
+  const arg = own(expr as Record<string, unknown>, op);
   if (op === 'var') {
     const name = Array.isArray(arg) ? arg[0] : arg;
     if (typeof name !== 'string') return fail(`${field}.var`, 'variable name must be a string');
@@ -144,9 +162,14 @@ function checkExpr(
     vars.push(name);
     if (Array.isArray(arg) && arg.length > 2)
       return fail(`${field}.var`, 'takes a name and at most a default');
+    const dflt: unknown = Array.isArray(arg) ? arg[1] : undefined;
+    if (dflt !== undefined && dflt !== null && typeof dflt === 'object')
+      return fail(`${field}.var[1]`, 'a default must be a number, a string, a boolean or null');
+    if (typeof dflt === 'number' && !Number.isFinite(dflt))
+      return fail(`${field}.var[1]`, 'numbers must be finite');
     return null;
   }
-  const arity = ARITY[op];
+  const arity = own(ARITY, op);
   // a single non-array argument is one argument ({"!": x} is {"!": [x]})
   const count = Array.isArray(arg) ? arg.length : 1;
   if (arity !== undefined && (count < arity[0] || count > arity[1]))
@@ -173,9 +196,10 @@ function requestVariableCheck(name: string): string | null {
     : `unknown variable "${name}"; request rules read ${EVENT_COUNT_VARIABLES.join(' and ')}`;
 }
 
-/** Event counts worth trying: the ends of the range and both sides of every constant in the rule. */
-function candidateCounts(constants: readonly number[], max: number): number[] {
-  if (max <= 64) return Array.from({ length: max + 1 }, (_, i) => i);
+/** Event counts worth trying: the whole range when affordable, else the ends and both sides of every constant. */
+function candidateCounts(constants: readonly number[], max: number, nodes: number): number[] {
+  if (max <= 64 && (max + 1) ** 2 * nodes <= CHECK_BUDGET)
+    return Array.from({ length: max + 1 }, (_, i) => i);
   const set = new Set<number>([0, 1, max]);
   for (const c of constants) {
     for (const x of [Math.floor(c) - 1, Math.floor(c), Math.ceil(c), Math.ceil(c) + 1]) {
@@ -185,13 +209,28 @@ function candidateCounts(constants: readonly number[], max: number): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-function truthyAt(rule: RequestRule, up: number, down: number): boolean {
-  return jsonLogic.truthy(jsonLogic.apply(rule.rule as never, { events: { scale: { up, down } } }));
+/** Operators, arguments and constants of an expression, counted without recursion (stops past `limit`). */
+function countNodes(expr: unknown, limit: number): number {
+  let n = 0;
+  const stack: unknown[] = [expr];
+  while (stack.length > 0 && n <= limit) {
+    const e = stack.pop();
+    n++;
+    if (Array.isArray(e)) stack.push(...e);
+    else if (e !== null && typeof e === 'object')
+      for (const k of Object.keys(e)) stack.push(own(e as Record<string, unknown>, k));
+  }
+  return n;
+}
+
+function truthyAt(rule: Evaluator, up: number, down: number): boolean {
+  return truthy(rule({ events: { scale: { up, down } } }));
 }
 
 function checkRequestRule(
   rule: RequestRule,
   constants: readonly number[],
+  nodes: number,
   config: GuardianConfig,
 ): Fail | null {
   if (rule.rescale_policy !== 'fit_to_usage') {
@@ -210,14 +249,26 @@ function checkRequestRule(
     );
   }
   const max = maxLiveEvents(config);
-  if (truthyAt(rule, 0, 0)) return fail('rule', 'fires with no events at all');
-  const counts = candidateCounts(constants, max);
+  const evaluate = compileLogic(rule.rule);
+  if (truthyAt(evaluate, 0, 0)) return fail('rule', 'fires with no events at all');
+  const counts = candidateCounts(constants, max, nodes);
+  if (counts.length ** 2 * nodes > CHECK_BUDGET)
+    return fail(
+      'rule',
+      `too costly to check: ${counts.length} candidate event counts from ${new Set(constants).size} distinct constants over ${nodes} nodes; use fewer distinct constants`,
+    );
+  // The least count of the rule's own direction at which some count of the other makes it fire.
   let need = Number.POSITIVE_INFINITY;
-  for (const up of counts) {
-    for (const down of counts) {
-      if (!truthyAt(rule, up, down)) continue;
-      need = Math.min(need, rule.rescale_type === 'up' ? up : down);
+  for (const mine of counts) {
+    for (const other of counts) {
+      const fires =
+        rule.rescale_type === 'up' ? truthyAt(evaluate, mine, other) : truthyAt(evaluate, other, mine);
+      if (fires) {
+        need = mine;
+        break;
+      }
     }
+    if (need !== Number.POSITIVE_INFINITY) break;
   }
   const window = `EVENT_TIMEOUT ${config.EVENT_TIMEOUT} s / WINDOW_TIMELAPSE ${config.WINDOW_TIMELAPSE} s = ${max} events`;
   if (need === Number.POSITIVE_INFINITY) {
@@ -251,6 +302,12 @@ export function checkRule(rule: unknown, config: GuardianConfig): RuleCheckResul
     return fail(issue ? pathText(issue.path) : '', issue?.message ?? 'invalid rule');
   }
   const r = parsed.data;
+  // Bounded before any recursive walk: depth first (iteratively), then size.
+  const deep = jsonProblem(r.rule, MAX_RULE_DEPTH);
+  if (deep !== null)
+    return fail('rule', `nests deeper than ${MAX_RULE_DEPTH} levels (rules are kept shallow)`);
+  const nodes = countNodes(r.rule, MAX_RULE_NODES);
+  if (nodes > MAX_RULE_NODES) return fail('rule', `has more than ${MAX_RULE_NODES} operators and values`);
   const vars: string[] = [];
   const constants: number[] = [];
   const allowed = r.generates === 'events' ? eventVariableCheck(r, config) : requestVariableCheck;
@@ -258,8 +315,34 @@ export function checkRule(rule: unknown, config: GuardianConfig): RuleCheckResul
   if (exprFail) return exprFail;
   if (vars.length === 0) return fail('rule', 'reads no variables, so its outcome never changes');
   if (r.generates === 'requests') {
-    const reqFail = checkRequestRule(r, constants, config);
+    const reqFail = checkRequestRule(r, constants, nodes, config);
     if (reqFail) return reqFail;
   }
   return { ok: true, rule: r };
+}
+
+/**
+ * The last check result of each rule under each config: the Guardian and the
+ * sanity sweep check every stored rule each run, and an unchanged rule keeps its
+ * result instead of being checked again. Bounded (oldest dropped first).
+ */
+export class RuleCheckCache {
+  private readonly results = new Map<string, RuleCheckResult>();
+  private readonly capacity: number;
+  constructor(capacity = 1024) {
+    this.capacity = capacity;
+  }
+
+  check(rule: unknown, config: GuardianConfig): RuleCheckResult {
+    const key = JSON.stringify([rule, config]);
+    const hit = this.results.get(key);
+    if (hit !== undefined) return hit;
+    const result = checkRule(rule, config);
+    if (this.results.size >= this.capacity) {
+      const oldest = this.results.keys().next();
+      if (oldest.done !== true) this.results.delete(oldest.value);
+    }
+    this.results.set(key, result);
+    return result;
+  }
 }

@@ -2,13 +2,15 @@
  * The sanity sweep's checks, pure: each takes state and `now` and returns
  * findings (and, where a repair is safe, the repaired value).
  */
+
 import type { HostCapacity, HostState } from '../contracts/host.ts';
+import { own } from '../contracts/keyed.ts';
 import type { AgentHeartbeat, AgentReport } from '../contracts/report.ts';
 import type { Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
 import type { Container } from '../contracts/structure.ts';
 import type { Resource } from '../contracts/units.ts';
-import { checkRule } from './rule-check.ts';
+import { RuleCheckCache } from './rule-check.ts';
 
 // ── agents ───────────────────────────────────────────────────────────────────
 
@@ -94,6 +96,46 @@ export function findLagging(
   return out.sort((a, b) => a.container.localeCompare(b.container));
 }
 
+export interface Ahead {
+  host: string;
+  container: string;
+  desiredVersion: number;
+  appliedVersion: number;
+}
+
+/**
+ * Containers whose applied version is above the desired one: an order the
+ * platform never committed was applied (a hand-made order, a refused absurd one).
+ * Every later order would look stale to the agent, so the container would be
+ * frozen; `raiseDesired` repairs it.
+ */
+export function findAhead(
+  host: Pick<HostState, 'name' | 'containers'>,
+  applied: ReadonlyMap<string, Pick<AgentReport, 'appliedVersion'>>,
+): Ahead[] {
+  const out: Ahead[] = [];
+  for (const c of Object.values(host.containers)) {
+    const a = applied.get(c.name)?.appliedVersion ?? null;
+    if (a !== null && a > c.desiredVersion)
+      out.push({ host: host.name, container: c.name, desiredVersion: c.desiredVersion, appliedVersion: a });
+  }
+  return out.sort((a, b) => a.container.localeCompare(b.container));
+}
+
+/**
+ * The host with each ahead container's desired version raised just above its applied
+ * one (same limits, `desiredAt` kept so the lag check re-sends it at once).
+ */
+export function raiseDesired(host: HostState, ahead: readonly Ahead[]): HostState {
+  if (ahead.length === 0) return host;
+  const containers = { ...host.containers };
+  for (const a of ahead) {
+    const c = own(containers, a.container);
+    if (c !== undefined) containers[a.container] = { ...c, desiredVersion: a.appliedVersion + 1 };
+  }
+  return { ...host, containers, version: host.version + 1 };
+}
+
 // ── host accounting ─────────────────────────────────────────────────────────
 
 export interface AccountingIssue {
@@ -154,7 +196,7 @@ export function checkHostAccounting(
     repaired.mem.free = v;
   });
   for (const [name, d] of Object.entries(cap.disks)) {
-    const rd = repaired.disks[name];
+    const rd = own(repaired.disks, name);
     if (rd === undefined) continue;
     scalar(`disks.${name}.freeRead`, d.freeRead, d.maxRead, allocated(containers, 'disk_read', name), (v) => {
       rd.freeRead = v;
@@ -180,7 +222,7 @@ export function checkHostAccounting(
   // The core map means something only when containers are pinned (as the planner keeps it).
   const coreMap = host.cpuPlacement === 'pinned' ? Object.entries(cap.cpu.cores) : [];
   for (const [id, core] of coreMap) {
-    const rc = repaired.cpu.cores[id];
+    const rc = own(repaired.cpu.cores, id);
     if (rc === undefined) continue;
     for (const [who, shares] of Object.entries(core.alloc)) {
       if (known.has(who)) {
@@ -228,6 +270,9 @@ export interface RuleFinding {
 /** The shape of a rule reachability check. */
 export type RuleCheck = (rules: readonly Rule[], config: GuardianConfig) => RuleFinding[];
 
+/** Memo of the pure check: an unchanged rule keeps its last result across sweeps of a warm instance. */
+const lastChecks = new RuleCheckCache();
+
 /**
  * Every stored rule through the Guardian's load-time check (schema, operators,
  * variables, reachability within EVENT_TIMEOUT — the original Sanity
@@ -237,7 +282,7 @@ export type RuleCheck = (rules: readonly Rule[], config: GuardianConfig) => Rule
 export const ruleFindings: RuleCheck = (rules, config) => {
   const out: RuleFinding[] = [];
   for (const r of rules) {
-    const res = checkRule(r, config);
+    const res = lastChecks.check(r, config);
     if (!res.ok)
       out.push({
         rule: r.name,
@@ -246,3 +291,23 @@ export const ruleFindings: RuleCheck = (rules, config) => {
   }
   return out;
 };
+
+// ── service heartbeats ──────────────────────────────────────────────────────
+
+/**
+ * Whether an active service's heartbeat is stale: none at all, or older than three
+ * of its periods (POLLING_FREQUENCY or WINDOW_TIMELAPSE, s) and never under three
+ * minutes (its schedule fires once a minute). An inactive service is never stale.
+ */
+export function serviceHeartbeatStale(config: unknown, heartbeat: number | null, now: number): boolean {
+  const c = (config ?? {}) as { ACTIVE?: unknown; POLLING_FREQUENCY?: unknown; WINDOW_TIMELAPSE?: unknown };
+  if (c.ACTIVE === false) return false;
+  if (heartbeat === null) return true;
+  const period =
+    typeof c.POLLING_FREQUENCY === 'number'
+      ? c.POLLING_FREQUENCY
+      : typeof c.WINDOW_TIMELAPSE === 'number'
+        ? c.WINDOW_TIMELAPSE
+        : 60;
+  return now - heartbeat > Math.max(3 * period, 180) * 1000;
+}

@@ -100,6 +100,8 @@ export interface TickLease {
   ): Promise<'resume' | 'take' | null>;
   /** When the lease held now expires (epoch ms); null when none is stored. */
   leaseExpiresAt(): Promise<number | null>;
+  /** Write the service's heartbeat (GET /services shows a stale one). */
+  recordHeartbeat(service: 'guardian' | 'scaler', atMs: number): Promise<void>;
 }
 
 /** A stable id of a guard state, for maps. */

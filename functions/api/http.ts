@@ -54,9 +54,20 @@ export function errorResult(statusCode: number, error: string, message: string, 
   return json(statusCode, body);
 }
 
+/** A request body in a media type other than JSON (`text/plain`, a form): 415, nothing read. */
+export class UnsupportedMediaTypeError extends ScError {
+  override name = 'UnsupportedMediaType';
+  constructor(type: string) {
+    super(`content-type "${type}" is not accepted: send application/json`, {
+      context: { field: 'content-type' },
+    });
+  }
+}
+
 /** Typed error → status: 400 bad input, 404 unknown structure, 409 conflicting (concurrent) change. */
 export function statusOf(err: unknown): number | null {
   if (err instanceof ValidationError) return 400;
+  if (err instanceof UnsupportedMediaTypeError) return 415;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof StaleStateError || err instanceof ConflictError) return 409;
   if (err instanceof ScError) return 400;

@@ -3,9 +3,20 @@
  * parameters, bodies validated by zod schemas (the same schemas produce the
  * OpenAPI document), typed errors mapped to status codes. No framework.
  */
+
 import { z } from 'zod';
+import { jsonProblem, MAX_BODY_BYTES } from '../../core/contracts/json-bounds.ts';
+import { own } from '../../core/contracts/keyed.ts';
 import { parseOrThrow, ScError, ValidationError } from '../../core/errors.ts';
-import { errorResult, type HttpEvent, type HttpResult, header, json, resultOfError } from './http.ts';
+import {
+  errorResult,
+  type HttpEvent,
+  type HttpResult,
+  header,
+  json,
+  resultOfError,
+  UnsupportedMediaTypeError,
+} from './http.ts';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -81,7 +92,8 @@ export class Router {
       segments: split(r.path).map((s) => {
         const m = /^\{(\w+)\}$/.exec(s);
         if (m?.[1] === undefined) return { literal: s };
-        if (paramSchemas[m[1]] === undefined) throw new Error(`route ${r.path}: no schema for {${m[1]}}`);
+        if (own(paramSchemas, m[1]) === undefined)
+          throw new Error(`route ${r.path}: no schema for {${m[1]}}`);
         return { param: m[1] };
       }),
     }));
@@ -99,12 +111,8 @@ export class Router {
 
   private async dispatch(event: HttpEvent): Promise<HttpResult> {
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
-    let parts: string[];
-    try {
-      parts = split(event.rawPath ?? '/').map((p) => decodeURIComponent(p));
-    } catch {
-      return errorResult(400, 'ValidationError', 'path is not valid percent-encoding', 'path');
-    }
+    const parts = literalSegments(event.rawPath ?? '/');
+    if (typeof parts === 'string') return errorResult(400, 'ValidationError', parts, 'path');
     let pathMatched = false;
     for (const c of this.compiled) {
       const raw = match(c.segments, parts);
@@ -113,7 +121,7 @@ export class Router {
       if (c.route.method !== method) continue;
       const params: Record<string, string> = {};
       for (const [name, value] of Object.entries(raw)) {
-        const parsed = (this.paramSchemas[name] as z.ZodType).safeParse(value);
+        const parsed = (own(this.paramSchemas, name) as z.ZodType).safeParse(value);
         // The parameter is the failing field (the body's fields are named the same way).
         if (!parsed.success)
           throw new ValidationError(
@@ -161,6 +169,33 @@ function split(path: string): string[] {
   return path.split('/').filter((s) => s !== '');
 }
 
+/**
+ * The decoded segments of a raw request path, taken literally: no segment may be
+ * empty, `.` or `..` (raw or percent-encoded, any case), or hold `/` or `\` once
+ * decoded. Checked before anything is matched: a normalised path would retarget
+ * the request (`DELETE /users/u9/apps/..` is not `DELETE /users/u9`).
+ * Returns the refusal's message instead when the path is not literal.
+ */
+export function literalSegments(rawPath: string): string[] | string {
+  if (!rawPath.startsWith('/')) return 'path must start with "/"';
+  if (rawPath === '/') return [];
+  const parts: string[] = [];
+  for (const raw of rawPath.slice(1).split('/')) {
+    if (raw === '') return 'path has an empty segment ("//" or a trailing "/")';
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      return 'path is not valid percent-encoding';
+    }
+    if (seg === '.' || seg === '..')
+      return `path segment "${raw}" is a dot segment: names are taken literally`;
+    if (/[/\\]/.test(seg)) return `path segment "${raw}" holds "/" or "\\"`;
+    parts.push(seg);
+  }
+  return parts;
+}
+
 function match(
   segments: Array<{ literal: string } | { param: string }>,
   parts: string[],
@@ -180,17 +215,31 @@ function match(
 function readBody(event: HttpEvent): unknown {
   const raw = event.body;
   if (raw === undefined || raw === null || raw === '') return undefined;
+  const type = header(event, 'content-type');
+  if (type !== undefined && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type.trim()))
+    throw new UnsupportedMediaTypeError(type);
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES)
+    throw new ValidationError('request', [
+      { path: 'body', message: `is over ${MAX_BODY_BYTES} bytes (the state store keeps items under 400 KB)` },
+    ]);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new ValidationError('request', [{ path: 'body', message: 'is not valid JSON' }], { cause: err });
   }
+  const problem = jsonProblem(value);
+  if (problem !== null)
+    throw new ValidationError('request', [
+      { path: problem.path === '' ? 'body' : `body.${problem.path}`, message: problem.message },
+    ]);
+  return value;
 }
 
 function readIfMatch(event: HttpEvent): number | null {
   const raw = header(event, 'if-match');
-  if (raw === undefined || raw === '') return null;
+  if (raw === undefined) return null;
   const text = raw.replace(/^W\//, '').replace(/"/g, '').trim();
   if (!/^\d{1,15}$/.test(text))
     throw new ValidationError('header', [{ path: 'If-Match', message: 'must be a version number' }]);
@@ -221,7 +270,7 @@ export function openApiDocument(
       name: m[1],
       in: 'path',
       required: true,
-      schema: schema(paramSchemas[m[1] as string] as z.ZodType),
+      schema: schema(own(paramSchemas, m[1] as string) as z.ZodType),
     }));
     const op: Record<string, unknown> = {
       summary: r.summary,
@@ -260,7 +309,7 @@ export function openApiDocument(
     };
     if (r.body !== undefined)
       op.requestBody = { required: true, content: { 'application/json': { schema: schema(r.body) } } };
-    paths[r.path] = { ...(paths[r.path] ?? {}), [r.method.toLowerCase()]: op };
+    paths[r.path] = { ...(own(paths, r.path) ?? {}), [r.method.toLowerCase()]: op };
   }
   return {
     openapi: '3.1.0',

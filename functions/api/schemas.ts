@@ -2,6 +2,7 @@
  * Request bodies and path parameters of the API. These schemas validate every
  * request and generate the OpenAPI document, so the two never drift.
  */
+
 import { z } from 'zod';
 import {
   ApplicationName,
@@ -20,6 +21,7 @@ import {
   ServiceName,
   UserName,
 } from '../../core/contracts/index.ts';
+import { hasOwn } from '../../core/contracts/keyed.ts';
 import { Amount } from '../../core/contracts/units.ts';
 
 export const PARAMS: Readonly<Record<string, z.ZodType>> = {
@@ -110,7 +112,7 @@ export const ContainerSubscription = z
     message: 'disk_read and disk_write need a disk binding',
     path: ['disk'],
   })
-  .refine((c) => Object.keys(c.limits).every((r) => r in c.resources), {
+  .refine((c) => Object.keys(c.limits).every((r) => hasOwn(c.resources, r)), {
     message: 'limits given for a resource the container does not have',
     path: ['limits'],
   });
@@ -165,7 +167,7 @@ export const ApplicationInput = z
     resources: z.partialRecord(Resource, StructureResourceInput).default({}),
     limits: z.partialRecord(Resource, LimitsInput).default({}),
   })
-  .refine((a) => Object.keys(a.limits).every((r) => r in a.resources), {
+  .refine((a) => Object.keys(a.limits).every((r) => hasOwn(a.resources, r)), {
     message: 'limits given for a resource the application does not have',
     path: ['limits'],
   });

@@ -11,8 +11,10 @@
  * A lease keeps two overlapping invocations from running the same operation at once.
  */
 
+import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
+import { ServiceName } from '../../core/contracts/service-config.ts';
 import { keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
@@ -81,6 +83,7 @@ export async function runPeriodically<R>(o: PeriodicOptions<R>): Promise<Periodi
   for (;;) {
     try {
       results.push(await o.run());
+      await beat(o);
     } catch (err) {
       o.logger.error({ err, op: o.name }, 'round failed');
     }
@@ -105,4 +108,29 @@ export interface PeriodicResult<R> {
   leased: boolean;
   /** The service's ACTIVE flag when the invocation started. */
   active: boolean;
+}
+
+/**
+ * A service's heartbeat (SERVICES/<name>.heartbeat) after each finished round, so
+ * `GET /services` and `sc status` show when it last ran and a dead loop is seen.
+ * Operations that are not services (tests, one-offs) write none. A failed write is
+ * logged, never fails the round.
+ */
+async function beat(o: Pick<PeriodicOptions<unknown>, 'name' | 'table' | 'clock' | 'logger'>): Promise<void> {
+  const service = ServiceName.safeParse(o.name);
+  if (!service.success) return;
+  await recordServiceHeartbeat(o.table, service.data, o.clock.now(), o.logger);
+}
+
+export async function recordServiceHeartbeat(
+  table: TableClient,
+  service: ServiceName,
+  atMs: number,
+  logger: Pick<Logger, 'warn'>,
+): Promise<void> {
+  try {
+    await new Catalog(table).recordHeartbeat(service, atMs);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message, service }, 'service heartbeat not written');
+  }
 }

@@ -29,10 +29,12 @@ import {
   type AgentLiveness,
   checkAgentLiveness,
   checkHostAccounting,
+  findAhead,
   findLagging,
   type Lagging,
   lastSignOfLife,
   type RuleCheck,
+  raiseDesired,
   type SignOfLife,
 } from '../../core/policy/sanity-findings.ts';
 import type { Clock } from '../../core/ports/clock.ts';
@@ -89,7 +91,8 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
 
   const lagging: Lagging[] = [];
   for (const host of fleet.hosts) {
-    findings.push(...(await sweepHost(deps, host, now, config.HEARTBEAT_TIMEOUT)));
+    const swept = await sweepHost(deps, host, now, config.HEARTBEAT_TIMEOUT);
+    findings.push(...swept.findings);
     if (
       host.state.degraded ||
       checkAgentLiveness(host.state, signOfLife(host), now, config.HEARTBEAT_TIMEOUT)?.action === 'mark'
@@ -97,7 +100,7 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
       // A dead agent would not read a re-sent order; it reconciles when it comes back.
       continue;
     }
-    lagging.push(...findLagging(host.state, host.applied, now, config.RESEND_AFTER));
+    lagging.push(...findLagging(swept.state, host.applied, now, config.RESEND_AFTER));
   }
 
   if (lagging.length > 0) {
@@ -142,32 +145,44 @@ function signOfLife(view: HostView): SignOfLife | null {
   );
 }
 
-/** Liveness and accounting of one host, committed in one versioned write; retried on a lost race. */
+/**
+ * Liveness, accounting and versions ahead of desired of one host, committed in one
+ * versioned write; retried on a lost race. Returns the host as it now stands.
+ */
 async function sweepHost(
   deps: SanityDeps,
   view: HostView,
   now: number,
   timeoutS: number,
-): Promise<Finding[]> {
+): Promise<{ findings: Finding[]; state: HostState }> {
   let state: HostState = view.state;
   for (let attempt = 1; ; attempt++) {
     const liveness = checkAgentLiveness(state, signOfLife(view), now, timeoutS);
     const accounting = checkHostAccounting(state);
+    const ahead = findAhead(state, view.applied);
     const findings = hostFindings(state.name, liveness, accounting.issues);
-    if (liveness === null && accounting.repaired === null) return findings;
+    for (const a of ahead)
+      findings.push({
+        check: 'lagging',
+        structure: a.container,
+        text: `${a.container} on ${a.host}: applied v${a.appliedVersion} is ahead of desired v${a.desiredVersion}; desired raised to v${a.appliedVersion + 1}`,
+        action: 'repaired',
+      });
+    if (liveness === null && accounting.repaired === null && ahead.length === 0) return { findings, state };
+    const raised = raiseDesired(state, ahead);
     const next: HostState = {
-      ...state,
+      ...raised,
       version: state.version + 1,
       degraded: liveness === null ? state.degraded : liveness.action === 'mark',
       capacity: accounting.repaired ?? state.capacity,
     };
     try {
       await writeHostState(deps.table, next, state.version);
-      return findings;
+      return { findings, state: next };
     } catch (err) {
       if (!(err instanceof StaleStateError) || attempt >= MAX_HOST_ATTEMPTS) throw err;
       const current = err.current as Record<string, unknown> | null;
-      if (current === null) return [];
+      if (current === null) return { findings: [], state };
       state = HostStateSchema.parse(body(current));
       deps.logger.info(
         { host: state.name, version: state.version },

@@ -9,10 +9,12 @@
  * An order that fails to send after its commit is not lost: the desired
  * version is ahead of the applied one, and resendLagging (resend.ts) repairs it.
  */
+
 import type { Logger } from '../../adapters/logger.ts';
 import { silentLogger } from '../../adapters/logger.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
 import type { HostState } from '../../core/contracts/host.ts';
+import { own } from '../../core/contracts/keyed.ts';
 import type { ScaleOrder } from '../../core/contracts/order.ts';
 import { ScaleRequest } from '../../core/contracts/request.ts';
 import type { ScalerConfig } from '../../core/contracts/service-config.ts';
@@ -146,7 +148,7 @@ export class Planner implements RequestSink {
     const concurrency = this.deps.concurrency ?? DEFAULT_CONCURRENCY;
     await mapLimit(planned.hosts, concurrency, async (next) => {
       const original = ctx.hosts.get(next.name) as HostState;
-      const hostRequests = planned.requestsByHost[next.name] ?? [];
+      const hostRequests = own(planned.requestsByHost, next.name) ?? [];
       let candidate = next;
       let expected = original.version;
       let orders = ordersByHost.get(next.name) ?? [];
@@ -314,7 +316,7 @@ export class Planner implements RequestSink {
     // cached locations that no longer hold the container: read the locator again
     const stale = [...containerNames].filter((n) => {
       const h = where.get(n);
-      return h !== null && h !== undefined && hosts.get(h)?.containers[n] === undefined;
+      return h !== null && h !== undefined && own(hosts.get(h)?.containers, n) === undefined;
     });
     if (stale.length > 0) {
       await mapLimit(stale, 32, (n) => locate(n, true));
@@ -330,7 +332,7 @@ export class Planner implements RequestSink {
       const hostName = where.get(name) ?? null;
       if (hostName === null) return `unknown structure ${name}`;
       if (missingHosts.has(hostName)) return `unknown host ${hostName} (of ${name})`;
-      const c = hosts.get(hostName)?.containers[name];
+      const c = own(hosts.get(hostName)?.containers, name);
       if (c === undefined) return `unknown structure ${name} (not on ${hostName})`;
       const spec = c.resources[r.resource];
       if (spec === undefined) return `${name} has no ${r.resource}`;

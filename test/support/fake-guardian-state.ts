@@ -206,4 +206,10 @@ export class FakeGuardianState implements GuardianState, TickLease {
     this.counters.reads += 1;
     return this.lease?.expiresAt ?? null;
   }
+  /** Last heartbeat per service. */
+  readonly heartbeats = new Map<string, number>();
+  async recordHeartbeat(service: 'guardian' | 'scaler', atMs: number) {
+    this.counters.writes += 1;
+    this.heartbeats.set(service, atMs);
+  }
 }

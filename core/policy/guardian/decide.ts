@@ -243,7 +243,9 @@ export function decide(input: DecideInput): DecideOutput {
         const reasons = eventReasons.get(res) ?? [];
         reasons.push({
           source: rule.name,
-          text: `${eventName(res, direction)}: usage ${view.usage} vs upper ${view.upper} / lower ${view.lower}`,
+          // What an operator reads: 2 decimals, and a lower limit below 0 (a small allocation with a
+          // large margin) is shown as 0 — usage can never be under it. The values keep the exact numbers.
+          text: `${eventName(res, direction)}: usage ${shown(view.usage)} vs upper ${shown(view.upper)} / lower ${shown(Math.max(0, view.lower))}`,
           values: {
             usage: view.usage,
             upper: view.upper,
@@ -376,4 +378,9 @@ export function decide(input: DecideInput): DecideOutput {
     dryRun: previous?.dryRun ?? false,
   };
   return { state, changed, newEvents, requests, decisions, skips, dryRun };
+}
+
+/** A number as an operator reads it: at most two decimals (52.032000000000004 → 52.03). */
+function shown(x: number | null): string {
+  return x === null ? '-' : String(Math.round(x * 100) / 100);
 }

@@ -1,3 +1,4 @@
+import { own } from '../../contracts/keyed.ts';
 import type { Resource } from '../../contracts/units.ts';
 import type { EventCounts } from './events.ts';
 
@@ -45,7 +46,7 @@ function lookup(data: unknown, parts: readonly string[], notFound: unknown): unk
   let d = data;
   for (const p of parts) {
     if (d === null || d === undefined) return notFound;
-    d = (d as Record<string, unknown>)[p];
+    d = own(d as Record<string, unknown>, p);
     if (d === undefined) return notFound;
   }
   return d;
@@ -87,7 +88,7 @@ export function compileLogic(expr: unknown, resolve: VarResolver = lookupResolve
     return () => expr;
   }
   const op = Object.keys(expr)[0] as string;
-  const raw = (expr as Record<string, unknown>)[op];
+  const raw = own(expr as Record<string, unknown>, op);
   if (op === 'var') return compileVar(raw, resolve);
   const args = (Array.isArray(raw) ? raw : [raw]).map((e) => compileLogic(e, resolve));
   if (op === 'and' || op === 'or') {
@@ -110,7 +111,7 @@ export function compileLogic(expr: unknown, resolve: VarResolver = lookupResolve
       return args.length === i + 1 ? (args[i] as Evaluator)(data) : null;
     };
   }
-  const fn = OPS[op];
+  const fn = own(OPS, op);
   if (fn === undefined) throw new Error(`unsupported JSON-Logic operator "${op}"`);
   if (args.length === 2) {
     const [a, b] = args as [Evaluator, Evaluator];

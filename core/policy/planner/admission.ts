@@ -5,7 +5,9 @@
  * back exactly what the container held. Both return the next host value with
  * `version` bumped: commit it with a conditional write on the input's version.
  */
+
 import type { HostState } from '../../contracts/host.ts';
+import { own } from '../../contracts/keyed.ts';
 import type { ScaleOrder } from '../../contracts/order.ts';
 import { defaultConfig } from '../../contracts/service-config.ts';
 import type { Container } from '../../contracts/structure.ts';
@@ -33,7 +35,7 @@ export function admitContainer(
 ): AdmitResult {
   if (container.host !== host.name)
     return { ok: false, field: 'host', reason: `container names host ${container.host}, not ${host.name}` };
-  if (host.containers[container.name] !== undefined)
+  if (own(host.containers, container.name) !== undefined)
     return { ok: false, field: 'name', reason: `${container.name} is already on ${host.name}` };
   const next = cloneHost(host);
   const placed: Container = {
@@ -86,7 +88,7 @@ export function admitContainer(
 }
 
 export function releaseContainer(host: HostState, name: string): ReleaseResult {
-  const container = host.containers[name];
+  const container = own(host.containers, name);
   if (container === undefined) return { ok: false, reason: `${name} is not on ${host.name}` };
   const next = cloneHost(host);
   for (const res of RESOURCES) {

@@ -4,7 +4,9 @@
  * counters and core map in step, and the accounting invariant every committed
  * host state must satisfy.
  */
+
 import type { HostState } from '../../contracts/host.ts';
+import { own } from '../../contracts/keyed.ts';
 import type { Container } from '../../contracts/structure.ts';
 import { type Resource, SHARES_PER_CORE } from '../../contracts/units.ts';
 import { cloneCoreMap, coresOf, distributionOrder, placeShares, releaseShares, sharesOf } from './cores.ts';
@@ -57,9 +59,9 @@ export function hostTotal(host: HostState, resource: Resource, disk: string | nu
     case 'net':
       return c.net?.max ?? null;
     case 'disk_read':
-      return disk === null ? null : (c.disks[disk]?.maxRead ?? null);
+      return disk === null ? null : (own(c.disks, disk)?.maxRead ?? null);
     case 'disk_write':
-      return disk === null ? null : (c.disks[disk]?.maxWrite ?? null);
+      return disk === null ? null : (own(c.disks, disk)?.maxWrite ?? null);
   }
 }
 
@@ -80,7 +82,7 @@ export function hostRoom(host: HostState, container: Container, resource: Resour
       return cap.net === null ? Number.POSITIVE_INFINITY : cap.net.free;
     case 'disk_read':
     case 'disk_write': {
-      const disk = container.disk === null ? undefined : cap.disks[container.disk.name];
+      const disk = container.disk === null ? undefined : own(cap.disks, container.disk.name);
       if (disk === undefined) return null;
       // The original's combined rule: read + write together never exceed the faster direction.
       const consumed = disk.maxRead - disk.freeRead + (disk.maxWrite - disk.freeWrite);
@@ -103,7 +105,7 @@ function freeOnCores(host: HostState): number {
  * The caller has checked `delta` against hostRoom and the container's bounds.
  */
 export function moveAllocation(host: HostState, name: string, resource: Resource, delta: number): void {
-  const container = host.containers[name];
+  const container = own(host.containers, name);
   const spec = container?.resources[resource];
   if (container === undefined || spec === undefined || delta === 0) return;
   const cap = host.capacity;
@@ -127,7 +129,7 @@ export function moveAllocation(host: HostState, name: string, resource: Resource
       return;
     case 'disk_read':
     case 'disk_write': {
-      const disk = container.disk === null ? undefined : cap.disks[container.disk.name];
+      const disk = container.disk === null ? undefined : own(cap.disks, container.disk.name);
       if (disk === undefined) return;
       if (resource === 'disk_read') disk.freeRead -= delta;
       else disk.freeWrite -= delta;
@@ -159,7 +161,7 @@ export function accountingIssues(host: HostState): string[] {
       if (u.free + held !== SHARES_PER_CORE)
         issues.push(`core ${id}: free ${u.free} + held ${held} ≠ ${SHARES_PER_CORE}`);
       for (const owner of Object.keys(u.alloc))
-        if (host.containers[owner] === undefined) issues.push(`core ${id} held by unknown ${owner}`);
+        if (own(host.containers, owner) === undefined) issues.push(`core ${id} held by unknown ${owner}`);
     }
     for (const c of containers) {
       const shares = sharesOf(cap.cpu.cores, c.name);

@@ -8,7 +8,9 @@
  * first, then wholly free cores, then partially free ones, each in that order;
  * scale-downs release the cores the container uses least first.
  */
+
 import type { CoreTopology, CoreUsage, HostCapacity } from '../../contracts/host.ts';
+import { own } from '../../contracts/keyed.ts';
 import { SHARES_PER_CORE } from '../../contracts/units.ts';
 
 export type CoreMap = Record<string, CoreUsage>;
@@ -61,7 +63,7 @@ export function cloneCoreMap(cores: CoreMap): CoreMap {
 /** Shares a container holds on the map. */
 export function sharesOf(cores: CoreMap, container: string): number {
   let sum = 0;
-  for (const u of Object.values(cores)) sum += u.alloc[container] ?? 0;
+  for (const u of Object.values(cores)) sum += own(u.alloc, container) ?? 0;
   return sum;
 }
 
@@ -70,7 +72,7 @@ export function coresOf(cores: CoreMap, container: string): string[] {
   const ids: string[] = [];
   let sorted = true;
   for (const id in cores) {
-    if ((cores[id]?.alloc[container] ?? 0) <= 0) continue;
+    if ((own(own(cores, id)?.alloc, container) ?? 0) <= 0) continue;
     if (sorted && ids.length > 0 && Number(ids[ids.length - 1]) > Number(id)) sorted = false;
     ids.push(id);
   }
@@ -92,13 +94,13 @@ export function placeShares(
   // Pass 0: the container's own cores, 1: wholly free cores, 2: any core with room.
   for (let pass = 0; pass < 3 && remaining > 0; pass++) {
     for (const id of order) {
-      const u = cores[id];
+      const u = own(cores, id);
       if (u === undefined || u.free <= 0) continue;
-      if (pass === 0 && (u.alloc[container] ?? 0) <= 0) continue;
+      if (pass === 0 && (own(u.alloc, container) ?? 0) <= 0) continue;
       if (pass === 1 && u.free !== SHARES_PER_CORE) continue;
       const n = Math.min(u.free, remaining);
       u.free -= n;
-      u.alloc[container] = (u.alloc[container] ?? 0) + n;
+      u.alloc[container] = (own(u.alloc, container) ?? 0) + n;
       remaining -= n;
       if (remaining <= 0) break;
     }
@@ -118,23 +120,23 @@ export function releaseShares(
   shares: number,
 ): number {
   const rank = rankOf(order);
-  const own = Object.keys(cores)
-    .filter((id) => (cores[id]?.alloc[container] ?? 0) > 0)
+  const held = Object.keys(cores)
+    .filter((id) => (own(own(cores, id)?.alloc, container) ?? 0) > 0)
     .sort((a, b) => {
-      const ua = cores[a]?.alloc[container] ?? 0;
-      const ub = cores[b]?.alloc[container] ?? 0;
+      const ua = own(own(cores, a)?.alloc, container) ?? 0;
+      const ub = own(own(cores, b)?.alloc, container) ?? 0;
       return ua - ub || (rank.get(b) ?? 0) - (rank.get(a) ?? 0);
     });
   let remaining = shares;
-  for (const id of own) {
+  for (const id of held) {
     if (remaining <= 0) break;
-    const u = cores[id];
+    const u = own(cores, id);
     if (u === undefined) continue;
-    const held = u.alloc[container] ?? 0;
-    const n = Math.min(held, remaining);
+    const h = own(u.alloc, container) ?? 0;
+    const n = Math.min(h, remaining);
     u.free += n;
-    if (held - n === 0) delete u.alloc[container];
-    else u.alloc[container] = held - n;
+    if (h - n === 0) delete u.alloc[container];
+    else u.alloc[container] = h - n;
     remaining -= n;
   }
   return shares - remaining;
@@ -156,7 +158,7 @@ function rankOf(order: readonly string[]): Map<string, number> {
 export function releaseAll(cores: CoreMap, container: string): number {
   let freed = 0;
   for (const u of Object.values(cores)) {
-    const held = u.alloc[container] ?? 0;
+    const held = own(u.alloc, container) ?? 0;
     if (held > 0) {
       u.free += held;
       freed += held;

@@ -12,7 +12,9 @@
  * 4. Application requests are spread over the application's containers in
  *    slices of APP_SLICE; pair requests apply whole or not at all.
  */
+
 import type { HostState } from '../../contracts/host.ts';
+import { own } from '../../contracts/keyed.ts';
 import type { ScaleOrder } from '../../contracts/order.ts';
 import type { Reason } from '../../contracts/reason.ts';
 import type { ScaleRequest } from '../../contracts/request.ts';
@@ -166,7 +168,7 @@ function reject(ctx: Ctx, r: ScaleRequest, reason: string): undefined {
 function locate(ctx: Ctx, name: string): { host: HostState; container: Container } | null {
   const hostName = ctx.where.get(name);
   const host = hostName === undefined ? undefined : ctx.hosts.get(hostName);
-  const container = host?.containers[name];
+  const container = own(host?.containers, name);
   return host === undefined || container === undefined ? null : { host, container };
 }
 
@@ -200,7 +202,7 @@ function noteRequest(ctx: Ctx, host: string, req: ScaleRequest): void {
  */
 function usageOf(ctx: Ctx, container: string, resource: Resource, req?: ScaleRequest): number | null {
   const known = [
-    ctx.input.usage?.[container]?.[resource] ?? null,
+    own(ctx.input.usage, container)?.[resource] ?? null,
     ctx.seenUsage.get(`${container}|${resource}`) ?? null,
   ];
   if (req !== undefined && req.structure === container) known.push(req.usage);
@@ -341,11 +343,11 @@ function applyPair(ctx: Ctx, r: ScaleRequest): undefined {
   if (r.field !== 'current' || r.amount <= 0)
     return reject(ctx, r, 'a pair request moves a positive amount of current');
   const scratch = cloneHost(recv.host);
-  const d = scratch.containers[donorName] as Container;
+  const d = own(scratch.containers, donorName) as Container;
   const give = stepCurrent(ctx, scratch, d, r.resource, -r.amount);
   if (typeof give === 'string') return reject(ctx, r, `donor: ${give}`);
   if (give.delta !== -r.amount) return reject(ctx, r, `donor can give only ${-give.delta} of ${r.amount}`);
-  const rc = scratch.containers[r.structure] as Container;
+  const rc = own(scratch.containers, r.structure) as Container;
   const take = stepCurrent(ctx, scratch, rc, r.resource, r.amount, r);
   if (typeof take === 'string') return reject(ctx, r, `receiver: ${take}`);
   if (take.delta !== r.amount) return reject(ctx, r, `receiver can take only ${take.delta} of ${r.amount}`);
@@ -361,19 +363,58 @@ function applyPair(ctx: Ctx, r: ScaleRequest): undefined {
  * their usage), each scale-down slice from the one with the most.
  */
 function applyApplication(ctx: Ctx, r: ScaleRequest): undefined {
-  const app = ctx.input.applications?.[r.structure];
-  if (app === undefined) return reject(ctx, r, `unknown application ${r.structure}`);
   if (r.field !== 'current') return reject(ctx, r, 'application max requests are not planned here');
+  const donor = r.pairStructure;
+  if (donor === null) {
+    const given = spreadOverApplication(ctx, r, r.structure, r.amount);
+    if (typeof given === 'string') return reject(ctx, r, given);
+    return recordShares(ctx, r, r.structure, given);
+  }
+  // Between applications (the ReBalancer): the donor gives first, the receiver takes what was
+  // freed, and whatever it cannot take goes back to the donor — the two totals are conserved.
+  if (r.amount <= 0) return reject(ctx, r, 'a pair request moves a positive amount to its structure');
+  const freed = spreadOverApplication(ctx, r, donor, -r.amount);
+  if (typeof freed === 'string') return reject(ctx, r, `donor: ${freed}`);
+  const gave = -[...freed.values()].reduce((a, b) => a + b, 0);
+  const taken = spreadOverApplication(ctx, r, r.structure, gave);
+  const took = typeof taken === 'string' ? 0 : [...taken.values()].reduce((a, b) => a + b, 0);
+  if (took < gave) {
+    const back = spreadOverApplication(ctx, r, donor, gave - took);
+    if (typeof back !== 'string') for (const [name, d] of back) freed.set(name, (freed.get(name) ?? 0) + d);
+  }
+  if (typeof taken === 'string' || took === 0) {
+    for (const [name] of freed) freed.delete(name);
+    return reject(ctx, r, `receiver: ${typeof taken === 'string' ? taken : 'took nothing'}`);
+  }
+  if (took < r.amount) ctx.notes.push({ id: r.id, reason: `applications moved ${took} of ${r.amount}` });
+  recordShares(ctx, r, donor, new Map([...freed].filter(([, d]) => d !== 0)));
+  recordShares(ctx, r, r.structure, taken);
+}
+
+/**
+ * Spread `amount` over an application's containers in slices: each scale-up slice to the
+ * container with the least headroom (below min first, then those short of their usage),
+ * each scale-down slice from the one with the most. Returns the change per container, or
+ * why nothing could move.
+ */
+function spreadOverApplication(
+  ctx: Ctx,
+  r: ScaleRequest,
+  appName: string,
+  amount: number,
+): Map<string, number> | string {
+  const app = own(ctx.input.applications, appName);
+  if (app === undefined) return `unknown application ${appName}`;
   const members = app.containers
     .map((name) => locate(ctx, name))
     .filter(
       (m): m is { host: HostState; container: Container } => m?.container.resources[r.resource] !== undefined,
     );
-  if (members.length === 0) return reject(ctx, r, `${r.structure} has no container with ${r.resource}`);
+  if (members.length === 0) return `${appName} has no container with ${r.resource}`;
   const slice = ctx.input.config.APP_SLICE[r.resource] ?? DEFAULT_SLICE;
-  const up = r.amount > 0;
+  const up = amount > 0;
   const given = new Map<string, number>();
-  let remaining = Math.abs(r.amount);
+  let remaining = Math.abs(amount);
   const rank = (m: { container: Container }): [number, number] => {
     const spec = m.container.resources[r.resource] as ResourceSpec;
     const usage = usageOf(ctx, m.container.name, r.resource);
@@ -405,21 +446,35 @@ function applyApplication(ctx: Ctx, r: ScaleRequest): undefined {
     remaining -= Math.abs(step.delta);
     given.set(best.container.name, (given.get(best.container.name) ?? 0) + step.delta);
   }
-  if (given.size === 0) return reject(ctx, r, `no container of ${r.structure} could take any ${r.resource}`);
-  const achieved = Math.abs(r.amount) - remaining;
-  if (remaining > 0)
-    ctx.notes.push({ id: r.id, reason: `application got ${achieved} of ${Math.abs(r.amount)}` });
+  if (given.size === 0) return `no container of ${appName} could ${up ? 'take' : 'give'} any ${r.resource}`;
+  if (r.pairStructure === null && remaining > 0)
+    ctx.notes.push({
+      id: r.id,
+      reason: `application got ${Math.abs(amount) - remaining} of ${Math.abs(amount)}`,
+    });
+  return given;
+}
+
+/** Each container's share of an application request, as the orders and activity show it. */
+function recordShares(
+  ctx: Ctx,
+  r: ScaleRequest,
+  appName: string,
+  given: ReadonlyMap<string, number>,
+): undefined {
   for (const [name, delta] of given) {
-    const m = members.find((x) => x.container.name === name) as { host: HostState; container: Container };
+    const m = locate(ctx, name);
+    if (m === null) continue;
     noteRequest(ctx, m.host.name, {
       ...r,
       id: `${r.id}/${name}`,
       structure: name,
       structureType: 'container',
       amount: delta,
+      pairStructure: null,
       usage: null,
     });
-    record(ctx, name, r, `${r.resource} ${delta > 0 ? '+' : ''}${delta} as a share of ${r.structure}`);
+    record(ctx, name, r, `${r.resource} ${delta > 0 ? '+' : ''}${delta} as a share of ${appName}`);
   }
 }
 
@@ -427,7 +482,7 @@ function applyApplication(ctx: Ctx, r: ScaleRequest): undefined {
 function sameFlat(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
   let n = 0;
   for (const k in a) {
-    if (a[k] !== b[k]) return false;
+    if (own(a, k) !== own(b, k)) return false;
     n += 1;
   }
   for (const _ in b) n -= 1;
@@ -453,8 +508,8 @@ function finish(ctx: Ctx): Plan {
     const next = ctx.hosts.get(original.name) as HostState;
     let changed = false;
     for (const name of ctx.touched.get(original.name) ?? []) {
-      const c = next.containers[name];
-      const before = original.containers[name];
+      const c = own(next.containers, name);
+      const before = own(original.containers, name);
       if (c === undefined || before === undefined) continue;
       const limitsChanged = !sameFlat(
         orderLimits(before, original.cpuPlacement),

@@ -5,6 +5,7 @@
  */
 
 import type { HostState } from '../../../core/contracts/host.ts';
+import { own } from '../../../core/contracts/keyed.ts';
 import { DEFAULT_BOUNDARY, type ResourceLimits } from '../../../core/contracts/limits.ts';
 import { AgentReport } from '../../../core/contracts/report.ts';
 import type { Container } from '../../../core/contracts/structure.ts';
@@ -21,7 +22,7 @@ const COMMIT_ATTEMPTS = 10;
 
 /** Checks of a subscription against the host that are not capacity (admission does capacity). */
 function checkAgainstHost(sub: ContainerSubscription, host: HostState): void {
-  if (sub.disk !== undefined && host.capacity.disks[sub.disk.name] === undefined)
+  if (sub.disk !== undefined && own(host.capacity.disks, sub.disk.name) === undefined)
     throw new ValidationError('body', [
       {
         path: 'disk.name',
@@ -74,7 +75,7 @@ export async function readContainer(deps: ApiDeps, name: string) {
   const items = await deps.store.table.queryPartition(keys.hostPartition(loc.host));
   const hostItem = items.find((i) => i.sk === 'STATE');
   const host = hostItem === undefined ? null : await deps.store.hosts.get(loc.host);
-  const container = host?.containers[name];
+  const container = own(host?.containers, name);
   if (container === undefined)
     throw new ConflictError(`container ${name} is being subscribed or unsubscribed; try again`);
   const guard = await deps.store.containerGuards.get({ host: loc.host, container: name });
@@ -130,7 +131,7 @@ export function containerRoutes(deps: ApiDeps): Route[] {
         checkAgainstHost(body, host);
         const loc = await store.locate(name);
         if (loc !== null) {
-          const current = (await store.hosts.get(loc.host))?.containers[name];
+          const current = own((await store.hosts.get(loc.host))?.containers, name);
           if (current !== undefined && sameSubscription(current, body))
             return { status: 200, body: await readContainer(deps, name) };
           throw new ConflictError(
@@ -200,7 +201,7 @@ export function containerRoutes(deps: ApiDeps): Route[] {
         let released: Container | null = null;
         for (let attempt = 0; ; attempt++) {
           const host = await store.hosts.get(loc.host);
-          const container = host?.containers[name];
+          const container = own(host?.containers, name);
           if (host === null || container === undefined) break;
           const out = deps.admission.releaseContainer(host, name);
           if (!out.ok)

@@ -1,6 +1,7 @@
 /** Hosts: register (capacity + order queue and DLQ), read, deregister when empty. */
 
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
+import { own } from '../../../core/contracts/keyed.ts';
 import { hostQueueNames } from '../../../core/contracts/order-queue.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
@@ -150,13 +151,10 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           const updated = await store.hosts.update(
             name,
             async (h) => {
-              if (
-                sameDoc(h.capacity, capacity) &&
-                h.cpuPlacement === body.cpuPlacement &&
-                h.queueUrl !== null
-              )
-                return h;
-              const reshaped = !sameDoc(h.capacity, capacity) || h.cpuPlacement !== body.cpuPlacement;
+              // What a registration states is the host's shape; its free capacity is the containers'.
+              const reshaped =
+                !sameDoc(shapeOf(h.capacity), shapeOf(capacity)) || h.cpuPlacement !== body.cpuPlacement;
+              if (!reshaped && h.queueUrl !== null) return h;
               if (Object.keys(h.containers).length > 0 && reshaped)
                 throw new ConflictError(
                   `host ${name} has containers (${Object.keys(h.containers).join(', ')}); unsubscribe them before changing its capacity or CPU placement`,
@@ -185,7 +183,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
         const updated = await store.hosts.update(
           name,
           (h) => {
-            const old = h.capacity.disks[disk];
+            const old = own(h.capacity.disks, disk);
             const usedRead = old === undefined ? 0 : old.maxRead - old.freeRead;
             const usedWrite = old === undefined ? 0 : old.maxWrite - old.freeWrite;
             if (body.readMiBps < usedRead)
@@ -208,7 +206,7 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           },
           ifMatch,
         );
-        return { status: 200, body: updated.capacity.disks[disk] };
+        return { status: 200, body: own(updated.capacity.disks, disk) };
       },
     }),
     route({
@@ -234,4 +232,16 @@ export function hostRoutes(deps: ApiDeps): Route[] {
       },
     }),
   ];
+}
+
+/** The totals a registration states (no free amounts, no allocations): a repeat of it is a no-op. */
+function shapeOf(c: HostState['capacity']) {
+  return {
+    cpu: { max: c.cpu.max, topology: c.cpu.topology },
+    mem: c.mem.max,
+    net: c.net?.max ?? null,
+    disks: Object.entries(c.disks)
+      .map(([name, d]) => [name, d.path, d.device, d.maxRead, d.maxWrite])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+  };
 }

@@ -2,16 +2,19 @@
  * Services (config with typed values, heartbeats), manual scaling requests
  * (through the planner, like the Guardian's) and the status table of `sc status`.
  */
+
 import { z } from 'zod';
 import { recentActivity } from '../../../adapters/dynamodb/activity.ts';
 import { GuardState } from '../../../core/contracts/guard-state.ts';
 import { HostState } from '../../../core/contracts/host.ts';
+import { hasOwn, own } from '../../../core/contracts/keyed.ts';
 import { HostName } from '../../../core/contracts/names.ts';
 import { AgentReport } from '../../../core/contracts/report.ts';
 import { SERVICE_CONFIGS, type ServiceName } from '../../../core/contracts/service-config.ts';
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { NotFoundError, parseOrThrow, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { serviceHeartbeatStale } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ConfigPatch, ManualRequest } from '../schemas.ts';
@@ -30,6 +33,12 @@ async function serviceView(deps: ApiDeps, name: ServiceName) {
     valid: parsed.success,
     stored,
     heartbeat: doc?.heartbeat ?? null,
+    /** Active, and no heartbeat for three periods (or ever): its loop may have died. */
+    stale: serviceHeartbeatStale(
+      parsed.success ? parsed.data : stored,
+      doc?.heartbeat ?? null,
+      deps.clock.now(),
+    ),
     version: doc?.version ?? 0,
   };
 }
@@ -45,6 +54,8 @@ async function setConfig(
     throw new StaleStateError(`service ${name} is at version ${doc?.version ?? 0}, not ${ifMatch}`, doc);
   const merged = { ...(doc?.config ?? {}), ...patch };
   const config = parseOrThrow(SERVICE_CONFIGS[name], merged, 'body') as Record<string, unknown>;
+  // What is stored is what was validated (the schema's output for the keys given), never the raw request.
+  const validated = Object.fromEntries(Object.keys(merged).map((k) => [k, own(config, k)]));
   if (name === 'guardian') {
     // A config under which an active rule can no longer fire is refused, naming the rule.
     const rules = (await deps.rules.list()).filter((r) => r.active);
@@ -59,8 +70,9 @@ async function setConfig(
         ]);
     }
   }
-  if (doc !== null && JSON.stringify(doc.config) === JSON.stringify(merged)) return serviceView(deps, name);
-  await deps.services.putConfig(name, merged, doc === null ? null : doc.version);
+  if (doc !== null && JSON.stringify(doc.config) === JSON.stringify(validated))
+    return serviceView(deps, name);
+  await deps.services.putConfig(name, validated, doc === null ? null : doc.version);
   return serviceView(deps, name);
 }
 
@@ -230,7 +242,7 @@ export function operationRoutes(deps: ApiDeps): Route[] {
       async handle({ params, body, ifMatch }) {
         const key = params.key as string;
         const service = params.service as ServiceName;
-        if (!(key in SERVICE_CONFIGS[service].shape))
+        if (!hasOwn(SERVICE_CONFIGS[service].shape, key))
           throw new NotFoundError(`service ${service} has no config key ${key}`);
         return { status: 200, body: await setConfig(deps, service, { [key]: body.value }, ifMatch) };
       },
@@ -247,7 +259,9 @@ export function operationRoutes(deps: ApiDeps): Route[] {
         let spec: { max: number; min: number; current: number } | undefined;
         if (loc !== null) {
           structureType = 'container';
-          spec = (await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource];
+          spec = own((await deps.store.hosts.get(loc.host))?.containers, body.structure)?.resources[
+            body.resource
+          ];
         } else {
           const app = await deps.store.apps.get(body.structure);
           if (app === null) throw new NotFoundError(`no container or application named ${body.structure}`);
@@ -282,8 +296,9 @@ export function operationRoutes(deps: ApiDeps): Route[] {
         // The planner may trim a step (at max, min or the host's free capacity): show where it ended.
         const after =
           structureType === 'container' && loc !== null
-            ? ((await deps.store.hosts.get(loc.host))?.containers[body.structure]?.resources[body.resource] ??
-              null)
+            ? (own((await deps.store.hosts.get(loc.host))?.containers, body.structure)?.resources[
+                body.resource
+              ] ?? null)
             : null;
         return { status: 200, body: { request: result, unchanged: false, resource: after } };
       },

@@ -6,6 +6,7 @@
  */
 
 import type { GuardState } from '../../../core/contracts/guard-state.ts';
+import { own } from '../../../core/contracts/keyed.ts';
 import type { ResourceLimits } from '../../../core/contracts/limits.ts';
 import type { ScaleRequest } from '../../../core/contracts/request.ts';
 import type { ResourceSpec } from '../../../core/contracts/structure.ts';
@@ -80,7 +81,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
   async function containerSpec(container: string, resource: Resource) {
     const loc = await store.requireLocation(container);
     const host = await store.hosts.require(loc.host);
-    const c = host.containers[container];
+    const c = own(host.containers, container);
     if (c === undefined) throw new NotFoundError(`container ${container} not found`);
     const spec = c.resources[resource];
     if (spec === undefined) throw new NotFoundError(`container ${container} has no ${resource} resource`);
@@ -147,7 +148,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const updated = await store.hosts.update(
           loc.host,
           (h) => {
-            const c = h.containers[name];
+            const c = own(h.containers, name);
             const s = c?.resources[resource];
             if (c === undefined || s === undefined) throw new NotFoundError(`container ${name} not found`);
             const next = patchSpec(s, body, true);
@@ -162,7 +163,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         void container;
         return {
           status: 200,
-          body: { resource: updated.containers[name]?.resources[resource], request: null },
+          body: { resource: own(updated.containers, name)?.resources[resource], request: null },
         };
       },
     }),
@@ -179,7 +180,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const updated = await store.hosts.update(
           loc.host,
           (h) => {
-            const c = h.containers[name];
+            const c = own(h.containers, name);
             if (c === undefined) throw new NotFoundError(`container ${name} not found`);
             if (body.resources === undefined) {
               h.containers[name] = { ...c, guard: body.guard };
@@ -196,7 +197,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
           },
           ifMatch,
         );
-        return { status: 200, body: updated.containers[name] };
+        return { status: 200, body: own(updated.containers, name) };
       },
     }),
     route({
@@ -356,7 +357,7 @@ function aggregateResourceRoute<
     async handle({ params, body, ifMatch }) {
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);
-      const name = params[o.param] as string;
+      const name = own(params, o.param) as string;
       const doc = await o.docs().update(
         name,
         async (d) => {

@@ -1,5 +1,6 @@
 /** Applications and users: create, delete, membership (one application per container, one user per application). */
 
+import { own } from '../../../core/contracts/keyed.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import { GSI1_KINDS } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
@@ -42,7 +43,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
   async function setContainerApp(container: string, from: string | null, to: string | null): Promise<void> {
     const loc = await store.requireLocation(container);
     await store.hosts.update(loc.host, (h) => {
-      const c = h.containers[container];
+      const c = own(h.containers, container);
       if (c === undefined) throw new NotFoundError(`container ${container} not found`);
       if (c.application === to) return h;
       if (c.application !== from)
@@ -187,7 +188,24 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       async handle({ params }) {
         const name = params.app as string;
         const container = params.container as string;
-        await store.apps.require(name);
+        const stored = await store.apps.require(name);
+        if (!stored.containers.includes(container)) {
+          // The application's max holds its containers' current: refuse a container that would break it.
+          const [grown] = await withCurrent([{ ...stored, containers: [...stored.containers, container] }]);
+          for (const [res, spec] of Object.entries(stored.resources)) {
+            const current = own(
+              grown?.resources as Record<string, { current?: number }> | undefined,
+              res,
+            )?.current;
+            if (spec !== undefined && current !== undefined && current > spec.max)
+              throw new ValidationError('request', [
+                {
+                  path: 'container',
+                  message: `adding ${container} puts ${name}'s ${res} current at ${current}, over its max ${spec.max}`,
+                },
+              ]);
+          }
+        }
         await setContainerApp(container, null, name);
         try {
           const app = await store.apps.update(name, (a) =>

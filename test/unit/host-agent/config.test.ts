@@ -7,7 +7,7 @@ describe('host agent config', () => {
     expect(c).toMatchObject({
       host: 'node1',
       cgroupRoot: '/sys/fs/cgroup',
-      visibilityTimeoutS: 30,
+      visibilityTimeoutS: 3,
       publishUrl: null,
     });
     expect(Object.isFrozen(c)).toBe(true);

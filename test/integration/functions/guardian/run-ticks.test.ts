@@ -52,6 +52,9 @@ describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
     expect(Date.now()).toBeLessThanOrEqual(deadlineMs);
     const lease = await t.table.get(keys.lease('control-tick'));
     expect(lease).toMatchObject({ owner: 'a', expiresAt: 0 });
+    // The control tick's heartbeat: an operator sees when the loop last ran (issue 19, item 9).
+    const beat = Number((await t.table.get(keys.service('guardian')))?.heartbeat);
+    expect(beat).toBeGreaterThanOrEqual(result.reports[0]?.at ?? Number.POSITIVE_INFINITY);
   });
 
   it('lets only one of two concurrent invocations tick', async () => {

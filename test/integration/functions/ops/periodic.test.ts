@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { acquireLease, runPeriodically } from '../../../../functions/ops/periodic.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
@@ -43,6 +44,26 @@ describe.each(DYNAMO_FLAVOURS)('periodic runs on %s', (flavour) => {
     });
     expect(started).toEqual([100_000, 110_000, 120_000, 130_000, 140_000, 150_000]);
     expect(r).toEqual({ rounds: 5, results: [1, 3, 4, 5, 6], leased: true, active: true });
+  });
+
+  it('records the service heartbeat after each round of a service (sanity, snapshoter, rebalancer)', async () => {
+    await new Catalog(t.table).putServiceConfig('sanity', {});
+    const clock = new ManualClock(200_000);
+    const r = await runPeriodically({
+      name: 'sanity',
+      owner: 'inv-hb',
+      table: t.table,
+      clock,
+      logger: silentLogger,
+      remainingMs: () => 60_000,
+      schedule: async () => ({ active: true, periodMs: 60_000 }),
+      run: async () => {
+        clock.t += 1_000;
+        return 1;
+      },
+    });
+    expect(r.rounds).toBe(1);
+    expect((await new Catalog(t.table).getService('sanity'))?.heartbeat).toBe(201_000);
   });
 
   it('does not run while another invocation holds the lease', async () => {

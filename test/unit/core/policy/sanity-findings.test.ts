@@ -8,8 +8,10 @@ import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
 import {
   checkAgentLiveness,
   checkHostAccounting,
+  findAhead,
   findLagging,
   lastSignOfLife,
+  raiseDesired,
   ruleFindings,
 } from '../../../../core/policy/sanity-findings.ts';
 import {
@@ -263,5 +265,22 @@ describe('host accounting agrees with the planner', () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('containers applied ahead of their desired version', () => {
+  it('finds them and raises desired above applied, so every later order is newer again', () => {
+    const host = aHost();
+    // c1 desired v4, but an order at v9 (a refused absurd order, a hand-made one) was applied
+    const applied = new Map([['c1', { appliedVersion: 9 }]]);
+    expect(findAhead(host, applied)).toEqual([
+      { host: 'h1', container: 'c1', desiredVersion: 4, appliedVersion: 9 },
+    ]);
+    const next = raiseDesired(host, findAhead(host, applied));
+    expect(next.containers.c1?.desiredVersion).toBe(10); // 9 + 1
+    expect(next.version).toBe(host.version + 1);
+    expect(findAhead(next, applied)).toEqual([]);
+    // and the raised version is lagging (applied 9 < desired 10): the sweep re-sends it
+    expect(findLagging(next, applied, 31_000, 20).map((l) => l.container)).toContain('c1');
   });
 });

@@ -73,8 +73,10 @@ describe('Router', () => {
     expect(r).toEqual({ status: 201, body: { name: 'box', size: 3, ifMatch: 7 } });
   });
 
-  it('treats a trailing slash as the same path', async () => {
-    expect((await call(event('GET', '/things/box/'))).status).toBe(200);
+  it('refuses a trailing slash: an empty segment is not a name (paths are taken literally)', async () => {
+    const r = await call(event('GET', '/things/box/'));
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('path');
   });
 
   it('names the failing body field on a wrong type, a missing field and an unknown field', async () => {

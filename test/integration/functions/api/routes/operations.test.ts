@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recordActivity } from '../../../../../adapters/dynamodb/activity.ts';
+import { Catalog } from '../../../../../adapters/dynamodb/catalog.ts';
 import { keys } from '../../../../../core/contracts/table-layout.ts';
 import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
 import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';
@@ -25,7 +26,18 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
       'sanity',
     ]);
     const g = await f.call('GET', '/services/guardian');
-    expect(g.body).toMatchObject({ config: { WINDOW_TIMELAPSE: 5, EVENT_TIMEOUT: 60 }, heartbeat: null });
+    expect(g.body).toMatchObject({
+      config: { WINDOW_TIMELAPSE: 5, EVENT_TIMEOUT: 60 },
+      heartbeat: null,
+      stale: true, // active and never heard from: its loop is not running
+    });
+    // A fresh heartbeat is not stale; one older than three minutes is (issue 19, item 9).
+    const catalog = new Catalog(f.tt.table);
+    if ((await catalog.getService('snapshoter')) === null) await catalog.putServiceConfig('snapshoter', {});
+    await catalog.recordHeartbeat('snapshoter', f.clock.now() - 10_000);
+    expect((await f.call('GET', '/services/snapshoter')).body.stale).toBe(false);
+    await catalog.recordHeartbeat('snapshoter', f.clock.now() - 600_000);
+    expect((await f.call('GET', '/services/snapshoter')).body.stale).toBe(true);
     expect((await f.call('GET', '/services/nope')).status).toBe(400);
   });
 

@@ -31,6 +31,13 @@ function run(input: Partial<DecideInput> & { usage: DecideInput['usage'] }) {
 }
 
 describe('decide', () => {
+  it('writes event reasons an operator can read: usage rounded to 2 decimals (issue 19, item 7)', () => {
+    const out = run({ usage: { cpu: 280.01 + 0.022, mem: 1500 }, config: unshaped });
+    const texts = (out.requests[0]?.reasons ?? []).map((r) => r.text).join('\n');
+    expect(texts).toContain('usage 280.03 vs upper 260 / lower 220');
+    expect(texts).not.toContain('280.032'); // the reason's values keep the exact number
+  });
+
   it('adds an up event when cpu usage exceeds upper and requests CpuRescaleUp +75 on it (one event up)', () => {
     // cpu margin 10 % of 400 = 40 → upper 260; 280 > 260 → one up event, and CpuRescaleUp needs one
     const out = run({ usage: { cpu: 280, mem: 1500 }, config: unshaped });
