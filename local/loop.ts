@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
+import { functionScope } from '../adapters/aws-calls.ts';
 import { systemClock } from '../adapters/clock.ts';
 import { Catalog } from '../adapters/dynamodb/catalog.ts';
 import { readServiceConfig } from '../adapters/dynamodb/fleet.ts';
@@ -362,17 +363,25 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     });
     // The agent's own small AWS clients, as deployed (host-agent/aws/), not the SDK.
     const agentCredentials = async () => LOCAL.credentials;
+    const agentRecord = {
+      deployable: 'host-agent',
+      table: agentConfig.tableName,
+      queuePrefix: agentConfig.queuePrefix,
+      host: agentConfig.host,
+    };
     const agentTable = new LiteTable(platform.tableName, {
       endpoint: platform.endpoints.dynamodb,
       region: LOCAL.region,
       credentials: agentCredentials,
       requestTimeoutMs: 5000,
+      record: agentRecord,
     });
     const agentSqs = new LiteSqs({
       endpoint: platform.endpoints.sqs,
       region: LOCAL.region,
       credentials: agentCredentials,
       requestTimeoutMs: (agentConfig.waitTimeS + 10) * 1000,
+      record: agentRecord,
     });
     const agent = new HostAgent({
       config: agentConfig,
@@ -405,6 +414,13 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
             )
           ).QueueUrl
         : undefined;
+    // The deployables' own clients (their AWS calls recorded as theirs when SC_RECORD_AWS_CALLS is set).
+    const names = { SC_TABLE: platform.tableName, SC_QUEUE_PREFIX: platform.env.SC_QUEUE_PREFIX ?? 'sc-' };
+    const tickRecord = functionScope('controlTick', {
+      ...names,
+      ...(clockQueueUrl === undefined ? {} : { SC_CLOCK_QUEUE_URL: clockQueueUrl }),
+    });
+    const tickSqsOwn = createSqsClient({ endpoint: platform.endpoints.sqs, ...LOCAL, record: tickRecord });
     const wiring: ControlTickWiring = buildControlTick(
       {
         ...platform.env,
@@ -419,8 +435,12 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         ...chosen.tickEnv,
       },
       {
-        dynamo: createDynamoDocumentClient({ endpoint: platform.endpoints.dynamodb, ...LOCAL }),
-        sqs: tickSqs,
+        dynamo: createDynamoDocumentClient({
+          endpoint: platform.endpoints.dynamodb,
+          ...LOCAL,
+          record: tickRecord,
+        }),
+        sqs: tickSqsOwn,
         logger: createLogger('control-tick', { destination: tickLogStream }),
       },
     );
@@ -515,6 +535,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         tickAbort.abort();
         await Promise.all(schedules.map((s) => s.done));
         tickSqs.destroy();
+        tickSqsOwn.destroy();
       },
     });
     const tickConfig = { ...defaultConfig('guardian'), ...chosen.guardian };
@@ -528,7 +549,31 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     // The sweeps as deployed: the snapshoter (the whole fleet → time series once a minute; the
     // dashboard's current/upper/lower history comes from the control tick's snapshot every tick)
     // and the sanity sweep (drift, dead agents, re-send), each under its own schedule and lease. (The ReBalancer is off by default and not scheduled here.)
-    const opsTable = new TableClient(doc, platform.tableName);
+    const snapDoc = createDynamoDocumentClient({
+      endpoint: platform.endpoints.dynamodb,
+      ...LOCAL,
+      record: functionScope('snapshoter', names),
+    });
+    const sanityDoc = createDynamoDocumentClient({
+      endpoint: platform.endpoints.dynamodb,
+      ...LOCAL,
+      record: functionScope('sanity', names),
+    });
+    const sanitySqs = createSqsClient({
+      endpoint: platform.endpoints.sqs,
+      ...LOCAL,
+      record: functionScope('sanity', names),
+    });
+    stops.push({
+      what: 'sweep clients',
+      stop: async () => {
+        snapDoc.destroy();
+        sanityDoc.destroy();
+        sanitySqs.destroy();
+      },
+    });
+    const snapTable = new TableClient(snapDoc, platform.tableName);
+    const opsTable = new TableClient(sanityDoc, platform.tableName);
     const sweeps: {
       name: string;
       log: Logger;
@@ -539,12 +584,12 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         name: 'snapshoter',
         log: logger('snapshoter'),
         schedule: async () => {
-          const c = await readServiceConfig(opsTable, 'snapshoter');
+          const c = await readServiceConfig(snapTable, 'snapshoter');
           return { active: c.ACTIVE, periodMs: c.POLLING_FREQUENCY * 1000 };
         },
         run: (log: Logger) =>
           snapshotTick({
-            table: opsTable,
+            table: snapTable,
             metrics: usageReader,
             sink: new OpenTsdbPutSink(opentsdbUrl),
             clock: systemClock,
@@ -564,7 +609,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
             clock: systemClock,
             logger: log,
             checkRules: ruleFindings,
-            resend: resendWith(sqsOrderSender(sqs), log),
+            resend: resendWith(sqsOrderSender(sanitySqs), log),
           }),
       },
     ];

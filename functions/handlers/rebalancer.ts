@@ -5,6 +5,7 @@
  */
 import middy from '@middy/core';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
@@ -19,8 +20,9 @@ import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
+const record = functionScope('rebalancer', env);
 const logger = createLogger('rebalancer');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
+const table = new TableClient(createDynamoDocumentClient({ record }), env.SC_TABLE, {
   activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
 });
 const store = new ScalerStore(table);
@@ -32,7 +34,7 @@ const deps: RebalanceDeps = {
   sink: new Planner({
     state: store,
     activity: store,
-    orders: sqsOrderSender(createSqsClient()),
+    orders: sqsOrderSender(createSqsClient({ record })),
     config: () => scalerConfig,
     log: logger,
   }),

@@ -1,6 +1,7 @@
 /** Scheduled (rate 1 minute): the sanity sweep, one round per invocation at the default POLLING_FREQUENCY (60 s). */
 import middy from '@middy/core';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
@@ -14,8 +15,9 @@ import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
+const record = functionScope('sanity', env);
 const logger = createLogger('sanity');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
+const table = new TableClient(createDynamoDocumentClient({ record }), env.SC_TABLE, {
   activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
 });
 const deps: SanityDeps = {
@@ -23,7 +25,7 @@ const deps: SanityDeps = {
   clock: systemClock,
   logger,
   checkRules: ruleFindings,
-  resend: resendWith(sqsOrderSender(createSqsClient()), logger),
+  resend: resendWith(sqsOrderSender(createSqsClient({ record })), logger),
 };
 
 export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>

@@ -5,6 +5,7 @@
  */
 import middy from '@middy/core';
 import { createDynamoDocumentClient } from '../../adapters/aws.ts';
+import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
@@ -16,8 +17,9 @@ import { type SnapshotDeps, snapshotTick } from '../ops/snapshot.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 
 const env = readOpsEnv();
+const record = functionScope('snapshoter', env);
 const logger = createLogger('snapshoter');
-const table = new TableClient(createDynamoDocumentClient(), env.SC_TABLE, {
+const table = new TableClient(createDynamoDocumentClient({ record }), env.SC_TABLE, {
   activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
 });
 const deps: SnapshotDeps = {
