@@ -6,8 +6,8 @@
  * tick, operations functions) also compose ActivityEnv.
  */
 import { z } from 'zod';
-import { DEFAULT_ACTIVITY_RETENTION_DAYS, DEFAULT_TABLE_NAME } from './dynamodb/table.ts';
-import { DEFAULT_QUEUE_PREFIX } from './sqs/order-queues.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../core/contracts/order-queue.ts';
+import { DEFAULT_ACTIVITY_RETENTION_DAYS, DEFAULT_TABLE_NAME } from '../core/contracts/table-layout.ts';
 
 export const PlatformEnv = z.object({
   SC_TABLE: z

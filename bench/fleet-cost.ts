@@ -30,7 +30,7 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
 import { ScalerStore } from '../adapters/dynamodb/scaler-store.ts';
-import { keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
@@ -38,18 +38,11 @@ import { ensureHostQueues } from '../adapters/sqs/order-queues.ts';
 import type { HostState } from '../core/contracts/host.ts';
 import { defaultConfig } from '../core/contracts/service-config.ts';
 import type { Container } from '../core/contracts/structure.ts';
-import {
-  type CostLine,
-  estimateMonthlyCost,
-  type FunctionUsage,
-  type LoopCounts,
-  SECONDS_PER_MONTH,
-  sqsRequests,
-} from '../core/cost/model.ts';
+import { keys } from '../core/contracts/table-layout.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { admitContainer } from '../core/policy/planner/admission.ts';
-import { ruleFindings } from '../core/policy/sanity.ts';
+import { ruleFindings } from '../core/policy/sanity-findings.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import {
   CHAIN_DEFAULTS,
@@ -65,9 +58,9 @@ import { buildControlTick } from '../functions/guardian/wiring.ts';
 import { runPeriodically } from '../functions/ops/periodic.ts';
 import { rebalanceTick } from '../functions/ops/rebalance.ts';
 import { resendWith } from '../functions/ops/resend.ts';
-import { sanitySweep } from '../functions/ops/sanity.ts';
+import { sanitySweep } from '../functions/ops/sanity-sweep.ts';
 import { snapshotTick } from '../functions/ops/snapshot.ts';
-import { Planner } from '../functions/scaler/planner.ts';
+import { Planner } from '../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../functions/scaler/sqs-order-sender.ts';
 import { AGENT_VERSION } from '../host-agent/agent.ts';
 import { LiteTable } from '../host-agent/aws/dynamo.ts';
@@ -79,6 +72,14 @@ import { reconcileOnce } from '../host-agent/reconcile.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
 import { startDynaliteProcess, startFauxqs, startVictoriaMetrics } from '../local/emulators.ts';
 import { makeCgroupTree } from '../test/support/cgroup-tree.ts';
+import {
+  type CostLine,
+  estimateMonthlyCost,
+  type FunctionUsage,
+  type LoopCounts,
+  SECONDS_PER_MONTH,
+  sqsRequests,
+} from './cost/model.ts';
 import { type Emit, median } from './figure.ts';
 
 export interface FleetOptions {

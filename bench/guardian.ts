@@ -8,7 +8,7 @@
  *   here, fed BDWatchdog-format points; the same usage mix. Two invocations of 6 ticks: tick_10k_ms
  *   is a steady tick (not the first of its invocation), tick_10k_first_ms the first tick of the second
  *   invocation (full read); reads/writes are per steady tick; checkpoint_10k_ms the invocation's end.
- * - guardian.cost_per_1000_usd_month: core/cost/model.ts fed the Guardian's measured read and write
+ * - guardian.cost_per_1000_usd_month: bench/cost/model.ts fed the Guardian's measured read and write
  *   units (one invocation a minute at 10 s cadence) and lean()'s assumptions for the rest.
  * Medians over several runs. decisions_per_s divides by this process's CPU time (the machine is shared;
  * wall-clock rate and load average are printed beside it).
@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDocumentClient } from '../adapters/aws.ts';
-import { keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
@@ -25,13 +25,14 @@ import type { GuardState } from '../core/contracts/guard-state.ts';
 import type { HostState } from '../core/contracts/host.ts';
 import { defaultConfig } from '../core/contracts/service-config.ts';
 import type { Container } from '../core/contracts/structure.ts';
-import { ASSUMED_FLEET, lean } from '../core/cost/assumptions.ts';
-import { estimateMonthlyCost, type LoopCounts, PRICES, SECONDS_PER_MONTH } from '../core/cost/model.ts';
+import { keys } from '../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { compileRules, decide, type StructureView } from '../core/policy/guardian/decide.ts';
 import { RecordingRequestSink } from '../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory, type TickReport } from '../functions/guardian/tick.ts';
 import { startDynaliteProcess, startVictoriaMetrics } from '../local/emulators.ts';
+import { ASSUMED_FLEET, lean } from './cost/assumptions.ts';
+import { estimateMonthlyCost, type LoopCounts, PRICES, SECONDS_PER_MONTH } from './cost/model.ts';
 import { type Emit, median } from './figure.ts';
 
 const note = (s: string) => process.stderr.write(`  ${s}\n`);
@@ -372,7 +373,7 @@ async function fullTick(emit: Emit): Promise<void> {
       rruPerMinute,
       checkpointWru,
       benchMixUsd: Number(benchMix.usdPer1000ContainersPerMonth.toFixed(2)),
-      note: "Guardian reads and checkpoint measured at 10k containers; scale actions (one per container per hour) and everything else from core/cost/assumptions.ts lean(); benchMixUsd: with this bench's measured request-driven writes instead",
+      note: "Guardian reads and checkpoint measured at 10k containers; scale actions (one per container per hour) and everything else from bench/cost/assumptions.ts lean(); benchMixUsd: with this bench's measured request-driven writes instead",
     });
     doc.destroy();
   } finally {

@@ -17,7 +17,7 @@
  *   loop.overhead_throttled_pct[_60s]           the same jobs, from the scaled runs alone: the time
  *                                               the quota held the job back ÷ its unthrottled time
  *   loop.throttled_s, loop.oom_kills            of the scaled runs
- *   loop.cost_per_1000_usd_month                a 1,000-container fleet as deployed, requests counted → core/cost/model.ts
+ *   loop.cost_per_1000_usd_month                a 1,000-container fleet as deployed, requests counted → bench/cost/model.ts
  *                                               (bench/fleet-cost.ts; …_stepped: this loop's stepped container)
  *
  * Overhead: a counting loop (busybox sh, one core) sized from a probe on the
@@ -52,7 +52,6 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultConfig } from '../core/contracts/service-config.ts';
-import { countsFromRun, estimateMonthlyCost, type LoopCounts } from '../core/cost/model.ts';
 import {
   CGROUP_V1_ROOT,
   createLxcWorkload,
@@ -76,6 +75,7 @@ import {
 import { cgroupFileReader, measureSteps, quotaToShares } from '../local/reaction.ts';
 import { readCpuTopology, readMemTotalMiB } from '../local/topology.ts';
 import { phasePlan, runPhases } from '../local/workload.ts';
+import { countsFromRun, estimateMonthlyCost, type LoopCounts } from './cost/model.ts';
 import { type Emit, median, percentile } from './figure.ts';
 import { emitFleetCost } from './fleet-cost.ts';
 

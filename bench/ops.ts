@@ -4,15 +4,16 @@
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDocumentClient } from '../adapters/aws.ts';
-import { keys, tableDefinition } from '../adapters/dynamodb/table.ts';
+import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
 import { HostState } from '../core/contracts/host.ts';
 import { defaultConfig } from '../core/contracts/service-config.ts';
 import type { Container } from '../core/contracts/structure.ts';
+import { keys } from '../core/contracts/table-layout.ts';
 import { type ContainerView, planRebalance } from '../core/policy/rebalancer/plan.ts';
-import { ruleFindings } from '../core/policy/sanity.ts';
-import { sanitySweep } from '../functions/ops/sanity.ts';
+import { ruleFindings } from '../core/policy/sanity-findings.ts';
+import { sanitySweep } from '../functions/ops/sanity-sweep.ts';
 import { startDynalite } from '../local/emulators.ts';
 import { type Emit, median } from './figure.ts';
 

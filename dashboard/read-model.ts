@@ -15,17 +15,17 @@
  * over the window (`allocationFromHistory: false`).
  */
 import { MAX_PACK_SPAN_MS } from '../adapters/dynamodb/activity.ts';
+import type { Activity } from '../core/contracts/activity.ts';
+import type { GuardState } from '../core/contracts/guard-state.ts';
 import {
   activityLinesFromItem,
   body,
   containerGuardItem,
   hostStateItem,
   isExpired,
-} from '../adapters/dynamodb/items.ts';
-import { keys } from '../adapters/dynamodb/table.ts';
-import type { Activity } from '../core/contracts/activity.ts';
-import type { GuardState } from '../core/contracts/guard-state.ts';
+} from '../core/contracts/items.ts';
 import { Rule } from '../core/contracts/rule.ts';
+import { keys } from '../core/contracts/table-layout.ts';
 
 export interface StateReader {
   queryPartition(

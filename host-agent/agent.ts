@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import type { Logger } from '../adapters/logger.ts';
-import { hostQueueNames } from '../adapters/sqs/order-queues.ts';
+import { hostQueueNames } from '../core/contracts/order-queue.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { AgentQueueClient } from './aws/sqs.ts';
 import { detectCgroupVersion } from './cgroup/layout.ts';

@@ -5,8 +5,8 @@
  * off on network and credential errors, and drain in-flight work on stop().
  */
 import type { Logger } from '../adapters/logger.ts';
-import { parseOrderMessage } from '../adapters/sqs/order-queues.ts';
 import type { ScaleOrder } from '../core/contracts/order.ts';
+import { parseOrderMessage } from '../core/contracts/order-queue.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { AgentQueueClient, SqsMessage as Message } from './aws/sqs.ts';

@@ -1,7 +1,7 @@
 /**
  * When the agent must write a heartbeat. The sanity sweep takes an agent's last
  * sign of life as the newest of its heartbeat (`AGENT.at`) and its reports
- * (`APPLIED#<container>.appliedAt`, core/policy/sanity.ts lastSignOfLife), so a
+ * (`APPLIED#<container>.appliedAt`, core/policy/sanity-findings.ts lastSignOfLife), so a
  * report that landed within the heartbeat period already proves the agent alive:
  * the heartbeat is due one period after the last landed write of either kind.
  * An idle agent writes a heartbeat every period, as before; a busy one rarely.

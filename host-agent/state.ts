@@ -5,11 +5,11 @@
  * versioned write on the HostState item.
  */
 
-import { fromStored, hostStateFromItem, toStored } from '../adapters/dynamodb/items.ts';
-import { keys } from '../adapters/dynamodb/table.ts';
-import type { Item } from '../adapters/dynamodb/table-client.ts';
 import { HostState } from '../core/contracts/host.ts';
+import type { Item } from '../core/contracts/items.ts';
+import { fromStored, hostStateFromItem, toStored } from '../core/contracts/items.ts';
 import { AgentHeartbeat, AgentReport } from '../core/contracts/report.ts';
+import { keys } from '../core/contracts/table-layout.ts';
 import { parseOrThrow, StaleStateError } from '../core/errors.ts';
 import type { AgentTable } from './aws/dynamo.ts';
 
@@ -84,7 +84,7 @@ export class DynamoAgentState implements AgentStateStore {
   async commitHost(next: HostState, expectedVersion: number): Promise<void> {
     const valid = parseOrThrow(HostState, next, 'host state');
     try {
-      // Packed exactly as every other writer stores it (adapters/dynamodb/items.ts).
+      // Packed exactly as every other writer stores it (core/contracts/items.ts).
       await this.table.putVersioned(
         toStored({ ...keys.hostState(this.host), ...valid }),
         expectedVersion,

@@ -151,14 +151,21 @@ export async function startDynamoDbLocal(opts: { port?: number } = {}): Promise<
     throw new Error(`DynamoDB Local exited with ${code}: ${stderr.slice(-500)}`);
   });
   const endpoint = `http://${LOOPBACK}:${port}`;
-  await Promise.race([
-    waitForHttp(endpoint, 30_000, {
-      method: 'POST',
-      headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' },
-    }),
-    failed,
-  ]);
   failed.catch(() => undefined);
+  try {
+    // The JVM starts in ≈ 4 s on an idle machine; on a loaded one (many test runs at once) it has
+    // been seen to need over 30 s, so the wait is long, and a start that never answers is stopped.
+    await Promise.race([
+      waitForHttp(endpoint, 120_000, {
+        method: 'POST',
+        headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables' },
+      }),
+      failed,
+    ]);
+  } catch (err) {
+    await stopChild(child, 'dynamodb-local');
+    throw err;
+  }
   return { name: 'dynamodb-local', endpoint, stop: () => stopChild(child, 'dynamodb-local') };
 }
 

@@ -34,16 +34,15 @@ import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { createLogger, type Logger } from '../adapters/logger.ts';
 import { OpenTsdbPutSink } from '../adapters/metrics/opentsdb-put.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
+import { ASSUMED_FLEET } from '../bench/cost/assumptions.ts';
+import { type LoopCounts, SECONDS_PER_MONTH } from '../bench/cost/model.ts';
 import type { Rule } from '../core/contracts/rule.ts';
 import { defaultConfig, type GuardianConfig } from '../core/contracts/service-config.ts';
-import { ASSUMED_FLEET } from '../core/cost/assumptions.ts';
-import { type LoopCounts, SECONDS_PER_MONTH } from '../core/cost/model.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
-import { ruleFindings } from '../core/policy/sanity.ts';
+import { ruleFindings } from '../core/policy/sanity-findings.ts';
 import { usageWindow } from '../core/ports/metrics-source.ts';
 import { type ContainerView, dashboardView, prometheusSeries } from '../dashboard/read-model.ts';
 import { type DashboardServer, startDashboardServer } from '../dashboard/server.ts';
-import { startPlatformApi } from '../functions/api/local-server.ts';
 import { newChainState, sqsTriggerQueue } from '../functions/guardian/chain.ts';
 import { runTick } from '../functions/guardian/tick.ts';
 import {
@@ -55,7 +54,7 @@ import {
 } from '../functions/guardian/wiring.ts';
 import { runPeriodically } from '../functions/ops/periodic.ts';
 import { resendWith } from '../functions/ops/resend.ts';
-import { sanitySweep } from '../functions/ops/sanity.ts';
+import { sanitySweep } from '../functions/ops/sanity-sweep.ts';
 import { snapshotTick } from '../functions/ops/snapshot.ts';
 import { sqsOrderSender } from '../functions/scaler/sqs-order-sender.ts';
 import { HostAgent } from '../host-agent/agent.ts';
@@ -64,6 +63,7 @@ import { LiteSqs } from '../host-agent/aws/sqs.ts';
 import { loadAgentConfig } from '../host-agent/config.ts';
 import { tcShaper } from '../host-agent/net/tc.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
+import { startPlatformApi } from './api-server.ts';
 import {
   CGROUP_V1_ROOT,
   createLxcWorkload,

@@ -6,8 +6,8 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
-import { DEFAULT_TABLE_NAME } from '../adapters/dynamodb/table.ts';
-import { DEFAULT_QUEUE_PREFIX } from '../adapters/sqs/order-queues.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../core/contracts/order-queue.ts';
+import { DEFAULT_TABLE_NAME } from '../core/contracts/table-layout.ts';
 import { type BootstrapReport, bootstrap } from './bootstrap.ts';
 import {
   type DynamoFlavour,

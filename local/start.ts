@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { readEnvConfig } from '../adapters/env.ts';
-import { startPlatformApi } from '../functions/api/local-server.ts';
+import { startPlatformApi } from './api-server.ts';
 import { PlatformEnv } from './bootstrap.ts';
 import { type LoopConfigName, type RunningLoop, startLoop } from './loop.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';

@@ -19,12 +19,13 @@ import {
   isExpired,
   MAX_PACK_SPAN_MS,
   packedActivityItems,
-} from './items.ts';
+} from '../../core/contracts/items.ts';
 
 export { MAX_PACK_SPAN_MS };
 
-import { keys } from './table.ts';
-import type { Item, Key, TableClient } from './table-client.ts';
+import type { Item, Key } from '../../core/contracts/items.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
+import type { TableClient } from './table-client.ts';
 
 /** One line to record; `host`: the host whose partition packs it (null/absent: a single item). */
 export interface ActivityLine {

@@ -6,6 +6,7 @@
  * conditional on `version`; a lost race is a StaleStateError with the item as it is.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Item } from '../../core/contracts/items.ts';
 import { Rule } from '../../core/contracts/rule.ts';
 import {
   defaultConfig,
@@ -14,9 +15,9 @@ import {
   ServiceDoc,
   ServiceName,
 } from '../../core/contracts/service-config.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { NotFoundError, parseOrThrow, ValidationError } from '../../core/errors.ts';
-import { keys } from './table.ts';
-import { type Item, isConditionFailure, type TableClient } from './table-client.ts';
+import { isConditionFailure, type TableClient } from './table-client.ts';
 
 export interface StoredRule {
   rule: Rule;

@@ -9,6 +9,17 @@
 
 import type { GuardState } from '../../core/contracts/guard-state.ts';
 import type { HostState } from '../../core/contracts/host.ts';
+import type { Item } from '../../core/contracts/items.ts';
+import {
+  applicationGuardItem,
+  appliedItem,
+  body,
+  containerGuardItem,
+  heartbeatItem,
+  hostStateItem,
+  hostStateToItem,
+  type ItemCodec,
+} from '../../core/contracts/items.ts';
 import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
 import { type Rule, Rule as RuleSchema } from '../../core/contracts/rule.ts';
 import {
@@ -24,20 +35,10 @@ import {
   type User,
   User as UserSchema,
 } from '../../core/contracts/structure.ts';
+import { GSI1_KINDS, keys } from '../../core/contracts/table-layout.ts';
 import { parseOrThrow } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
-import {
-  applicationGuardItem,
-  appliedItem,
-  body,
-  containerGuardItem,
-  heartbeatItem,
-  hostStateItem,
-  hostStateToItem,
-  type ItemCodec,
-} from './items.ts';
-import { GSI1_KINDS, keys } from './table.ts';
-import type { Item, TableClient } from './table-client.ts';
+import type { TableClient } from './table-client.ts';
 
 export interface HostView {
   state: HostState;
@@ -75,7 +76,7 @@ const HOST_GUARDS_FROM = keys.guard('', '').sk;
 /** Partitions read at once: enough to hide latency, few enough to stay far from throttling. */
 const READ_CONCURRENCY = 8;
 
-export { body } from './items.ts';
+export { body } from '../../core/contracts/items.ts';
 
 /**
  * `consistent: false` reads the host partitions eventually consistent (half the read units).

@@ -5,12 +5,18 @@
  * activity records. Item layouts and codecs live in items.ts.
  */
 import type { HostState } from '../../core/contracts/host.ts';
+import type { Item } from '../../core/contracts/items.ts';
+import {
+  applicationItem,
+  appliedItem,
+  hostStateFromItem,
+  hostStateToItem,
+} from '../../core/contracts/items.ts';
 import type { Application } from '../../core/contracts/structure.ts';
+import { GSI1_KINDS, keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import { type ActivityLine, writeActivity } from './activity.ts';
-import { applicationItem, appliedItem, hostStateFromItem, hostStateToItem } from './items.ts';
-import { GSI1_KINDS, keys } from './table.ts';
-import type { Item, TableClient } from './table-client.ts';
+import type { TableClient } from './table-client.ts';
 
 export function locatorItem(container: string, host: string): Item & { pk: string; sk: string } {
   return { ...keys.containerLocator(container), host };

@@ -16,12 +16,10 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { fromStored, type Item, type Key, toStored } from '../../core/contracts/items.ts';
+import { DEFAULT_ACTIVITY_RETENTION_DAYS, GSI1 } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
-import { fromStored, type Item, type Key, toStored } from './items.ts';
-import { DEFAULT_ACTIVITY_RETENTION_DAYS, GSI1 } from './table.ts';
-
-export type { Item, Key } from './items.ts';
 
 /** Counts of requests made, for the benchmarks' per-tick figures. */
 export interface TableCounters {

@@ -14,7 +14,7 @@
 import { gzipSync } from 'node:zlib';
 import { ScError } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
-import type { Point, PointSink } from '../../functions/ops/ports.ts';
+import type { Point, PointSink } from '../../core/ports/time-series.ts';
 
 export interface FailedPoint {
   point: unknown;

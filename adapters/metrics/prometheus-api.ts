@@ -5,7 +5,7 @@
  * adapters/metrics/prometheus.ts (MetricsSource).
  */
 import { ScError } from '../../core/errors.ts';
-import type { Sample, SeriesSource } from '../../functions/ops/ports.ts';
+import type { Sample, SeriesSource } from '../../core/ports/time-series.ts';
 
 export class MetricsQueryError extends ScError {
   override name = 'MetricsQueryError';

@@ -1,7 +1,8 @@
 /**
- * One FIFO queue of scale orders per host, with its dead-letter queue.
- * Group = container (orders of one container stay in order), dedup id = orderId.
- * Orders are validated on the way in and on the way out.
+ * One FIFO queue of scale orders per host, with its dead-letter queue: the SQS
+ * side. Queue names and the message codec (group = container, dedup id =
+ * orderId, validated both ways) are the contract in core/contracts/order-queue.ts,
+ * shared with the host agent.
  */
 import {
   CreateQueueCommand,
@@ -12,10 +13,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ScaleOrder } from '../../core/contracts/order.ts';
-import { parseOrThrow, ValidationError } from '../../core/errors.ts';
-
-export const DEFAULT_QUEUE_PREFIX = 'sc-';
+import { hostQueueNames, orderMessage } from '../../core/contracts/order-queue.ts';
 
 export interface HostQueueOptions {
   prefix?: string;
@@ -28,16 +26,6 @@ export interface HostQueues {
   queueUrl: string;
   dlqUrl: string;
   dlqArn: string;
-}
-
-export function hostQueueNames(host: string, prefix = DEFAULT_QUEUE_PREFIX): { queue: string; dlq: string } {
-  // SQS names: ≤ 80 chars of [A-Za-z0-9_-], FIFO ones end in .fifo. Host names may hold '.', which SQS refuses.
-  const safe = host.replace(/\./g, '_');
-  const queue = `${prefix}${safe}.fifo`;
-  const dlq = `${prefix}${safe}-dlq.fifo`;
-  if (dlq.length > 80)
-    throw new ValidationError('host', [{ path: 'name', message: `too long for a queue name (${dlq})` }]);
-  return { queue, dlq };
 }
 
 /** Create (or find) the host's order queue and its DLQ. Idempotent. */
@@ -104,27 +92,16 @@ export async function deleteHostQueues(sqs: SQSClient, host: string, prefix?: st
 
 /** Validate and send one order; returns the SQS message id. */
 export async function sendOrder(sqs: SQSClient, queueUrl: string, order: unknown): Promise<string> {
-  const valid = parseOrThrow(ScaleOrder, order, 'order');
+  const message = orderMessage(order);
   const out = await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(valid),
-      MessageGroupId: valid.container,
-      MessageDeduplicationId: valid.orderId,
+      MessageBody: message.body,
+      MessageGroupId: message.groupId,
+      MessageDeduplicationId: message.dedupId,
     }),
   );
   return required(out.MessageId, 'message id');
-}
-
-/** Parse a received message body into an order, or throw ValidationError naming the field. */
-export function parseOrderMessage(body: string | undefined): ScaleOrder {
-  let json: unknown;
-  try {
-    json = JSON.parse(body ?? '');
-  } catch (err) {
-    throw new ValidationError('order', [{ path: '', message: 'body is not JSON' }], { cause: err });
-  }
-  return parseOrThrow(ScaleOrder, json, 'order');
 }
 
 function required<T>(value: T | undefined, what: string): T {

@@ -18,19 +18,10 @@ export const RESOURCE_UNITS = {
 } as const satisfies Record<Resource, string>;
 
 /** CPU in shares: 100 = one full core. */
-export type CpuShares = number;
-export type MemMiB = number;
-export type DiskMiBps = number;
-export type NetMbps = number;
-/** Epoch milliseconds. */
-export type EpochMs = number;
-
 export const SHARES_PER_CORE = 100;
 
 /** A non-negative whole number of the resource's unit. */
 export const Amount = z.number().int().nonnegative();
-/** A signed whole number of the resource's unit (a scaling step). */
-export const SignedAmount = z.number().int();
 /** A measured usage: finite, non-negative, or null for "no data". */
 export const Usage = z.number().finite().nonnegative().nullable();
 export type Usage = z.infer<typeof Usage>;

@@ -3,6 +3,16 @@
  * absent, read-modify-write on `version` (retried on a lost race unless the
  * caller pinned a version with If-Match), delete on version.
  */
+
+import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import {
+  type Application,
+  GuardState as GuardSchema,
+  type GuardState,
+  type HostState,
+  type User,
+} from '../../core/contracts/index.ts';
+import type { Key } from '../../core/contracts/items.ts';
 import {
   applicationGuardItem,
   applicationItem,
@@ -11,16 +21,8 @@ import {
   hostStateItem,
   type ItemCodec,
   userItem,
-} from '../../adapters/dynamodb/items.ts';
-import { keys } from '../../adapters/dynamodb/table.ts';
-import type { Key, TableClient } from '../../adapters/dynamodb/table-client.ts';
-import {
-  type Application,
-  GuardState as GuardSchema,
-  type GuardState,
-  type HostState,
-  type User,
-} from '../../core/contracts/index.ts';
+} from '../../core/contracts/items.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { ConflictError, NotFoundError, StaleStateError } from '../../core/errors.ts';
 
 const RETRIES = 8;

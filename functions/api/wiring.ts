@@ -24,7 +24,7 @@ import { admitContainer, releaseContainer } from '../../core/policy/planner/admi
 import { checkRule } from '../../core/policy/rule-check.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { RequestSink } from '../../core/ports/request-sink.ts';
-import { Planner } from '../scaler/planner.ts';
+import { Planner } from '../scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import { type Api, createApi } from './app.ts';
 import type { Admission, ApiDeps, CheckRule, HostQueuesPort, RuleStore, ServiceStore } from './deps.ts';

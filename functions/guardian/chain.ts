@@ -26,9 +26,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError, ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import { LEASE_NAME } from './run-ticks.ts';

@@ -10,9 +10,9 @@
  * checkpointed, then the lease is released so the next invocation starts at once.
  */
 
-import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import { loadConfig } from './state.ts';

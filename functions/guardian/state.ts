@@ -4,13 +4,14 @@
  * applications, guard-state writes (versioned). Activity lines: adapters/dynamodb/activity.ts.
  */
 
-import { keys } from '../../adapters/dynamodb/table.ts';
-import type { Item, TableClient } from '../../adapters/dynamodb/table-client.ts';
+import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { GuardState } from '../../core/contracts/guard-state.ts';
 import { HostState } from '../../core/contracts/host.ts';
+import type { Item } from '../../core/contracts/items.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
 import { Application } from '../../core/contracts/structure.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { checkRule } from '../../core/policy/rule-check.ts';
 
 export interface Problem {

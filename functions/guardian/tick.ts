@@ -18,7 +18,6 @@
  */
 
 import { type ActivityBuffer, type ActivityLine, writeActivity } from '../../adapters/dynamodb/activity.ts';
-import { GSI1_KINDS, hostOfPartition, keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
 import type { Activity } from '../../core/contracts/activity.ts';
@@ -27,6 +26,7 @@ import type { HostState } from '../../core/contracts/host.ts';
 import { requestAction, type ScaleRequest } from '../../core/contracts/request.ts';
 import { defaultConfig, type GuardianConfig } from '../../core/contracts/service-config.ts';
 import type { Container } from '../../core/contracts/structure.ts';
+import { GSI1_KINDS, hostOfPartition, keys } from '../../core/contracts/table-layout.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
@@ -40,7 +40,7 @@ import { eventName } from '../../core/policy/guardian/events.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import { usageWindow } from '../../core/ports/metrics-source.ts';
 import type { RequestSink } from '../../core/ports/request-sink.ts';
-import type { PointSink } from '../ops/ports.ts';
+import type { PointSink } from '../../core/ports/time-series.ts';
 import { hostPoints } from '../ops/snapshot.ts';
 import {
   type AppRead,

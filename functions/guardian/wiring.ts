@@ -21,7 +21,7 @@ import { PrometheusMetricsSource } from '../../adapters/metrics/prometheus.ts';
 import { ActivityEnv, PlatformEnv } from '../../adapters/platform-env.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
-import type { PointSink } from '../ops/ports.ts';
+import type { PointSink } from '../../core/ports/time-series.ts';
 import type { OrderSender } from '../scaler/ports.ts';
 import { ScalerSink } from '../scaler/scaler-sink.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';

@@ -15,7 +15,7 @@ import { defaultConfig, type ScalerConfig } from '../../core/contracts/service-c
 import { metricsSourceFromEnv, readOpsEnv } from '../ops/env.ts';
 import { runPeriodically } from '../ops/periodic.ts';
 import { type RebalanceDeps, rebalanceTick } from '../ops/rebalance.ts';
-import { Planner } from '../scaler/planner.ts';
+import { Planner } from '../scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 

@@ -6,11 +6,11 @@ import { systemClock } from '../../adapters/clock.ts';
 import { readServiceConfig } from '../../adapters/dynamodb/fleet.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { createLogger } from '../../adapters/logger.ts';
-import { ruleFindings } from '../../core/policy/sanity.ts';
+import { ruleFindings } from '../../core/policy/sanity-findings.ts';
 import { readOpsEnv } from '../ops/env.ts';
 import { runPeriodically } from '../ops/periodic.ts';
 import { resendWith } from '../ops/resend.ts';
-import { type SanityDeps, sanitySweep } from '../ops/sanity.ts';
+import { type SanityDeps, sanitySweep } from '../ops/sanity-sweep.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
 

@@ -10,9 +10,10 @@
  *   before the invocation's deadline — billed for the waiting, see docs/cost.md.
  * A lease keeps two overlapping invocations from running the same operation at once.
  */
-import { keys } from '../../adapters/dynamodb/table.ts';
+
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 

@@ -8,7 +8,7 @@
  */
 import type { HostView } from '../../adapters/dynamodb/fleet.ts';
 import type { Logger } from '../../adapters/logger.ts';
-import type { Lagging } from '../../core/policy/sanity.ts';
+import type { Lagging } from '../../core/policy/sanity-findings.ts';
 import type { LaggingState, OrderSender } from '../scaler/ports.ts';
 import { resendLagging } from '../scaler/resend.ts';
 

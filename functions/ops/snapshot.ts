@@ -24,7 +24,7 @@ import type { Resource } from '../../core/contracts/units.ts';
 import { aggregateApplication, sumUsage } from '../../core/policy/aggregate.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import { type MetricsSource, usageWindow } from '../../core/ports/metrics-source.ts';
-import type { Point, PointSink } from './ports.ts';
+import type { Point, PointSink } from '../../core/ports/time-series.ts';
 
 export interface SnapshotDeps {
   table: TableClient;

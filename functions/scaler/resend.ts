@@ -7,8 +7,8 @@
 import type { Logger } from '../../adapters/logger.ts';
 import { silentLogger } from '../../adapters/logger.ts';
 import { orderId, type ScaleOrder } from '../../core/contracts/order.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 import { buildOrder } from '../../core/policy/planner/orders.ts';
-import { mapLimit } from './planner.ts';
 import type { LaggingState, OrderSender } from './ports.ts';
 
 export interface ResendDeps {

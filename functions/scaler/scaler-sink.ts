@@ -9,7 +9,7 @@ import { silentLogger } from '../../adapters/logger.ts';
 import type { ScaleRequest } from '../../core/contracts/request.ts';
 import { defaultConfig, type ScalerConfig } from '../../core/contracts/service-config.ts';
 import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
-import { Planner, type PlannerDeps } from './planner.ts';
+import { Planner, type PlannerDeps } from './scaler-pass.ts';
 
 export interface ScalerSinkDeps extends Omit<PlannerDeps, 'config'> {
   /** The Scaler's effective config as stored now (e.g. Catalog.loadServiceConfig('scaler')). */

@@ -5,8 +5,8 @@
  * StaleStateError carrying the item as it is now.
  */
 
-import { fromStored, toStored } from '../../adapters/dynamodb/items.ts';
-import type { Item, Key } from '../../adapters/dynamodb/table-client.ts';
+import type { Item, Key } from '../../core/contracts/items.ts';
+import { fromStored, toStored } from '../../core/contracts/items.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import { JsonRpcClient } from './json-rpc.ts';
 import { type LiteClientOptions, rpcOptions } from './sqs.ts';
@@ -95,7 +95,7 @@ export function unmarshallItem(item: Record<string, AttributeValue>): Item {
 
 /**
  * The agent's DynamoDB client. Like TableClient, it stores and reads items in the shared
- * layout (adapters/dynamodb/items.ts: a HostState is packed into one `doc` attribute).
+ * layout (core/contracts/items.ts: a HostState is packed into one `doc` attribute).
  */
 export class LiteTable implements AgentTable {
   readonly tableName: string;

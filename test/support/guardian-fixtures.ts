@@ -1,11 +1,11 @@
 /** Builders for Guardian state: hosts with containers, stored rules and config. */
 
-import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { HostState } from '../../core/contracts/host.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import type { GuardianConfig } from '../../core/contracts/service-config.ts';
 import type { Container } from '../../core/contracts/structure.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../core/ports/metrics-source.ts';
 

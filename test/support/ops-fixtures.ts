@@ -3,11 +3,12 @@
  * helpers that write them (and agent items) the way their owners store them:
  * the contract's fields at the top level beside the keys.
  */
-import { keys } from '../../adapters/dynamodb/table.ts';
+
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
 import type { AgentHeartbeat, AgentReport } from '../../core/contracts/report.ts';
 import type { Container, ResourceSpec, UsageMap } from '../../core/contracts/structure.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../core/ports/metrics-source.ts';
 

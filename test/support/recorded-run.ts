@@ -7,11 +7,11 @@
 
 import { writeActivity } from '../../adapters/dynamodb/activity.ts';
 import { Catalog } from '../../adapters/dynamodb/catalog.ts';
-import { keys } from '../../adapters/dynamodb/table.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { Activity } from '../../core/contracts/activity.ts';
 import { GuardState } from '../../core/contracts/guard-state.ts';
 import { HostState } from '../../core/contracts/host.ts';
+import { keys } from '../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../core/policy/default-rules.ts';
 
 export const RUN_HOST = 'demo-host';

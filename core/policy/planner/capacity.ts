@@ -42,6 +42,28 @@ export function cloneContainer(c: Container): Container {
 }
 
 /**
+ * The host's total of a resource (cpu shares, MiB, disk MiB/s, Mbit/s) for a container on
+ * `disk`; null when the host has none to offer: no net capacity registered, or no disk named
+ * (or the host does not know it). Null is "no total", not "zero": callers that bound a
+ * value by the total leave it unbounded (the planner) or skip the check (the API).
+ */
+export function hostTotal(host: HostState, resource: Resource, disk: string | null): number | null {
+  const c = host.capacity;
+  switch (resource) {
+    case 'cpu':
+      return c.cpu.max;
+    case 'mem':
+      return c.mem.max;
+    case 'net':
+      return c.net?.max ?? null;
+    case 'disk_read':
+      return disk === null ? null : (c.disks[disk]?.maxRead ?? null);
+    case 'disk_write':
+      return disk === null ? null : (c.disks[disk]?.maxWrite ?? null);
+  }
+}
+
+/**
  * Room the host has for `container` to grow `resource` by, in the resource's
  * unit; Infinity where the host does not account the resource (net without a
  * declared capacity); null when the container cannot hold the resource here

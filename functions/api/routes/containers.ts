@@ -4,18 +4,18 @@
  * limits go out as an order), read, unsubscribe (capacity given back).
  */
 
-import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import type { HostState } from '../../../core/contracts/host.ts';
 import { DEFAULT_BOUNDARY, type ResourceLimits } from '../../../core/contracts/limits.ts';
 import { AgentReport } from '../../../core/contracts/report.ts';
 import type { Container } from '../../../core/contracts/structure.ts';
+import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { hostTotal } from '../../../core/policy/planner/capacity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
 import { newGuardState, stripKeys } from '../store.ts';
-import { hostTotal } from './resources.ts';
 
 const COMMIT_ATTEMPTS = 10;
 

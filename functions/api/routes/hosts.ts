@@ -1,11 +1,11 @@
 /** Hosts: register (capacity + order queue and DLQ), read, deregister when empty. */
 
-import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
-import { hostQueueNames } from '../../../adapters/sqs/order-queues.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
+import { hostQueueNames } from '../../../core/contracts/order-queue.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
+import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
-import { lastSignOfLife } from '../../../core/policy/sanity.ts';
+import { lastSignOfLife } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { HostDiskInput, HostRegistration } from '../schemas.ts';

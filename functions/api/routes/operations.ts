@@ -4,12 +4,12 @@
  */
 import { z } from 'zod';
 import { recentActivity } from '../../../adapters/dynamodb/activity.ts';
-import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import { GuardState } from '../../../core/contracts/guard-state.ts';
 import { HostState } from '../../../core/contracts/host.ts';
 import { HostName } from '../../../core/contracts/names.ts';
 import { AgentReport } from '../../../core/contracts/report.ts';
 import { SERVICE_CONFIGS, type ServiceName } from '../../../core/contracts/service-config.ts';
+import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { NotFoundError, parseOrThrow, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import type { ApiDeps } from '../deps.ts';

@@ -6,12 +6,12 @@
  */
 
 import type { GuardState } from '../../../core/contracts/guard-state.ts';
-import type { HostState } from '../../../core/contracts/host.ts';
 import type { ResourceLimits } from '../../../core/contracts/limits.ts';
 import type { ScaleRequest } from '../../../core/contracts/request.ts';
 import type { ResourceSpec } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { hostTotal } from '../../../core/policy/planner/capacity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import {
@@ -28,23 +28,6 @@ export const OPERATOR_PRIORITY = 3;
 
 function bad(path: string, message: string): ValidationError {
   return new ValidationError('body', [{ path, message }]);
-}
-
-/** The host's total of a resource (cpu shares, MiB, disk MiB/s, Mbit/s), or null if it has none. */
-export function hostTotal(host: HostState, resource: Resource, disk: string | null): number | null {
-  const c = host.capacity;
-  switch (resource) {
-    case 'cpu':
-      return c.cpu.max;
-    case 'mem':
-      return c.mem.max;
-    case 'net':
-      return c.net?.max ?? null;
-    case 'disk_read':
-      return disk === null ? null : (c.disks[disk]?.maxRead ?? null);
-    case 'disk_write':
-      return disk === null ? null : (c.disks[disk]?.maxWrite ?? null);
-  }
 }
 
 /** max/min/weight/guard applied to a resource, checked; `current` is never set here. */

@@ -1,7 +1,7 @@
 /** Applications and users: create, delete, membership (one application per container, one user per application). */
 
-import { GSI1_KINDS } from '../../../adapters/dynamodb/table.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
+import { GSI1_KINDS } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
 import { aggregateApplication, checkUserBudget } from '../../../core/policy/aggregate.ts';

@@ -6,11 +6,12 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createDynamoDocumentClient, createSqsClient } from '../../../adapters/aws.ts';
-import { keys, tableDefinition } from '../../../adapters/dynamodb/table.ts';
+import { tableDefinition } from '../../../adapters/dynamodb/table.ts';
 import { TableClient } from '../../../adapters/dynamodb/table-client.ts';
 import { ensureHostQueues, type HostQueues, sendOrder } from '../../../adapters/sqs/order-queues.ts';
 import type { HostState } from '../../../core/contracts/host.ts';
 import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
+import { keys } from '../../../core/contracts/table-layout.ts';
 import { type Running, startDynalite, startFauxqs } from '../../../local/emulators.ts';
 
 export interface Harness {

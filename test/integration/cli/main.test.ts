@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { main } from '../../../cli/main.ts';
-import { toEvent } from '../../../functions/api/local-server.ts';
+import { toEvent } from '../../../local/api-server.ts';
 import { type ApiFixture, apiFixture } from '../functions/api/harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');

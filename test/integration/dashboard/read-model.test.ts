@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeActivity } from '../../../adapters/dynamodb/activity.ts';
-import { activityToItem } from '../../../adapters/dynamodb/items.ts';
+import { activityToItem } from '../../../core/contracts/items.ts';
 import { dashboardView, prometheusSeries } from '../../../dashboard/read-model.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';

@@ -15,10 +15,10 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '../../../adapters/aws.ts';
 import { systemClock } from '../../../adapters/clock.ts';
-import { keys } from '../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../adapters/logger.ts';
 import { DEFAULT_QUEUE_PREFIX, ensureHostQueues, sendOrder } from '../../../adapters/sqs/order-queues.ts';
 import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
+import { keys } from '../../../core/contracts/table-layout.ts';
 import { HostAgent } from '../../../host-agent/agent.ts';
 import { LiteTable } from '../../../host-agent/aws/dynamo.ts';
 import { LiteSqs } from '../../../host-agent/aws/sqs.ts';

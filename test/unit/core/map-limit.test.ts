@@ -23,4 +23,16 @@ describe('mapLimit', () => {
       }),
     ).rejects.toThrow('two');
   });
+  it('runs every item and rejects only after all have settled, with the earliest failure', async () => {
+    const done: number[] = [];
+    const err = await mapLimit([1, 2, 3, 4, 5], 2, async (x) => {
+      await new Promise((r) => setTimeout(r, x * 5));
+      if (x === 1 || x === 3) throw new Error(`fail ${x}`);
+      done.push(x);
+      return x;
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('fail 1');
+    // 2, 4 and 5 ran after 1 failed, and had finished when the call rejected.
+    expect(done).toEqual([2, 4, 5]);
+  });
 });

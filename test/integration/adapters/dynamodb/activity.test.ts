@@ -5,10 +5,10 @@ import {
   recordActivity,
   writeActivity,
 } from '../../../../adapters/dynamodb/activity.ts';
-import { activityLinesFromItem } from '../../../../adapters/dynamodb/items.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { TableClient } from '../../../../adapters/dynamodb/table-client.ts';
 import type { Activity } from '../../../../core/contracts/activity.ts';
+import { activityLinesFromItem } from '../../../../core/contracts/items.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
 

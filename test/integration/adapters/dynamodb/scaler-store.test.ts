@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ScalerStore } from '../../../../adapters/dynamodb/scaler-store.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import type { HostState } from '../../../../core/contracts/host.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../../../core/errors.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS } from '../../../support/env.ts';

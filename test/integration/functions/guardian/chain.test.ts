@@ -2,8 +2,8 @@ import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from '@aws-sdk
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { createSqsClient } from '../../../../adapters/aws.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import {
   type ChainMessage,

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../../../adapters/clock.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTicks, takeLease } from '../../../../functions/guardian/run-ticks.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { loadConfig, loadRules } from '../../../../functions/guardian/state.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import type { Application } from '../../../../core/contracts/structure.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick } from '../../../../functions/guardian/tick.ts';

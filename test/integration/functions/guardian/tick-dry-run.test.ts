@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick } from '../../../../functions/guardian/tick.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';

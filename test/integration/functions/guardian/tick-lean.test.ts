@@ -7,10 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ActivityBuffer, recentActivity } from '../../../../adapters/dynamodb/activity.ts';
-import { activityLinesFromItem } from '../../../../adapters/dynamodb/items.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
+import { activityLinesFromItem } from '../../../../core/contracts/items.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../../core/contracts/units.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource } from '../../../../core/ports/metrics-source.ts';
+import type { Point } from '../../../../core/ports/time-series.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
-import type { Point } from '../../../../functions/ops/ports.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';
 import { captureLogger } from '../../../support/capture-logger.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { dynamoEndpoint, victoriaPromUrl } from '../../../support/env.ts';
 import { putGuardianConfig } from '../../../support/guardian-fixtures.ts';

@@ -2,18 +2,15 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '../../../../adapters/aws.ts';
 import { ScalerStore } from '../../../../adapters/dynamodb/scaler-store.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import {
-  deleteHostQueues,
-  ensureHostQueues,
-  parseOrderMessage,
-} from '../../../../adapters/sqs/order-queues.ts';
+import { deleteHostQueues, ensureHostQueues } from '../../../../adapters/sqs/order-queues.ts';
+import { parseOrderMessage } from '../../../../core/contracts/order-queue.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
-import { checkHostAccounting } from '../../../../core/policy/sanity.ts';
+import { checkHostAccounting } from '../../../../core/policy/sanity-findings.ts';
 import { rebalanceTick } from '../../../../functions/ops/rebalance.ts';
-import { Planner } from '../../../../functions/scaler/planner.ts';
+import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';

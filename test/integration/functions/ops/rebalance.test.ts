@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import type { ScaleRequest } from '../../../../core/contracts/request.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import type { RequestSink, SubmitResult } from '../../../../core/ports/request-sink.ts';
 import { rebalanceTick } from '../../../../functions/ops/rebalance.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { keys } from '../../../../adapters/dynamodb/table.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
 import { OpenTsdbPutSink } from '../../../../adapters/metrics/opentsdb-put.ts';
 import { PrometheusApi, PrometheusSeriesSource } from '../../../../adapters/metrics/prometheus-api.ts';
-import { utilisationReport } from '../../../../functions/ops/report.ts';
+import { keys } from '../../../../core/contracts/table-layout.ts';
 import { snapshotTick } from '../../../../functions/ops/snapshot.ts';
+import { utilisationReport } from '../../../../scripts/report.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
 import {

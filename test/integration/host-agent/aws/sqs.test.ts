@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '../../../../adapters/aws.ts';
-import {
-  deleteHostQueues,
-  ensureHostQueues,
-  hostQueueNames,
-  sendOrder,
-} from '../../../../adapters/sqs/order-queues.ts';
+import { deleteHostQueues, ensureHostQueues, sendOrder } from '../../../../adapters/sqs/order-queues.ts';
+import { hostQueueNames } from '../../../../core/contracts/order-queue.ts';
 import { LiteSqs } from '../../../../host-agent/aws/sqs.ts';
 import { sqsEndpoint, uniqueName } from '../../../support/env.ts';
 

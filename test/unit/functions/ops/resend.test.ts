@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { HostView } from '../../../../adapters/dynamodb/fleet.ts';
 import type { ScaleOrder } from '../../../../core/contracts/order.ts';
-import type { Lagging } from '../../../../core/policy/sanity.ts';
+import type { Lagging } from '../../../../core/policy/sanity-findings.ts';
 import { fleetLaggingState, resendWith } from '../../../../functions/ops/resend.ts';
 import { aContainer, aHostState, anAppliedReport, spec } from '../../../support/ops-fixtures.ts';
 

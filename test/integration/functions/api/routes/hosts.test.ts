@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { keys } from '../../../../../adapters/dynamodb/table.ts';
+import { keys } from '../../../../../core/contracts/table-layout.ts';
 import { DYNAMO_FLAVOURS } from '../../../../support/env.ts';
 import { anAppliedReport } from '../../../../support/ops-fixtures.ts';
 import { type ApiFixture, aContainer, aHost, apiFixture, T0 } from '../harness.ts';

@@ -5,6 +5,7 @@ import {
   accountingIssues,
   cloneHost,
   hostRoom,
+  hostTotal,
   moveAllocation,
 } from '../../../../../core/policy/planner/capacity.ts';
 import { aContainer, aHost, spec } from '../../../../support/planner-fixtures.ts';
@@ -34,6 +35,21 @@ describe('hostRoom', () => {
     expect(hostRoom(host, a, 'disk_read')).toBe(100);
     expect(hostRoom(host, a, 'cpu')).toBe(550); // 800 − 150 − 100
     expect(hostRoom(host, { ...a, disk: null }, 'disk_read')).toBeNull();
+  });
+});
+
+describe('hostTotal', () => {
+  it('answers the host total per resource, null where the host has none to offer', () => {
+    // aHost: 2 sockets × 2 cores × 2 threads = 8 cpus → 800 shares; 16384 MiB; ssd0 500/400 MiB/s; 1000 Mbit/s
+    const host = aHost();
+    expect(hostTotal(host, 'cpu', null)).toBe(800);
+    expect(hostTotal(host, 'mem', null)).toBe(16384);
+    expect(hostTotal(host, 'net', null)).toBe(1000);
+    expect(hostTotal(host, 'disk_read', 'ssd0')).toBe(500);
+    expect(hostTotal(host, 'disk_write', 'ssd0')).toBe(400);
+    expect(hostTotal(host, 'disk_read', null)).toBeNull();
+    expect(hostTotal(host, 'disk_write', 'nvme9')).toBeNull();
+    expect(hostTotal(aHost({ netMbps: null }), 'net', null)).toBeNull();
   });
 });
 

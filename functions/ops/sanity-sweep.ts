@@ -1,0 +1,220 @@
+/**
+ * The sanity sweep: keeps the system honest, periodically.
+ * - rules that can never fire under the current Guardian config;
+ * - agents silent for longer than HEARTBEAT_TIMEOUT (no heartbeat and no
+ *   report: lastSignOfLife) → host marked degraded (the planner plans no
+ *   scale-ups there), cleared when the agent is heard from again;
+ * - host accounting that disagrees with the sum of the containers'
+ *   allocations → reported and repaired;
+ *   (both host changes go in one conditional write on the host's version;
+ *   a lost race re-reads the host and checks again)
+ * - containers whose applied version trails the desired one → order re-sent.
+ * Every finding is logged and recorded as an activity line of kind 'finding'
+ * on the structure it concerns (host, container or rule), for `sc status`.
+ */
+import { recordActivity } from '../../adapters/dynamodb/activity.ts';
+import {
+  body,
+  type HostView,
+  readFleet,
+  serviceConfig,
+  writeHostState,
+} from '../../adapters/dynamodb/fleet.ts';
+import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
+import type { Logger } from '../../adapters/logger.ts';
+import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
+import { StaleStateError } from '../../core/errors.ts';
+import {
+  type AccountingIssue,
+  type AgentLiveness,
+  checkAgentLiveness,
+  checkHostAccounting,
+  findLagging,
+  type Lagging,
+  lastSignOfLife,
+  type RuleCheck,
+  type SignOfLife,
+} from '../../core/policy/sanity-findings.ts';
+import type { Clock } from '../../core/ports/clock.ts';
+import type { ResendStep } from './resend.ts';
+
+export interface SanityDeps {
+  table: TableClient;
+  clock: Clock;
+  logger: Logger;
+  /** Rule check (ruleFindings: core/policy/rule-check.ts over every rule). */
+  checkRules: RuleCheck;
+  /** Re-sends the orders of lagging containers (resendWith: functions/scaler/resend.ts). */
+  resend: ResendStep;
+}
+
+export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema';
+
+export interface Finding {
+  check: FindingCheck;
+  structure: string;
+  text: string;
+  /** What the sweep did about it. */
+  action: 'reported' | 'marked-degraded' | 'cleared-degraded' | 'repaired' | 'resent' | 'resend-failed';
+}
+
+export interface SanityResult {
+  skipped: boolean;
+  findings: Finding[];
+}
+
+const MAX_HOST_ATTEMPTS = 3;
+
+export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
+  // Eventually consistent (half the read units), which every check allows: liveness compares a
+  // heartbeat against a timeout of minutes; a repair is a conditional write on the host's version
+  // (a stale read loses it and checks the current item again); a lag must last RESEND_AFTER, and
+  // an order re-sent for a version already applied is a no-op for the agent.
+  const fleet = await readFleet(deps.table, { consistent: false });
+  const config = serviceConfig(fleet.services, 'sanity');
+  if (!config.ACTIVE) return { skipped: true, findings: [] };
+  const now = deps.clock.now();
+  const findings: Finding[] = [];
+
+  for (const f of deps.checkRules(fleet.rules, serviceConfig(fleet.services, 'guardian')))
+    findings.push({ check: 'rule', structure: f.rule, text: f.text, action: 'reported' });
+
+  for (const bad of fleet.invalid)
+    findings.push({
+      check: 'schema',
+      structure: safeStructure(bad.pk),
+      text: `item ${bad.pk}/${bad.sk} does not match its schema: ${bad.error}`,
+      action: 'reported',
+    });
+
+  const lagging: Lagging[] = [];
+  for (const host of fleet.hosts) {
+    findings.push(...(await sweepHost(deps, host, now, config.HEARTBEAT_TIMEOUT)));
+    if (
+      host.state.degraded ||
+      checkAgentLiveness(host.state, signOfLife(host), now, config.HEARTBEAT_TIMEOUT)?.action === 'mark'
+    ) {
+      // A dead agent would not read a re-sent order; it reconciles when it comes back.
+      continue;
+    }
+    lagging.push(...findLagging(host.state, host.applied, now, config.RESEND_AFTER));
+  }
+
+  if (lagging.length > 0) {
+    const outcomes = await deps.resend(lagging, fleet.hosts, now, {
+      RESEND_AFTER: config.RESEND_AFTER,
+      ORDER_TTL: serviceConfig(fleet.services, 'scaler').ORDER_TTL,
+    });
+    const byContainer = new Map(outcomes.map((o) => [o.container, o]));
+    for (const lag of lagging) {
+      const o = byContainer.get(lag.container);
+      const applied = lag.appliedVersion === null ? 'nothing applied' : `applied v${lag.appliedVersion}`;
+      findings.push({
+        check: 'lagging',
+        structure: lag.container,
+        text: `${lag.container} on ${lag.host}: desired v${lag.desiredVersion}, ${applied}, for ${Math.round(lag.lagS)} s${o?.sent === true ? ': order re-sent' : `: re-send failed (${o?.error ?? 'not attempted'})`}`,
+        action: o?.sent === true ? 'resent' : 'resend-failed',
+      });
+    }
+  }
+
+  for (const f of findings) {
+    deps.logger.warn({ check: f.check, structure: f.structure, action: f.action }, f.text);
+    await recordActivity(deps.table, {
+      structure: f.structure,
+      at: now,
+      kind: 'finding',
+      resource: null,
+      text: f.text,
+      reasons: [{ source: 'sanity', text: f.text }],
+      data: { check: f.check, action: f.action },
+    });
+  }
+  deps.logger.info({ findings: findings.length, hosts: fleet.hosts.length }, 'sanity sweep done');
+  return { skipped: false, findings };
+}
+
+/** The newer of the agent's heartbeat and its newest report on this host, with the agent's period. */
+function signOfLife(view: HostView): SignOfLife | null {
+  return lastSignOfLife(
+    view.heartbeat,
+    [...view.applied.values()].filter((r) => r.host === view.state.name),
+  );
+}
+
+/** Liveness and accounting of one host, committed in one versioned write; retried on a lost race. */
+async function sweepHost(
+  deps: SanityDeps,
+  view: HostView,
+  now: number,
+  timeoutS: number,
+): Promise<Finding[]> {
+  let state: HostState = view.state;
+  for (let attempt = 1; ; attempt++) {
+    const liveness = checkAgentLiveness(state, signOfLife(view), now, timeoutS);
+    const accounting = checkHostAccounting(state);
+    const findings = hostFindings(state.name, liveness, accounting.issues);
+    if (liveness === null && accounting.repaired === null) return findings;
+    const next: HostState = {
+      ...state,
+      version: state.version + 1,
+      degraded: liveness === null ? state.degraded : liveness.action === 'mark',
+      capacity: accounting.repaired ?? state.capacity,
+    };
+    try {
+      await writeHostState(deps.table, next, state.version);
+      return findings;
+    } catch (err) {
+      if (!(err instanceof StaleStateError) || attempt >= MAX_HOST_ATTEMPTS) throw err;
+      const current = err.current as Record<string, unknown> | null;
+      if (current === null) return [];
+      state = HostStateSchema.parse(body(current));
+      deps.logger.info(
+        { host: state.name, version: state.version },
+        'host changed during the sweep; checking again',
+      );
+    }
+  }
+}
+
+function hostFindings(
+  host: string,
+  liveness: AgentLiveness | null,
+  issues: readonly AccountingIssue[],
+): Finding[] {
+  const out: Finding[] = [];
+  if (liveness !== null) {
+    const age =
+      liveness.ageS === null
+        ? 'never heard from'
+        : `last heartbeat or report ${Math.round(liveness.ageS)} s ago`;
+    out.push(
+      liveness.action === 'mark'
+        ? {
+            check: 'agent',
+            structure: host,
+            text: `agent of ${host} is silent (${age}): host marked degraded, no scale-ups planned there`,
+            action: 'marked-degraded',
+          }
+        : {
+            check: 'agent',
+            structure: host,
+            text: `agent of ${host} is back (${age}): degraded mark cleared`,
+            action: 'cleared-degraded',
+          },
+    );
+  }
+  for (const i of issues)
+    out.push({
+      check: 'accounting',
+      structure: host,
+      text: `${host} accounting: ${i.text}${i.repairable ? ' (repaired)' : ''}`,
+      action: i.repairable ? 'repaired' : 'reported',
+    });
+  return out;
+}
+
+function safeStructure(pk: string): string {
+  const name = pk.includes('#') ? pk.slice(pk.indexOf('#') + 1) : pk;
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name) ? name : 'state';
+}
