@@ -4,7 +4,7 @@ import { createDynamoDocumentClient } from '../../adapters/aws.ts';
 import { functionScope, type RecordScope } from '../../adapters/aws-calls.ts';
 import { tableDefinition } from '../../adapters/dynamodb/table.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
-import { DEFAULT_QUEUE_PREFIX } from '../../adapters/sqs/order-queues.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../../core/contracts/order-queue.ts';
 import type { DynamoFlavour } from '../../local/emulators.ts';
 import { dynamoEndpoint, uniqueName } from './env.ts';
 
