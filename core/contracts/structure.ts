@@ -8,7 +8,7 @@ import { Amount, Resource, Usage } from './units.ts';
  * applied value is reported separately by the host agent.
  */
 export const ResourceSpec = z
-  .strictObject({
+  .object({
     max: Amount,
     min: Amount,
     current: Amount,
@@ -26,13 +26,13 @@ export const StructureType = z.enum(['host', 'container', 'application', 'user']
 export type StructureType = z.infer<typeof StructureType>;
 
 /** The host disk a container's data is bound to (for disk_read / disk_write). */
-export const DiskBinding = z.strictObject({ name: z.string().min(1), path: z.string().startsWith('/') });
+export const DiskBinding = z.object({ name: z.string().min(1), path: z.string().startsWith('/') });
 
 /**
  * A container as kept inside its host's state item (see host.ts): the whole
  * desired state of the container, versioned by `desiredVersion`.
  */
-export const Container = z.strictObject({
+export const Container = z.object({
   name: ContainerName,
   host: HostName,
   application: ApplicationName.nullable().default(null),

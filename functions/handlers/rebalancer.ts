@@ -3,7 +3,6 @@
  * otherwise a ReBalancer period every WINDOW_TIMELAPSE seconds
  * until the deadline; its paired requests go to the planner (the Scaler use case).
  */
-import middy from '@middy/core';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
@@ -18,6 +17,7 @@ import { type RebalanceDeps, rebalanceTick } from '../ops/rebalance.ts';
 import { Planner } from '../scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
+import { lambdaHandler } from './middleware.ts';
 
 const env = readOpsEnv();
 const record = functionScope('rebalancer', env);
@@ -42,7 +42,7 @@ const deps: RebalanceDeps = {
   logger,
 };
 
-export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>
+export const handler = lambdaHandler('rebalancer', async (_event: unknown, context: LambdaContextLike) =>
   runPeriodically({
     name: 'rebalancer',
     owner: context.awsRequestId,

@@ -3,7 +3,6 @@
  * hosts and containers the control tick also publishes every tick), one round per invocation at the
  * default POLLING_FREQUENCY (60 s); a shorter period loops until the deadline (functions/ops/periodic.ts).
  */
-import middy from '@middy/core';
 import { createDynamoDocumentClient } from '../../adapters/aws.ts';
 import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
@@ -15,6 +14,7 @@ import { metricsSourceFromEnv, readOpsEnv, requireSetting } from '../ops/env.ts'
 import { runPeriodically } from '../ops/periodic.ts';
 import { type SnapshotDeps, snapshotTick } from '../ops/snapshot.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
+import { lambdaHandler } from './middleware.ts';
 
 const env = readOpsEnv();
 const record = functionScope('snapshoter', env);
@@ -30,7 +30,7 @@ const deps: SnapshotDeps = {
   logger,
 };
 
-export const handler = middy(async (_event: unknown, context: LambdaContextLike) =>
+export const handler = lambdaHandler('snapshoter', async (_event: unknown, context: LambdaContextLike) =>
   runPeriodically({
     name: 'snapshoter',
     owner: context.awsRequestId,

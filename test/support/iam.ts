@@ -53,6 +53,8 @@ function arnOf(t: CfnTemplate, id: string, params: Record<string, string>): stri
       return `arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:${name('QueueName')}`;
     case 'AWS::Logs::LogGroup':
       return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${name('LogGroupName')}:*`;
+    case 'AWS::CloudWatch::Alarm':
+      return `arn:${PARTITION}:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name('AlarmName')}`;
     case 'AWS::IAM::Role':
       return `arn:${PARTITION}:iam::${ACCOUNT}:role/${id}`;
     default:
@@ -82,6 +84,7 @@ export function resolve(t: CfnTemplate, v: unknown, params: Record<string, strin
   if ('Ref' in o) return refOf(t, String(o.Ref), params);
   if ('Fn::GetAtt' in o) {
     const [id, att] = o['Fn::GetAtt'] as [string, string];
+    if (att === 'QueueName') return resolve(t, t.Resources[id]?.Properties.QueueName, params);
     if (att !== 'Arn') throw new Error(`Fn::GetAtt ${id}.${att} is not resolved`);
     return arnOf(t, id, params);
   }

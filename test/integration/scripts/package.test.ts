@@ -53,8 +53,9 @@ function physicalNames(t: CfnTemplate): string[] {
   const out: string[] = [];
   for (const r of Object.values(t.Resources)) {
     for (const [k, v] of Object.entries(r.Properties ?? {})) {
-      // A stage's name is scoped to its API, not to the account.
-      if (/Name$/.test(k) && k !== 'StageName' && typeof v === 'string') out.push(v);
+      // Names scoped to something else (the API's stage, a metric, a key) are not physical names.
+      const scoped = ['StageName', 'MetricName', 'AttributeName', 'IndexName', 'PolicyName'];
+      if (/Name$/.test(k) && !scoped.includes(k) && typeof v === 'string') out.push(v);
     }
   }
   return out;
@@ -254,6 +255,52 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
         expect(actions(s).some((x) => x.endsWith(':*') || x === '*')).toBe(false);
       }
     }
+  });
+
+  it('alarms on failed, stalled and late ticks, degraded agents, failed schedules and function errors', () => {
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties]));
+    const ns = 'serverless-containers-a';
+    const onMetric = (metric: string, service: string) =>
+      Object.values(alarms).find(
+        (p) =>
+          p.MetricName === metric &&
+          p.Namespace === ns &&
+          text(p.Dimensions).includes(`"Value":"${service}"`),
+      );
+    // The names functions/handlers/middleware.ts emits, under the namespace the functions are given.
+    expect(resource('ControlTickLambdaFunction').Properties.Environment).toMatchObject({
+      Variables: { POWERTOOLS_METRICS_NAMESPACE: ns },
+    });
+    expect(onMetric('FailedTicks', 'controlTick')).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(onMetric('Ticks', 'controlTick')).toMatchObject({
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    expect(onMetric('TickAgeMs', 'controlTick')).toBeDefined();
+    expect(onMetric('AgentsDegraded', 'sanity')).toBeDefined();
+    expect(text(alarms.ScheduleFailuresAlarm)).toContain('ScheduleFailuresQueue');
+    for (const name of Object.keys(FUNCTIONS))
+      expect(text(alarms.FunctionErrorsAlarm)).toContain(`${name}LambdaFunction`);
+    for (const p of Object.values(alarms)) expect(String(p.AlarmName)).toMatch(/^serverless-containers-a-/);
+  });
+
+  it('draws a dashboard of the tick, its orders, the agents and every alarm', () => {
+    const body = JSON.parse(String(resolve(a.template, resource('Dashboard').Properties.DashboardBody))) as {
+      widgets: { properties: { metrics?: unknown[]; alarms?: string[] } }[];
+    };
+    const shown = text(body.widgets.map((w) => w.properties.metrics ?? []));
+    for (const m of ['Ticks', 'FailedTicks', 'TickAgeMs', 'Decisions', 'OrdersSent', 'AgentsDegraded'])
+      expect(shown).toContain(`"${m}"`);
+    const alarms = body.widgets.flatMap((w) => w.properties.alarms ?? []);
+    expect(alarms).toHaveLength(ofType('AWS::CloudWatch::Alarm').length);
+  });
+
+  it('traces every function (X-Ray active)', () => {
+    for (const name of Object.keys(FUNCTIONS))
+      expect(resource(`${name}LambdaFunction`).Properties.TracingConfig).toEqual({ Mode: 'Active' });
   });
 
   describe('IAM, proven against the calls the code makes (test/fixtures/aws-calls.jsonl)', () => {
