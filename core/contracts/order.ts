@@ -9,7 +9,7 @@ export const CpusetList = z.string().regex(/^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
 });
 
 /**
- * Rolling upgrades (docs/deploy.md "Upgrades"): every message and state item carries the schema
+ * Rolling upgrades (README "Upgrades and rollback"): every message and state item carries the schema
  * version its writer speaks, and readers are tolerant — unknown fields are ignored (never a reason
  * to dead-letter), a missing version is 1 — so an agent one version behind reads what newer
  * functions write. Strictness lives at the API's input boundary (functions/api/schemas.ts).
