@@ -44,7 +44,13 @@ async function packageStage(
   const dir = mkdtempSync(join(tmpdir(), `sc-package-${stage}-`));
   const args = ['run', 'package', '--', '--out', dir, '--stage', stage];
   for (const [k, v] of Object.entries(params)) args.push('--param', `${k}=${v}`);
-  await run('npm', args, { cwd: ROOT, env: process.env, timeout: 240_000 });
+  // Its own build folder: other tests bundle at the same time.
+  const build = `.esbuild-pkg-${stage}-${process.pid}`;
+  try {
+    await run('npm', args, { cwd: ROOT, env: { ...process.env, SC_BUILD_DIR: build }, timeout: 240_000 });
+  } finally {
+    rmSync(join(ROOT, build), { recursive: true, force: true });
+  }
   return { dir, template: JSON.parse(readFileSync(join(dir, TEMPLATE_FILE), 'utf8')) };
 }
 
