@@ -38,7 +38,7 @@ const env = {
 async function invokeLocal(
   fn: string,
   event: unknown,
-  extraEnv: string[] = [],
+  extraParams: string[] = [],
 ): Promise<Record<string, unknown>> {
   const { stdout } = await run(
     'npx',
@@ -54,8 +54,8 @@ async function invokeLocal(
       '--param=metricsBackend=prometheus',
       '--data',
       JSON.stringify(event),
-      // A CloudFormation Ref (the clock queue's URL) has no value outside AWS: given here.
-      ...extraEnv.flatMap((e) => ['--env', e]),
+      // A CloudFormation Ref (the clock queue's URL) has no value outside AWS: a stage parameter gives it.
+      ...extraParams.map((p) => `--param=${p}`),
     ],
     // Exits by itself: a hang fails here.
     { cwd: ROOT, env, timeout: 150_000 },
@@ -97,7 +97,7 @@ describe('npx osls invoke local', () => {
       await sqs.send(new CreateQueueCommand({ QueueName: `${names.SC_QUEUE_PREFIX}control-clock` }))
     ).QueueUrl as string;
     sqs.destroy();
-    expect(await invokeLocal('controlTick', {}, [`SC_CLOCK_QUEUE_URL=${url}`])).toMatchObject({
+    expect(await invokeLocal('controlTick', {}, [`clockQueueUrl=${url}`])).toMatchObject({
       alive: false,
       started: expect.anything(),
     });
