@@ -19,7 +19,13 @@ export default {
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
     },
-    { ...common, displayName: 'host', testMatch: ['<rootDir>/test/host/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'host',
+      testMatch: ['<rootDir>/test/host/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/record-setup.mjs',
+      globalTeardown: '<rootDir>/test/support/record-teardown.mjs',
+    },
   ],
   testTimeout: 30000,
 };

@@ -23,8 +23,15 @@ try {
 }
 log.level = config.logLevel;
 
-const table = new LiteTable(config.tableName, { requestTimeoutMs: 5000 });
-const sqs = new LiteSqs({ requestTimeoutMs: (config.waitTimeS + 10) * 1000 });
+// Its calls are recorded when SC_RECORD_AWS_CALLS is set (tests: the per-host policy is proven against them).
+const record = {
+  deployable: 'host-agent',
+  table: config.tableName,
+  queuePrefix: config.queuePrefix,
+  host: config.host,
+};
+const table = new LiteTable(config.tableName, { requestTimeoutMs: 5000, record });
+const sqs = new LiteSqs({ requestTimeoutMs: (config.waitTimeS + 10) * 1000, record });
 const agent = new HostAgent({
   config,
   sqs,

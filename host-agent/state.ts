@@ -8,6 +8,7 @@
 import { HostState } from '../core/contracts/host.ts';
 import type { Item } from '../core/contracts/items.ts';
 import { fromStored, hostStateFromItem, toStored } from '../core/contracts/items.ts';
+import { SCHEMA_VERSION } from '../core/contracts/order.ts';
 import { AgentHeartbeat, AgentReport } from '../core/contracts/report.ts';
 import { keys } from '../core/contracts/table-layout.ts';
 import { parseOrThrow, StaleStateError } from '../core/errors.ts';
@@ -59,7 +60,7 @@ export class DynamoAgentState implements AgentStateStore {
   }
 
   async putReport(report: AgentReport): Promise<boolean> {
-    const valid = parseOrThrow(AgentReport, report, 'agent report');
+    const valid = parseOrThrow(AgentReport, { ...report, schemaVersion: SCHEMA_VERSION }, 'agent report');
     try {
       await this.table.putIf(
         { ...keys.applied(this.host, valid.container), ...valid },
@@ -77,12 +78,12 @@ export class DynamoAgentState implements AgentStateStore {
   }
 
   async putHeartbeat(hb: AgentHeartbeat): Promise<void> {
-    const valid = parseOrThrow(AgentHeartbeat, hb, 'agent heartbeat');
+    const valid = parseOrThrow(AgentHeartbeat, { ...hb, schemaVersion: SCHEMA_VERSION }, 'agent heartbeat');
     await this.table.put({ ...keys.agent(this.host), ...valid });
   }
 
   async commitHost(next: HostState, expectedVersion: number): Promise<void> {
-    const valid = parseOrThrow(HostState, next, 'host state');
+    const valid = parseOrThrow(HostState, { ...next, schemaVersion: SCHEMA_VERSION }, 'host state');
     try {
       // Packed exactly as every other writer stores it (core/contracts/items.ts).
       await this.table.putVersioned(

@@ -1,8 +1,9 @@
 /**
- * `npm run package [-- --out <dir>]`: bundle every function with esbuild and write the
+ * `npm run package [-- --out <dir>] [--stage <stage>] [--param name=value …]`: bundle every function with esbuild and write the
  * CloudFormation template (`<dir>/cloudformation-template-update-stack.json`, default
  * `.serverless/`) with osls, offline and without an AWS account. Refuses, naming them,
- * when handler files referenced by serverless.yml do not exist.
+ * when handler files referenced by serverless.yml do not exist. Stage parameters (serverless.yml
+ * `params:`) pass through as `--param`; `metricsUrl` has no default, so it must be given.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -41,7 +42,11 @@ export function missingHandlerFiles(root: string): { fn: string; file: string }[
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { out: { type: 'string', default: '.serverless' } },
+    options: {
+      out: { type: 'string', default: '.serverless' },
+      stage: { type: 'string' },
+      param: { type: 'string', multiple: true, default: [] },
+    },
     strict: true,
   });
   const missing = missingHandlerFiles(ROOT);
@@ -55,7 +60,14 @@ async function main(): Promise<number> {
   }
   const out = resolve(ROOT, values.out);
   const started = performance.now();
-  const child = spawn(join(ROOT, 'node_modules/.bin/osls'), ['package', '--package', out], {
+  const args = [
+    'package',
+    '--package',
+    out,
+    ...(values.stage === undefined ? [] : ['--stage', values.stage]),
+  ];
+  for (const p of values.param) args.push(`--param=${p}`);
+  const child = spawn(join(ROOT, 'node_modules/.bin/osls'), args, {
     cwd: ROOT,
     stdio: 'inherit',
     // Offline: no telemetry, no update checks; region from the environment or the default.

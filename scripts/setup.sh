@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # victoria-metrics: local metrics store; lxc, lxc-templates, busybox-static, iproute2: containers on
-# this host; chromium: the dashboard test (headless); a Java runtime for DynamoDB Local (skipped
-# when a `java` is already on PATH); stress-ng: workloads we did not write, copied into the busybox
-# containers by `npm run bench -- stress`.
-APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium stress-ng)
+# this host; chromium: the dashboard test (headless); unzip: the packaged-bundle test; a Java runtime
+# for DynamoDB Local (skipped when a `java` is already on PATH); stress-ng: workloads we did not
+# write, copied into the busybox containers by `npm run bench -- stress`.
+APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium unzip stress-ng)
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(default-jre-headless)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

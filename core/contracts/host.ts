@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { ContainerName, HostName, Name } from './names.ts';
+import { SchemaVersion } from './order.ts';
 import { Container } from './structure.ts';
 import { Amount } from './units.ts';
 
 /** One logical CPU of the host, as read from its topology. */
-export const CoreTopology = z.strictObject({
+export const CoreTopology = z.object({
   id: z.string().regex(/^\d+$/),
   socket: z.number().int().nonnegative(),
   /** Physical core id within the socket; SMT siblings share it. */
@@ -13,13 +14,13 @@ export const CoreTopology = z.strictObject({
 export type CoreTopology = z.infer<typeof CoreTopology>;
 
 /** Shares (0–100) of one logical CPU: what is free and what each container holds. */
-export const CoreUsage = z.strictObject({
+export const CoreUsage = z.object({
   free: z.number().int().min(0).max(100),
   alloc: z.record(z.string(), z.number().int().positive().max(100)),
 });
 export type CoreUsage = z.infer<typeof CoreUsage>;
 
-export const HostDisk = z.strictObject({
+export const HostDisk = z.object({
   path: z.string().startsWith('/'),
   /** "major:minor" of the block device, when known. */
   device: z
@@ -38,16 +39,16 @@ export type HostDisk = z.infer<typeof HostDisk>;
  * Capacity of a host: totals and what is still free, per resource.
  * cpu in shares (100 per logical CPU), mem in MiB, disks in MiB/s, net in Mbit/s.
  */
-export const HostCapacity = z.strictObject({
-  cpu: z.strictObject({
+export const HostCapacity = z.object({
+  cpu: z.object({
     max: Amount,
     free: Amount,
     topology: z.array(CoreTopology).min(1),
     cores: z.record(z.string(), CoreUsage),
   }),
-  mem: z.strictObject({ max: Amount, free: Amount }),
+  mem: z.object({ max: Amount, free: Amount }),
   disks: z.record(Name, HostDisk).default({}),
-  net: z.strictObject({ max: Amount, free: Amount }).nullable().default(null),
+  net: z.object({ max: Amount, free: Amount }).nullable().default(null),
 });
 export type HostCapacity = z.infer<typeof HostCapacity>;
 
@@ -58,7 +59,8 @@ export const CpuPlacement = z.enum(['pinned', 'quota']);
  * containers, changed together by one conditional write on `version` — the
  * atomic unit that keeps a host from being over-committed without transactions.
  */
-export const HostState = z.strictObject({
+export const HostState = z.looseObject({
+  schemaVersion: SchemaVersion,
   name: HostName,
   version: z.number().int().nonnegative(),
   /** 'pinned': cpuset + quota; 'quota': CFS quota only. */

@@ -25,6 +25,7 @@ import { Activity, type ActivityInput } from './activity.ts';
 import { GuardState } from './guard-state.ts';
 import { HostState } from './host.ts';
 import { own } from './keyed.ts';
+import { SCHEMA_VERSION } from './order.ts';
 import { AgentHeartbeat, AgentReport } from './report.ts';
 import { Application, User } from './structure.ts';
 import { DEFAULT_ACTIVITY_RETENTION_DAYS, keys, TTL_ATTRIBUTE } from './table-layout.ts';
@@ -141,7 +142,9 @@ export const applicationItem = codec<Application, string>('application', Applica
 export const userItem = codec<User, string>('user', User, keys.user);
 
 /** Shorthands keyed by the value itself, for the items whose contract carries its key. */
-export const hostStateToItem = (host: HostState): Item & Key => hostStateItem.toItem(host.name, host);
+/** Written in the current schema version (core/contracts/order.ts SCHEMA_VERSION). */
+export const hostStateToItem = (host: HostState): Item & Key =>
+  hostStateItem.toItem(host.name, { ...host, schemaVersion: SCHEMA_VERSION });
 export const hostStateFromItem = (item: Item): HostState => hostStateItem.fromItem(item);
 export const appliedToItem = (r: AgentReport): Item & Key => appliedItem.toItem(r, r);
 export const heartbeatToItem = (hb: AgentHeartbeat): Item & Key => heartbeatItem.toItem(hb.host, hb);

@@ -9,11 +9,21 @@ export const CpusetList = z.string().regex(/^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
 });
 
 /**
+ * Rolling upgrades (README "Upgrades and rollback"): every message and state item carries the schema
+ * version its writer speaks, and readers are tolerant — unknown fields are ignored (never a reason
+ * to dead-letter), a missing version is 1 — so an agent one version behind reads what newer
+ * functions write. Strictness lives at the API's input boundary (functions/api/schemas.ts).
+ * Version 2 added `schemaVersion` itself.
+ */
+export const SCHEMA_VERSION = 2;
+export const SchemaVersion = z.number().int().min(1).optional();
+
+/**
  * The limits an order asks for: the container's full desired state per
  * resource (declarative, so applying an order twice changes nothing). Absent
  * key = leave that resource as it is.
  */
-export const OrderLimits = z.strictObject({
+export const OrderLimits = z.object({
   cpuShares: Amount.min(1).optional(),
   cpuset: CpusetList.optional(),
   memMiB: Amount.min(4).optional(),
@@ -37,8 +47,9 @@ export const DesiredVersion = z.number().int().nonnegative().max(MAX_DESIRED_VER
  * (MessageGroupId = container, MessageDeduplicationId = orderId).
  */
 export const ScaleOrder = z
-  .strictObject({
+  .object({
     kind: z.literal('scale-order'),
+    schemaVersion: SchemaVersion,
     orderId: z.string().min(1).max(128),
     host: HostName,
     container: ContainerName,

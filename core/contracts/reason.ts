@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Why a decision was made: the rule (or actor) and the values it saw. Kept with requests, orders and events. */
-export const Reason = z.strictObject({
+export const Reason = z.object({
   /** Rule name, or 'operator', 'rebalancer', 'oom-fastpath', 'sanity', 'planner'. */
   source: z.string().min(1),
   text: z.string(),

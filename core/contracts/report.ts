@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { ContainerName, HostName } from './names.ts';
-import { DesiredVersion } from './order.ts';
+import { DesiredVersion, SchemaVersion } from './order.ts';
 import { EpochMillis } from './units.ts';
 
 /** Limits as read back from the cgroup files (null where the resource is unlimited or unreadable). */
-export const AppliedLimits = z.strictObject({
+export const AppliedLimits = z.object({
   cpuShares: z.number().int().nonnegative().nullable(),
   cpuset: z.string().nullable(),
   memMiB: z.number().int().nonnegative().nullable(),
@@ -16,7 +16,7 @@ export type AppliedLimits = z.infer<typeof AppliedLimits>;
 
 export const ApplyOutcome = z.enum(['applied', 'partial', 'refused', 'unknown-container']);
 
-export const ApplyIssue = z.strictObject({
+export const ApplyIssue = z.object({
   resource: z.string(),
   code: z.string(), // e.g. EBUSY, BELOW_USAGE, NO_DEVICE
   message: z.string(),
@@ -26,7 +26,8 @@ export const ApplyIssue = z.strictObject({
  * What the host agent reports after applying (or refusing) an order, or
  * after reconciling. Written with a condition so appliedVersion never moves back.
  */
-export const AgentReport = z.strictObject({
+export const AgentReport = z.object({
+  schemaVersion: SchemaVersion,
   host: HostName,
   container: ContainerName,
   appliedVersion: DesiredVersion,
@@ -39,7 +40,8 @@ export const AgentReport = z.strictObject({
 });
 export type AgentReport = z.infer<typeof AgentReport>;
 
-export const AgentHeartbeat = z.strictObject({
+export const AgentHeartbeat = z.object({
+  schemaVersion: SchemaVersion,
   host: HostName,
   at: EpochMillis,
   agentVersion: z.string(),

@@ -9,7 +9,7 @@ import { Amount, Resource, Usage } from './units.ts';
  * applied value is reported separately by the host agent.
  */
 export const ResourceSpec = z
-  .strictObject({
+  .object({
     max: Amount,
     min: Amount,
     current: Amount,
@@ -27,7 +27,7 @@ export const StructureType = z.enum(['host', 'container', 'application', 'user']
 export type StructureType = z.infer<typeof StructureType>;
 
 /** The host disk a container's data is bound to (for disk_read / disk_write). */
-export const DiskBinding = z.strictObject({
+export const DiskBinding = z.object({
   name: Name.describe('disk name'),
   path: z.string().startsWith('/'),
 });
@@ -36,7 +36,7 @@ export const DiskBinding = z.strictObject({
  * A container as kept inside its host's state item (see host.ts): the whole
  * desired state of the container, versioned by `desiredVersion`.
  */
-export const Container = z.strictObject({
+export const Container = z.object({
   name: ContainerName,
   host: HostName,
   application: ApplicationName.nullable().default(null),

@@ -8,6 +8,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { Catalog } from '../../adapters/dynamodb/catalog.ts';
 import { ScalerStore } from '../../adapters/dynamodb/scaler-store.ts';
@@ -161,8 +162,8 @@ export function buildApiFromEnv(rawEnv: Record<string, string | undefined>): Api
   const env = readEnvConfig(ApiEnv, rawEnv, 'api environment');
   return buildApi({
     env,
-    doc: createDynamoDocumentClient(),
-    sqs: createSqsClient(),
+    doc: createDynamoDocumentClient({ record: functionScope('api', env) }),
+    sqs: createSqsClient({ record: functionScope('api', env) }),
     logger: createLogger('api'),
   });
 }

@@ -7,6 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { functionScope } from '../../adapters/aws-calls.ts';
 import { systemClock } from '../../adapters/clock.ts';
 import { ActivityBuffer } from '../../adapters/dynamodb/activity.ts';
 import { GuardianStore } from '../../adapters/dynamodb/guardian-store.ts';
@@ -161,14 +162,15 @@ export function buildControlTick(
 ): ControlTickWiring {
   const env = readEnvConfig(ControlTickEnv, rawEnv, 'control-tick environment');
   const logger = opts.logger ?? createLogger('control-tick');
-  const table = new TableClient(opts.dynamo ?? createDynamoDocumentClient(), env.SC_TABLE, {
+  const record = functionScope('controlTick', env);
+  const table = new TableClient(opts.dynamo ?? createDynamoDocumentClient({ record }), env.SC_TABLE, {
     activityRetentionDays: env.SC_ACTIVITY_RETENTION_DAYS,
   });
   const store = new ScalerStore(table);
   // Hot-reloaded before each submission, eventually consistent as the Guardian's config and rules.
   const scalerConfig = new ServiceConfigReader(table, 'scaler', { logger, consistent: false });
   const sent = { orders: 0 };
-  const sqs = opts.sqs ?? createSqsClient();
+  const sqs = opts.sqs ?? createSqsClient({ record });
   const activity = new ActivityBuffer(table, env.SC_ACTIVITY_HOLD_S * 1000);
   const sink = new ScalerSink({
     state: store,

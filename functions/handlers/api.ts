@@ -3,10 +3,10 @@
  * authorization) and for direct invokes (`sc --invoke`, `osls invoke -f api`)
  * with the same event shape. Clients are built once per container.
  */
-import middy from '@middy/core';
 import type { HttpEvent } from '../api/http.ts';
 import { buildApiFromEnv } from '../api/wiring.ts';
+import { lambdaHandler } from './middleware.ts';
 
 const { api } = buildApiFromEnv(process.env);
 
-export const handler = middy(async (event: HttpEvent) => api.handle(event));
+export const handler = lambdaHandler('api', async (event: HttpEvent) => api.handle(event));

@@ -8,7 +8,6 @@
  * Each tick's requests are planned by the Scaler and its orders queued to the hosts.
  */
 import { randomUUID } from 'node:crypto';
-import middy from '@middy/core';
 import { newChainState } from '../guardian/chain.ts';
 import {
   buildControlTick,
@@ -18,24 +17,40 @@ import {
   isClockEvent,
   type TickContext,
 } from '../guardian/wiring.ts';
+import { chainMetrics, lambdaHandler, tickMetrics } from './middleware.ts';
 
 const wiring = buildControlTick(process.env);
 /** Kept while this execution environment lives: the chain's memory between the ticks it runs. */
 const chainState = newChainState();
 const proc = randomUUID();
 
-export const handler = middy(async (event: unknown, context: TickContext) => {
-  wiring.table.resetCounters();
-  if (isClockEvent(event)) {
-    const out = await handleClockEvent(wiring, chainState, proc, event);
-    return { ticks: out.filter((o) => o.ran).length, dropped: out.filter((o) => !o.ran).length };
-  }
-  if (wiring.env.SC_CONTROL_CLOCK === 'queue') return clockWatchdog(wiring);
-  const result = await invokeControlTick(wiring, context);
-  return {
-    ticks: result.ticks,
-    stopped: result.stopped,
-    requests: result.reports.reduce((n, r) => n + r.requests.length, 0),
-    submitted: result.reports.reduce((n, r) => n + r.submitted, 0),
-  };
-});
+export const handler = lambdaHandler(
+  'controlTick',
+  async (event: unknown, context: TickContext, { metrics }) => {
+    wiring.table.resetCounters();
+    const [invokedAt, sent] = [Date.now(), wiring.sent.orders];
+    if (isClockEvent(event)) {
+      const out = await handleClockEvent(wiring, chainState, proc, event);
+      chainMetrics(metrics, out, invokedAt, wiring.sent.orders - sent);
+      return { ticks: out.filter((o) => o.ran).length, dropped: out.filter((o) => !o.ran).length };
+    }
+    if (wiring.env.SC_CONTROL_CLOCK === 'queue') return clockWatchdog(wiring);
+    // A failed tick fails the invocation (Lambda's Errors) and counts in FailedTicks.
+    const result = await invokeControlTick(wiring, context).catch((err: unknown) => {
+      tickMetrics(metrics, { reports: [], failed: 1, agesMs: [], ordersSent: wiring.sent.orders - sent });
+      throw err;
+    });
+    tickMetrics(metrics, {
+      reports: result.reports,
+      failed: 0,
+      agesMs: [],
+      ordersSent: wiring.sent.orders - sent,
+    });
+    return {
+      ticks: result.ticks,
+      stopped: result.stopped,
+      requests: result.reports.reduce((n, r) => n + r.requests.length, 0),
+      submitted: result.reports.reduce((n, r) => n + r.submitted, 0),
+    };
+  },
+);

@@ -6,6 +6,7 @@
  * and retry what the SDK would retry (network failures, throttling, 5xx) a few times.
  */
 import type http from 'node:http';
+import type { CallRecorder } from '../../adapters/aws-calls.ts';
 import { type CredentialSource, createSigner, defaultCredentials } from './signer.ts';
 
 export interface JsonRpcOptions {
@@ -19,6 +20,8 @@ export interface JsonRpcOptions {
   requestTimeoutMs?: number;
   /** Attempts per call for retryable failures (default 4, as the SDK's clients in adapters/aws.ts). */
   maxAttempts?: number;
+  /** Sees each call (operation and input) before it is sent: adapters/aws-calls.ts. */
+  record?: CallRecorder | null;
 }
 
 /** An error answered by the service, named for its error shape (like the SDK's exceptions). */
@@ -93,6 +96,7 @@ export class JsonRpcClient {
   }
 
   async call<T>(operation: string, input: object, signal?: AbortSignal): Promise<T> {
+    this.o.record?.(this.o.service as 'dynamodb' | 'sqs', operation, input as Record<string, unknown>);
     const attempts = this.o.maxAttempts ?? 4;
     for (let attempt = 1; ; attempt++) {
       try {

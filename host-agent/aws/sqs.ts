@@ -3,6 +3,8 @@
  * too): receive, delete, change visibility, send (dead-lettering malformed messages) and
  * GetQueueUrl. Field names are the API's, so the inputs read like the SDK's.
  */
+
+import { callRecorder, type RecordScope } from '../../adapters/aws-calls.ts';
 import { endpointFor, JsonRpcClient, type JsonRpcOptions, regionFrom } from './json-rpc.ts';
 import type { CredentialSource } from './signer.ts';
 
@@ -49,6 +51,8 @@ export interface LiteClientOptions {
   credentials?: CredentialSource;
   requestTimeoutMs?: number;
   maxAttempts?: number;
+  /** Record each call as this deployable's when SC_RECORD_AWS_CALLS is set (adapters/aws-calls.ts). */
+  record?: RecordScope;
 }
 
 export function rpcOptions(
@@ -67,6 +71,7 @@ export function rpcOptions(
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
     ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
+    record: callRecorder(opts.record, env),
   };
 }
 

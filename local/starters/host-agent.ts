@@ -46,17 +46,26 @@ export async function startHostAgent(o: {
   });
   // The agent's own small AWS clients, as deployed (host-agent/aws/), not the SDK.
   const agentCredentials = async () => LOCAL.credentials;
+  // Its AWS calls recorded as the agent's when SC_RECORD_AWS_CALLS is set (IAM proven by a test).
+  const agentRecord = {
+    deployable: 'host-agent',
+    table: agentConfig.tableName,
+    queuePrefix: agentConfig.queuePrefix,
+    host: agentConfig.host,
+  };
   const agentTable = new LiteTable(o.platform.tableName, {
     endpoint: o.platform.endpoints.dynamodb,
     region: LOCAL.region,
     credentials: agentCredentials,
     requestTimeoutMs: 5000,
+    record: agentRecord,
   });
   const agentSqs = new LiteSqs({
     endpoint: o.platform.endpoints.sqs,
     region: LOCAL.region,
     credentials: agentCredentials,
     requestTimeoutMs: (agentConfig.waitTimeS + 10) * 1000,
+    record: agentRecord,
   });
   const agent = new HostAgent({
     config: agentConfig,

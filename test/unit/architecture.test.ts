@@ -27,8 +27,12 @@ const ALLOWED_LONG_FUNCTIONS: readonly string[] = [
 const ALLOWED_GUARDIAN_KEY_LAYOUT: readonly string[] = [];
 
 const MAX_FUNCTION_LINES = 200;
-/** What the host agent may take from adapters/: a logger, a clock and the environment parsers. */
+/**
+ * What the host agent may take from adapters/: a logger, a clock, the environment parsers, and the
+ * AWS call recorder (its calls are proven against its IAM role like the functions').
+ */
 const SHARED_WITH_AGENT = [
+  'adapters/aws-calls.ts',
   'adapters/clock.ts',
   'adapters/env.ts',
   'adapters/logger.ts',

@@ -5,7 +5,7 @@
 
 import type { z } from 'zod';
 import type { CpuPlacement, HostState } from '../../contracts/host.ts';
-import { type OrderLimits, orderId, type ScaleOrder } from '../../contracts/order.ts';
+import { type OrderLimits, orderId, SCHEMA_VERSION, type ScaleOrder } from '../../contracts/order.ts';
 import type { Reason } from '../../contracts/reason.ts';
 import type { Container } from '../../contracts/structure.ts';
 import { cpusetList } from './cores.ts';
@@ -38,6 +38,7 @@ export function buildOrder(
 ): ScaleOrder {
   return {
     kind: 'scale-order',
+    schemaVersion: SCHEMA_VERSION,
     orderId: id,
     host: host.name,
     container: container.name,

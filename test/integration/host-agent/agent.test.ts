@@ -18,6 +18,7 @@ import { systemClock } from '../../../adapters/clock.ts';
 import { silentLogger } from '../../../adapters/logger.ts';
 import { ensureHostQueues, sendOrder } from '../../../adapters/sqs/order-queues.ts';
 import { orderId, type ScaleOrder } from '../../../core/contracts/order.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../../../core/contracts/order-queue.ts';
 import { keys } from '../../../core/contracts/table-layout.ts';
 import { HostAgent } from '../../../host-agent/agent.ts';
 import { LiteTable } from '../../../host-agent/aws/dynamo.ts';
@@ -71,11 +72,19 @@ describe.each(DYNAMO_FLAVOURS)('host agent on the emulators (%s)', (flavour) => 
     await t.table.put({ ...keys.hostState(host), ...state, queueUrl: queues.queueUrl });
     sqsProxy = await startFlakyProxy(sqsEndpoint());
     ddbProxy = await startFlakyProxy(dynamoEndpoint(flavour));
-    agentSqs = new LiteSqs({ endpoint: sqsProxy.endpoint, region: 'us-east-1', requestTimeoutMs: 5000 });
+    // Recorded as the agent's calls (the per-host policy is proven against them).
+    const record = { deployable: 'host-agent', table: t.tableName, queuePrefix: DEFAULT_QUEUE_PREFIX, host };
+    agentSqs = new LiteSqs({
+      endpoint: sqsProxy.endpoint,
+      region: 'us-east-1',
+      requestTimeoutMs: 5000,
+      record,
+    });
     agentTable = new LiteTable(t.tableName, {
       endpoint: ddbProxy.endpoint,
       region: 'us-east-1',
       requestTimeoutMs: 2000,
+      record,
     });
   });
 

@@ -70,10 +70,14 @@ export async function apiFixture(flavour: DynamoFlavour): Promise<ApiFixture> {
       },
     }),
   });
+  // The API's own clients: its calls are recorded as the api function's (IAM test); the fixture's
+  // `tt` and `sqs` (seeding, inspecting) are not.
+  const own = tt.as('api', queuePrefix);
+  const apiSqs = createSqsClient({ endpoint: sqsEndpoint(), region: 'us-east-1', record: own.record });
   const { api, deps } = buildApi({
     env: { SC_TABLE: tt.tableName, SC_QUEUE_PREFIX: queuePrefix },
-    doc: tt.doc,
-    sqs,
+    doc: own.table.doc,
+    sqs: apiSqs,
     logger,
     clock,
   });
@@ -124,6 +128,7 @@ export async function apiFixture(flavour: DynamoFlavour): Promise<ApiFixture> {
     async close() {
       await Promise.all(servers.map((s) => s.stop()));
       sqs.destroy();
+      apiSqs.destroy();
       await tt.drop();
     },
   };

@@ -46,11 +46,14 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
   const at = (k: number) => (base + 5 * k) * 1000;
   let metrics: FixedUsage;
   let sink: RecordingRequestSink;
-  const deps = () => ({ state: new GuardianStore(t.table), metrics, sink, logger: silentLogger });
+  // The tick's own client: its calls are recorded as the control tick's (IAM test).
+  let tickTable: TestTable['table'];
+  const deps = () => ({ state: new GuardianStore(tickTable), metrics, sink, logger: silentLogger });
   const newMemory = (): TickMemory => ({ config: defaultConfig('guardian') });
 
   beforeEach(async () => {
     t = await createTestTable(flavour);
+    tickTable = t.as('controlTick').table;
     await putRules(t.table, TWO_EVENT_CPU_UP_RULES);
     await putGuardianConfig(t.table, { GUARDABLE_RESOURCES: ['cpu'] });
     // cpu max 400, current 300, boundary 10 % of max = 40 → upper 260, lower 220
@@ -93,17 +96,17 @@ describe.each(DYNAMO_FLAVOURS)('lean guardian ticks on %s', (flavour) => {
 
   it('holds its activity lines in a buffer and writes the host’s as one item once the oldest has waited the hold', async () => {
     const memory = newMemory();
-    const activity = new ActivityBuffer(t.table, 60_000);
+    const activity = new ActivityBuffer(tickTable, 60_000);
     const held = () => ({ ...deps(), activity });
     for (let k = 0; k < 12; k++) await runTick(held(), at(k), memory); // 0 … 55 s
     // CpuRescaleDown at the sixth tick (25 s) and, from a new run, at the twelfth (55 s)
     expect(sink.recorded.map((r) => r.structure)).toEqual([low, low]);
     expect(await t.table.queryPartition(keys.activityPartition(host))).toEqual([]); // all held
-    const w0 = t.table.counters.writeUnits;
+    const w0 = tickTable.counters.writeUnits;
     await runTick(held(), at(12), memory); // 60 s after the first line
     const items = await t.table.queryPartition(keys.activityPartition(host));
     expect(items).toHaveLength(1);
-    expect(t.table.counters.writeUnits - w0).toBe(1); // the packed item (nothing else changed)
+    expect(tickTable.counters.writeUnits - w0).toBe(1); // the packed item (nothing else changed)
     const lines = activityLinesFromItem(items[0] ?? {}).lines;
     // every line of the 60 s: each run's start and its request, and the run starting at 60 s
     expect(lines.map((a) => [a.structure, a.kind, (a.at - at(0)) / 1000])).toEqual([

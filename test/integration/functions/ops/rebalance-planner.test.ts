@@ -53,11 +53,15 @@ describe.each(DYNAMO_FLAVOURS)('rebalance through the planner on %s', (flavour) 
   });
 
   it('moves cpu from the idle container to the saturated one, pair by pair, total unchanged', async () => {
+    // The ReBalancer's own clients: its calls are recorded as the rebalancer's (IAM test).
+    const own = t.as('rebalancer');
+    const ownSqs = createSqsClient({ endpoint: sqsEndpoint(), region: 'us-east-1', record: own.record });
     const store = new ScalerStore(t.table);
+    const ownStore = new ScalerStore(own.table);
     const planner = new Planner({
-      state: store,
-      activity: store,
-      orders: sqsOrderSender(sqs),
+      state: ownStore,
+      activity: ownStore,
+      orders: sqsOrderSender(ownSqs),
       config: () => defaultConfig('scaler'),
     });
     const metrics = new ScriptedMetrics();
@@ -74,7 +78,13 @@ describe.each(DYNAMO_FLAVOURS)('rebalance through the planner on %s', (flavour) 
           [hot, { cpu: cur(hot) }],
         ]),
       );
-      const r = await rebalanceTick({ table: t.table, metrics, sink: planner, clock, logger: silentLogger });
+      const r = await rebalanceTick({
+        table: own.table,
+        metrics,
+        sink: planner,
+        clock,
+        logger: silentLogger,
+      });
       expect(r.submitted?.rejected).toEqual([]);
       clock.t += 30_000;
     }
@@ -85,6 +95,7 @@ describe.each(DYNAMO_FLAVOURS)('rebalance through the planner on %s', (flavour) 
     expect(after?.capacity.cpu.free).toBe(before?.capacity.cpu.free);
     if (after === null) throw new Error('host gone');
     expect(accountingIssues(after)).toEqual([]);
+    ownSqs.destroy();
     expect(checkHostAccounting(after).issues).toEqual([]);
 
     // both containers got orders; the newest ones carry the final allocations

@@ -44,16 +44,28 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
   afterAll(async () => {
     await deleteHostQueues(sqs, hosts.live, prefix);
     sqs.destroy();
+    own?.sqs.destroy();
     await t.drop();
   });
 
-  const deps = (clock: ManualClock): SanityDeps => ({
-    table: t.table,
-    clock,
-    logger: silentLogger,
-    checkRules: ruleFindings,
-    resend: resendWith(sqsOrderSender(sqs)),
-  });
+  // The sweep's own clients: its calls are recorded as the sanity function's (IAM test).
+  let own: { table: TestTable['table']; sqs: SQSClient } | null = null;
+  const deps = (clock: ManualClock): SanityDeps => {
+    if (own === null) {
+      const o = t.as('sanity', prefix);
+      own = {
+        table: o.table,
+        sqs: createSqsClient({ endpoint: sqsEndpoint(), region: 'us-east-1', record: o.record }),
+      };
+    }
+    return {
+      table: own.table,
+      clock,
+      logger: silentLogger,
+      checkRules: ruleFindings,
+      resend: resendWith(sqsOrderSender(own.sqs)),
+    };
+  };
 
   const readHost = async (name: string) => {
     const { pk, sk } = keys.hostState(name);

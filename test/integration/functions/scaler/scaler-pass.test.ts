@@ -89,7 +89,16 @@ describe.each(DYNAMO_FLAVOURS)('Planner on %s with fauxqs', (flavour) => {
         1000 + i,
       );
     }
-    const planner = new Planner({ state: store, activity: store, orders: sqsOrderSender(sqs), config });
+    // The control tick's own clients (the planner runs inside it): calls recorded as its (IAM test).
+    const own = t.as('controlTick');
+    const ownSqs = createSqsClient({ endpoint: sqsEndpoint(), region: 'us-east-1', record: own.record });
+    const ownStore = new ScalerStore(own.table);
+    const planner = new Planner({
+      state: ownStore,
+      activity: ownStore,
+      orders: sqsOrderSender(ownSqs),
+      config,
+    });
     const rounds: ScaleRequest[][] = [
       [req('1a', `${hosts[0]}-c0`, 'cpu', 100, 10_000), req('1b', `${hosts[1]}-c1`, 'mem', 512, 10_000)],
       [req('2a', `${hosts[0]}-c0`, 'cpu', 50, 11_000), req('2b', `${hosts[1]}-c1`, 'mem', -256, 11_000)],
@@ -119,6 +128,7 @@ describe.each(DYNAMO_FLAVOURS)('Planner on %s with fauxqs', (flavour) => {
     const h0 = (await store.getHost(hosts[0] as string)) as HostState;
     expect(h0.containers[`${hosts[0]}-c0`]?.resources.cpu?.current).toBe(250); // 100 + 100 + 50
     expect(h0.containers[`${hosts[0]}-c0`]?.desiredVersion).toBe(4); // admitted v1, then 3 orders
+    ownSqs.destroy();
   });
 
   it('keeps host accounting exact when several planners race on the same hosts', async () => {

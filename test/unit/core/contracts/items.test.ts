@@ -24,6 +24,7 @@ import {
   safeActivityFromItem,
   toStored,
 } from '../../../../core/contracts/items.ts';
+import { SCHEMA_VERSION } from '../../../../core/contracts/order.ts';
 import type { AgentReport } from '../../../../core/contracts/report.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { RESOURCES } from '../../../../core/contracts/units.ts';
@@ -60,14 +61,18 @@ describe('host state item', () => {
 
   it('reads back exactly what was written', () => {
     const host = hostWithTwo();
-    expect(hostStateFromItem(fromStored(toStored(hostStateToItem(host))))).toEqual(host);
+    // Written in the current schema version.
+    expect(hostStateFromItem(fromStored(toStored(hostStateToItem(host))))).toEqual({
+      ...host,
+      schemaVersion: SCHEMA_VERSION,
+    });
   });
 
   it('reads an item in the older JSON-string layout', () => {
     const host = hostWithTwo();
     const { docz, ...rest } = toStored(hostStateToItem(host));
     const older = { ...rest, doc: inflateRawSync(docz as Uint8Array).toString('utf8') };
-    expect(hostStateFromItem(fromStored(older))).toEqual(host);
+    expect(hostStateFromItem(fromStored(older))).toEqual({ ...host, schemaVersion: SCHEMA_VERSION });
   });
 
   it('reads an item in the older flat layout unchanged', () => {

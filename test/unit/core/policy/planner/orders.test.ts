@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ScaleOrder } from '../../../../../core/contracts/order.ts';
+import { SCHEMA_VERSION, ScaleOrder } from '../../../../../core/contracts/order.ts';
 import { buildOrder, orderLimits } from '../../../../../core/policy/planner/orders.ts';
 import { aContainer, aHost, spec } from '../../../../support/planner-fixtures.ts';
 
@@ -24,6 +24,7 @@ describe('buildOrder', () => {
     const order = buildOrder(aHost(), c, 1000, 30, []);
     expect(ScaleOrder.parse(order)).toEqual({
       kind: 'scale-order',
+      schemaVersion: SCHEMA_VERSION,
       orderId: 'a.v7',
       host: 'host0',
       container: 'a',
