@@ -105,6 +105,26 @@ describe('plan (v2)', () => {
     ]);
     expect(plan({ diskWriteMiBps: 2 }, v2).writes.map((w) => w.value)).toEqual(['254:0 wbps=2097152']);
   });
+
+  it('lifts a disk limit of 0 with "max" (the kernel answers ERANGE to rbps=0), as v1 lifts it with 0', () => {
+    expect(plan({ diskReadMiBps: 0, diskWriteMiBps: 3 }, v2).writes.map((w) => w.value)).toEqual([
+      '254:0 rbps=max wbps=3145728', // 3 × 1048576
+    ]);
+    expect(plan({ diskReadMiBps: 0 }, aContext()).writes.map((w) => w.value)).toEqual(['254:0 0']);
+  });
+
+  it('writes no cpuset.cpus where the cgroup has no cpuset controller and every cpu is asked', () => {
+    const noCpuset = aContext({ version: 'v2', cpusetController: false });
+    const unpin = plan({ cpuset: '', cpuShares: 50 }, noCpuset);
+    expect(unpin.writes.map((w) => w.file)).toEqual(['cpu.max']);
+    expect(unpin.skipped).toEqual([]);
+  });
+
+  it('skips a pin with NO_CPUSET where the cgroup has no cpuset controller', () => {
+    const p = plan({ cpuset: '1' }, aContext({ version: 'v2', cpusetController: false }));
+    expect(p.writes).toEqual([]);
+    expect(p.skipped).toEqual([expect.objectContaining({ resource: 'cpu', code: 'NO_CPUSET' })]);
+  });
 });
 
 describe('plan refuses absurd values, writing nothing', () => {
@@ -176,6 +196,17 @@ describe('readBackMatches', () => {
       true,
     );
     expect(readBackMatches('io.max', '254:0 rbps=5', '')).toBe(false);
+  });
+  it('checks every key of a v2 io.max line, as the kernel lists all four', () => {
+    const line = '254:0 rbps=5 wbps=max riops=max wiops=max\n';
+    expect(readBackMatches('io.max', '254:0 rbps=5 wbps=7', line)).toBe(false);
+    expect(readBackMatches('io.max', '254:0 rbps=5 wbps=max', line)).toBe(true);
+  });
+  it('reads an io.max line the kernel removed (every key max) as all max', () => {
+    expect(readBackMatches('io.max', '254:0 rbps=max wbps=max', '')).toBe(true);
+    expect(readBackMatches('io.max', '254:0 rbps=max', '8:0 rbps=1 wbps=max riops=max wiops=max\n')).toBe(
+      true,
+    );
   });
   it('compares other files exactly, ignoring the newline', () => {
     expect(readBackMatches('cpu.max', '50000 100000', '50000 100000\n')).toBe(true);
