@@ -20,7 +20,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -64,11 +63,11 @@ import { loadAgentConfig } from '../host-agent/config.ts';
 import { tcShaper } from '../host-agent/net/tc.ts';
 import { DynamoAgentState } from '../host-agent/state.ts';
 import {
-  CGROUP_V1_ROOT,
   createLxcWorkload,
   createPlainCgroupWorkload,
   detectHostSupport,
   type HostSupport,
+  readDemoLimits,
   type WorkloadContainer,
 } from './containers.ts';
 import type { DynamoFlavour } from './emulators.ts';
@@ -214,12 +213,6 @@ class CountingStream extends Writable {
 
 const LOCAL = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 const MINUTES_PER_MONTH = SECONDS_PER_MONTH / 60;
-
-async function readNumber(path: string): Promise<number | null> {
-  const text = await readFile(path, 'utf8').catch(() => null);
-  const n = text === null ? Number.NaN : Number(text.trim());
-  return Number.isFinite(n) ? n : null;
-}
 
 async function waitFor<T>(
   what: string,
@@ -606,8 +599,6 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       say(`dashboard   ${dashboard.url}`);
     }
 
-    const cgroupFile = (path: string, controller: string, file: string) =>
-      join(CGROUP_V1_ROOT, controller, path, file);
     const paths = new Map<string, string>();
 
     const guard = async (container: { name: string; cgroupPath: string }, spec: GuardSpec = DEMO_SPEC) => {
@@ -654,10 +645,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       );
       await waitFor(
         `initial limits of ${container.name}`,
-        async () =>
-          (await readNumber(cgroupFile(container.cgroupPath, 'cpu', 'cpu.cfs_quota_us'))) === wantQuota
-            ? true
-            : null,
+        async () => ((await readDemoLimits(container.cgroupPath)).quotaUs === wantQuota ? true : null),
         30_000,
         opts.signal,
       );
@@ -701,10 +689,9 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       const containers: ContainerView[] = view.hosts.flatMap((h) => h.containers);
       for (const c of containers) {
         const path = paths.get(c.name);
-        const quota =
-          path === undefined ? null : await readNumber(cgroupFile(path, 'cpu', 'cpu.cfs_quota_us'));
-        const memLimit =
-          path === undefined ? null : await readNumber(cgroupFile(path, 'memory', 'memory.limit_in_bytes'));
+        const held = path === undefined ? null : await readDemoLimits(path);
+        const quota = held?.quotaUs ?? null;
+        const memLimit = held?.memBytes ?? null;
         rows.push({
           container: c.name,
           cpu: {
