@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # victoria-metrics: local metrics store; lxc, lxc-templates, busybox-static, iproute2: containers on
-# this host; chromium: the dashboard test (headless); a Java runtime for DynamoDB Local (skipped
-# when a `java` is already on PATH).
-APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium)
+# this host; chromium: the dashboard test (headless); user-mode-linux (a cgroup v2 kernel run as a
+# process) and stress-ng: the cgroup v2 host tests (test/host/**/*uml*); a Java runtime for DynamoDB
+# Local (skipped when a `java` is already on PATH).
+APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium user-mode-linux stress-ng)
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(default-jre-headless)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
