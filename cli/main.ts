@@ -204,7 +204,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description('Register a host with its capacity (creates its order queue and DLQ)')
     .option('--cores <n>', 'logical CPUs (one socket, one core each)', int('--cores'))
     .option('--topology <json>', 'CPU topology as JSON: [{"id":"0","socket":0,"core":0},…]')
-    .requiredOption('--mem <MiB>', 'memory, MiB', int('--mem'))
+    .option('--from-agent', "CPU topology and memory from the host's agent report (GET /hosts/{host}/agent)")
+    .option('--mem <MiB>', 'memory, MiB (with --from-agent: at most what the agent reported)', int('--mem'))
     .option('--disk <name:path:readMiBps:writeMiBps>', 'a disk and its bandwidth (repeatable)', collect)
     .option('--net <Mbps>', 'network bandwidth, Mbit/s', int('--net'))
     .addOption(
@@ -217,7 +218,8 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
           o: {
             cores?: number;
             topology?: string;
-            mem: number;
+            fromAgent?: boolean;
+            mem?: number;
             disk?: string[];
             net?: number;
             placement: string;
@@ -230,6 +232,17 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
             disks[m[1] as string] = { path: m[2], readMiBps: Number(m[3]), writeMiBps: Number(m[4]) };
           }
           let topology: unknown;
+          let mem = o.mem;
+          if (o.fromAgent === true) {
+            if (o.topology !== undefined || o.cores !== undefined)
+              throw usage('--from-agent takes the topology from the agent: drop --topology/--cores');
+            const reported = fromAgentReport(await call('GET', `/hosts/${seg(name)}/agent`));
+            topology = reported.cpus;
+            if (mem !== undefined && mem > reported.memMiB)
+              throw usage(`--mem ${mem} is above the ${reported.memMiB} MiB the agent reported`);
+            mem ??= reported.memMiB;
+          }
+          if (mem === undefined) throw usage('--mem is required (or --from-agent)');
           if (o.topology !== undefined) {
             try {
               topology = JSON.parse(o.topology);
@@ -242,7 +255,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
               ...(o.cores === undefined ? {} : { cores: o.cores }),
               ...(topology === undefined ? {} : { topology }),
             },
-            memMiB: o.mem,
+            memMiB: mem,
             disks,
             ...(o.net === undefined ? {} : { netMbps: o.net }),
             cpuPlacement: o.placement,
@@ -970,4 +983,14 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     );
     return EXIT.unavailable;
   }
+}
+
+/** The CPU topology and memory of an agent's heartbeat (GET /hosts/{host}/agent), checked. */
+export function fromAgentReport(body: unknown): { cpus: unknown[]; memMiB: number } {
+  const t = (body as { topology?: { cpus?: unknown; memMiB?: unknown } } | null)?.topology;
+  if (t === undefined || !Array.isArray(t.cpus) || t.cpus.length === 0 || typeof t.memMiB !== 'number')
+    throw usage(
+      "the host's agent reported no topology (an agent older than this CLI?): use --topology/--cores",
+    );
+  return { cpus: t.cpus, memMiB: t.memMiB };
 }

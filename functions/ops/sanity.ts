@@ -34,6 +34,7 @@ import {
   lastSignOfLife,
   type RuleCheck,
   type SignOfLife,
+  topologyMismatch,
 } from '../../core/policy/sanity.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ResendStep } from './resend.ts';
@@ -48,7 +49,7 @@ export interface SanityDeps {
   resend: ResendStep;
 }
 
-export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema';
+export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology';
 
 export interface Finding {
   check: FindingCheck;
@@ -153,7 +154,10 @@ async function sweepHost(
   for (let attempt = 1; ; attempt++) {
     const liveness = checkAgentLiveness(state, signOfLife(view), now, timeoutS);
     const accounting = checkHostAccounting(state);
-    const findings = hostFindings(state.name, liveness, accounting.issues);
+    const findings = [
+      ...hostFindings(state.name, liveness, accounting.issues),
+      ...topologyFindings(state, view),
+    ];
     if (liveness === null && accounting.repaired === null) return findings;
     const next: HostState = {
       ...state,
@@ -212,6 +216,19 @@ function hostFindings(
       action: i.repairable ? 'repaired' : 'reported',
     });
   return out;
+}
+
+/** The registered capacity against the topology the host's agent reported at start (nothing to do but say so). */
+function topologyFindings(state: HostState, view: HostView): Finding[] {
+  const reported = view.heartbeat?.topology;
+  if (reported === undefined) return [];
+  const registered = { cpus: state.capacity.cpu.topology, memMiB: state.capacity.mem.max };
+  return topologyMismatch(registered, reported).map((text) => ({
+    check: 'topology',
+    structure: state.name,
+    text: `${state.name} registered topology differs from its agent's report: ${text}`,
+    action: 'reported',
+  }));
 }
 
 function safeStructure(pk: string): string {

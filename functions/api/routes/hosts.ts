@@ -3,8 +3,9 @@
 import { GSI1_KINDS, keys } from '../../../adapters/dynamodb/table.ts';
 import { hostQueueNames } from '../../../adapters/sqs/order-queues.ts';
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
+import { HostName } from '../../../core/contracts/names.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
-import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { ConflictError, NotFoundError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import { lastSignOfLife } from '../../../core/policy/sanity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
@@ -170,6 +171,23 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           return { status: 200, body: updated };
         }
         throw new ConflictError(`host ${name} changed concurrently`);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/hosts/{host}/agent',
+      tag: 'hosts',
+      summary:
+        "The heartbeat of the host's agent with the topology it found at start (sockets, cores, SMT siblings, memory, disks); there before the host is registered, for `sc host add --from-agent`",
+      async handle({ params }) {
+        const parsed = HostName.safeParse(params.host);
+        if (!parsed.success)
+          throw new ValidationError('host', [{ path: 'host', message: 'not a host name' }]);
+        const name = parsed.data;
+        const item = await store.table.get(keys.agent(name));
+        const agent = item === null ? null : (AgentHeartbeat.safeParse(stripKeys(item)).data ?? null);
+        if (agent === null) throw new NotFoundError(`no agent of host ${name} has reported yet`);
+        return { status: 200, body: agent };
       },
     }),
     route({
