@@ -101,3 +101,44 @@ export function makeCgroupTree(version: CgroupVersion): CgroupTree {
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
 }
+
+const PAGE_BYTES = 4096;
+
+/**
+ * What a 6.1 kernel answers to writing `value` into a v2 controller file, as measured in
+ * user-mode-linux (test/host/host-agent/cgroup-v2.uml.test.ts, "kernelFormats"): null when it
+ * takes the value as written, else the errno, or 'ROUNDED' when it takes a different value
+ * (memory sizes round down to a page). Ordinary files take anything; tests of what the agent
+ * plans check its values against this instead.
+ */
+export function kernelV2Answer(file: string, value: string): string | null {
+  const v = value.trim();
+  if (file === 'cpu.max') {
+    const m = /^(max|\d+)(?: (\d+))?$/.exec(v);
+    if (m === null) return 'EINVAL';
+    const quota = m[1] === 'max' ? null : Number(m[1]);
+    const period = m[2] === undefined ? null : Number(m[2]);
+    if (quota !== null && quota < 1000) return 'EINVAL';
+    if (period !== null && (period < 1000 || period > 1_000_000)) return 'EINVAL';
+    return null;
+  }
+  if (file === 'memory.max' || file === 'memory.high') {
+    if (v === 'max') return null;
+    const m = /^(\d+)([KMG]?)$/.exec(v);
+    if (m === null) return 'EINVAL';
+    return m[2] === '' && Number(m[1]) % PAGE_BYTES !== 0 ? 'ROUNDED' : null;
+  }
+  if (file === 'io.max') {
+    const [dev, ...kvs] = v.split(/\s+/);
+    if (dev === undefined || !/^\d+:\d+$/.test(dev) || kvs.length === 0) return 'EINVAL';
+    for (const kv of kvs) {
+      const m = /^(rbps|wbps|riops|wiops)=(max|\d+)$/.exec(kv);
+      if (m === null) return 'EINVAL';
+      if (m[2] === '0') return 'ERANGE';
+    }
+    return null;
+  }
+  if (file === 'pids.max') return /^(max|\d+)$/.test(v) ? null : 'EINVAL';
+  if (file === 'cpuset.cpus') return /^(\d+(-\d+)?)(,\d+(-\d+)?)*$|^$/.test(v) ? null : 'EINVAL';
+  return 'ENOENT';
+}

@@ -9,6 +9,7 @@ import {
   readBackMatches,
 } from '../../../../host-agent/cgroup/plan.ts';
 import { AbsurdValueError } from '../../../../host-agent/errors.ts';
+import { kernelV2Answer } from '../../../support/cgroup-tree.ts';
 
 function aContext(over: Partial<PlanContext> = {}): PlanContext {
   return {
@@ -210,5 +211,53 @@ describe('readBackMatches', () => {
   });
   it('compares other files exactly, ignoring the newline', () => {
     expect(readBackMatches('cpu.max', '50000 100000', '50000 100000\n')).toBe(true);
+  });
+});
+
+describe('v2 writes the kernel takes as written', () => {
+  it('knows the answers measured on a 6.1 kernel', () => {
+    // test/host/host-agent/cgroup-v2.uml.test.ts, "what the kernel refuses or rewrites"
+    for (const [file, value, answer] of [
+      ['cpu.max', '500 100000', 'EINVAL'],
+      ['cpu.max', '-1 100000', 'EINVAL'],
+      ['cpu.max', 'max', null],
+      ['cpu.max', '50000', null],
+      ['memory.max', '-1', 'EINVAL'],
+      ['memory.max', '100000001', 'ROUNDED'],
+      ['memory.max', '64M', null],
+      ['io.max', '98:0 rbps=0', 'ERANGE'],
+      ['io.max', '98:0 rbps=max wbps=max', null],
+      ['io.max', '98:0 rbps=1048576', null],
+    ] as const)
+      expect([file, value, kernelV2Answer(file, value)]).toEqual([file, value, answer]);
+  });
+
+  it('plans only values a v2 kernel takes as written, for any order the planner accepts', () => {
+    const ctx = aContext({ version: 'v2', hostCpus: ['0', '1', '2', '3'], hostMemMiB: 8192 });
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            cpuShares: fc.integer({ min: 1, max: 400 }),
+            memMiB: fc.integer({ min: 0, max: 8192 }),
+            diskReadMiBps: fc.integer({ min: 0, max: 4096 }),
+            diskWriteMiBps: fc.integer({ min: 0, max: 4096 }),
+            cpuset: fc.constantFrom('', '0', '1-3', '0,2'),
+          },
+          { requiredKeys: [] },
+        ),
+        (limits) => {
+          let writes: { file: string; value: string }[];
+          try {
+            writes = plan(limits, ctx).writes;
+          } catch (err) {
+            if (err instanceof AbsurdValueError) return; // refused before any write
+            throw err;
+          }
+          for (const w of writes)
+            expect([w.file, w.value, kernelV2Answer(w.file, w.value)]).toEqual([w.file, w.value, null]);
+        },
+      ),
+    );
   });
 });
