@@ -19,6 +19,14 @@ function readInt(path: string): number {
   return n;
 }
 
+/** The socket of a cpu: -1 (the kernel knows no package, e.g. user-mode-linux) is the one socket 0. */
+function readPackage(path: string): number {
+  const n = Number(readFileSync(path, 'utf8').trim());
+  if (n === -1) return 0;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${path}: not a package id`);
+  return n;
+}
+
 export function readHostTopology(
   opts: { sysRoot?: string; meminfo?: string } = {},
 ): HostTopologyReport | null {
@@ -31,7 +39,7 @@ export function readHostTopology(
       const dir = join(cpuRoot, `cpu${id}`, 'topology');
       return {
         id: String(id),
-        socket: readInt(join(dir, 'physical_package_id')),
+        socket: readPackage(join(dir, 'physical_package_id')),
         core: readInt(join(dir, 'core_id')),
       };
     });

@@ -264,6 +264,7 @@ await step('discovery', async () => {
     ),
     heartbeatContainers: heartbeat?.containers ?? null,
     heartbeatCgroupVersion: heartbeat?.cgroupVersion ?? null,
+    heartbeatTopology: heartbeat?.topology ?? null,
   };
 });
 

@@ -66,6 +66,11 @@ describe('readHostTopology', () => {
     });
   });
 
+  it('puts cpus whose package the kernel does not know (-1, as user-mode-linux shows) on socket 0', () => {
+    const f = fixture([[0, -1, 0, '0']], '0');
+    expect(readHostTopology(f)?.cpus).toEqual([{ id: '0', socket: 0, core: 0 }]);
+  });
+
   it('leaves offline siblings out', () => {
     const f = fixture(
       [
