@@ -117,8 +117,11 @@ describe('the host agent on cgroup v2', () => {
       const m = c[`at${shares}`];
       expect(m.cpuMax).toBe(`${shares * 1000} 100000`);
       expect(m.limits.cpuShares).toBe(shares);
-      expect(m.cores).toBeLessThanOrEqual((shares / 100) * 1.05); // the quota is a ceiling
+      // The quota is a ceiling; but UML charges the time its host process is descheduled to the task
+      // running in the guest, so on a host with a load average of 30 a 0.25 quota read 0.324 core once.
+      expect(m.cores).toBeLessThanOrEqual((shares / 100) * 1.35);
     }
+    expect(c.at50.cores).toBeLessThanOrEqual(0.5 * 1.1);
     // a floor only where the burner needs a quarter or half of the guest's one cpu: at 0.75 the
     // agent, the emulators and a loaded host take their share first (a ceiling, not a guarantee)
     for (const shares of [25, 50])
