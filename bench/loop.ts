@@ -450,6 +450,13 @@ export async function run(emit: Emit): Promise<void> {
     process.exitCode = 3;
     return;
   }
+  if (support.cgroup !== 'v1') {
+    process.stderr.write(
+      'bench loop: measures on cgroup v1 controllers (cpu.cfs_quota_us); no figure printed.\n',
+    );
+    process.exitCode = 3;
+    return;
+  }
   for (const config of ['tuned', 'default'] as const) {
     const react = PARTS.has(config);
     const measureQuality = PARTS.has(config === 'default' ? 'quality' : 'quality_tuned');

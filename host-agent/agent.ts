@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import type { Logger } from '../adapters/logger.ts';
 import { hostQueueNames } from '../core/contracts/order-queue.ts';
+import type { HostTopologyReport } from '../core/contracts/report.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { AgentQueueClient } from './aws/sqs.ts';
 import { detectCgroupVersion } from './cgroup/layout.ts';
@@ -22,6 +23,7 @@ import { type HostFacts, OrderService } from './orders.ts';
 import { UsagePublisher } from './publisher.ts';
 import { reconcileOnce } from './reconcile.ts';
 import type { AgentStateStore } from './state.ts';
+import { readHostTopology } from './topology.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -45,6 +47,8 @@ export interface AgentDeps {
   clock: Clock;
   log: Logger;
   facts?: HostFacts;
+  /** What the heartbeat reports of the host (default: read from sysfs at construction; null: none). */
+  topology?: HostTopologyReport | null;
 }
 
 export class HostAgent {
@@ -58,6 +62,7 @@ export class HostAgent {
   private readonly d: AgentDeps;
   private readonly store: AgentStateStore;
   private readonly facts: HostFacts;
+  private readonly topology: HostTopologyReport | null;
   /** The container list the last heartbeat carried (sorted, joined); null: none written yet. */
   private heartbeatContainers: string | null = null;
   private readonly abort = new AbortController();
@@ -69,6 +74,7 @@ export class HostAgent {
     this.store = provingStore(deps.store, this.liveness);
     const c = deps.config;
     this.facts = deps.facts ?? readHostFacts();
+    this.topology = deps.topology === undefined ? readHostTopology() : deps.topology;
     const version = c.cgroupVersion === 'auto' ? detectCgroupVersion(c.cgroupRoot) : c.cgroupVersion;
     this.discovery = new Discovery({
       cgroupRoot: c.cgroupRoot,
@@ -123,6 +129,9 @@ export class HostAgent {
     // to the kernel's OOM killer. The guard pass after the first reconciliation turns the guard back
     // on where memory may grow.
     this.memoryWatch.resolveLeftovers();
+    // An early heartbeat carries the host's topology before its queue exists, so that
+    // `sc host add --from-agent` can register the host from it (best effort: retried below).
+    await this.heartbeat();
     await this.retrying('load applied versions', () => this.orders.loadApplied());
     const queueUrl = await this.retrying('find the queue', () => this.findQueueUrl());
     const dlqUrl = await this.findDlqUrl();
@@ -262,6 +271,7 @@ export class HostAgent {
         cgroupVersion: this.discovery.version,
         containers,
         periodS: this.d.config.heartbeatMs / 1000,
+        ...(this.topology === null ? {} : { topology: this.topology }),
       });
       this.heartbeatContainers = [...containers].sort().join(',');
       return true;

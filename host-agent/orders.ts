@@ -8,7 +8,7 @@ import type { Container, HostState } from '../core/contracts/index.ts';
 import type { OrderLimits, ScaleOrder } from '../core/contracts/order.ts';
 import type { AgentReport, AppliedLimits } from '../core/contracts/report.ts';
 import type { Clock } from '../core/ports/clock.ts';
-import { applyPlan, readLimits } from './cgroup/apply.ts';
+import { applyPlan, hasCpuset, readLimits } from './cgroup/apply.ts';
 import { compactCpuList, expandCpuList, type Issue, type PlanContext, plan } from './cgroup/plan.ts';
 import type { Discovered } from './discovery.ts';
 import { AbsurdValueError, isTransient, UnsafePathError } from './errors.ts';
@@ -73,7 +73,10 @@ export function differingResources(
   if (want.cpuset !== undefined) {
     const w = expandCpuList(want.cpuset) ?? [];
     const wanted = compactCpuList(w.length === 0 ? hostCpus.map(Number) : w);
-    if (wanted !== compactCpuList(expandCpuList(have.cpuset ?? '') ?? [])) out.push('cpuset');
+    // null: no cpuset restriction to read (a v2 cgroup without the controller) — every cpu, as asked
+    const unrestricted = have.cpuset === null && w.length === 0;
+    if (!unrestricted && wanted !== compactCpuList(expandCpuList(have.cpuset ?? '') ?? []))
+      out.push('cpuset');
   }
   return out;
 }
@@ -283,6 +286,7 @@ export class OrderService {
       diskDevice: found.diskDevice,
       currentMemMiB: before.memMiB,
       hasVeth: found.veth !== null,
+      cpusetController: hasCpuset(found.cg),
     };
     if (this.d.memGrowMiB !== undefined && limits.memMiB !== undefined)
       ctx.memGrowMiB = this.d.memGrowMiB(container, limits.memMiB);

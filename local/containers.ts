@@ -1,6 +1,7 @@
 /**
  * Demo containers for the local loop: real LXC busybox containers (or, where
- * LXC/root is missing, plain cgroup v1 directories with host processes), each
+ * LXC is missing, plain cgroup directories with host processes) on cgroup v1
+ * or a v2-only host alike, each
  * running a small shell workload that obeys a phase file written by the host:
  *
  *   idle                     nothing runs
@@ -34,7 +35,7 @@ export type Phase =
 export interface WorkloadContainer {
   readonly name: string;
   readonly kind: 'lxc' | 'plain-cgroup';
-  /** Path of the container's cgroup below each v1 controller, e.g. "lxc.payload.demo1". */
+  /** Path of the container's cgroup below each v1 controller or the v2 root, e.g. "lxc.payload.demo1". */
   readonly cgroupPath: string;
   /** Ask the workload to switch phase; it does so within ≈ 0.2 s. */
   setPhase(phase: Phase): Promise<void>;
@@ -47,12 +48,43 @@ export class HostSupportError extends ScError {
 }
 
 export const CGROUP_V1_ROOT = '/sys/fs/cgroup';
+/** The cgroup root, v1 (one directory per controller) or v2 (one unified hierarchy). */
+export const CGROUP_ROOT = CGROUP_V1_ROOT;
 export const CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'blkio', 'pids'] as const;
+/** The v2 controllers the demo containers (and the agent) use, enabled for the root's children. */
+export const V2_CONTROLLERS = ['cpu', 'memory', 'io', 'pids'] as const;
 
 export interface HostSupport {
   mode: 'lxc' | 'plain-cgroups' | 'dry-run';
+  /** The cgroup layout found (v2: a unified hierarchy at the root, as on every current distribution). */
+  cgroup: 'v1' | 'v2';
   /** Why this mode: what is present or missing, and how to get it. */
   reason: string;
+}
+
+/** Whether `root` is a cgroup v2 (unified) hierarchy. */
+export function isCgroupV2(root: string): boolean {
+  return existsSync(join(root, 'cgroup.controllers'));
+}
+
+const canWrite = (path: string) =>
+  access(path, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * v2: enable the cpu, memory, io and pids controllers (those the kernel has) for the children of
+ * `dir`, as a container manager does, so that a container's cgroup has cpu.max, memory.max, ….
+ */
+export async function enableV2Controllers(dir: string): Promise<string[]> {
+  const available = (await readFile(join(dir, 'cgroup.controllers'), 'utf8')).trim().split(/\s+/);
+  const want = V2_CONTROLLERS.filter((c) => available.includes(c));
+  const enabled = (await readFile(join(dir, 'cgroup.subtree_control'), 'utf8')).trim().split(/\s+/);
+  const missing = want.filter((c) => !enabled.includes(c));
+  if (missing.length > 0)
+    await writeFile(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+  return want;
 }
 
 /** Which kind of demo containers this machine can run, and why. */
@@ -64,34 +96,48 @@ export async function detectHostSupport(
   const which =
     opts.which ??
     ((bin: string) => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(join(d, bin))));
+  const cgroup = isCgroupV2(root) ? 'v2' : 'v1';
   if (uid !== 0) {
     return {
       mode: 'dry-run',
+      cgroup,
       reason: 'not running as root: cgroups cannot be written (run as root for real containers)',
     };
   }
-  const writable = await Promise.all(
-    ['cpu', 'memory'].map((c) =>
-      access(join(root, c, 'cgroup.procs'), constants.W_OK).then(
-        () => true,
-        () => false,
-      ),
-    ),
-  );
-  if (!writable.every(Boolean)) {
-    return {
-      mode: 'dry-run',
-      reason: `cgroup v1 cpu and memory controllers are not writable under ${root} (cgroup v2-only hosts run the loop in dry-run here)`,
-    };
+  if (cgroup === 'v2') {
+    const available = (await readFile(join(root, 'cgroup.controllers'), 'utf8').catch(() => ''))
+      .trim()
+      .split(/\s+/);
+    const absent = ['cpu', 'memory'].filter((c) => !available.includes(c));
+    if (absent.length > 0 || !(await canWrite(join(root, 'cgroup.subtree_control')))) {
+      return {
+        mode: 'dry-run',
+        cgroup,
+        reason:
+          absent.length > 0
+            ? `cgroup v2 at ${root} has no ${absent.join(' or ')} controller (taken by a cgroup v1 mount?)`
+            : `cgroup v2 at ${root} is not writable (a container without cgroup delegation?)`,
+      };
+    }
+  } else {
+    const writable = await Promise.all(['cpu', 'memory'].map((c) => canWrite(join(root, c, 'cgroup.procs'))));
+    if (!writable.every(Boolean)) {
+      return {
+        mode: 'dry-run',
+        cgroup,
+        reason: `neither cgroup v2 nor writable cgroup v1 cpu and memory controllers under ${root}`,
+      };
+    }
   }
   const missing = ['lxc-create', 'lxc-start', 'lxc-stop', 'lxc-destroy', 'busybox'].filter((b) => !which(b));
   if (missing.length > 0) {
     return {
       mode: 'plain-cgroups',
-      reason: `LXC is unavailable (${missing.join(', ')} missing; apt-get install -y lxc lxc-templates busybox-static): using plain cgroups`,
+      cgroup,
+      reason: `LXC is unavailable (${missing.join(', ')} missing; apt-get install -y lxc lxc-templates busybox-static): using plain cgroup ${cgroup} directories`,
     };
   }
-  return { mode: 'lxc', reason: 'root, writable cgroup v1 controllers and LXC with busybox found' };
+  return { mode: 'lxc', cgroup, reason: `root, writable cgroup ${cgroup} and LXC with busybox found` };
 }
 
 /** The workload script both kinds run (busybox sh). `$1` is the phase file. */
@@ -153,10 +199,10 @@ function checkName(name: string): void {
   if (!isValidName(name)) throw new ValidationError('container', [{ path: 'name', message: NAME_RULE_TEXT }]);
 }
 
-/** Remove a cgroup directory in every v1 controller (children first); missing ones are fine. */
+/** Remove a cgroup directory (v2) or its directory in every v1 controller; missing ones are fine. */
 async function removeCgroup(root: string, path: string): Promise<void> {
-  for (const c of CONTROLLERS) {
-    const dir = join(root, c, path);
+  const dirs = isCgroupV2(root) ? [join(root, path)] : CONTROLLERS.map((c) => join(root, c, path));
+  for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -183,11 +229,13 @@ export const LXC_CONFIG = [
 
 /**
  * A real LXC busybox container running the workload (starts idle). Its cgroup
- * is `lxc.payload.<name>`. DHCP is off (no bridge here: it would stall stop for 60 s).
+ * is `lxc.payload.<name>` (below each v1 controller, or at the v2 root). DHCP is
+ * off (no bridge here: it would stall stop for 60 s). `network: 'none'` gives it
+ * no interface at all (a kernel without veth, e.g. user-mode-linux).
  */
 export async function createLxcWorkload(
   name: string,
-  opts: { lxcPath?: string; cgroupRoot?: string } = {},
+  opts: { lxcPath?: string; cgroupRoot?: string; network?: 'veth' | 'none' } = {},
 ): Promise<WorkloadContainer> {
   checkName(name);
   const lxcPath = opts.lxcPath ?? LXC_PATH;
@@ -214,7 +262,12 @@ export async function createLxcWorkload(
     const config = (await readFile(configPath, 'utf8'))
       .split('\n')
       .filter((l) => !/^\s*lxc\.(mount\.auto|net\.|apparmor\.profile)/.test(l));
-    await writeFile(configPath, `${[...config, '# serverless-containers demo', ...LXC_CONFIG].join('\n')}\n`);
+    const lines =
+      opts.network === 'none'
+        ? [...LXC_CONFIG.filter((l) => !l.startsWith('lxc.net.')), 'lxc.net.0.type = empty']
+        : LXC_CONFIG;
+    await writeFile(configPath, `${[...config, '# serverless-containers demo', ...lines].join('\n')}\n`);
+    if (isCgroupV2(cgroupRoot)) await enableV2Controllers(cgroupRoot);
     await mkdir(join(rootfs, 'sc-workload'), { recursive: true });
     await writeFile(join(rootfs, 'sc-workload', 'run.sh'), WORKLOAD_SCRIPT, { mode: 0o755 });
     await writeFile(phaseFile, 'idle\n');
@@ -242,8 +295,9 @@ export async function createLxcWorkload(
 }
 
 /**
- * Fallback without LXC: cgroup v1 directories `<prefix>/<name>` in every
- * controller and the same workload as a host process inside them.
+ * Fallback without LXC: cgroup directories `<prefix>/<name>` (in every v1
+ * controller, or once in the v2 hierarchy with cpu, memory, io and pids
+ * enabled down to it) and the same workload as a host process inside them.
  */
 export async function createPlainCgroupWorkload(
   name: string,
@@ -270,7 +324,7 @@ export async function createPlainCgroupWorkload(
       await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
     }
     // Anything still in the cgroup (workers of a killed script) goes too.
-    const procs = join(cgroupRoot, 'cpu', cgroupPath, 'cgroup.procs');
+    const procs = join(cgroupRoot, v2 ? '' : 'cpu', cgroupPath, 'cgroup.procs');
     for (const pid of (await readFile(procs, 'utf8').catch(() => '')).split('\n').filter(Boolean)) {
       try {
         process.kill(Number(pid), 'SIGKILL');
@@ -280,13 +334,29 @@ export async function createPlainCgroupWorkload(
     }
     await removeCgroup(cgroupRoot, cgroupPath);
     await rm(work, { recursive: true, force: true });
-    for (const c of CONTROLLERS) {
-      const parent = join(cgroupRoot, c, prefix);
+    for (const parent of v2
+      ? [join(cgroupRoot, prefix)]
+      : CONTROLLERS.map((c) => join(cgroupRoot, c, prefix)))
       await rmdir(parent).catch(() => undefined); // only when empty
-    }
   };
+  const v2 = isCgroupV2(cgroupRoot);
+  /** The directories holding the workload's cgroup.procs: one on v2, one per mounted controller on v1. */
+  const procDirs = () =>
+    v2
+      ? [join(cgroupRoot, cgroupPath)]
+      : CONTROLLERS.filter((c) => existsSync(join(cgroupRoot, c, cgroupPath))).map((c) =>
+          join(cgroupRoot, c, cgroupPath),
+        );
   try {
-    for (const c of CONTROLLERS) {
+    if (v2) {
+      const dir = join(cgroupRoot, cgroupPath);
+      if (existsSync(dir)) throw new HostSupportError(`cgroup ${dir} already exists`);
+      await enableV2Controllers(cgroupRoot);
+      await mkdir(join(cgroupRoot, prefix), { recursive: true });
+      await enableV2Controllers(join(cgroupRoot, prefix));
+      await mkdir(dir);
+    }
+    for (const c of v2 ? [] : CONTROLLERS) {
       const dir = join(cgroupRoot, c, cgroupPath);
       if (!existsSync(join(cgroupRoot, c))) continue;
       if (existsSync(dir)) throw new HostSupportError(`cgroup ${dir} already exists`);
@@ -310,8 +380,8 @@ export async function createPlainCgroupWorkload(
       await symlink(busybox, join(work, 'bin', tool));
     await writeFile(phaseFile, 'idle\n');
     // Join every controller's cgroup first, then become the workload: workers inherit the cgroups.
-    const join_ = CONTROLLERS.filter((c) => existsSync(join(cgroupRoot, c, cgroupPath)))
-      .map((c) => `echo $$ > ${join(cgroupRoot, c, cgroupPath, 'cgroup.procs')}`)
+    const join_ = procDirs()
+      .map((d) => `echo $$ > ${join(d, 'cgroup.procs')}`)
       .join(' && ');
     const proc = spawn(
       busybox,
@@ -347,6 +417,8 @@ export async function createPlainCgroupWorkload(
 
 /** The largest cpu.shares (cgroup v1) the kernel accepts. */
 export const MAX_CPU_WEIGHT = 262_144;
+/** The largest cpu.weight (cgroup v2). */
+export const MAX_CPU_WEIGHT_V2 = 10_000;
 
 /**
  * Give a container's cgroup the largest CPU weight, so that on a busy machine
@@ -359,5 +431,43 @@ export async function favourCpu(
   opts: { cgroupRoot?: string; weight?: number } = {},
 ): Promise<void> {
   const root = opts.cgroupRoot ?? CGROUP_V1_ROOT;
-  await writeFile(join(root, 'cpu', c.cgroupPath, 'cpu.shares'), String(opts.weight ?? MAX_CPU_WEIGHT));
+  if (isCgroupV2(root))
+    await writeFile(
+      join(root, c.cgroupPath, 'cpu.weight'),
+      String(Math.min(opts.weight ?? MAX_CPU_WEIGHT_V2, MAX_CPU_WEIGHT_V2)),
+    );
+  else await writeFile(join(root, 'cpu', c.cgroupPath, 'cpu.shares'), String(opts.weight ?? MAX_CPU_WEIGHT));
+}
+
+/**
+ * The CPU quota (µs per period; null = none) and memory limit (bytes; null = none) the kernel
+ * holds for a demo container, v1 (cpu.cfs_quota_us, memory.limit_in_bytes) or v2 (cpu.max,
+ * memory.max); null fields also when unreadable.
+ */
+export async function readDemoLimits(
+  cgroupPath: string,
+  opts: { cgroupRoot?: string } = {},
+): Promise<{ quotaUs: number | null; periodUs: number | null; memBytes: number | null }> {
+  const root = opts.cgroupRoot ?? CGROUP_V1_ROOT;
+  const text = (p: string) =>
+    readFile(p, 'utf8').then(
+      (t) => t.trim(),
+      () => null,
+    );
+  const num = (t: string | null) => (t === null || !/^\d+$/.test(t) ? null : Number(t));
+  if (isCgroupV2(root)) {
+    const [q, p] = ((await text(join(root, cgroupPath, 'cpu.max'))) ?? '').split(' ');
+    return {
+      quotaUs: num(q ?? null),
+      periodUs: num(p ?? null),
+      memBytes: num(await text(join(root, cgroupPath, 'memory.max'))),
+    };
+  }
+  const quota = num(await text(join(root, 'cpu', cgroupPath, 'cpu.cfs_quota_us')));
+  const mem = num(await text(join(root, 'memory', cgroupPath, 'memory.limit_in_bytes')));
+  return {
+    quotaUs: quota,
+    periodUs: num(await text(join(root, 'cpu', cgroupPath, 'cpu.cfs_period_us'))),
+    memBytes: mem === null || mem >= 2 ** 62 ? null : mem,
+  };
 }

@@ -17,6 +17,7 @@ import {
   createPlainCgroupWorkload,
   detectHostSupport,
   type HostSupport,
+  readDemoLimits,
   type WorkloadContainer,
 } from './containers.ts';
 import type { DynamoFlavour } from './emulators.ts';
@@ -25,7 +26,7 @@ import { registerThisHost, startApi, storeLoopConfig } from './starters/api.ts';
 import { CONTROL_TICK, type LoopCounters, loopCounters, startControlTick } from './starters/control-tick.ts';
 import { startHostAgent } from './starters/host-agent.ts';
 import { LOCAL, type Stops, stopInReverse } from './starters/local.ts';
-import { cgroupFile, loopStatus, readNumber, type StatusRow } from './starters/status.ts';
+import { loopStatus, type StatusRow } from './starters/status.ts';
 import { startSweeps } from './starters/sweeps.ts';
 
 export type LoopConfigName = 'default' | 'tuned';
@@ -288,10 +289,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       );
       await waitFor(
         `initial limits of ${container.name}`,
-        async () =>
-          (await readNumber(cgroupFile(container.cgroupPath, 'cpu', 'cpu.cfs_quota_us'))) === wantQuota
-            ? true
-            : null,
+        async () => ((await readDemoLimits(container.cgroupPath)).quotaUs === wantQuota ? true : null),
         30_000,
         opts.signal,
       );

@@ -29,9 +29,11 @@ export function readCpuTopology(sysCpuRoot = '/sys/devices/system/cpu'): CoreTop
   if (ids === null || ids.length === 0) throw new Error(`${sysCpuRoot}/online lists no CPU`);
   return ids.map((id) => {
     const dir = join(sysCpuRoot, `cpu${id}`, 'topology');
+    const pkg = join(dir, 'physical_package_id');
     return {
       id: String(id),
-      socket: readInt(join(dir, 'physical_package_id')),
+      // -1: the kernel knows no package (e.g. user-mode-linux): the one socket 0
+      socket: readFileSync(pkg, 'utf8').trim() === '-1' ? 0 : readInt(pkg),
       core: readInt(join(dir, 'core_id')),
     };
   });

@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # victoria-metrics: local metrics store; lxc, lxc-templates, busybox-static, iproute2: containers on
-# this host; chromium: the dashboard test (headless); unzip: the packaged-bundle test; a Java runtime
-# for DynamoDB Local (skipped when a `java` is already on PATH); stress-ng: workloads we did not
-# write, copied into the busybox containers by `npm run bench -- stress`.
-APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium unzip stress-ng)
+# this host; chromium: the dashboard test (headless); unzip: the packaged-bundle test;
+# user-mode-linux (a cgroup v2 kernel run as a process): the cgroup v2 host tests
+# (test/host/**/*uml*); stress-ng: those tests and `npm run bench -- stress`; a Java runtime for
+# DynamoDB Local (skipped when a `java` is already on PATH).
+APT_PACKAGES=(victoria-metrics lxc lxc-templates busybox-static iproute2 chromium unzip user-mode-linux stress-ng)
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(default-jre-headless)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

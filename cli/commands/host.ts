@@ -12,7 +12,8 @@ export function registerHost(program: Command, ctx: CliContext): void {
     .description('Register a host with its capacity (creates its order queue and DLQ)')
     .option('--cores <n>', 'logical CPUs (one socket, one core each)', int('--cores'))
     .option('--topology <json>', 'CPU topology as JSON: [{"id":"0","socket":0,"core":0},…]')
-    .requiredOption('--mem <MiB>', 'memory, MiB', int('--mem'))
+    .option('--from-agent', "CPU topology and memory from the host's agent report (GET /hosts/{host}/agent)")
+    .option('--mem <MiB>', 'memory, MiB (with --from-agent: at most what the agent reported)', int('--mem'))
     .option('--disk <name:path:readMiBps:writeMiBps>', 'a disk and its bandwidth (repeatable)', collect)
     .option('--net <Mbps>', 'network bandwidth, Mbit/s', int('--net'))
     .addOption(
@@ -25,7 +26,8 @@ export function registerHost(program: Command, ctx: CliContext): void {
           o: {
             cores?: number;
             topology?: string;
-            mem: number;
+            fromAgent?: boolean;
+            mem?: number;
             disk?: string[];
             net?: number;
             placement: string;
@@ -43,16 +45,27 @@ export function registerHost(program: Command, ctx: CliContext): void {
               ];
             }),
           );
-          const topology =
+          let topology: unknown =
             o.topology === undefined
               ? undefined
               : jsonArgument('--topology', o.topology, '--topology must be JSON');
+          let mem = o.mem;
+          if (o.fromAgent === true) {
+            if (o.topology !== undefined || o.cores !== undefined)
+              throw usage('--from-agent takes the topology from the agent: drop --topology/--cores');
+            const reported = fromAgentReport(await ctx.call('GET', apiPath`/hosts/${name}/agent`));
+            topology = reported.cpus;
+            if (mem !== undefined && mem > reported.memMiB)
+              throw usage(`--mem ${mem} is above the ${reported.memMiB} MiB the agent reported`);
+            mem ??= reported.memMiB;
+          }
+          if (mem === undefined) throw usage('--mem is required (or --from-agent)');
           const body = {
             cpu: {
               ...(o.cores === undefined ? {} : { cores: o.cores }),
               ...(topology === undefined ? {} : { topology }),
             },
-            memMiB: o.mem,
+            memMiB: mem,
             disks,
             ...(o.net === undefined ? {} : { netMbps: o.net }),
             cpuPlacement: o.placement,
@@ -138,4 +151,14 @@ export function registerHost(program: Command, ctx: CliContext): void {
         ctx.print(await ctx.call('DELETE', apiPath`/hosts/${name}`), () => `host ${name} deregistered`);
       }),
     );
+}
+
+/** The CPU topology and memory of an agent's heartbeat (GET /hosts/{host}/agent), checked. */
+export function fromAgentReport(body: unknown): { cpus: unknown[]; memMiB: number } {
+  const t = (body as { topology?: { cpus?: unknown; memMiB?: unknown } } | null)?.topology;
+  if (t === undefined || !Array.isArray(t.cpus) || t.cpus.length === 0 || typeof t.memMiB !== 'number')
+    throw usage(
+      "the host's agent reported no topology (an agent older than this CLI?): use --topology/--cores",
+    );
+  return { cpus: t.cpus, memMiB: t.memMiB };
 }

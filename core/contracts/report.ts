@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CoreTopology } from './host.ts';
 import { ContainerName, HostName } from './names.ts';
 import { DesiredVersion, SchemaVersion } from './order.ts';
 import { EpochMillis } from './units.ts';
@@ -40,6 +41,27 @@ export const AgentReport = z.object({
 });
 export type AgentReport = z.infer<typeof AgentReport>;
 
+/**
+ * The host as its agent finds it at start (sysfs and /proc): logical CPUs with socket and physical
+ * core, the SMT siblings sharing each core, memory, and the block devices it can see. Registering
+ * a host from it (`sc host add --from-agent`) saves typing a topology; the sanity sweep compares
+ * it with the registered capacity.
+ */
+export const HostTopologyReport = z.object({
+  cpus: z.array(CoreTopology).min(1),
+  /** Logical CPU ids per physical core, e.g. [["0","2"],["1","3"]] on 2 cores × 2 threads. */
+  smtSiblings: z.array(z.array(z.string().regex(/^\d+$/)).min(1)),
+  memMiB: z.number().int().positive(),
+  disks: z.array(
+    z.object({
+      name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+      device: z.string().regex(/^\d+:\d+$/),
+      sizeMiB: z.number().int().nonnegative(),
+    }),
+  ),
+});
+export type HostTopologyReport = z.infer<typeof HostTopologyReport>;
+
 export const AgentHeartbeat = z.object({
   schemaVersion: SchemaVersion,
   host: HostName,
@@ -52,5 +74,7 @@ export const AgentHeartbeat = z.object({
    * max(HEARTBEAT_TIMEOUT, two periods), so a timeout set below the period cannot mark a live host.
    */
   periodS: z.number().positive().optional(),
+  /** What the agent found at start (older readers ignore it: the heartbeat is read tolerantly). */
+  topology: HostTopologyReport.optional(),
 });
 export type AgentHeartbeat = z.infer<typeof AgentHeartbeat>;

@@ -5,7 +5,7 @@
 
 import type { HostCapacity, HostState } from '../contracts/host.ts';
 import { own } from '../contracts/keyed.ts';
-import type { AgentHeartbeat, AgentReport } from '../contracts/report.ts';
+import type { AgentHeartbeat, AgentReport, HostTopologyReport } from '../contracts/report.ts';
 import type { Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
 import type { Container } from '../contracts/structure.ts';
@@ -310,4 +310,31 @@ export function serviceHeartbeatStale(config: unknown, heartbeat: number | null,
         ? c.WINDOW_TIMELAPSE
         : 60;
   return now - heartbeat > Math.max(3 * period, 180) * 1000;
+}
+
+/**
+ * How the registered capacity differs from what the agent reported, in words (empty: they agree).
+ * CPUs must match id for id (socket and core too); registered memory above the reported is an
+ * over-commit waiting to happen (below it is a reservation for the host, and fine). Pure.
+ */
+export function topologyMismatch(
+  registered: { cpus: readonly { id: string; socket: number; core: number }[]; memMiB: number },
+  reported: Pick<HostTopologyReport, 'cpus' | 'memMiB'>,
+): string[] {
+  const out: string[] = [];
+  const key = (c: { id: string; socket: number; core: number }) => `${c.id}@${c.socket}/${c.core}`;
+  const reg = new Set(registered.cpus.map(key));
+  const rep = new Set(reported.cpus.map(key));
+  const onlyReg = [...reg].filter((k) => !rep.has(k));
+  const onlyRep = [...rep].filter((k) => !reg.has(k));
+  if (onlyReg.length > 0 || onlyRep.length > 0)
+    out.push(
+      `cpus registered ${registered.cpus.length}, reported ${reported.cpus.length}` +
+        (onlyReg.length > 0 ? `; registered only: ${onlyReg.join(' ')}` : '') +
+        (onlyRep.length > 0 ? `; reported only: ${onlyRep.join(' ')}` : '') +
+        ' (cpu id@socket/core)',
+    );
+  if (registered.memMiB > reported.memMiB)
+    out.push(`memory registered ${registered.memMiB} MiB is above the ${reported.memMiB} MiB the host has`);
+  return out;
 }

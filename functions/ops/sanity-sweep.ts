@@ -36,6 +36,7 @@ import {
   type RuleCheck,
   raiseDesired,
   type SignOfLife,
+  topologyMismatch,
 } from '../../core/policy/sanity-findings.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ResendStep } from './resend.ts';
@@ -50,7 +51,7 @@ export interface SanityDeps {
   resend: ResendStep;
 }
 
-export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema';
+export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology';
 
 export interface Finding {
   check: FindingCheck;
@@ -160,7 +161,10 @@ async function sweepHost(
     const liveness = checkAgentLiveness(state, signOfLife(view), now, timeoutS);
     const accounting = checkHostAccounting(state);
     const ahead = findAhead(state, view.applied);
-    const findings = hostFindings(state.name, liveness, accounting.issues);
+    const findings = [
+      ...hostFindings(state.name, liveness, accounting.issues),
+      ...topologyFindings(state, view),
+    ];
     for (const a of ahead)
       findings.push({
         check: 'lagging',
@@ -227,6 +231,19 @@ function hostFindings(
       action: i.repairable ? 'repaired' : 'reported',
     });
   return out;
+}
+
+/** The registered capacity against the topology the host's agent reported at start (nothing to do but say so). */
+function topologyFindings(state: HostState, view: HostView): Finding[] {
+  const reported = view.heartbeat?.topology;
+  if (reported === undefined) return [];
+  const registered = { cpus: state.capacity.cpu.topology, memMiB: state.capacity.mem.max };
+  return topologyMismatch(registered, reported).map((text) => ({
+    check: 'topology',
+    structure: state.name,
+    text: `${state.name} registered topology differs from its agent's report: ${text}`,
+    action: 'reported',
+  }));
 }
 
 function safeStructure(pk: string): string {

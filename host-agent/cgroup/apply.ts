@@ -59,6 +59,12 @@ export function anonBytes(cg: ContainerCgroup): number | null {
     : statValue(tryRead(cg, 'unified', 'memory.stat'), 'anon');
 }
 
+/** Whether the container's cgroup has the cpuset controller (v1: its hierarchy; v2: its cpuset.cpus file). */
+export function hasCpuset(cg: ContainerCgroup): boolean {
+  if (cg.version === 'v1') return cg.dirs.cpuset !== undefined;
+  return tryRead(cg, 'unified', 'cpuset.cpus') !== null;
+}
+
 function errCode(err: unknown): string {
   return (err as { code?: string }).code ?? 'EIO';
 }
@@ -227,7 +233,12 @@ export async function readLimits(target: Target, shaper: NetShaper): Promise<App
     if (q !== undefined && q !== 'max' && Number(p) > 0)
       cpuShares = Math.round((Number(q) * SHARES_PER_CORE) / Number(p));
   }
-  const cpuset = tryRead(cg, v1 ? 'cpuset' : 'unified', v1 ? 'cpuset.cpus' : 'cpuset.cpus')?.trim() ?? null;
+  // v2: the cpus the kernel lets it use (an empty cpuset.cpus inherits the parent's)
+  const cpuset =
+    (v1
+      ? tryRead(cg, 'cpuset', 'cpuset.cpus')
+      : (tryRead(cg, 'unified', 'cpuset.cpus.effective') ?? tryRead(cg, 'unified', 'cpuset.cpus'))
+    )?.trim() ?? null;
   // v2: memory.high is the container's limit (memory.max may sit above it: the OOM guard, plan.ts).
   const high = v1 ? null : tryRead(cg, 'unified', 'memory.high');
   const memText = v1

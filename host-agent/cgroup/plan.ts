@@ -49,6 +49,11 @@ export interface PlanContext {
    * are the limit alone (the kernel's defaults for the OOM killer stay as they are).
    */
   memGrowMiB?: number;
+  /**
+   * v2: whether the container's cgroup has the cpuset controller (its cpuset.cpus exists); a v2
+   * host need not delegate it (and a uniprocessor kernel has none). Absent = assume it does.
+   */
+  cpusetController?: boolean;
 }
 
 export interface Plan {
@@ -188,7 +193,16 @@ export function plan(limits: OrderLimits, ctx: PlanContext): Plan {
   if (limits.cpuset !== undefined) {
     const ids = expandCpuList(limits.cpuset) ?? [];
     const value = ids.length === 0 ? compactCpuList(ctx.hostCpus.map(Number)) : compactCpuList(ids);
-    writes.push({ resource: 'cpuset', controller: v1 ? 'cpuset' : 'unified', file: 'cpuset.cpus', value });
+    if (!v1 && ctx.cpusetController === false) {
+      // Without the controller the container already runs on every cpu: only a pin is lost.
+      if (ids.length > 0)
+        skipped.push({
+          resource: 'cpu',
+          code: 'NO_CPUSET',
+          message: 'the cgroup has no cpuset controller (not in its parent’s cgroup.subtree_control)',
+        });
+    } else
+      writes.push({ resource: 'cpuset', controller: v1 ? 'cpuset' : 'unified', file: 'cpuset.cpus', value });
   }
   if (limits.memMiB !== undefined) {
     const bytes = `${limits.memMiB * BYTES_PER_MIB}`;
@@ -240,7 +254,8 @@ export function plan(limits: OrderLimits, ctx: PlanContext): Plan {
       resource: first.resource,
       controller: 'unified',
       file: 'io.max',
-      value: `${ctx.diskDevice} ${disk.map((d) => `${d.v2Key}=${d.bps}`).join(' ')}`,
+      // 0 lifts the limit, as on v1 (the kernel answers ERANGE to rbps=0)
+      value: `${ctx.diskDevice} ${disk.map((d) => `${d.v2Key}=${d.bps === 0 ? 'max' : d.bps}`).join(' ')}`,
     });
   }
   let netMbps: number | null = null;
@@ -270,13 +285,11 @@ export function readBackMatches(file: string, written: string, readBack: string)
     return line !== undefined ? line.split(' ')[1] === bps : bps === '0';
   }
   if (file === 'io.max') {
-    const [dev, kv] = written.split(' ');
+    // The kernel lists every key of a device's line, and drops the line when all are max.
+    const [dev, ...kvs] = written.trim().split(/\s+/);
     const line = got.split('\n').find((l) => l.startsWith(`${dev} `));
-    if (line === undefined) return false;
-    return line
-      .split(' ')
-      .slice(1)
-      .includes(kv ?? '');
+    const have = line === undefined ? [] : line.trim().split(/\s+/).slice(1);
+    return kvs.every((kv) => have.includes(kv) || (line === undefined && kv.endsWith('=max')));
   }
   return got === written.trim();
 }

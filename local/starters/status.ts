@@ -1,8 +1,6 @@
 /** The loop's status lines: each guarded container's usage, desired and applied limits. */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type ContainerView, dashboardView } from '../../dashboard/read-model.ts';
-import { CGROUP_V1_ROOT } from '../containers.ts';
+import { readDemoLimits } from '../containers.ts';
 
 type ReadModelDeps = Parameters<typeof dashboardView>[0];
 
@@ -12,15 +10,6 @@ export interface StatusRow {
   mem: { usage: number | null; current: number | null; applied: number | null; max: number | null };
   lastDecision: string | null;
 }
-
-export async function readNumber(path: string): Promise<number | null> {
-  const text = await readFile(path, 'utf8').catch(() => null);
-  const n = text === null ? Number.NaN : Number(text.trim());
-  return Number.isFinite(n) ? n : null;
-}
-
-export const cgroupFile = (path: string, controller: string, file: string) =>
-  join(CGROUP_V1_ROOT, controller, path, file);
 
 export async function loopStatus(
   read: ReadModelDeps,
@@ -33,9 +22,9 @@ export async function loopStatus(
   const containers: ContainerView[] = view.hosts.flatMap((h) => h.containers);
   for (const c of containers) {
     const path = paths.get(c.name);
-    const quota = path === undefined ? null : await readNumber(cgroupFile(path, 'cpu', 'cpu.cfs_quota_us'));
-    const memLimit =
-      path === undefined ? null : await readNumber(cgroupFile(path, 'memory', 'memory.limit_in_bytes'));
+    const held = path === undefined ? null : await readDemoLimits(path);
+    const quota = held?.quotaUs ?? null;
+    const memLimit = held?.memBytes ?? null;
     rows.push({
       container: c.name,
       cpu: {

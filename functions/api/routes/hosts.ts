@@ -2,10 +2,11 @@
 
 import type { HostCapacity, HostState } from '../../../core/contracts/host.ts';
 import { own } from '../../../core/contracts/keyed.ts';
+import { HostName } from '../../../core/contracts/names.ts';
 import { hostQueueNames } from '../../../core/contracts/order-queue.ts';
 import { AgentHeartbeat, AgentReport } from '../../../core/contracts/report.ts';
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
-import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { ConflictError, NotFoundError, StaleStateError, ValidationError } from '../../../core/errors.ts';
 import { lastSignOfLife } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
@@ -168,6 +169,23 @@ export function hostRoutes(deps: ApiDeps): Route[] {
           return { status: 200, body: updated };
         }
         throw new ConflictError(`host ${name} changed concurrently`);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/hosts/{host}/agent',
+      tag: 'hosts',
+      summary:
+        "The heartbeat of the host's agent with the topology it found at start (sockets, cores, SMT siblings, memory, disks); there before the host is registered, for `sc host add --from-agent`",
+      async handle({ params }) {
+        const parsed = HostName.safeParse(params.host);
+        if (!parsed.success)
+          throw new ValidationError('host', [{ path: 'host', message: 'not a host name' }]);
+        const name = parsed.data;
+        const item = await store.table.get(keys.agent(name));
+        const agent = item === null ? null : (AgentHeartbeat.safeParse(stripKeys(item)).data ?? null);
+        if (agent === null) throw new NotFoundError(`no agent of host ${name} has reported yet`);
+        return { status: 200, body: agent };
       },
     }),
     route({

@@ -239,3 +239,53 @@ describe('configValue', () => {
     expect(configValue('container')).toBe('container');
   });
 });
+
+describe('sc host add --from-agent', () => {
+  const report = {
+    host: 'h1',
+    at: 1,
+    agentVersion: '0.1.0',
+    cgroupVersion: 'v2',
+    containers: [],
+    topology: {
+      cpus: [
+        { id: '0', socket: 0, core: 0 },
+        { id: '1', socket: 0, core: 0 },
+      ],
+      smtSiblings: [['0', '1']],
+      memMiB: 3900,
+      disks: [],
+    },
+  };
+  it('registers the host with the CPU topology and memory its agent reported', async () => {
+    const h = harness((method) =>
+      method === 'GET' ? { status: 200, body: report } : { status: 201, body: { name: 'h1', version: 1 } },
+    );
+    expect(await main(['host', 'add', 'h1', '--from-agent', '--placement', 'quota'], h.io)).toBe(0);
+    expect(h.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /hosts/h1/agent', 'PUT /hosts/h1']);
+    expect(h.calls[1]?.body).toMatchObject({
+      cpu: { topology: report.topology.cpus },
+      memMiB: 3900,
+      cpuPlacement: 'quota',
+    });
+  });
+  it('takes a smaller --mem (a reservation for the host) and refuses a larger one, registering nothing', async () => {
+    const h = harness((method) =>
+      method === 'GET' ? { status: 200, body: report } : { status: 201, body: { name: 'h1', version: 1 } },
+    );
+    expect(await main(['host', 'add', 'h1', '--from-agent', '--mem', '3000'], h.io)).toBe(0);
+    expect(h.calls[1]?.body).toMatchObject({ memMiB: 3000 });
+    const refused = harness(() => ({ status: 200, body: report }));
+    expect(await main(['host', 'add', 'h1', '--from-agent', '--mem', '5000'], refused.io)).not.toBe(0);
+    expect(refused.calls.map((c) => c.method)).toEqual(['GET']);
+    expect(refused.err.join('\n')).toMatch(/above the 3900 MiB the agent reported/);
+  });
+  it('says so when the agent reported no topology, and still needs --mem without it', async () => {
+    const old = harness(() => ({ status: 200, body: { ...report, topology: undefined } }));
+    expect(await main(['host', 'add', 'h1', '--from-agent'], old.io)).not.toBe(0);
+    expect(old.err.join('\n')).toMatch(/reported no topology/);
+    const none = harness(() => ({ status: 201, body: {} }));
+    expect(await main(['host', 'add', 'h1', '--cores', '2'], none.io)).not.toBe(0);
+    expect(none.calls).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { ScaleOrder } from '../../../core/contracts/order.ts';
-import { desiredLimits, type OrderService } from '../../../host-agent/orders.ts';
+import { desiredLimits, differingResources, type OrderService } from '../../../host-agent/orders.ts';
 import { aHostState, anOrderService, aScaleOrder, FakeStore, fakeClock } from '../../support/agent-fakes.ts';
 import { type CgroupTree, makeCgroupTree } from '../../support/cgroup-tree.ts';
 
@@ -151,5 +151,24 @@ describe('desiredLimits', () => {
       cpuset: '0-1',
       memMiB: 512,
     });
+  });
+});
+
+describe('differingResources', () => {
+  const none = {
+    cpuShares: null,
+    cpuset: null,
+    memMiB: null,
+    diskReadMiBps: null,
+    diskWriteMiBps: null,
+    netMbps: null,
+  };
+  it('takes a cgroup without cpuset restriction (v2, no controller) as every cpu, not as drift', () => {
+    expect(differingResources({ cpuset: '' }, none, ['0', '1'])).toEqual([]);
+    expect(differingResources({ cpuset: '1' }, none, ['0', '1'])).toEqual(['cpuset']);
+  });
+  it('compares a pinned set with the effective cpus read back', () => {
+    expect(differingResources({ cpuset: '0,1' }, { ...none, cpuset: '0-1' }, ['0', '1'])).toEqual([]);
+    expect(differingResources({ cpuset: '' }, { ...none, cpuset: '0' }, ['0', '1'])).toEqual(['cpuset']);
   });
 });

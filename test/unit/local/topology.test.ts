@@ -29,6 +29,10 @@ function cpuTree(online: string, cpus: Record<number, [number, number]>): string
 }
 
 describe('readCpuTopology', () => {
+  it('puts a cpu whose package the kernel does not know (-1, user-mode-linux) on socket 0', () => {
+    expect(readCpuTopology(cpuTree('0', { 0: [-1, 0] }))).toEqual([{ id: '0', socket: 0, core: 0 }]);
+  });
+
   it('lists the online CPUs with socket and core, SMT siblings sharing a core', () => {
     const root = cpuTree('0-1,3', { 0: [0, 0], 1: [0, 0], 2: [0, 1], 3: [1, 4] });
     expect(readCpuTopology(root)).toEqual([

@@ -226,6 +226,35 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
       ['marked-degraded', expect.stringMatching(/last heartbeat or report 181 s ago/)],
     ]);
   });
+
+  it('reports a registered topology that differs from what the agent found on the host', async () => {
+    const name = uniqueName('htopo');
+    await seedHost(t.table, aHostState(name, [])); // registered: 4 cpus on socket 0, 8192 MiB
+    await seedHeartbeat(t.table, {
+      host: name,
+      at: T0 - 10_000,
+      agentVersion: '1',
+      cgroupVersion: 'v2',
+      containers: [],
+      topology: {
+        cpus: ['0', '1'].map((id) => ({ id, socket: 0, core: Number(id) })),
+        smtSiblings: [['0'], ['1']],
+        memMiB: 4096,
+        disks: [],
+      },
+    });
+    const findings = (await sanitySweep(deps(new ManualClock(T0)))).findings.filter(
+      (f) => f.structure === name,
+    );
+    expect(findings.map((f) => [f.check, f.action, f.text])).toEqual([
+      [
+        'topology',
+        'reported',
+        expect.stringMatching(/cpus registered 4, reported 2; registered only: 2@0\/2 3@0\/3/),
+      ],
+      ['topology', 'reported', expect.stringMatching(/memory registered 8192 MiB is above the 4096 MiB/)],
+    ]);
+  });
 });
 
 describe.each(DYNAMO_FLAVOURS)('sanity sweep over catalog rules on %s', (flavour) => {

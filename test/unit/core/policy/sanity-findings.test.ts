@@ -13,6 +13,7 @@ import {
   lastSignOfLife,
   raiseDesired,
   ruleFindings,
+  topologyMismatch,
 } from '../../../../core/policy/sanity-findings.ts';
 import {
   aContainer as aPlannerContainer,
@@ -282,5 +283,28 @@ describe('containers applied ahead of their desired version', () => {
     expect(findAhead(next, applied)).toEqual([]);
     // and the raised version is lagging (applied 9 < desired 10): the sweep re-sends it
     expect(findLagging(next, applied, 31_000, 20).map((l) => l.container)).toContain('c1');
+  });
+});
+
+describe('topologyMismatch', () => {
+  const cpus = [
+    { id: '0', socket: 0, core: 0 },
+    { id: '1', socket: 0, core: 1 },
+  ];
+  it('agrees when the cpus match id for id and registered memory is at most the reported', () => {
+    expect(topologyMismatch({ cpus, memMiB: 3000 }, { cpus: [...cpus].reverse(), memMiB: 3900 })).toEqual([]);
+  });
+  it('names the cpus only one side has, and memory registered above what the host has', () => {
+    const reported = { cpus: [{ id: '0', socket: 0, core: 0 }], memMiB: 2048 };
+    expect(topologyMismatch({ cpus, memMiB: 4096 }, reported)).toEqual([
+      'cpus registered 2, reported 1; registered only: 1@0/1 (cpu id@socket/core)',
+      'memory registered 4096 MiB is above the 2048 MiB the host has',
+    ]);
+  });
+  it('tells a core moved to another socket', () => {
+    const moved = [cpus[0], { id: '1', socket: 1, core: 0 }] as typeof cpus;
+    expect(topologyMismatch({ cpus, memMiB: 1 }, { cpus: moved, memMiB: 1 })).toEqual([
+      'cpus registered 2, reported 2; registered only: 1@0/1; reported only: 1@1/0 (cpu id@socket/core)',
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { applyPlan, readLimits, type Target } from '../../../../host-agent/cgroup/apply.ts';
+import { applyPlan, hasCpuset, readLimits, type Target } from '../../../../host-agent/cgroup/apply.ts';
 import { resolveContainerCgroup } from '../../../../host-agent/cgroup/layout.ts';
 import { BYTES_PER_MIB, type PlanContext, plan } from '../../../../host-agent/cgroup/plan.ts';
 import type { NetShaper } from '../../../../host-agent/net/tc.ts';
@@ -143,6 +143,37 @@ describe('applier, v2 specifics', () => {
       diskWriteMiBps: null,
       netMbps: null,
     });
+  });
+
+  it('reads the cpus the kernel lets the container use from cpuset.cpus.effective', async () => {
+    const { t, target } = setup('v2');
+    t.write('c1', 'unified', 'cpuset.cpus', '\n'); // empty: inherits the parent's
+    t.write('c1', 'unified', 'cpuset.cpus.effective', '0-1\n');
+    expect((await readLimits(target, fakeShaper())).cpuset).toBe('0-1');
+  });
+
+  it('applies the other resources and writes no cpuset where the cgroup has no cpuset controller', async () => {
+    const t = makeCgroupTree('v2');
+    tree = t;
+    t.addContainer('c2', undefined, { cpuset: false });
+    const cg = resolveContainerCgroup(t.root, 'v2', 'c2');
+    if (cg === null) throw new Error('no cgroup');
+    expect(hasCpuset(cg)).toBe(false);
+    const target = { cg, veth: null, diskDevice: null };
+    const ctx: PlanContext = {
+      version: 'v2',
+      cpuPeriodUs: 100_000,
+      hostCpus: ['0', '1'],
+      hostMemMiB: 4096,
+      diskDevice: null,
+      currentMemMiB: null,
+      hasVeth: false,
+      cpusetController: hasCpuset(cg),
+    };
+    const result = await applyPlan(target, plan({ cpuShares: 50, cpuset: '' }, ctx), fakeShaper());
+    expect(result.issues).toEqual([]);
+    expect(t.read('c2', 'unified', 'cpu.max').trim()).toBe('50000 100000');
+    expect((await readLimits(target, fakeShaper())).cpuset).toBeNull();
   });
 
   it('reads both keys of an io.max line', async () => {

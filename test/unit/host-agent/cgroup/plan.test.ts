@@ -10,6 +10,7 @@ import {
   readBackMatches,
 } from '../../../../host-agent/cgroup/plan.ts';
 import { AbsurdValueError } from '../../../../host-agent/errors.ts';
+import { kernelV2Answer } from '../../../support/cgroup-tree.ts';
 
 function aContext(over: Partial<PlanContext> = {}): PlanContext {
   return {
@@ -165,6 +166,26 @@ describe('plan (v2)', () => {
     ]);
     expect(plan({ diskWriteMiBps: 2 }, v2).writes.map((w) => w.value)).toEqual(['254:0 wbps=2097152']);
   });
+
+  it('lifts a disk limit of 0 with "max" (the kernel answers ERANGE to rbps=0), as v1 lifts it with 0', () => {
+    expect(plan({ diskReadMiBps: 0, diskWriteMiBps: 3 }, v2).writes.map((w) => w.value)).toEqual([
+      '254:0 rbps=max wbps=3145728', // 3 × 1048576
+    ]);
+    expect(plan({ diskReadMiBps: 0 }, aContext()).writes.map((w) => w.value)).toEqual(['254:0 0']);
+  });
+
+  it('writes no cpuset.cpus where the cgroup has no cpuset controller and every cpu is asked', () => {
+    const noCpuset = aContext({ version: 'v2', cpusetController: false });
+    const unpin = plan({ cpuset: '', cpuShares: 50 }, noCpuset);
+    expect(unpin.writes.map((w) => w.file)).toEqual(['cpu.max']);
+    expect(unpin.skipped).toEqual([]);
+  });
+
+  it('skips a pin with NO_CPUSET where the cgroup has no cpuset controller', () => {
+    const p = plan({ cpuset: '1' }, aContext({ version: 'v2', cpusetController: false }));
+    expect(p.writes).toEqual([]);
+    expect(p.skipped).toEqual([expect.objectContaining({ resource: 'cpu', code: 'NO_CPUSET' })]);
+  });
 });
 
 describe('plan refuses absurd values, writing nothing', () => {
@@ -237,7 +258,66 @@ describe('readBackMatches', () => {
     );
     expect(readBackMatches('io.max', '254:0 rbps=5', '')).toBe(false);
   });
+  it('checks every key of a v2 io.max line, as the kernel lists all four', () => {
+    const line = '254:0 rbps=5 wbps=max riops=max wiops=max\n';
+    expect(readBackMatches('io.max', '254:0 rbps=5 wbps=7', line)).toBe(false);
+    expect(readBackMatches('io.max', '254:0 rbps=5 wbps=max', line)).toBe(true);
+  });
+  it('reads an io.max line the kernel removed (every key max) as all max', () => {
+    expect(readBackMatches('io.max', '254:0 rbps=max wbps=max', '')).toBe(true);
+    expect(readBackMatches('io.max', '254:0 rbps=max', '8:0 rbps=1 wbps=max riops=max wiops=max\n')).toBe(
+      true,
+    );
+  });
   it('compares other files exactly, ignoring the newline', () => {
     expect(readBackMatches('cpu.max', '50000 100000', '50000 100000\n')).toBe(true);
+  });
+});
+
+describe('v2 writes the kernel takes as written', () => {
+  it('knows the answers measured on a 6.1 kernel', () => {
+    // test/host/host-agent/cgroup-v2.uml.test.ts, "what the kernel refuses or rewrites"
+    for (const [file, value, answer] of [
+      ['cpu.max', '500 100000', 'EINVAL'],
+      ['cpu.max', '-1 100000', 'EINVAL'],
+      ['cpu.max', 'max', null],
+      ['cpu.max', '50000', null],
+      ['memory.max', '-1', 'EINVAL'],
+      ['memory.max', '100000001', 'ROUNDED'],
+      ['memory.max', '64M', null],
+      ['io.max', '98:0 rbps=0', 'ERANGE'],
+      ['io.max', '98:0 rbps=max wbps=max', null],
+      ['io.max', '98:0 rbps=1048576', null],
+    ] as const)
+      expect([file, value, kernelV2Answer(file, value)]).toEqual([file, value, answer]);
+  });
+
+  it('plans only values a v2 kernel takes as written, for any order the planner accepts', () => {
+    const ctx = aContext({ version: 'v2', hostCpus: ['0', '1', '2', '3'], hostMemMiB: 8192 });
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            cpuShares: fc.integer({ min: 1, max: 400 }),
+            memMiB: fc.integer({ min: 0, max: 8192 }),
+            diskReadMiBps: fc.integer({ min: 0, max: 4096 }),
+            diskWriteMiBps: fc.integer({ min: 0, max: 4096 }),
+            cpuset: fc.constantFrom('', '0', '1-3', '0,2'),
+          },
+          { requiredKeys: [] },
+        ),
+        (limits) => {
+          let writes: { file: string; value: string }[];
+          try {
+            writes = plan(limits, ctx).writes;
+          } catch (err) {
+            if (err instanceof AbsurdValueError) return; // refused before any write
+            throw err;
+          }
+          for (const w of writes)
+            expect([w.file, w.value, kernelV2Answer(w.file, w.value)]).toEqual([w.file, w.value, null]);
+        },
+      ),
+    );
   });
 });

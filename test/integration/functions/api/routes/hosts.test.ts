@@ -59,6 +59,26 @@ describe.each(DYNAMO_FLAVOURS)('host routes on %s', (flavour) => {
     await f.call('DELETE', `/hosts/${name}`);
   });
 
+  it("serves the agent's heartbeat and topology before the host is registered, 404 before it reported", async () => {
+    const name = 'hnew';
+    expect((await f.call('GET', `/hosts/${name}/agent`)).status).toBe(404);
+    const topology = {
+      cpus: [
+        { id: '0', socket: 0, core: 0 },
+        { id: '1', socket: 0, core: 0 },
+      ],
+      smtSiblings: [['0', '1']],
+      memMiB: 3900,
+      disks: [{ name: 'vda', device: '254:0', sizeMiB: 262144 }],
+    };
+    const hb = { host: name, at: T0, agentVersion: '1', cgroupVersion: 'v2', containers: [], topology };
+    await f.tt.table.put({ ...keys.agent(name), ...hb });
+    const r = await f.call('GET', `/hosts/${name}/agent`);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual(hb);
+    expect((await f.call('GET', '/hosts/bad%20name/agent')).status).toBe(400);
+  });
+
   it('answers 200 and writes nothing when the same registration is repeated', async () => {
     const before = await f.snapshot();
     const r = await f.call('PUT', '/hosts/h1', aHost({ cores: 2, memMiB: 4096 }));
