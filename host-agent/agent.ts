@@ -164,6 +164,9 @@ export class HostAgent {
     this.consumer.start();
     this.background.push(this.reconcileLoop(c.reconcileMs));
     this.memoryWatch.start(c.memWatchMs);
+    // The first reconcile ran before the watch: its guard pass could not disarm (no watch yet to
+    // raise a stalled step). Now that the watch runs, guard where memory may grow.
+    await this.memoryWatch.guardPass();
     if (c.publishUrl !== null) {
       this.publisher = new UsagePublisher({
         url: c.publishUrl,

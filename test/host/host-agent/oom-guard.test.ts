@@ -66,11 +66,16 @@ function env(): NodeJS.ProcessEnv {
   };
 }
 
+/** Every agent this suite started: a failed test must not leave one running (it keeps jest alive). */
+const started: ChildProcess[] = [];
+
 function startAgent(): ChildProcess {
-  return spawn(process.execPath, ['host-agent/main.ts'], {
+  const child = spawn(process.execPath, ['host-agent/main.ts'], {
     env: env(),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  started.push(child);
+  return child;
 }
 
 beforeAll(async () => {
@@ -89,7 +94,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  agent?.kill('SIGKILL');
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   watchdog?.kill('SIGTERM');
   await ct?.destroy();
   await ddb?.close();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ScalerStore } from '../../../../adapters/dynamodb/scaler-store.ts';
 import type { HostState } from '../../../../core/contracts/host.ts';
+import { SCHEMA_VERSION } from '../../../../core/contracts/order.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../../../core/errors.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
@@ -26,7 +27,7 @@ describe.each(DYNAMO_FLAVOURS)('ScalerStore on %s', (flavour) => {
       [aContainer('rt-a', 'rt', { cpu: spec(150, 100, 400) })],
       1000,
     );
-    expect(await store.getHost('rt')).toEqual(h);
+    expect(await store.getHost('rt')).toEqual({ ...h, schemaVersion: SCHEMA_VERSION }); // stamped on write
     expect(await store.locateContainer('rt-a')).toBe('rt');
     expect(await store.locateContainer('nobody')).toBeNull();
     expect(await store.listHosts()).toContain('rt');

@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hostStateFromItem, hostStateToItem } from '../../../../core/contracts/items.ts';
+import { SCHEMA_VERSION } from '../../../../core/contracts/order.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../../../core/errors.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
@@ -45,7 +46,10 @@ describe.each(DYNAMO_FLAVOURS)('stored layout of the host state item on %s', (fl
     expect(Object.keys(stored).sort()).toEqual(['docz', 'gsi1pk', 'gsi1sk', 'pk', 'sk', 'version']);
     expect(stored.docz).toBeInstanceOf(Uint8Array);
     expect(stored.version).toBe(1);
-    expect(hostStateFromItem((await t.table.get({ pk: 'HOST#l1', sk: 'STATE' })) ?? {})).toEqual(host);
+    expect(hostStateFromItem((await t.table.get({ pk: 'HOST#l1', sk: 'STATE' })) ?? {})).toEqual({
+      ...host,
+      schemaVersion: SCHEMA_VERSION, // stamped on write
+    });
     expect(await t.table.listKind('HOSTS')).toContain('l1');
   });
 
