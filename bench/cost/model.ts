@@ -236,7 +236,7 @@ function line(
  * `fixedPerTick` are the requests every tick makes whatever the fleet size
  * (subtracted before dividing by the containers).
  */
-export function countsFromRun(run: {
+export interface RunCounters {
   ticks: number;
   containers: number;
   readUnits: number;
@@ -244,7 +244,9 @@ export function countsFromRun(run: {
   sqsRequests: number;
   logBytes: number;
   fixedPerTick: { readUnits: number; writeUnits: number; logBytes: number };
-}): Pick<LoopCounts, 'perContainerTick' | 'perTick'> {
+}
+
+export function countsFromRun(run: RunCounters): Pick<LoopCounts, 'perContainerTick' | 'perTick'> {
   check(run.ticks > 0, 'run.ticks', 'must be positive');
   check(run.containers > 0, 'run.containers', 'must be positive');
   const perCt = (total: number, fixed: number) =>

@@ -10,7 +10,7 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
 import { createLogger } from '../../adapters/logger.ts';
 import { ASSUMED_FLEET } from '../../bench/cost/assumptions.ts';
-import { type LoopCounts, SECONDS_PER_MONTH } from '../../bench/cost/model.ts';
+import { type LoopCounts, type RunCounters, SECONDS_PER_MONTH } from '../../bench/cost/model.ts';
 import { newChainState, sqsTriggerQueue } from '../../functions/guardian/chain.ts';
 import { runTick } from '../../functions/guardian/tick.ts';
 import {
@@ -194,14 +194,7 @@ export async function startControlTick(o: {
   return { wiring, clockMode, fixedPerTick, done, invocationMs, signal: tickAbort.signal };
 }
 
-export interface LoopCounters {
-  ticks: number;
-  containers: number;
-  readUnits: number;
-  writeUnits: number;
-  sqsRequests: number;
-  logBytes: number;
-  fixedPerTick: { readUnits: number; writeUnits: number; logBytes: number };
+export interface LoopCounters extends RunCounters {
   deployment: Pick<LoopCounts, 'perHostMonth' | 'functions'>;
   containersPerHost: number;
   tickSeconds: number;
