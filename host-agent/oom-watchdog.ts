@@ -6,8 +6,9 @@
  * the lease names (v1 oom_kill_disable=0, v2 memory.max = memory.high), on
  * every poll of a lapse: a stalled task is then killed by the kernel instead of hanging for ever.
  * `--rearm-now` re-arms once and exits (the agent unit's ExecStopPost).
- * `--exit-when-lapsed` exits after a lapse's re-arm, or once a lease it saw is
- * gone (a watchdog started with a short-lived agent, e.g. the local loop's).
+ * `--exit-when-lapsed` exits after a lapse's re-arm, once a lease it saw is
+ * gone, or when the process that started it is gone with no lease written (a
+ * watchdog started with a short-lived agent, e.g. the local loop's).
  *
  * It reads the agent's own settings (the same environment file) and the lease,
  * nothing else, and touches only the containers the lease names.
@@ -37,11 +38,14 @@ if (process.argv.includes('--rearm-now')) {
   const path = config.oomLeasePath;
   const periodMs = Math.min(500, Math.floor(config.oomLeaseMs / 6));
   let seen = false;
+  const parentPid = process.ppid;
   const check = () => {
     const lease = readLease(path);
     if (lease === null) {
       // No lease: nothing is disarmed (never held, or the agent stopped cleanly: it re-armed first).
-      if (seen && exitWhenLapsed) process.exit(0);
+      // A watchdog of a short-lived agent also exits when the process that started it is gone
+      // before it ever saw a lease (nothing was disarmed, and nothing will be).
+      if (exitWhenLapsed && (seen || !pidAlive(parentPid))) process.exit(0);
       return;
     }
     seen = true;

@@ -2,7 +2,7 @@
  * The host agent for this machine, in-process, as deployed: its own small AWS clients
  * (host-agent/aws/, not the SDK), publishing usage to VictoriaMetrics' OpenTSDB /api/put.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,10 +75,11 @@ export async function startHostAgent(o: {
     clock: systemClock,
     log: o.logger,
   });
+  let watchdog: ChildProcess | null = null;
   if (agentConfig.oomLeasePath !== null && !agentConfig.dryRun) {
     // The OOM guard's watchdog, a process of its own (it must outlive this one); it exits once
     // it has re-armed after the lease lapsed: when the agent stops, or this process dies.
-    const watchdog = spawn(
+    watchdog = spawn(
       process.execPath,
       [fileURLToPath(new URL('../../host-agent/oom-watchdog.ts', import.meta.url)), '--exit-when-lapsed'],
       {
@@ -99,6 +100,9 @@ export async function startHostAgent(o: {
     what: 'host agent',
     stop: async () => {
       await agent.stop();
+      // The agent gave its lease up: the watchdog exits at its next poll (≤ 500 ms). Wait for it,
+      // so a stopped loop leaves no process behind; one that lingers is stopped.
+      if (watchdog !== null) await stopWatchdog(watchdog, 3000);
     },
   });
   o.say(
@@ -106,4 +110,19 @@ export async function startHostAgent(o: {
   );
 
   return { agent, agentConfig };
+}
+
+/** Wait up to `ms` for the watchdog to exit on its own, then SIGTERM it (it re-arms nothing then: the agent did). */
+async function stopWatchdog(watchdog: ChildProcess, ms: number): Promise<void> {
+  if (watchdog.exitCode !== null || watchdog.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  if ((await Promise.race([exited, late])) === 'late') {
+    watchdog.kill('SIGTERM');
+    await exited;
+  }
+  clearTimeout(timer);
 }

@@ -98,6 +98,14 @@ describeLxc('npm start (the whole loop)', () => {
     expect(output).toMatch(/\[sc\] stopped/);
     expect(existsSync(join(LXC_PATH, name))).toBe(false);
     expect(existsSync(join(CGROUP_V1_ROOT, 'cpu', `lxc.payload.${name}`))).toBe(false);
-    expect(tree.filter(alive)).toEqual([]);
+    // Named by command line, so a failure says which process was left.
+    const cmdline = (pid: number) => {
+      try {
+        return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`;
+      } catch {
+        return `${pid} (gone)`;
+      }
+    };
+    expect(tree.filter(alive).map(cmdline)).toEqual([]);
   }, 150_000);
 });
