@@ -16,7 +16,8 @@ import { hostTotal } from '../../../core/policy/planner/capacity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
-import { newGuardState, stripKeys } from '../store.ts';
+import { readContainer } from '../service.ts';
+import { newGuardState } from '../store.ts';
 
 const COMMIT_ATTEMPTS = 10;
 
@@ -68,27 +69,6 @@ function sameSubscription(c: Container, sub: ContainerSubscription): boolean {
       return have !== undefined && v !== undefined && have.max === v.max && have.min === v.min;
     })
   );
-}
-
-export async function readContainer(deps: ApiDeps, name: string) {
-  const loc = await deps.store.requireLocation(name);
-  const items = await deps.store.table.queryPartition(keys.hostPartition(loc.host));
-  const hostItem = items.find((i) => i.sk === 'STATE');
-  const host = hostItem === undefined ? null : await deps.store.hosts.get(loc.host);
-  const container = own(host?.containers, name);
-  if (container === undefined)
-    throw new ConflictError(`container ${name} is being subscribed or unsubscribed; try again`);
-  const guard = await deps.store.containerGuards.get({ host: loc.host, container: name });
-  const appliedItem = items.find((i) => i.sk === keys.applied(loc.host, name).sk);
-  const applied =
-    appliedItem === undefined ? null : (AgentReport.safeParse(stripKeys(appliedItem)).data ?? null);
-  return {
-    container,
-    limits: guard?.limits ?? {},
-    limitsVersion: guard?.version ?? null,
-    lastDecision: guard?.lastDecision ?? null,
-    applied,
-  };
 }
 
 export function containerRoutes(deps: ApiDeps): Route[] {

@@ -8,10 +8,9 @@
 import type { GuardState } from '../../../core/contracts/guard-state.ts';
 import { own } from '../../../core/contracts/keyed.ts';
 import type { ResourceLimits } from '../../../core/contracts/limits.ts';
-import type { ScaleRequest } from '../../../core/contracts/request.ts';
 import type { ResourceSpec } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { hostTotal } from '../../../core/policy/planner/capacity.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
@@ -21,11 +20,8 @@ import {
   type ResourcePatch,
   ResourcePatch as ResourcePatchSchema,
 } from '../schemas.ts';
+import { budgetField, containerSpec, readContainer, requireUserBudget, submit } from '../service.ts';
 import { newGuardState, type VersionedDocs } from '../store.ts';
-import { readContainer } from './containers.ts';
-import { budgetField, requireUserBudget } from './structures.ts';
-
-export const OPERATOR_PRIORITY = 3;
 
 function bad(path: string, message: string): ValidationError {
   return new ValidationError('body', [{ path, message }]);
@@ -76,18 +72,12 @@ function guardLimitsPatch(
 }
 
 export function resourceRoutes(deps: ApiDeps): Route[] {
+  return [...containerResourceRoutes(deps), ...structureResourceRoutes(deps)];
+}
+
+/** A container's resources, guard and limits. */
+function containerResourceRoutes(deps: ApiDeps): Route[] {
   const { store } = deps;
-
-  async function containerSpec(container: string, resource: Resource) {
-    const loc = await store.requireLocation(container);
-    const host = await store.hosts.require(loc.host);
-    const c = own(host.containers, container);
-    if (c === undefined) throw new NotFoundError(`container ${container} not found`);
-    const spec = c.resources[resource];
-    if (spec === undefined) throw new NotFoundError(`container ${container} has no ${resource} resource`);
-    return { loc, host, container: c, spec };
-  }
-
   return [
     route({
       method: 'GET',
@@ -105,7 +95,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'resources',
       summary: 'One resource of a container',
       async handle({ params }) {
-        const { spec } = await containerSpec(params.container as string, params.resource as Resource);
+        const { spec } = await containerSpec(store, params.container as string, params.resource as Resource);
         return { status: 200, body: spec };
       },
     }),
@@ -120,7 +110,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
-        const { loc, container, spec } = await containerSpec(name, resource);
+        const { loc, container, spec } = await containerSpec(store, name, resource);
         if (body.current !== undefined) {
           if (ifMatch !== null)
             throw new ValidationError('header', [
@@ -142,7 +132,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
             amount,
             text: `operator set current to ${body.current}`,
           });
-          const after = (await containerSpec(name, resource)).spec;
+          const after = (await containerSpec(store, name, resource)).spec;
           return { status: 200, body: { resource: after, request: result } };
         }
         const updated = await store.hosts.update(
@@ -220,7 +210,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
-        const { loc } = await containerSpec(name, resource);
+        const { loc } = await containerSpec(store, name, resource);
         const key = { host: loc.host, container: name };
         if ((await store.containerGuards.get(key)) === null)
           await store.containerGuards
@@ -234,6 +224,13 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
+  ];
+}
+
+/** An application's resources, guard and limits, and a user's resources. */
+function structureResourceRoutes(deps: ApiDeps): Route[] {
+  const { store } = deps;
+  return [
     aggregateResourceRoute({
       path: '/apps/{app}/resources/{resource}',
       summary: 'Set max, min, weight or guard of an application resource',
@@ -300,34 +297,6 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       check: (user) => requireUserBudget(deps, user, null, budgetField('max')),
     }),
   ];
-}
-
-/** An operator request to the planner; all-rejected is a 409 naming the planner's reason. */
-export async function submit(
-  deps: ApiDeps,
-  r: Pick<ScaleRequest, 'structure' | 'structureType' | 'resource' | 'field' | 'amount'> & { text: string },
-) {
-  const now = deps.clock.now();
-  const request: ScaleRequest = {
-    id: `op-${deps.newId()}`,
-    structure: r.structure,
-    structureType: r.structureType,
-    resource: r.resource,
-    field: r.field,
-    amount: r.amount,
-    priority: OPERATOR_PRIORITY,
-    timestamp: now,
-    pairStructure: null,
-    source: 'operator',
-    usage: null,
-    reasons: [{ source: 'operator', text: r.text, values: { amount: r.amount } }],
-  };
-  const result = await deps.requests.submit([request], now);
-  if (result.accepted === 0) {
-    const why = result.rejected.map((x) => x.reason).join('; ') || 'no change was committed';
-    throw new ConflictError(`the planner refused the request: ${why}`, { context: { field: r.field } });
-  }
-  return { id: request.id, ...result };
 }
 
 /**
