@@ -12,7 +12,7 @@ import type { Container } from '../../../core/contracts/structure.ts';
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
-import { hostTotal } from '../../../core/policy/planner/capacity.ts';
+import { maxOverHost } from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
@@ -36,8 +36,8 @@ function checkAgainstHost(sub: ContainerSubscription, host: HostState): void {
     ]);
   // As PUT …/resources/{resource} checks a new max: one above the host's total could never be reached.
   for (const [r, spec] of Object.entries(sub.resources) as [Resource, { max: number } | undefined][]) {
-    const total = spec === undefined ? null : hostTotal(host, r, sub.disk?.name ?? null);
-    if (spec !== undefined && total !== null && spec.max > total)
+    const total = spec === undefined ? null : maxOverHost(host, r, sub.disk?.name ?? null, spec.max);
+    if (total !== null)
       throw new ValidationError('body', [
         { path: `resources.${r}.max`, message: `must be ≤ the host's capacity (${total}) for ${r}` },
       ]);

@@ -5,70 +5,24 @@
  * planner as an operator request, so host capacity is planned in one place.
  */
 
-import type { GuardState } from '../../../core/contracts/guard-state.ts';
 import { own } from '../../../core/contracts/keyed.ts';
-import type { ResourceLimits } from '../../../core/contracts/limits.ts';
 import type { ResourceSpec } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
-import { hostTotal } from '../../../core/policy/planner/capacity.ts';
+import {
+  maxOverHost,
+  patchAggregateSpec,
+  patchBoundary,
+  patchSpec,
+} from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
-import {
-  GuardInput,
-  LimitsPatch,
-  type ResourcePatch,
-  ResourcePatch as ResourcePatchSchema,
-} from '../schemas.ts';
+import { GuardInput, LimitsPatch, ResourcePatch as ResourcePatchSchema } from '../schemas.ts';
 import { budgetField, containerSpec, readContainer, requireUserBudget, submit } from '../service.ts';
 import { newGuardState, type VersionedDocs } from '../store.ts';
 
 function bad(path: string, message: string): ValidationError {
   return new ValidationError('body', [{ path, message }]);
-}
-
-/** max/min/weight/guard applied to a resource, checked; `current` is never set here. */
-export function patchSpec(spec: ResourceSpec, patch: ResourcePatch, checkCurrent: boolean): ResourceSpec {
-  const next: ResourceSpec = {
-    ...spec,
-    ...(patch.max === undefined ? {} : { max: patch.max }),
-    ...(patch.min === undefined ? {} : { min: patch.min }),
-    ...(patch.weight === undefined ? {} : { weight: patch.weight }),
-    ...(patch.guard === undefined ? {} : { guard: patch.guard }),
-  };
-  if (next.min > next.max)
-    throw patch.min !== undefined
-      ? bad('min', `must be ≤ max (${next.max})`)
-      : bad('max', `must be ≥ min (${next.min})`);
-  if (checkCurrent && next.current > next.max)
-    throw bad('max', `must be ≥ current (${next.current}); lower current first`);
-  if (checkCurrent && next.current < next.min)
-    throw bad('min', `must be ≤ current (${next.current}); raise current first`);
-  return next;
-}
-
-function guardLimitsPatch(
-  g: GuardState,
-  resource: Resource,
-  patch: { boundary?: number | undefined; boundary_type?: ResourceLimits['boundary_type'] | undefined },
-): GuardState {
-  const old = g.limits[resource] ?? {
-    boundary: 10,
-    boundary_type: 'percentage_of_max',
-    upper: null,
-    lower: null,
-  };
-  return {
-    ...g,
-    limits: {
-      ...g.limits,
-      [resource]: {
-        ...old,
-        ...(patch.boundary === undefined ? {} : { boundary: patch.boundary }),
-        ...(patch.boundary_type === undefined ? {} : { boundary_type: patch.boundary_type }),
-      },
-    },
-  };
 }
 
 export function resourceRoutes(deps: ApiDeps): Route[] {
@@ -142,9 +96,8 @@ function containerResourceRoutes(deps: ApiDeps): Route[] {
             const s = c?.resources[resource];
             if (c === undefined || s === undefined) throw new NotFoundError(`container ${name} not found`);
             const next = patchSpec(s, body, true);
-            const total = hostTotal(h, resource, c.disk?.name ?? null);
-            if (total !== null && next.max > total)
-              throw bad('max', `must be ≤ the host's capacity (${total}) for ${resource}`);
+            const total = maxOverHost(h, resource, c.disk?.name ?? null, next.max);
+            if (total !== null) throw bad('max', `must be ≤ the host's capacity (${total}) for ${resource}`);
             h.containers[name] = { ...c, resources: { ...c.resources, [resource]: next } };
             return h;
           },
@@ -216,11 +169,7 @@ function containerResourceRoutes(deps: ApiDeps): Route[] {
           await store.containerGuards
             .create(key, newGuardState(name, 'container', {}))
             .catch(() => undefined); // created concurrently: update below
-        const g = await store.containerGuards.update(
-          key,
-          (g) => guardLimitsPatch(g, resource, body),
-          ifMatch,
-        );
+        const g = await store.containerGuards.update(key, (g) => patchBoundary(g, resource, body), ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
@@ -283,7 +232,7 @@ function structureResourceRoutes(deps: ApiDeps): Route[] {
           throw new NotFoundError(`application ${name} has no ${resource} resource`);
         if ((await store.appGuards.get(name)) === null)
           await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
-        const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);
+        const g = await store.appGuards.update(name, (g) => patchBoundary(g, resource, body), ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
@@ -342,13 +291,4 @@ function aggregateResourceRoute<
       return { status: 200, body: { resource: doc.resources[resource] } };
     },
   });
-}
-
-/**
- * Applications and users aggregate their containers: their `current` is never set directly.
- * A resource they do not have yet starts from the patch's max.
- */
-function patchAggregateSpec(spec: ResourceSpec | undefined, body: ResourcePatch): ResourceSpec {
-  const base: ResourceSpec = spec ?? { max: body.max ?? 0, min: 0, current: 0, guard: true, weight: 1 };
-  return patchSpec(base, body, false);
 }

@@ -1,10 +1,10 @@
 /** Applications and users: create, delete, membership (one application per container, one user per application). */
 
-import { own } from '../../../core/contracts/keyed.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import { GSI1_KINDS } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { currentOverMax } from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
@@ -142,19 +142,14 @@ function applicationRoutes(deps: ApiDeps): Route[] {
           const [grown] = await withCurrent(store, [
             { ...stored, containers: [...stored.containers, container] },
           ]);
-          for (const [res, spec] of Object.entries(stored.resources)) {
-            const current = own(
-              grown?.resources as Record<string, { current?: number }> | undefined,
-              res,
-            )?.current;
-            if (spec !== undefined && current !== undefined && current > spec.max)
-              throw new ValidationError('request', [
-                {
-                  path: 'container',
-                  message: `adding ${container} puts ${name}'s ${res} current at ${current}, over its max ${spec.max}`,
-                },
-              ]);
-          }
+          const over = currentOverMax(stored.resources, grown?.resources);
+          if (over !== null)
+            throw new ValidationError('request', [
+              {
+                path: 'container',
+                message: `adding ${container} puts ${name}'s ${over.resource} current at ${over.current}, over its max ${over.max}`,
+              },
+            ]);
         }
         await setContainerApp(store, container, null, name);
         try {
