@@ -76,6 +76,25 @@ export function patchBoundary(g: GuardState, resource: Resource, patch: Boundary
 }
 
 /**
+ * The guard flag set on each resource `names` lists (a copy of the map); a resource the
+ * structure lacks is refused, naming its place in the list (`resources[i]`).
+ */
+export function guardResources(
+  resources: ResourceMap,
+  names: readonly Resource[],
+  guard: boolean,
+  owner: string,
+): ResourceMap {
+  const out = { ...resources };
+  names.forEach((r, i) => {
+    const s = own(out, r);
+    if (s === undefined) throw bad(`resources[${i}]`, `${owner} has no ${r} resource`);
+    out[r] = { ...s, guard };
+  });
+  return out;
+}
+
+/**
  * The host's total of `resource` when `max` is above it (a max the container could never reach),
  * else null; a host with no total for it (hostTotal null) bounds nothing.
  */

@@ -5,6 +5,7 @@
  * and answer.
  */
 
+import type { GuardState } from '../../core/contracts/guard-state.ts';
 import { own } from '../../core/contracts/keyed.ts';
 import { AgentReport } from '../../core/contracts/report.ts';
 import type { ScaleRequest } from '../../core/contracts/request.ts';
@@ -13,8 +14,9 @@ import { keys } from '../../core/contracts/table-layout.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../core/errors.ts';
 import { aggregateApplication, checkUserBudget } from '../../core/policy/aggregate.ts';
+import { type BoundaryPatch, patchBoundary } from '../../core/policy/resource-spec.ts';
 import type { ApiDeps } from './deps.ts';
-import { type ApiStore, stripKeys } from './store.ts';
+import { type ApiStore, stripKeys, type VersionedDocs } from './store.ts';
 
 export const OPERATOR_PRIORITY = 3;
 
@@ -48,6 +50,22 @@ export async function containerSpec(store: ApiStore, container: string, resource
   const spec = c.resources[resource];
   if (spec === undefined) throw new NotFoundError(`container ${container} has no ${resource} resource`);
   return { loc, host, container: c, spec };
+}
+
+/**
+ * A resource's boundary and boundary_type changed on a structure's Guardian state (If-Match
+ * honoured), the state created first (`fresh`) when the structure has none yet.
+ */
+export async function patchLimits<I>(
+  docs: VersionedDocs<I, GuardState>,
+  key: I,
+  fresh: () => GuardState,
+  resource: Resource,
+  patch: BoundaryPatch,
+  ifMatch: number | null,
+): Promise<GuardState> {
+  if ((await docs.get(key)) === null) await docs.create(key, fresh()).catch(() => undefined); // created concurrently: update below
+  return docs.update(key, (g) => patchBoundary(g, resource, patch), ifMatch);
 }
 
 /** Moves a container's application from `from` to `to` on its host (409 if it is in another). */

@@ -10,15 +10,22 @@ import type { ResourceSpec } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
 import {
+  guardResources,
   maxOverHost,
   patchAggregateSpec,
-  patchBoundary,
   patchSpec,
 } from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { GuardInput, LimitsPatch, ResourcePatch as ResourcePatchSchema } from '../schemas.ts';
-import { budgetField, containerSpec, readContainer, requireUserBudget, submit } from '../service.ts';
+import {
+  budgetField,
+  containerSpec,
+  patchLimits,
+  readContainer,
+  requireUserBudget,
+  submit,
+} from '../service.ts';
 import { newGuardState, type VersionedDocs } from '../store.ts';
 
 function bad(path: string, message: string): ValidationError {
@@ -129,12 +136,7 @@ function containerResourceRoutes(deps: ApiDeps): Route[] {
               h.containers[name] = { ...c, guard: body.guard };
               return h;
             }
-            const resources = { ...c.resources };
-            body.resources.forEach((r, i) => {
-              const s = resources[r];
-              if (s === undefined) throw bad(`resources[${i}]`, `container ${name} has no ${r} resource`);
-              resources[r] = { ...s, guard: body.guard };
-            });
+            const resources = guardResources(c.resources, body.resources, body.guard, `container ${name}`);
             h.containers[name] = { ...c, resources };
             return h;
           },
@@ -165,11 +167,8 @@ function containerResourceRoutes(deps: ApiDeps): Route[] {
         const resource = params.resource as Resource;
         const { loc } = await containerSpec(store, name, resource);
         const key = { host: loc.host, container: name };
-        if ((await store.containerGuards.get(key)) === null)
-          await store.containerGuards
-            .create(key, newGuardState(name, 'container', {}))
-            .catch(() => undefined); // created concurrently: update below
-        const g = await store.containerGuards.update(key, (g) => patchBoundary(g, resource, body), ifMatch);
+        const fresh = () => newGuardState(name, 'container', {});
+        const g = await patchLimits(store.containerGuards, key, fresh, resource, body, ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
@@ -205,12 +204,8 @@ function structureResourceRoutes(deps: ApiDeps): Route[] {
           name,
           (a) => {
             if (body.resources === undefined) return { ...a, guard: body.guard };
-            body.resources.forEach((r, i) => {
-              const s = a.resources[r];
-              if (s === undefined) throw bad(`resources[${i}]`, `application ${name} has no ${r} resource`);
-              a.resources[r] = { ...s, guard: body.guard };
-            });
-            return a;
+            const resources = guardResources(a.resources, body.resources, body.guard, `application ${name}`);
+            return { ...a, resources };
           },
           ifMatch,
         );
@@ -230,9 +225,8 @@ function structureResourceRoutes(deps: ApiDeps): Route[] {
         const app = await store.apps.require(name);
         if (app.resources[resource] === undefined)
           throw new NotFoundError(`application ${name} has no ${resource} resource`);
-        if ((await store.appGuards.get(name)) === null)
-          await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
-        const g = await store.appGuards.update(name, (g) => patchBoundary(g, resource, body), ifMatch);
+        const fresh = () => newGuardState(name, 'application', {});
+        const g = await patchLimits(store.appGuards, name, fresh, resource, body, ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),

@@ -4,6 +4,7 @@ import { GuardState } from '../../../../core/contracts/guard-state.ts';
 import { ValidationError } from '../../../../core/errors.ts';
 import {
   currentOverMax,
+  guardResources,
   maxOverHost,
   patchAggregateSpec,
   patchBoundary,
@@ -129,5 +130,22 @@ describe('currentOverMax', () => {
     expect(currentOverMax(app, { cpu: { ...app.cpu, current: 400 } })).toBeNull();
     expect(currentOverMax(app, {})).toBeNull();
     expect(currentOverMax(app, undefined)).toBeNull();
+  });
+});
+
+describe('guardResources', () => {
+  const resources = { cpu: spec, mem: { ...spec, max: 4096 } };
+
+  it('sets the guard flag on the listed resources only, on a copy', () => {
+    const out = guardResources(resources, ['mem'], false, 'container c1');
+    expect(out.mem?.guard).toBe(false);
+    expect(out.cpu).toBe(resources.cpu);
+    expect(resources.mem.guard).toBe(true);
+  });
+
+  it('refuses a resource the structure lacks, naming its place in the list', () => {
+    expect(() => guardResources(resources, ['cpu', 'net'], false, 'application a1')).toThrow(
+      /resources\[1\]: application a1 has no net resource/,
+    );
   });
 });
