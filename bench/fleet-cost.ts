@@ -52,7 +52,7 @@ import {
 } from '../functions/guardian/chain.ts';
 import { runTicks } from '../functions/guardian/run-ticks.ts';
 import { runTick, type TickReport } from '../functions/guardian/tick.ts';
-import { buildControlTick } from '../functions/guardian/wiring.ts';
+import { buildControlTick, readControlTickEnv } from '../functions/guardian/wiring.ts';
 import { readOpsEnv } from '../functions/ops/env.ts';
 import { buildRebalancer, buildSanity, buildSnapshoter } from '../functions/ops/wiring.ts';
 import { AGENT_VERSION } from '../host-agent/agent.ts';
@@ -468,14 +468,14 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     const dirtyQueues = new Set<string>();
     countSqs(tickSqs, tickCount, (q) => dirtyQueues.add(q));
     const wiring = buildControlTick(
-      {
+      readControlTickEnv({
         SC_TABLE: TABLE,
         SC_METRICS_BACKEND: 'prometheus',
         SC_METRICS_URL: vm.promUrl,
         SC_OPENTSDB_URL: vm.opentsdbUrl,
         SC_METRICS_BATCH_SIZE: '250',
         AWS_REGION: region,
-      },
+      }),
       { dynamo: tickDoc, sqs: tickSqs, logger: silentLogger, clock },
     );
 

@@ -3,27 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts';
-import { systemClock } from '../adapters/clock.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { createLogger, type Logger } from '../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
 import type { Rule } from '../core/contracts/rule.ts';
 import { defaultConfig, type GuardianConfig } from '../core/contracts/service-config.ts';
-import { usageWindow } from '../core/ports/metrics-source.ts';
 import { prometheusSeries } from '../dashboard/read-model.ts';
-import { type DashboardServer, startDashboardServer } from '../dashboard/server.ts';
-import {
-  createLxcWorkload,
-  createPlainCgroupWorkload,
-  detectHostSupport,
-  type HostSupport,
-  readDemoLimits,
-  type WorkloadContainer,
-} from './containers.ts';
+import { detectHostSupport, type HostSupport, type WorkloadContainer } from './containers.ts';
 import type { DynamoFlavour } from './emulators.ts';
 import { type LocalPlatform, startLocalPlatform } from './platform.ts';
 import { registerThisHost, startApi, storeLoopConfig } from './starters/api.ts';
 import { CONTROL_TICK, type LoopCounters, loopCounters, startControlTick } from './starters/control-tick.ts';
+import { startDashboard } from './starters/dashboard.ts';
+import { demoContainers, type GuardSpec } from './starters/demo.ts';
 import { startHostAgent } from './starters/host-agent.ts';
 import { LOCAL, type Stops, stopInReverse } from './starters/local.ts';
 import { loopStatus, type StatusRow } from './starters/status.ts';
@@ -69,19 +61,9 @@ function downRule(_res: string, need: number): Rule['rule'] {
   };
 }
 
-/** A container's resources at subscription (shares, MiB). */
-export interface GuardSpec {
-  cpu: { min: number; current: number; max: number };
-  mem: { min: number; current: number; max: number };
-}
-
-export const DEMO_SPEC: GuardSpec = {
-  cpu: { min: 25, current: 50, max: 200 },
-  mem: { min: 64, current: 128, max: 1024 },
-};
-
 export type { LoopCounters } from './starters/control-tick.ts';
 export { CONTROL_TICK, LOCAL_ACTIVITY_HOLD_S } from './starters/control-tick.ts';
+export { DEMO_SPEC, type GuardSpec } from './starters/demo.ts';
 export type { StatusRow } from './starters/status.ts';
 export { SWEEP } from './starters/sweeps.ts';
 
@@ -135,22 +117,6 @@ class CountingStream extends Writable {
   }
 }
 
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | null>,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (signal.aborted) throw new Error(`${what}: aborted`);
-    if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await systemClock.sleep(100, signal).catch(() => undefined);
-  }
-}
-
 export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
   const say = opts.log ?? (() => undefined);
   const chosen = LOOP_CONFIGS[opts.config];
@@ -161,7 +127,6 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     createLogger(component, { destination: stream });
 
   const stops: Stops = [];
-  const demo: WorkloadContainer[] = [];
   const stop = stopInReverse(stops, async () => {
     // The control tick's counting stream may still hold lines on their way to the log file.
     await new Promise<void>((r) => tickLogStream.end(r));
@@ -223,7 +188,6 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       logStream: tickLogStream,
       stops,
     });
-    let guardedNow = 0;
     const tickConfig = { ...defaultConfig('guardian'), ...chosen.guardian };
     const usageReader = new PrometheusMetricsSource({ url: promUrl });
     say(
@@ -235,97 +199,30 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
     startSweeps({ platform, doc, sqs, promUrl, opentsdbUrl, metrics: usageReader, logger, stops });
     say('sweeps      snapshoter and sanity sweep scheduled rate(1 minute)');
 
-    let dashboard: DashboardServer | null = null;
     const series = prometheusSeries(promUrl);
-    if (opts.dashboard !== false) {
-      dashboard = await startDashboardServer({ deps: { state: table, series } });
-      stops.push({ what: 'dashboard', stop: () => (dashboard as DashboardServer).close() });
-      say(`dashboard   ${dashboard.url}`);
-    }
+    const dashboard = opts.dashboard === false ? null : await startDashboard({ table, series, say, stops });
 
-    const paths = new Map<string, string>();
+    const demo = demoContainers({
+      host,
+      registration,
+      call,
+      agent,
+      agentConfig,
+      support,
+      tickConfig,
+      usageReader,
+      signal: opts.signal,
+      say,
+      stops,
+    });
 
-    const guard = async (container: { name: string; cgroupPath: string }, spec: GuardSpec = DEMO_SPEC) => {
-      paths.set(container.name, container.cgroupPath);
-      // The API refuses a max above the host's total: on a one-CPU machine the demo's 200 shares are 100.
-      const within = (r: { min: number; current: number; max: number }, total: number) => ({
-        min: Math.min(r.min, total),
-        current: Math.min(r.current, total),
-        max: Math.min(r.max, total),
-      });
-      const res = await call('PUT', `/containers/${container.name}`, {
-        host,
-        resources: {
-          cpu: { ...within(spec.cpu, registration.cpu.topology.length * 100), guard: true },
-          mem: { ...within(spec.mem, registration.memMiB), guard: true },
-        },
-        guard: true,
-      });
-      if (res.status !== 201 && res.status !== 200)
-        throw new Error(`subscribing ${container.name}: ${res.status} ${JSON.stringify(res.body)}`);
-      await agent.rescan(); // the publisher and the memory watch see it at once
-      guardedNow += 1;
-      // The agent drives LXC containers only: elsewhere nothing is applied or published to wait for.
-      if (agentConfig.dryRun || support.mode !== 'lxc') return;
-      const wantQuota = Math.round((spec.cpu.current * agentConfig.cpuPeriodUs) / 100);
-      // A new series takes VictoriaMetrics several seconds to index: return once the Guardian can see it.
-      const window = { ...tickConfig };
-      await waitFor(
-        `usage of ${container.name} in the metrics store`,
-        async () => {
-          const u = await usageReader.usage({
-            kind: 'container',
-            structures: [container.name],
-            resources: ['cpu', 'mem'],
-            window: usageWindow(Date.now(), window.WINDOW_TIMELAPSE, window.WINDOW_DELAY),
-          });
-          const row = u.usage.get(container.name);
-          return row?.cpu !== null && row?.cpu !== undefined && row.mem !== null && row.mem !== undefined
-            ? true
-            : null;
-        },
-        60_000,
-        opts.signal,
-      );
-      await waitFor(
-        `initial limits of ${container.name}`,
-        async () => ((await readDemoLimits(container.cgroupPath)).quotaUs === wantQuota ? true : null),
-        30_000,
-        opts.signal,
-      );
-    };
-
-    const addDemoContainers = async (count: number): Promise<WorkloadContainer[]> => {
-      const made: WorkloadContainer[] = [];
-      if (support.mode === 'dry-run') {
-        say(`container   none created: ${support.reason}`);
-        return made;
-      }
-      for (let i = 1; i <= count; i++) {
-        const name = `sc-demo${i}-${process.pid}`;
-        say(`container   creating ${name} (${support.mode === 'lxc' ? 'LXC busybox' : 'plain cgroup'})`);
-        const c =
-          support.mode === 'lxc' ? await createLxcWorkload(name) : await createPlainCgroupWorkload(name);
-        demo.push(c);
-        made.push(c);
-        stops.push({
-          what: `container ${name}`,
-          stop: async () => {
-            await call('DELETE', `/containers/${name}`).catch(() => undefined);
-            await c.remove();
-          },
-        });
-        await guard(c);
-        say(
-          `container   ${name} subscribed and guarded (cpu ${DEMO_SPEC.cpu.current} shares, mem ${DEMO_SPEC.mem.current} MiB)`,
-        );
-      }
-      return made;
-    };
-
-    const status = () => loopStatus({ state: table, series }, paths, agentConfig.cpuPeriodUs);
+    const status = () => loopStatus({ state: table, series }, demo.paths, agentConfig.cpuPeriodUs);
     const counters = () =>
-      loopCounters(tick, { guardedNow, agentConfig, tickSeconds: tickConfig.WINDOW_TIMELAPSE });
+      loopCounters(tick, {
+        guardedNow: demo.guarded(),
+        agentConfig,
+        tickSeconds: tickConfig.WINDOW_TIMELAPSE,
+      });
 
     return {
       config: opts.config,
@@ -335,9 +232,9 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
       dashboardUrl: dashboard?.url ?? null,
       support,
       logFile,
-      demo,
-      guard,
-      addDemoContainers,
+      demo: demo.demo,
+      guard: demo.guard,
+      addDemoContainers: demo.addDemoContainers,
       call,
       status,
       counters,

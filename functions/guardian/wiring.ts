@@ -118,6 +118,16 @@ export const ControlTickEnv = PlatformEnv.extend({
   });
 export type ControlTickEnv = z.infer<typeof ControlTickEnv>;
 
+/**
+ * The control tick's environment, parsed once against its strict schema (frozen): by the handler
+ * at module scope, by the local loop and the benchmarks from their own settings.
+ */
+export function readControlTickEnv(
+  rawEnv: Record<string, string | undefined> = process.env,
+): Readonly<ControlTickEnv> {
+  return readEnvConfig(ControlTickEnv, rawEnv, 'control-tick environment');
+}
+
 export interface ControlTickWiring {
   env: ControlTickEnv;
   table: TableClient;
@@ -153,14 +163,14 @@ export function countingSender(inner: OrderSender, sent: { orders: number }): Or
 }
 
 /**
- * Clients default to the AWS SDK's (endpoints only from AWS_ENDPOINT_URL_*);
- * a local runtime may pass its own.
+ * The control tick from a parsed environment (readControlTickEnv), like the operations functions'
+ * builders. Clients default to the AWS SDK's (endpoints only from AWS_ENDPOINT_URL_*); a local
+ * runtime may pass its own.
  */
 export function buildControlTick(
-  rawEnv: Record<string, string | undefined>,
+  env: Readonly<ControlTickEnv>,
   opts: { dynamo?: DynamoDBDocumentClient; sqs?: SQSClient; logger?: Logger; clock?: Clock } = {},
 ): ControlTickWiring {
-  const env = readEnvConfig(ControlTickEnv, rawEnv, 'control-tick environment');
   const logger = opts.logger ?? createLogger('control-tick');
   const record = functionScope('controlTick', env);
   const table = new TableClient(opts.dynamo ?? createDynamoDocumentClient({ record }), env.SC_TABLE, {

@@ -15,11 +15,12 @@ import {
   handleClockEvent,
   invokeControlTick,
   isClockEvent,
+  readControlTickEnv,
   type TickContext,
 } from '../guardian/wiring.ts';
 import { chainMetrics, lambdaHandler, tickMetrics } from './middleware.ts';
 
-const wiring = buildControlTick(process.env);
+const wiring = buildControlTick(readControlTickEnv(process.env));
 /** Kept while this execution environment lives: the chain's memory between the ticks it runs. */
 const chainState = newChainState();
 const proc = randomUUID();

@@ -19,6 +19,7 @@ import {
   clockWatchdog,
   handleClockEvent,
   invokeControlTick,
+  readControlTickEnv,
 } from '../../functions/guardian/wiring.ts';
 import type { AgentConfig } from '../../host-agent/config.ts';
 import type { LocalPlatform } from '../platform.ts';
@@ -80,7 +81,7 @@ export async function startControlTick(o: {
         ).QueueUrl
       : undefined;
   const wiring: ControlTickWiring = buildControlTick(
-    {
+    readControlTickEnv({
       ...o.platform.env,
       SC_METRICS_BACKEND: 'prometheus',
       SC_METRICS_URL: o.promUrl,
@@ -91,7 +92,7 @@ export async function startControlTick(o: {
       // up to 60 s and packed per host (fewer write units). SC_ACTIVITY_HOLD_S overrides.
       SC_ACTIVITY_HOLD_S: process.env.SC_ACTIVITY_HOLD_S ?? String(LOCAL_ACTIVITY_HOLD_S),
       ...o.tickEnv,
-    },
+    }),
     {
       dynamo: createDynamoDocumentClient({ endpoint: o.platform.endpoints.dynamodb, ...LOCAL }),
       sqs: tickSqs,

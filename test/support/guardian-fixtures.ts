@@ -9,32 +9,6 @@ import { keys } from '../../core/contracts/table-layout.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../core/ports/metrics-source.ts';
 
-export function aContainer(
-  name: string,
-  host: string,
-  opts: {
-    cpu?: Partial<{ max: number; min: number; current: number }>;
-    mem?: Partial<{ max: number; min: number; current: number }>;
-    guard?: boolean;
-    application?: string;
-  } = {},
-): Container {
-  return {
-    name,
-    host,
-    application: opts.application ?? null,
-    guard: opts.guard ?? true,
-    resources: {
-      cpu: { max: 400, min: 50, current: 300, guard: true, weight: 1, ...opts.cpu },
-      mem: { max: 4096, min: 256, current: 2048, guard: true, weight: 1, ...opts.mem },
-    },
-    cores: [],
-    disk: null,
-    desiredVersion: 1,
-    desiredAt: 0,
-  };
-}
-
 export function aHost(name: string, containers: readonly Container[]): HostState {
   return {
     name,

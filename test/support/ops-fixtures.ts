@@ -16,21 +16,6 @@ export function spec(current: number, max: number, min = 0, weight = 1): Resourc
   return { current, max, min, guard: true, weight };
 }
 
-export function aContainer(name: string, host: string, over: Partial<Container> = {}): Container {
-  return {
-    name,
-    host,
-    application: null,
-    guard: true,
-    resources: { cpu: spec(100, 400, 50), mem: spec(1024, 4096, 256) },
-    cores: [],
-    disk: null,
-    desiredVersion: 1,
-    desiredAt: 0,
-    ...over,
-  };
-}
-
 /** A 4-core host (400 shares, 8 GiB) in quota mode whose free capacity matches its containers. */
 export function aHostState(
   name: string,

@@ -1,7 +1,7 @@
 /** Fixture builders for host states, containers and requests (planner tests and benches). */
 import type { CoreTopology, HostState } from '../../core/contracts/host.ts';
 import type { ScaleRequest } from '../../core/contracts/request.ts';
-import type { Container, ResourceSpec } from '../../core/contracts/structure.ts';
+import type { ResourceSpec } from '../../core/contracts/structure.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import { emptyCoreMap } from '../../core/policy/planner/cores.ts';
 
@@ -62,27 +62,6 @@ export function aHost(o: HostOptions = {}): HostState {
 
 export function spec(current: number, min: number, max: number, guard = true): ResourceSpec {
   return { current, min, max, guard, weight: 1 };
-}
-
-/** A container not yet admitted (cores empty, version 0). */
-export function aContainer(
-  name: string,
-  host: string,
-  resources: Partial<Record<Resource, ResourceSpec>>,
-  extra: Partial<Container> = {},
-): Container {
-  return {
-    name,
-    host,
-    application: null,
-    guard: true,
-    resources,
-    cores: [],
-    disk: { name: 'ssd0', path: '/mnt/ssd0' },
-    desiredVersion: 0,
-    desiredAt: 0,
-    ...extra,
-  };
 }
 
 let seq = 0;

@@ -18,12 +18,9 @@ import {
 } from '../../scripts/gen-architecture.ts';
 import { ROOT } from '../../scripts/package.ts';
 
-// issue 17: being split — must become empty
-const ALLOWED_LONG_FUNCTIONS: readonly string[] = [
-  'functions/api/routes/resources.ts:resourceRoutes',
-  'functions/api/routes/structures.ts:structureRoutes',
-];
-// issue 17: being split — must become empty
+// Empty: every function is short. An entry must still offend, so none can linger.
+const ALLOWED_LONG_FUNCTIONS: readonly string[] = [];
+// Empty: the Guardian sees the table through its port.
 const ALLOWED_GUARDIAN_KEY_LAYOUT: readonly string[] = [];
 
 const MAX_FUNCTION_LINES = 200;

@@ -12,11 +12,12 @@ import type { Container } from '../../../core/contracts/structure.ts';
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, StaleStateError, ValidationError } from '../../../core/errors.ts';
-import { hostTotal } from '../../../core/policy/planner/capacity.ts';
+import { maxOverHost } from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ContainerSubscription } from '../schemas.ts';
-import { newGuardState, stripKeys } from '../store.ts';
+import { readContainer } from '../service.ts';
+import { newGuardState } from '../store.ts';
 
 const COMMIT_ATTEMPTS = 10;
 
@@ -35,8 +36,8 @@ function checkAgainstHost(sub: ContainerSubscription, host: HostState): void {
     ]);
   // As PUT …/resources/{resource} checks a new max: one above the host's total could never be reached.
   for (const [r, spec] of Object.entries(sub.resources) as [Resource, { max: number } | undefined][]) {
-    const total = spec === undefined ? null : hostTotal(host, r, sub.disk?.name ?? null);
-    if (spec !== undefined && total !== null && spec.max > total)
+    const total = spec === undefined ? null : maxOverHost(host, r, sub.disk?.name ?? null, spec.max);
+    if (total !== null)
       throw new ValidationError('body', [
         { path: `resources.${r}.max`, message: `must be ≤ the host's capacity (${total}) for ${r}` },
       ]);
@@ -68,27 +69,6 @@ function sameSubscription(c: Container, sub: ContainerSubscription): boolean {
       return have !== undefined && v !== undefined && have.max === v.max && have.min === v.min;
     })
   );
-}
-
-export async function readContainer(deps: ApiDeps, name: string) {
-  const loc = await deps.store.requireLocation(name);
-  const items = await deps.store.table.queryPartition(keys.hostPartition(loc.host));
-  const hostItem = items.find((i) => i.sk === 'STATE');
-  const host = hostItem === undefined ? null : await deps.store.hosts.get(loc.host);
-  const container = own(host?.containers, name);
-  if (container === undefined)
-    throw new ConflictError(`container ${name} is being subscribed or unsubscribed; try again`);
-  const guard = await deps.store.containerGuards.get({ host: loc.host, container: name });
-  const appliedItem = items.find((i) => i.sk === keys.applied(loc.host, name).sk);
-  const applied =
-    appliedItem === undefined ? null : (AgentReport.safeParse(stripKeys(appliedItem)).data ?? null);
-  return {
-    container,
-    limits: guard?.limits ?? {},
-    limitsVersion: guard?.version ?? null,
-    lastDecision: guard?.lastDecision ?? null,
-    applied,
-  };
 }
 
 export function containerRoutes(deps: ApiDeps): Route[] {

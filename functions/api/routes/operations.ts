@@ -18,8 +18,8 @@ import { serviceHeartbeatStale } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ConfigPatch, ManualRequest } from '../schemas.ts';
+import { submit } from '../service.ts';
 import { stripKeys } from '../store.ts';
-import { submit } from './resources.ts';
 
 const SERVICES = Object.keys(SERVICE_CONFIGS) as ServiceName[];
 

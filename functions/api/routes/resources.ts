@@ -5,89 +5,40 @@
  * planner as an operator request, so host capacity is planned in one place.
  */
 
-import type { GuardState } from '../../../core/contracts/guard-state.ts';
 import { own } from '../../../core/contracts/keyed.ts';
-import type { ResourceLimits } from '../../../core/contracts/limits.ts';
-import type { ScaleRequest } from '../../../core/contracts/request.ts';
 import type { ResourceSpec } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
-import { hostTotal } from '../../../core/policy/planner/capacity.ts';
+import { NotFoundError, ValidationError } from '../../../core/errors.ts';
+import {
+  guardResources,
+  maxOverHost,
+  patchAggregateSpec,
+  patchSpec,
+} from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
+import { GuardInput, LimitsPatch, ResourcePatch as ResourcePatchSchema } from '../schemas.ts';
 import {
-  GuardInput,
-  LimitsPatch,
-  type ResourcePatch,
-  ResourcePatch as ResourcePatchSchema,
-} from '../schemas.ts';
+  budgetField,
+  containerSpec,
+  patchLimits,
+  readContainer,
+  requireUserBudget,
+  submit,
+} from '../service.ts';
 import { newGuardState, type VersionedDocs } from '../store.ts';
-import { readContainer } from './containers.ts';
-import { budgetField, requireUserBudget } from './structures.ts';
-
-export const OPERATOR_PRIORITY = 3;
 
 function bad(path: string, message: string): ValidationError {
   return new ValidationError('body', [{ path, message }]);
 }
 
-/** max/min/weight/guard applied to a resource, checked; `current` is never set here. */
-export function patchSpec(spec: ResourceSpec, patch: ResourcePatch, checkCurrent: boolean): ResourceSpec {
-  const next: ResourceSpec = {
-    ...spec,
-    ...(patch.max === undefined ? {} : { max: patch.max }),
-    ...(patch.min === undefined ? {} : { min: patch.min }),
-    ...(patch.weight === undefined ? {} : { weight: patch.weight }),
-    ...(patch.guard === undefined ? {} : { guard: patch.guard }),
-  };
-  if (next.min > next.max)
-    throw patch.min !== undefined
-      ? bad('min', `must be ≤ max (${next.max})`)
-      : bad('max', `must be ≥ min (${next.min})`);
-  if (checkCurrent && next.current > next.max)
-    throw bad('max', `must be ≥ current (${next.current}); lower current first`);
-  if (checkCurrent && next.current < next.min)
-    throw bad('min', `must be ≤ current (${next.current}); raise current first`);
-  return next;
-}
-
-function guardLimitsPatch(
-  g: GuardState,
-  resource: Resource,
-  patch: { boundary?: number | undefined; boundary_type?: ResourceLimits['boundary_type'] | undefined },
-): GuardState {
-  const old = g.limits[resource] ?? {
-    boundary: 10,
-    boundary_type: 'percentage_of_max',
-    upper: null,
-    lower: null,
-  };
-  return {
-    ...g,
-    limits: {
-      ...g.limits,
-      [resource]: {
-        ...old,
-        ...(patch.boundary === undefined ? {} : { boundary: patch.boundary }),
-        ...(patch.boundary_type === undefined ? {} : { boundary_type: patch.boundary_type }),
-      },
-    },
-  };
-}
-
 export function resourceRoutes(deps: ApiDeps): Route[] {
+  return [...containerResourceRoutes(deps), ...structureResourceRoutes(deps)];
+}
+
+/** A container's resources, guard and limits. */
+function containerResourceRoutes(deps: ApiDeps): Route[] {
   const { store } = deps;
-
-  async function containerSpec(container: string, resource: Resource) {
-    const loc = await store.requireLocation(container);
-    const host = await store.hosts.require(loc.host);
-    const c = own(host.containers, container);
-    if (c === undefined) throw new NotFoundError(`container ${container} not found`);
-    const spec = c.resources[resource];
-    if (spec === undefined) throw new NotFoundError(`container ${container} has no ${resource} resource`);
-    return { loc, host, container: c, spec };
-  }
-
   return [
     route({
       method: 'GET',
@@ -105,7 +56,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       tag: 'resources',
       summary: 'One resource of a container',
       async handle({ params }) {
-        const { spec } = await containerSpec(params.container as string, params.resource as Resource);
+        const { spec } = await containerSpec(store, params.container as string, params.resource as Resource);
         return { status: 200, body: spec };
       },
     }),
@@ -120,7 +71,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
-        const { loc, container, spec } = await containerSpec(name, resource);
+        const { loc, container, spec } = await containerSpec(store, name, resource);
         if (body.current !== undefined) {
           if (ifMatch !== null)
             throw new ValidationError('header', [
@@ -142,7 +93,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
             amount,
             text: `operator set current to ${body.current}`,
           });
-          const after = (await containerSpec(name, resource)).spec;
+          const after = (await containerSpec(store, name, resource)).spec;
           return { status: 200, body: { resource: after, request: result } };
         }
         const updated = await store.hosts.update(
@@ -152,9 +103,8 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
             const s = c?.resources[resource];
             if (c === undefined || s === undefined) throw new NotFoundError(`container ${name} not found`);
             const next = patchSpec(s, body, true);
-            const total = hostTotal(h, resource, c.disk?.name ?? null);
-            if (total !== null && next.max > total)
-              throw bad('max', `must be ≤ the host's capacity (${total}) for ${resource}`);
+            const total = maxOverHost(h, resource, c.disk?.name ?? null, next.max);
+            if (total !== null) throw bad('max', `must be ≤ the host's capacity (${total}) for ${resource}`);
             h.containers[name] = { ...c, resources: { ...c.resources, [resource]: next } };
             return h;
           },
@@ -186,12 +136,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
               h.containers[name] = { ...c, guard: body.guard };
               return h;
             }
-            const resources = { ...c.resources };
-            body.resources.forEach((r, i) => {
-              const s = resources[r];
-              if (s === undefined) throw bad(`resources[${i}]`, `container ${name} has no ${r} resource`);
-              resources[r] = { ...s, guard: body.guard };
-            });
+            const resources = guardResources(c.resources, body.resources, body.guard, `container ${name}`);
             h.containers[name] = { ...c, resources };
             return h;
           },
@@ -220,20 +165,20 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       async handle({ params, body, ifMatch }) {
         const name = params.container as string;
         const resource = params.resource as Resource;
-        const { loc } = await containerSpec(name, resource);
+        const { loc } = await containerSpec(store, name, resource);
         const key = { host: loc.host, container: name };
-        if ((await store.containerGuards.get(key)) === null)
-          await store.containerGuards
-            .create(key, newGuardState(name, 'container', {}))
-            .catch(() => undefined); // created concurrently: update below
-        const g = await store.containerGuards.update(
-          key,
-          (g) => guardLimitsPatch(g, resource, body),
-          ifMatch,
-        );
+        const fresh = () => newGuardState(name, 'container', {});
+        const g = await patchLimits(store.containerGuards, key, fresh, resource, body, ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
+  ];
+}
+
+/** An application's resources, guard and limits, and a user's resources. */
+function structureResourceRoutes(deps: ApiDeps): Route[] {
+  const { store } = deps;
+  return [
     aggregateResourceRoute({
       path: '/apps/{app}/resources/{resource}',
       summary: 'Set max, min, weight or guard of an application resource',
@@ -259,12 +204,8 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
           name,
           (a) => {
             if (body.resources === undefined) return { ...a, guard: body.guard };
-            body.resources.forEach((r, i) => {
-              const s = a.resources[r];
-              if (s === undefined) throw bad(`resources[${i}]`, `application ${name} has no ${r} resource`);
-              a.resources[r] = { ...s, guard: body.guard };
-            });
-            return a;
+            const resources = guardResources(a.resources, body.resources, body.guard, `application ${name}`);
+            return { ...a, resources };
           },
           ifMatch,
         );
@@ -284,9 +225,8 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const app = await store.apps.require(name);
         if (app.resources[resource] === undefined)
           throw new NotFoundError(`application ${name} has no ${resource} resource`);
-        if ((await store.appGuards.get(name)) === null)
-          await store.appGuards.create(name, newGuardState(name, 'application', {})).catch(() => undefined);
-        const g = await store.appGuards.update(name, (g) => guardLimitsPatch(g, resource, body), ifMatch);
+        const fresh = () => newGuardState(name, 'application', {});
+        const g = await patchLimits(store.appGuards, name, fresh, resource, body, ifMatch);
         return { status: 200, body: { limits: g.limits[resource], version: g.version } };
       },
     }),
@@ -300,34 +240,6 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       check: (user) => requireUserBudget(deps, user, null, budgetField('max')),
     }),
   ];
-}
-
-/** An operator request to the planner; all-rejected is a 409 naming the planner's reason. */
-export async function submit(
-  deps: ApiDeps,
-  r: Pick<ScaleRequest, 'structure' | 'structureType' | 'resource' | 'field' | 'amount'> & { text: string },
-) {
-  const now = deps.clock.now();
-  const request: ScaleRequest = {
-    id: `op-${deps.newId()}`,
-    structure: r.structure,
-    structureType: r.structureType,
-    resource: r.resource,
-    field: r.field,
-    amount: r.amount,
-    priority: OPERATOR_PRIORITY,
-    timestamp: now,
-    pairStructure: null,
-    source: 'operator',
-    usage: null,
-    reasons: [{ source: 'operator', text: r.text, values: { amount: r.amount } }],
-  };
-  const result = await deps.requests.submit([request], now);
-  if (result.accepted === 0) {
-    const why = result.rejected.map((x) => x.reason).join('; ') || 'no change was committed';
-    throw new ConflictError(`the planner refused the request: ${why}`, { context: { field: r.field } });
-  }
-  return { id: request.id, ...result };
 }
 
 /**
@@ -373,13 +285,4 @@ function aggregateResourceRoute<
       return { status: 200, body: { resource: doc.resources[resource] } };
     },
   });
-}
-
-/**
- * Applications and users aggregate their containers: their `current` is never set directly.
- * A resource they do not have yet starts from the patch's max.
- */
-function patchAggregateSpec(spec: ResourceSpec | undefined, body: ResourcePatch): ResourceSpec {
-  const base: ResourceSpec = spec ?? { max: body.max ?? 0, min: 0, current: 0, guard: true, weight: 1 };
-  return patchSpec(base, body, false);
 }

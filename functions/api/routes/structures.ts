@@ -1,76 +1,24 @@
 /** Applications and users: create, delete, membership (one application per container, one user per application). */
 
-import { own } from '../../../core/contracts/keyed.ts';
 import type { Application, User } from '../../../core/contracts/structure.ts';
 import { GSI1_KINDS } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
-import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
-import { aggregateApplication, checkUserBudget } from '../../../core/policy/aggregate.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { currentOverMax } from '../../../core/policy/resource-spec.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
+import { budgetField, requireUserBudget, setContainerApp, withCurrent } from '../service.ts';
 import { newGuardState, notAt } from '../store.ts';
 
 type ResourcesOf<T extends { resources: unknown }> = T['resources'];
 
-/**
- * A user's max bounds the sum of its applications' max (checkUserBudget): a change that would
- * break it is refused before anything is written. `app` is an application as it would be (changed
- * or newly linked); the user's other applications are read as they are.
- */
-export async function requireUserBudget(
-  deps: ApiDeps,
-  user: Pick<User, 'name' | 'resources' | 'applications'>,
-  app: Pick<Application, 'name' | 'resources'> | null,
-  refuse: (resource: Resource, text: string) => ScError,
-): Promise<void> {
-  const others = await deps.store.apps.getMany(user.applications.filter((a) => a !== app?.name));
-  const check = checkUserBudget(user, app === null ? others : [...others, app]);
-  if (!check.ok) throw refuse((check.violations[0] as { resource: Resource }).resource, check.text);
+export function structureRoutes(deps: ApiDeps): Route[] {
+  return [...applicationRoutes(deps), ...userRoutes(deps)];
 }
 
-/** A 400 naming the body's `max` (one resource's route) or `resources.<resource>.max` (a whole doc). */
-export const budgetField =
-  (at: 'max' | 'resources') =>
-  (resource: Resource, text: string): ScError =>
-    new ValidationError('body', [
-      { path: at === 'max' ? 'max' : `resources.${resource}.max`, message: text },
-    ]);
-
-export function structureRoutes(deps: ApiDeps): Route[] {
+function applicationRoutes(deps: ApiDeps): Route[] {
   const { store } = deps;
-
-  async function setContainerApp(container: string, from: string | null, to: string | null): Promise<void> {
-    const loc = await store.requireLocation(container);
-    await store.hosts.update(loc.host, (h) => {
-      const c = own(h.containers, container);
-      if (c === undefined) throw new NotFoundError(`container ${container} not found`);
-      if (c.application === to) return h;
-      if (c.application !== from)
-        throw new ConflictError(
-          c.application === null
-            ? `container ${container} is not in an application`
-            : `container ${container} belongs to application ${c.application}`,
-          { context: { field: 'container' } },
-        );
-      h.containers[container] = { ...c, application: to };
-      return h;
-    });
-  }
-
-  /** Applications as read: each resource's `current` is the sum of its containers' (not stored). */
-  async function withCurrent(apps: Application[]): Promise<Application[]> {
-    const names = apps.flatMap((a) => a.containers);
-    const located = await Promise.all(names.map((n) => store.locate(n)));
-    const hosts = await store.hosts.getMany([
-      ...new Set(located.flatMap((l) => (l === null ? [] : [l.host]))),
-    ]);
-    const containers = new Map(
-      hosts.flatMap((h) => Object.values(h.containers).map((c) => [c.name, c] as const)),
-    );
-    return apps.map((a) => ({ ...a, resources: aggregateApplication(a, containers, new Map()).resources }));
-  }
-
   return [
     route({
       method: 'GET',
@@ -80,7 +28,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       async handle() {
         return {
           status: 200,
-          body: await withCurrent(await store.apps.getMany(await store.listNames(GSI1_KINDS.apps))),
+          body: await withCurrent(store, await store.apps.getMany(await store.listNames(GSI1_KINDS.apps))),
         };
       },
     }),
@@ -90,7 +38,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       tag: 'applications',
       summary: 'An application with its containers and limits',
       async handle({ params }) {
-        const [app] = await withCurrent([await store.apps.require(params.app as string)]);
+        const [app] = await withCurrent(store, [await store.apps.require(params.app as string)]);
         if (app === undefined) throw new NotFoundError(`application ${params.app} not found`);
         const guard = await store.appGuards.get(app.name);
         return { status: 200, body: { ...app, limits: guard?.limits ?? {} } };
@@ -191,29 +139,26 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         const stored = await store.apps.require(name);
         if (!stored.containers.includes(container)) {
           // The application's max holds its containers' current: refuse a container that would break it.
-          const [grown] = await withCurrent([{ ...stored, containers: [...stored.containers, container] }]);
-          for (const [res, spec] of Object.entries(stored.resources)) {
-            const current = own(
-              grown?.resources as Record<string, { current?: number }> | undefined,
-              res,
-            )?.current;
-            if (spec !== undefined && current !== undefined && current > spec.max)
-              throw new ValidationError('request', [
-                {
-                  path: 'container',
-                  message: `adding ${container} puts ${name}'s ${res} current at ${current}, over its max ${spec.max}`,
-                },
-              ]);
-          }
+          const [grown] = await withCurrent(store, [
+            { ...stored, containers: [...stored.containers, container] },
+          ]);
+          const over = currentOverMax(stored.resources, grown?.resources);
+          if (over !== null)
+            throw new ValidationError('request', [
+              {
+                path: 'container',
+                message: `adding ${container} puts ${name}'s ${over.resource} current at ${over.current}, over its max ${over.max}`,
+              },
+            ]);
         }
-        await setContainerApp(container, null, name);
+        await setContainerApp(store, container, null, name);
         try {
           const app = await store.apps.update(name, (a) =>
             a.containers.includes(container) ? a : { ...a, containers: [...a.containers, container].sort() },
           );
           return { status: 200, body: app };
         } catch (err) {
-          await setContainerApp(container, name, null).catch(() => undefined);
+          await setContainerApp(store, container, name, null).catch(() => undefined);
           throw err;
         }
       },
@@ -229,7 +174,7 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         const app = await store.apps.require(name);
         if (!app.containers.includes(container))
           throw new NotFoundError(`container ${container} is not in application ${name}`);
-        await setContainerApp(container, name, null).catch((err: unknown) => {
+        await setContainerApp(store, container, name, null).catch((err: unknown) => {
           if (!(err instanceof NotFoundError)) throw err; // container gone: just drop it from the list
         });
         const updated = await store.apps.update(name, (a) => ({
@@ -239,6 +184,12 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         return { status: 200, body: updated };
       },
     }),
+  ];
+}
+
+function userRoutes(deps: ApiDeps): Route[] {
+  const { store } = deps;
+  return [
     route({
       method: 'GET',
       path: '/users',

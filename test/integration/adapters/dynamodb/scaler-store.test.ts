@@ -4,9 +4,10 @@ import type { HostState } from '../../../../core/contracts/host.ts';
 import { SCHEMA_VERSION } from '../../../../core/contracts/order.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../../../core/errors.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS } from '../../../support/env.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 import { seedHost } from '../../../support/scaler-seed.ts';
 
 describe.each(DYNAMO_FLAVOURS)('ScalerStore on %s', (flavour) => {
@@ -24,7 +25,7 @@ describe.each(DYNAMO_FLAVOURS)('ScalerStore on %s', (flavour) => {
     const h = await seedHost(
       store,
       aHost({ name: 'rt' }),
-      [aContainer('rt-a', 'rt', { cpu: spec(150, 100, 400) })],
+      [aContainer('rt-a', 'rt', { resources: { cpu: spec(150, 100, 400) }, ...unadmitted() })],
       1000,
     );
     expect(await store.getHost('rt')).toEqual({ ...h, schemaVersion: SCHEMA_VERSION }); // stamped on write
@@ -51,7 +52,7 @@ describe.each(DYNAMO_FLAVOURS)('ScalerStore on %s', (flavour) => {
     await seedHost(
       store,
       aHost({ name: 'ap' }),
-      [aContainer('ap-a', 'ap', { cpu: spec(100, 100, 400) })],
+      [aContainer('ap-a', 'ap', { resources: { cpu: spec(100, 100, 400) }, ...unadmitted() })],
       1000,
     );
     await t.table.put({

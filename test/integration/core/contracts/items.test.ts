@@ -5,14 +5,18 @@ import { SCHEMA_VERSION } from '../../../../core/contracts/order.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../../../core/errors.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS } from '../../../support/env.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 
 function hostNamed(name: string) {
   const out = admitContainer(
     aHost({ name }),
-    aContainer(`${name}-a`, name, { cpu: spec(150, 50, 400), mem: spec(1024, 256, 4096) }),
+    aContainer(`${name}-a`, name, {
+      resources: { cpu: spec(150, 50, 400), mem: spec(1024, 256, 4096) },
+      ...unadmitted(),
+    }),
     0,
   );
   if (!out.ok) throw new Error(out.reason);

@@ -19,10 +19,10 @@ import {
 } from '../../../../functions/guardian/chain.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { startQueueTrigger } from '../../../../local/scheduler.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
 import {
-  aContainer,
   aHost,
   putGuardianConfig,
   putHost,

@@ -11,15 +11,10 @@ import { silentLogger } from '../../../../adapters/logger.ts';
 import type { MetricsSource, UsageCallOptions } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTicks } from '../../../../functions/guardian/run-ticks.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { uniqueName } from '../../../support/env.ts';
-import {
-  aContainer,
-  aHost,
-  putGuardianConfig,
-  putHost,
-  sameUsage,
-} from '../../../support/guardian-fixtures.ts';
+import { aHost, putGuardianConfig, putHost, sameUsage } from '../../../support/guardian-fixtures.ts';
 
 describe('runTicks hands its time to the metrics source', () => {
   let t: TestTable;

@@ -7,10 +7,10 @@ import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTicks } from '../../../../functions/guardian/run-ticks.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaPromUrl } from '../../../support/env.ts';
 import {
-  aContainer,
   aHost,
   putGuardianConfig,
   putHost,

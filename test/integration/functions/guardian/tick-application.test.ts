@@ -9,15 +9,10 @@ import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick } from '../../../../functions/guardian/tick.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
-import {
-  aContainer,
-  aHost,
-  putGuardianConfig,
-  putHost,
-  putRules,
-} from '../../../support/guardian-fixtures.ts';
+import { aHost, putGuardianConfig, putHost, putRules } from '../../../support/guardian-fixtures.ts';
 
 describe.each(DYNAMO_FLAVOURS)('guardian tick at application level on %s', (flavour) => {
   let t: TestTable;

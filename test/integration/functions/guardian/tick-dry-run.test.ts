@@ -8,15 +8,10 @@ import { keys } from '../../../../core/contracts/table-layout.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { runTick } from '../../../../functions/guardian/tick.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
-import {
-  aContainer,
-  aHost,
-  putGuardianConfig,
-  putHost,
-  putRules,
-} from '../../../support/guardian-fixtures.ts';
+import { aHost, putGuardianConfig, putHost, putRules } from '../../../support/guardian-fixtures.ts';
 import { TWO_EVENT_CPU_UP_RULES } from './two-event-rules.ts';
 
 describe.each(DYNAMO_FLAVOURS)('guardian dry run on %s', (flavour) => {

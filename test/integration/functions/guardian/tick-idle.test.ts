@@ -17,15 +17,10 @@ import { RecordingRequestSink } from '../../../../functions/guardian/recording-r
 import { runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
 import { flushVictoria, type ProcessSample, putBdwatchdog } from '../../../support/bdwatchdog.ts';
 import { captureLogger } from '../../../support/capture-logger.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
-import {
-  aContainer,
-  aHost,
-  putGuardianConfig,
-  putHost,
-  putRules,
-} from '../../../support/guardian-fixtures.ts';
+import { aHost, putGuardianConfig, putHost, putRules } from '../../../support/guardian-fixtures.ts';
 import {
   BDWATCHDOG_METRICS,
   type OpenTsdbStandIn,

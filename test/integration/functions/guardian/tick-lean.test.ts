@@ -17,15 +17,10 @@ import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
-import {
-  aContainer,
-  aHost,
-  putGuardianConfig,
-  putHost,
-  putRules,
-} from '../../../support/guardian-fixtures.ts';
+import { aHost, putGuardianConfig, putHost, putRules } from '../../../support/guardian-fixtures.ts';
 import { TWO_EVENT_CPU_UP_RULES } from './two-event-rules.ts';
 
 /** cpu usage per container, the same in every window. */

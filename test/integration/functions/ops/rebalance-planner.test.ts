@@ -12,10 +12,11 @@ import { checkHostAccounting } from '../../../../core/policy/sanity-findings.ts'
 import { rebalanceTick } from '../../../../functions/ops/rebalance.ts';
 import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
 import { ManualClock, ScriptedMetrics } from '../../../support/ops-fixtures.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 import { seedHost } from '../../../support/scaler-seed.ts';
 
 /**
@@ -39,8 +40,16 @@ describe.each(DYNAMO_FLAVOURS)('rebalance through the planner on %s', (flavour) 
       new ScalerStore(t.table),
       aHost({ name: hostName, queueUrl }),
       [
-        aContainer(idle, hostName, { cpu: spec(200, 50, 400) }, { application: 'app' }),
-        aContainer(hot, hostName, { cpu: spec(100, 50, 400) }, { application: 'app' }),
+        aContainer(idle, hostName, {
+          resources: { cpu: spec(200, 50, 400) },
+          ...unadmitted(),
+          application: 'app',
+        }),
+        aContainer(hot, hostName, {
+          resources: { cpu: spec(100, 50, 400) },
+          ...unadmitted(),
+          application: 'app',
+        }),
       ],
       1_000,
     );

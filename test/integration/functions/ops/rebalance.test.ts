@@ -5,16 +5,10 @@ import type { ScaleRequest } from '../../../../core/contracts/request.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import type { RequestSink, SubmitResult } from '../../../../core/ports/request-sink.ts';
 import { rebalanceTick } from '../../../../functions/ops/rebalance.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
-import {
-  aContainer,
-  aHostState,
-  ManualClock,
-  ScriptedMetrics,
-  seedHost,
-  spec,
-} from '../../../support/ops-fixtures.ts';
+import { aHostState, ManualClock, ScriptedMetrics, seedHost, spec } from '../../../support/ops-fixtures.ts';
 
 class RecordingSink implements RequestSink {
   readonly submitted: ScaleRequest[] = [];

@@ -14,10 +14,10 @@ import { ruleFindings } from '../../../../core/policy/sanity-findings.ts';
 import { resendWith } from '../../../../functions/ops/resend.ts';
 import { type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity-sweep.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
 import {
-  aContainer,
   aHostState,
   anAppliedReport,
   ManualClock,
@@ -75,7 +75,11 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
   it('marks the host of a stopped agent degraded, repairs corrupted accounting, and re-sends a dropped order', async () => {
     const clock = new ManualClock(T0);
     // dead host: agent last seen 181 s ago (> HEARTBEAT_TIMEOUT 180 s); cpu.free corrupted to 350 (should be 400 − 100 = 300)
-    const dead = aHostState(hosts.dead, [aContainer('c-dead', hosts.dead)], { version: 7 });
+    const dead = aHostState(
+      hosts.dead,
+      [aContainer('c-dead', hosts.dead, { cpu: { current: 100 }, mem: { current: 1024 } })],
+      { version: 7 },
+    );
     dead.capacity.cpu.free = 350;
     await seedHost(t.table, dead);
     await seedHeartbeat(t.table, {
@@ -91,7 +95,12 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
       desiredAt: T0 - 25_000,
       resources: { cpu: spec(150, 400, 50), mem: spec(2048, 4096, 256) },
     });
-    const ok = aContainer('c-ok', hosts.live, { desiredVersion: 2, desiredAt: T0 - 100_000 });
+    const ok = aContainer('c-ok', hosts.live, {
+      cpu: { current: 100 },
+      mem: { current: 1024 },
+      desiredVersion: 2,
+      desiredAt: T0 - 100_000,
+    });
     await seedHost(t.table, aHostState(hosts.live, [lag, ok], { queueUrl: liveQueueUrl }));
     await seedHeartbeat(t.table, {
       host: hosts.live,
@@ -165,7 +174,11 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
 
   it('re-checks a host that changed under it instead of overwriting the newer version', async () => {
     const name = uniqueName('hrace');
-    const state = aHostState(name, [aContainer('c-race', name)], { version: 4 });
+    const state = aHostState(
+      name,
+      [aContainer('c-race', name, { cpu: { current: 100 }, mem: { current: 1024 } })],
+      { version: 4 },
+    );
     state.capacity.mem.free = 1;
     await seedHost(t.table, state);
     await seedHeartbeat(t.table, {
@@ -184,7 +197,11 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
           if (prop !== 'putVersioned') return Reflect.get(target, prop, receiver);
           return async (...args: Parameters<typeof target.putVersioned>) => {
             if (args[0].pk === keys.hostState(name).pk && args[1] === 4) {
-              const newer = aHostState(name, [aContainer('c-race', name)], { version: 5 });
+              const newer = aHostState(
+                name,
+                [aContainer('c-race', name, { cpu: { current: 100 }, mem: { current: 1024 } })],
+                { version: 5 },
+              );
               newer.capacity.cpu.free = 0;
               await t.table.put({ ...keys.hostState(name), ...newer });
             }
@@ -206,7 +223,10 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
 
   it('takes a report as a sign of life: a busy agent that skipped its heartbeats is not marked', async () => {
     const name = uniqueName('hbusy');
-    await seedHost(t.table, aHostState(name, [aContainer('c-busy', name)]));
+    await seedHost(
+      t.table,
+      aHostState(name, [aContainer('c-busy', name, { cpu: { current: 100 }, mem: { current: 1024 } })]),
+    );
     // heartbeat 300 s old (> HEARTBEAT_TIMEOUT 180 s), but a report landed 30 s ago
     await seedHeartbeat(t.table, {
       host: name,

@@ -5,10 +5,10 @@ import { OpenTsdbPutSink } from '../../../../adapters/opentsdb-put.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { snapshotTick } from '../../../../functions/ops/snapshot.ts';
 import { utilisationReport } from '../../../../scripts/report.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaOpentsdbUrl, victoriaPromUrl } from '../../../support/env.ts';
 import {
-  aContainer,
   aHostState,
   anAppliedReport,
   ManualClock,

@@ -8,10 +8,11 @@ import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import { resendLagging } from '../../../../functions/scaler/resend.ts';
 import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
 import { FakeOrderSender } from '../../../support/fake-scaler-state.ts';
-import { aContainer, aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
 import { seedHost } from '../../../support/scaler-seed.ts';
 
 describe.each(DYNAMO_FLAVOURS)('resendLagging on %s with fauxqs', (flavour) => {
@@ -33,7 +34,7 @@ describe.each(DYNAMO_FLAVOURS)('resendLagging on %s with fauxqs', (flavour) => {
     await seedHost(
       store,
       aHost({ name: host, queueUrl }),
-      [aContainer('rs-a', host, { cpu: spec(100, 100, 400) })],
+      [aContainer('rs-a', host, { resources: { cpu: spec(100, 100, 400) }, ...unadmitted() })],
       900_000,
     );
     const broken = new FakeOrderSender();

@@ -14,10 +14,11 @@ import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
 import { orderLimits } from '../../../../core/policy/planner/orders.ts';
 import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, sqsEndpoint, uniqueName } from '../../../support/env.ts';
 import { FakeOrderSender } from '../../../support/fake-scaler-state.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 import { seedHost } from '../../../support/scaler-seed.ts';
 
 const config = () => defaultConfig('scaler');
@@ -84,7 +85,10 @@ describe.each(DYNAMO_FLAVOURS)('Planner on %s with fauxqs', (flavour) => {
         store,
         aHost({ name, queueUrl }),
         [0, 1].map((j) =>
-          aContainer(`${name}-c${j}`, name, { cpu: spec(100, 100, 800), mem: spec(1024, 256, 8192) }),
+          aContainer(`${name}-c${j}`, name, {
+            resources: { cpu: spec(100, 100, 800), mem: spec(1024, 256, 8192) },
+            ...unadmitted(),
+          }),
         ),
         1000 + i,
       );
@@ -137,11 +141,14 @@ describe.each(DYNAMO_FLAVOURS)('Planner on %s with fauxqs', (flavour) => {
     for (const name of hosts) {
       const cs = [0, 1, 2, 3].map((j) =>
         aContainer(`${name}-c${j}`, name, {
-          cpu: spec(100, 50, 600),
-          mem: spec(1024, 256, 6000),
-          disk_read: spec(50, 5, 300),
-          disk_write: spec(50, 5, 300),
-          net: spec(100, 10, 600),
+          resources: {
+            cpu: spec(100, 50, 600),
+            mem: spec(1024, 256, 6000),
+            disk_read: spec(50, 5, 300),
+            disk_write: spec(50, 5, 300),
+            net: spec(100, 10, 600),
+          },
+          ...unadmitted(),
         }),
       );
       names.push(...cs.map((c) => c.name));

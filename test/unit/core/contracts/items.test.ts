@@ -30,14 +30,18 @@ import { keys } from '../../../../core/contracts/table-layout.ts';
 import { RESOURCES } from '../../../../core/contracts/units.ts';
 import { ValidationError } from '../../../../core/errors.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 
 function hostWithTwo() {
   let host = { ...aHost({ name: 'h1', queueUrl: 'http://q/h1' }), version: 7 };
   for (const name of ['a', 'b']) {
     const out = admitContainer(
       host,
-      aContainer(name, 'h1', { cpu: spec(150, 50, 400), mem: spec(1024, 256, 4096) }),
+      aContainer(name, 'h1', {
+        resources: { cpu: spec(150, 50, 400), mem: spec(1024, 256, 4096) },
+        ...unadmitted(),
+      }),
       0,
     );
     if (!out.ok) throw new Error(out.reason);

@@ -13,7 +13,8 @@ import { hostStateFromItem, hostStateToItem } from '../../../../core/contracts/i
 import { SCHEMA_VERSION } from '../../../../core/contracts/order.ts';
 import { parseOrderMessage } from '../../../../core/contracts/order-queue.ts';
 import { buildOrder } from '../../../../core/policy/planner/orders.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 
 // ---- frozen: the version-2 agent's readers ----
 const V2Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
@@ -69,7 +70,7 @@ function newer<T extends object>(current: T, extra: Record<string, unknown>): T 
 }
 const host = aHost({ name: 'h1' });
 const container = {
-  ...aContainer('c1', 'h1', { cpu: spec(150, 100, 400) }),
+  ...aContainer('c1', 'h1', { resources: { cpu: spec(150, 100, 400) }, ...unadmitted() }),
   cores: ['0', '1'],
   desiredVersion: 3,
 };

@@ -15,11 +15,8 @@ import {
   ruleFindings,
   topologyMismatch,
 } from '../../../../core/policy/sanity-findings.ts';
-import {
-  aContainer as aPlannerContainer,
-  aHost as aPlannerHost,
-  spec as plannerSpec,
-} from '../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
+import { aHost as aPlannerHost, spec as plannerSpec } from '../../../support/planner-fixtures.ts';
 
 function aHost(): HostState {
   return HostStateSchema.parse({
@@ -248,9 +245,9 @@ describe('host accounting agrees with the planner', () => {
           for (const [i, s] of specs.entries()) {
             const out = admitContainer(
               host,
-              aPlannerContainer(`c${i}`, host.name, {
-                cpu: plannerSpec(s.cpu, 10, 400),
-                mem: plannerSpec(s.mem, 64, 4096),
+              aContainer(`c${i}`, host.name, {
+                resources: { cpu: plannerSpec(s.cpu, 10, 400), mem: plannerSpec(s.mem, 64, 4096) },
+                ...unadmitted(),
               }),
               0,
             );

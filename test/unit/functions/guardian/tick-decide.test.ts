@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Application } from '../../../../core/contracts/structure.ts';
 import { applicationView, usageOf } from '../../../../functions/guardian/tick-decide.ts';
-import { aContainer } from '../../../support/guardian-fixtures.ts';
+import { aContainer } from '../../../support/containers.ts';
 
 const app: Application = {
   name: 'shop',

@@ -6,8 +6,9 @@ import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { checkpoint, runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
+import { aContainer } from '../../../support/containers.ts';
 import { FakeGuardianState } from '../../../support/fake-guardian-state.ts';
-import { aContainer, aHost, sameUsage } from '../../../support/guardian-fixtures.ts';
+import { aHost, sameUsage } from '../../../support/guardian-fixtures.ts';
 
 const T0 = 1_700_000_000_000; // a window boundary (5 s)
 const WINDOW_MS = 5_000;

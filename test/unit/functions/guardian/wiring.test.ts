@@ -3,7 +3,12 @@ import { readEnvConfig } from '../../../../adapters/env.ts';
 import { OpenTsdbMetricsSource } from '../../../../adapters/metrics/opentsdb.ts';
 import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus.ts';
 import { OpenTsdbPutSink } from '../../../../adapters/opentsdb-put.ts';
-import { buildControlTick, ControlTickEnv, metricsSourceFor } from '../../../../functions/guardian/wiring.ts';
+import {
+  buildControlTick,
+  ControlTickEnv,
+  metricsSourceFor,
+  readControlTickEnv,
+} from '../../../../functions/guardian/wiring.ts';
 
 describe('control-tick environment', () => {
   it('refuses a missing metrics URL, naming it', () => {
@@ -47,18 +52,32 @@ describe('control-tick environment', () => {
 
   it('publishes tick snapshots to SC_OPENTSDB_URL when it is set, and nowhere otherwise', () => {
     const env = { SC_METRICS_URL: 'http://x:1', AWS_REGION: 'us-east-1' };
-    expect(buildControlTick(env).snapshots).toBeNull();
-    const w = buildControlTick({ ...env, SC_OPENTSDB_URL: 'http://tsdb:4242/' });
+    expect(buildControlTick(readControlTickEnv(env)).snapshots).toBeNull();
+    const w = buildControlTick(readControlTickEnv({ ...env, SC_OPENTSDB_URL: 'http://tsdb:4242/' }));
     expect(w.snapshots).toBeInstanceOf(OpenTsdbPutSink);
     expect((w.snapshots as OpenTsdbPutSink).url).toBe('http://tsdb:4242/api/put?details');
-    expect(() => buildControlTick({ ...env, SC_OPENTSDB_URL: 'not a url' })).toThrow(/SC_OPENTSDB_URL/);
+    expect(() => readControlTickEnv({ ...env, SC_OPENTSDB_URL: 'not a url' })).toThrow(/SC_OPENTSDB_URL/);
   });
 
   it('holds activity lines 60 s by default, SC_ACTIVITY_HOLD_S otherwise (0–900)', () => {
     const env = { SC_METRICS_URL: 'http://x:1', AWS_REGION: 'us-east-1' };
-    expect(buildControlTick(env).activity.holdMs).toBe(60_000);
-    expect(buildControlTick({ ...env, SC_ACTIVITY_HOLD_S: '0' }).activity.holdMs).toBe(0);
-    expect(() => buildControlTick({ ...env, SC_ACTIVITY_HOLD_S: '901' })).toThrow(/SC_ACTIVITY_HOLD_S/);
+    expect(buildControlTick(readControlTickEnv(env)).activity.holdMs).toBe(60_000);
+    expect(buildControlTick(readControlTickEnv({ ...env, SC_ACTIVITY_HOLD_S: '0' })).activity.holdMs).toBe(0);
+    expect(() => readControlTickEnv({ ...env, SC_ACTIVITY_HOLD_S: '901' })).toThrow(/SC_ACTIVITY_HOLD_S/);
+  });
+
+  it('is parsed once, frozen, and the builder takes it as parsed', () => {
+    const env = readControlTickEnv({
+      SC_METRICS_URL: 'http://x:1',
+      AWS_REGION: 'us-east-1',
+      SC_TICK_RESERVE_MS: '2500',
+    });
+    expect(Object.isFrozen(env)).toBe(true);
+    expect(env.SC_TICK_RESERVE_MS).toBe(2500);
+    expect(buildControlTick(env).env).toBe(env);
+    expect(() => readControlTickEnv({ AWS_REGION: 'us-east-1' })).toThrow(
+      /control-tick environment.*SC_METRICS_URL/,
+    );
   });
 
   it('refuses unknown SC_ settings', () => {

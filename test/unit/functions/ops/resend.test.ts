@@ -3,7 +3,8 @@ import type { HostView } from '../../../../adapters/dynamodb/fleet.ts';
 import type { ScaleOrder } from '../../../../core/contracts/order.ts';
 import type { Lagging } from '../../../../core/policy/sanity-findings.ts';
 import { fleetLaggingState, resendWith } from '../../../../functions/ops/resend.ts';
-import { aContainer, aHostState, anAppliedReport, spec } from '../../../support/ops-fixtures.ts';
+import { aContainer } from '../../../support/containers.ts';
+import { aHostState, anAppliedReport, spec } from '../../../support/ops-fixtures.ts';
 
 const NOW = 100_000;
 const config = { RESEND_AFTER: 20, ORDER_TTL: 120 };

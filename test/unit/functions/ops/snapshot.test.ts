@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { Fleet } from '../../../../adapters/dynamodb/fleet.ts';
 import { Application, User } from '../../../../core/contracts/structure.ts';
 import { snapshotPoints } from '../../../../functions/ops/snapshot.ts';
-import { aContainer, aHostState, spec } from '../../../support/ops-fixtures.ts';
+import { aContainer } from '../../../support/containers.ts';
+import { aHostState, spec } from '../../../support/ops-fixtures.ts';
 
 function aFleet(): Fleet {
   const host = aHostState('h1', [

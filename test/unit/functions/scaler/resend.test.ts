@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
 import { resendLagging } from '../../../../functions/scaler/resend.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { FakeOrderSender, FakeScalerState } from '../../../support/fake-scaler-state.ts';
-import { aContainer, aHost, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, spec } from '../../../support/planner-fixtures.ts';
 
 const T0 = 10_000_000;
 
@@ -11,7 +12,11 @@ function setup() {
   const orders = new FakeOrderSender();
   let host = aHost({ name: 'h1', queueUrl: 'https://sqs.local/q-h1' });
   for (const name of ['a', 'b']) {
-    const out = admitContainer(host, aContainer(name, 'h1', { cpu: spec(100, 100, 400) }), T0); // desiredVersion 1, desiredAt T0
+    const out = admitContainer(
+      host,
+      aContainer(name, 'h1', { resources: { cpu: spec(100, 100, 400) }, ...unadmitted() }),
+      T0,
+    ); // desiredVersion 1, desiredAt T0
     if (!out.ok) throw new Error(out.reason);
     host = out.host;
   }

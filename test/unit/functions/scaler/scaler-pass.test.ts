@@ -5,8 +5,9 @@ import type { Container } from '../../../../core/contracts/structure.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
 import { accountingIssues } from '../../../../core/policy/planner/capacity.ts';
 import { Planner } from '../../../../functions/scaler/scaler-pass.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { FakeOrderSender, FakeScalerState } from '../../../support/fake-scaler-state.ts';
-import { aContainer, aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
 
 const NOW = 1_001_000; // requests from aRequest are stamped 1_000_000
 
@@ -25,11 +26,16 @@ function setup(overrides: Partial<ReturnType<typeof defaultConfig<'scaler'>>> = 
   const orders = new FakeOrderSender();
   state.putHost(
     hostWith('h1', [
-      aContainer('a', 'h1', { cpu: spec(200, 100, 400), mem: spec(1024, 256, 4096, false) }),
-      aContainer('b', 'h1', { cpu: spec(200, 100, 400) }),
+      aContainer('a', 'h1', {
+        resources: { cpu: spec(200, 100, 400), mem: spec(1024, 256, 4096, false) },
+        ...unadmitted(),
+      }),
+      aContainer('b', 'h1', { resources: { cpu: spec(200, 100, 400) }, ...unadmitted() }),
     ]),
   );
-  state.putHost(hostWith('h2', [aContainer('c', 'h2', { cpu: spec(100, 100, 400) })]));
+  state.putHost(
+    hostWith('h2', [aContainer('c', 'h2', { resources: { cpu: spec(100, 100, 400) }, ...unadmitted() })]),
+  );
   const planner = new Planner({
     state,
     activity: state,
@@ -96,7 +102,11 @@ describe('Planner.submit', () => {
       if (host !== 'h1' || raced) return;
       raced = true;
       const h = state.hosts.get('h1') as HostState;
-      const other = admitContainer(h, aContainer('z', 'h1', { cpu: spec(350, 100, 400) }), NOW);
+      const other = admitContainer(
+        h,
+        aContainer('z', 'h1', { resources: { cpu: spec(350, 100, 400) }, ...unadmitted() }),
+        NOW,
+      );
       if (!other.ok) throw new Error(other.reason);
       state.putHost(other.host);
     };

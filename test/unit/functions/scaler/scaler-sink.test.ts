@@ -3,8 +3,9 @@ import type { HostState } from '../../../../core/contracts/host.ts';
 import { defaultConfig, type ScalerConfig } from '../../../../core/contracts/service-config.ts';
 import { admitContainer } from '../../../../core/policy/planner/admission.ts';
 import { ScalerSink } from '../../../../functions/scaler/scaler-sink.ts';
+import { aContainer, unadmitted } from '../../../support/containers.ts';
 import { FakeOrderSender, FakeScalerState } from '../../../support/fake-scaler-state.ts';
-import { aContainer, aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
+import { aHost, aRequest, spec } from '../../../support/planner-fixtures.ts';
 
 const NOW = 1_001_000;
 
@@ -12,7 +13,11 @@ function setup(load: () => Promise<ScalerConfig>) {
   const state = new FakeScalerState();
   const orders = new FakeOrderSender();
   let host: HostState = aHost({ name: 'h1', queueUrl: 'https://sqs.local/q-h1', memMiB: 8192 });
-  const admitted = admitContainer(host, aContainer('a', 'h1', { cpu: spec(200, 100, 400) }), NOW - 60_000);
+  const admitted = admitContainer(
+    host,
+    aContainer('a', 'h1', { resources: { cpu: spec(200, 100, 400) }, ...unadmitted() }),
+    NOW - 60_000,
+  );
   if (!admitted.ok) throw new Error(admitted.reason);
   host = admitted.host;
   state.putHost(host);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { admitContainer, releaseContainer } from '../../../../../core/policy/planner/admission.ts';
 import { accountingIssues } from '../../../../../core/policy/planner/capacity.ts';
-import { aContainer, aHost, spec } from '../../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../../support/containers.ts';
+import { aHost, spec } from '../../../../support/planner-fixtures.ts';
 
 const NOW = 1_700_000_000_000;
 
@@ -9,11 +10,14 @@ describe('admitContainer', () => {
   it('reserves every resource and places cpu on physical cores first', () => {
     const host = aHost();
     const ct = aContainer('ct1', 'host0', {
-      cpu: spec(250, 100, 400),
-      mem: spec(2048, 512, 4096),
-      disk_read: spec(100, 10, 200),
-      disk_write: spec(50, 10, 200),
-      net: spec(100, 10, 500),
+      resources: {
+        cpu: spec(250, 100, 400),
+        mem: spec(2048, 512, 4096),
+        disk_read: spec(100, 10, 200),
+        disk_write: spec(50, 10, 200),
+        net: spec(100, 10, 500),
+      },
+      ...unadmitted(),
     });
     const out = admitContainer(host, ct, NOW);
     if (!out.ok) throw new Error(out.reason);
@@ -43,7 +47,11 @@ describe('admitContainer', () => {
 
   it('refuses, naming the field, when the host lacks memory, and changes nothing', () => {
     const host = aHost({ memMiB: 1024 });
-    const out = admitContainer(host, aContainer('ct1', 'host0', { mem: spec(2048, 512, 4096) }), NOW);
+    const out = admitContainer(
+      host,
+      aContainer('ct1', 'host0', { resources: { mem: spec(2048, 512, 4096) }, ...unadmitted() }),
+      NOW,
+    );
     expect(out).toEqual({
       ok: false,
       field: 'resources.mem.current',
@@ -52,13 +60,21 @@ describe('admitContainer', () => {
   });
 
   it('refuses a container already on the host or meant for another host', () => {
-    const first = admitContainer(aHost(), aContainer('ct1', 'host0', { cpu: spec(100, 100, 200) }), NOW);
+    const first = admitContainer(
+      aHost(),
+      aContainer('ct1', 'host0', { resources: { cpu: spec(100, 100, 200) }, ...unadmitted() }),
+      NOW,
+    );
     if (!first.ok) throw new Error(first.reason);
-    expect(admitContainer(first.host, aContainer('ct1', 'host0', {}), NOW)).toMatchObject({
+    expect(
+      admitContainer(first.host, aContainer('ct1', 'host0', { resources: {}, ...unadmitted() }), NOW),
+    ).toMatchObject({
       ok: false,
       field: 'name',
     });
-    expect(admitContainer(aHost(), aContainer('ct2', 'other', {}), NOW)).toMatchObject({
+    expect(
+      admitContainer(aHost(), aContainer('ct2', 'other', { resources: {}, ...unadmitted() }), NOW),
+    ).toMatchObject({
       ok: false,
       field: 'host',
     });
@@ -67,7 +83,7 @@ describe('admitContainer', () => {
   it('needs a bound disk known to the host for disk resources', () => {
     const out = admitContainer(
       aHost(),
-      aContainer('ct1', 'host0', { disk_read: spec(10, 1, 20) }, { disk: null }),
+      aContainer('ct1', 'host0', { resources: { disk_read: spec(10, 1, 20) }, ...unadmitted(), disk: null }),
       NOW,
     );
     expect(out).toMatchObject({ ok: false, field: 'disk' });
@@ -76,7 +92,7 @@ describe('admitContainer', () => {
   it('reserves shares without cores in quota mode', () => {
     const out = admitContainer(
       aHost({ placement: 'quota' }),
-      aContainer('ct1', 'host0', { cpu: spec(150, 50, 400) }),
+      aContainer('ct1', 'host0', { resources: { cpu: spec(150, 50, 400) }, ...unadmitted() }),
       NOW,
     );
     if (!out.ok) throw new Error(out.reason);
@@ -91,13 +107,19 @@ describe('releaseContainer', () => {
     const host = aHost();
     const a = admitContainer(
       host,
-      aContainer('a', 'host0', { cpu: spec(150, 50, 400), mem: spec(1000, 100, 2000) }),
+      aContainer('a', 'host0', {
+        resources: { cpu: spec(150, 50, 400), mem: spec(1000, 100, 2000) },
+        ...unadmitted(),
+      }),
       NOW,
     );
     if (!a.ok) throw new Error(a.reason);
     const b = admitContainer(
       a.host,
-      aContainer('b', 'host0', { cpu: spec(120, 50, 400), net: spec(30, 1, 100) }),
+      aContainer('b', 'host0', {
+        resources: { cpu: spec(120, 50, 400), net: spec(30, 1, 100) },
+        ...unadmitted(),
+      }),
       NOW,
     );
     if (!b.ok) throw new Error(b.reason);

@@ -10,7 +10,8 @@ import { defaultConfig } from '../../../../../core/contracts/service-config.ts';
 import type { Application } from '../../../../../core/contracts/structure.ts';
 import { admitContainer } from '../../../../../core/policy/planner/admission.ts';
 import { plan } from '../../../../../core/policy/planner/plan.ts';
-import { aContainer, aHost, aRequest, spec } from '../../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../../support/containers.ts';
+import { aHost, aRequest, spec } from '../../../../support/planner-fixtures.ts';
 
 const NOW = 5_000_000;
 const config = defaultConfig('scaler');
@@ -24,7 +25,10 @@ function world(donor: Array<[number, number]>, receiver: Array<[number, number]>
   const add = (name: string, [current, max]: [number, number]) => {
     const out = admitContainer(
       host,
-      aContainer(name, 'h1', { cpu: spec(current, 10, max), mem: spec(256, 64, 1024) }),
+      aContainer(name, 'h1', {
+        resources: { cpu: spec(current, 10, max), mem: spec(256, 64, 1024) },
+        ...unadmitted(),
+      }),
       NOW - 60_000,
     );
     if (!out.ok) throw new Error(out.reason);

@@ -8,17 +8,24 @@ import {
   hostTotal,
   moveAllocation,
 } from '../../../../../core/policy/planner/capacity.ts';
-import { aContainer, aHost, spec } from '../../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../../support/containers.ts';
+import { aHost, spec } from '../../../../support/planner-fixtures.ts';
 
 function twoContainers(): HostState {
   let host = aHost();
   for (const c of [
     aContainer('a', 'host0', {
-      cpu: spec(150, 100, 400),
-      mem: spec(1000, 100, 4000),
-      disk_read: spec(100, 1, 400),
+      resources: {
+        cpu: spec(150, 100, 400),
+        mem: spec(1000, 100, 4000),
+        disk_read: spec(100, 1, 400),
+      },
+      ...unadmitted(),
     }),
-    aContainer('b', 'host0', { cpu: spec(100, 100, 400), disk_write: spec(300, 1, 400) }),
+    aContainer('b', 'host0', {
+      resources: { cpu: spec(100, 100, 400), disk_write: spec(300, 1, 400) },
+      ...unadmitted(),
+    }),
   ]) {
     const out = admitContainer(host, c, 0);
     if (!out.ok) throw new Error(out.reason);

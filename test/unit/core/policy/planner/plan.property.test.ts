@@ -10,7 +10,8 @@ import { admitContainer } from '../../../../../core/policy/planner/admission.ts'
 import { accountingIssues } from '../../../../../core/policy/planner/capacity.ts';
 import { orderLimits } from '../../../../../core/policy/planner/orders.ts';
 import { plan } from '../../../../../core/policy/planner/plan.ts';
-import { aContainer, aHost, spec } from '../../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../../support/containers.ts';
+import { aHost, spec } from '../../../../support/planner-fixtures.ts';
 
 const NOW = 5_000_000;
 const config = defaultConfig('scaler');
@@ -72,7 +73,11 @@ const worldArb: fc.Arbitrary<World> = fc.array(hostArb, { minLength: 1, maxLengt
       placement: hs.placement,
     });
     hs.containers.forEach((c, ci) => {
-      const out = admitContainer(host, aContainer(`c${hi}x${ci}`, host.name, c.resources), NOW - 60_000);
+      const out = admitContainer(
+        host,
+        aContainer(`c${hi}x${ci}`, host.name, { resources: c.resources, ...unadmitted() }),
+        NOW - 60_000,
+      );
       if (out.ok) {
         host = out.host;
         names.push(`c${hi}x${ci}`);

@@ -6,7 +6,8 @@ import type { Container } from '../../../../../core/contracts/structure.ts';
 import { admitContainer } from '../../../../../core/policy/planner/admission.ts';
 import { accountingIssues } from '../../../../../core/policy/planner/capacity.ts';
 import { type PlanInput, plan } from '../../../../../core/policy/planner/plan.ts';
-import { aContainer, aHost, aRequest, type HostOptions, spec } from '../../../../support/planner-fixtures.ts';
+import { aContainer, unadmitted } from '../../../../support/containers.ts';
+import { aHost, aRequest, type HostOptions, spec } from '../../../../support/planner-fixtures.ts';
 
 const NOW = 1_000_000;
 const config = defaultConfig('scaler');
@@ -41,8 +42,8 @@ describe('plan: capacity arithmetic', () => {
   it('fulfils a scale-up partially from what the host has free', () => {
     const host = hostWith(
       [
-        aContainer('a', 'host0', { mem: spec(1000, 256, 4000) }),
-        aContainer('b', 'host0', { mem: spec(2500, 256, 4000) }),
+        aContainer('a', 'host0', { resources: { mem: spec(1000, 256, 4000) }, ...unadmitted() }),
+        aContainer('b', 'host0', { resources: { mem: spec(2500, 256, 4000) }, ...unadmitted() }),
       ],
       { memMiB: 4096 },
     );
@@ -58,8 +59,8 @@ describe('plan: capacity arithmetic', () => {
   it('applies scale-downs before scale-ups so freed capacity can be reused', () => {
     const host = hostWith(
       [
-        aContainer('a', 'host0', { mem: spec(1000, 256, 4000) }),
-        aContainer('b', 'host0', { mem: spec(2500, 256, 4000) }),
+        aContainer('a', 'host0', { resources: { mem: spec(1000, 256, 4000) }, ...unadmitted() }),
+        aContainer('b', 'host0', { resources: { mem: spec(2500, 256, 4000) }, ...unadmitted() }),
       ],
       { memMiB: 4096 },
     );
@@ -73,7 +74,9 @@ describe('plan: capacity arithmetic', () => {
   });
 
   it('clamps to max and rejects a scale-up of a container already at max', () => {
-    const host = hostWith([aContainer('a', 'host0', { cpu: spec(350, 100, 400) })]);
+    const host = hostWith([
+      aContainer('a', 'host0', { resources: { cpu: spec(350, 100, 400) }, ...unadmitted() }),
+    ]);
     const first = run([host], [aRequest('a', 'cpu', 200)]);
     const next = first.hosts[0] as HostState;
     expect(ct(next, 'a').resources.cpu?.current).toBe(400); // 350 + 200 clamped to max 400
@@ -83,7 +86,9 @@ describe('plan: capacity arithmetic', () => {
   });
 
   it('drops a scale-down that would end at 0 change, with the floor as the reason', () => {
-    const host = hostWith([aContainer('a', 'host0', { cpu: spec(100, 100, 400) })]);
+    const host = hostWith([
+      aContainer('a', 'host0', { resources: { cpu: spec(100, 100, 400) }, ...unadmitted() }),
+    ]);
     const out = run([host], [aRequest('a', 'cpu', -50, { id: 'down' })]);
     expect(out.orders).toEqual([]);
     expect(out.rejected).toEqual([{ id: 'down', reason: 'a.cpu cannot go below min 100 (at 100)' }]);
@@ -92,7 +97,10 @@ describe('plan: capacity arithmetic', () => {
   it('takes disk bandwidth from the bound disk, bounded by the combined read+write rule', () => {
     // ssd0: maxRead 500, maxWrite 400; combined cap max(500, 400) = 500
     const host = hostWith([
-      aContainer('a', 'host0', { disk_read: spec(200, 10, 500), disk_write: spec(150, 10, 400) }),
+      aContainer('a', 'host0', {
+        resources: { disk_read: spec(200, 10, 500), disk_write: spec(150, 10, 400) },
+        ...unadmitted(),
+      }),
     ]);
     const out = run([host], [aRequest('a', 'disk_read', 300)]);
     const next = out.hosts[0] as HostState;
@@ -101,14 +109,22 @@ describe('plan: capacity arithmetic', () => {
   });
 
   it('scales net without host accounting when the host declares no net capacity', () => {
-    const host = hostWith([aContainer('a', 'host0', { net: spec(100, 10, 5000) })], { netMbps: null });
+    const host = hostWith(
+      [aContainer('a', 'host0', { resources: { net: spec(100, 10, 5000) }, ...unadmitted() })],
+      { netMbps: null },
+    );
     const out = run([host], [aRequest('a', 'net', 4000)]);
     expect(ct(out.hosts[0] as HostState, 'a').resources.net?.current).toBe(4100);
   });
 
   it('plans no scale-up on a degraded host but still scales down', () => {
     const host = {
-      ...hostWith([aContainer('a', 'host0', { cpu: spec(200, 100, 400), mem: spec(2000, 100, 4000) })]),
+      ...hostWith([
+        aContainer('a', 'host0', {
+          resources: { cpu: spec(200, 100, 400), mem: spec(2000, 100, 4000) },
+          ...unadmitted(),
+        }),
+      ]),
       degraded: true,
     };
     const out = run(
@@ -121,7 +137,9 @@ describe('plan: capacity arithmetic', () => {
 });
 
 describe('plan: memory safety', () => {
-  const host = hostWith([aContainer('a', 'host0', { mem: spec(2000, 256, 4000) })]);
+  const host = hostWith([
+    aContainer('a', 'host0', { resources: { mem: spec(2000, 256, 4000) }, ...unadmitted() }),
+  ]);
 
   it('trims a scale-down at usage plus the safety margin', () => {
     const out = run([host], [aRequest('a', 'mem', -500, { usage: 1800 })]);
@@ -140,7 +158,9 @@ describe('plan: memory safety', () => {
 });
 
 describe('plan: filtering and ordering', () => {
-  const host = hostWith([aContainer('a', 'host0', { cpu: spec(200, 100, 800) })]);
+  const host = hostWith([
+    aContainer('a', 'host0', { resources: { cpu: spec(200, 100, 800) }, ...unadmitted() }),
+  ]);
 
   it('keeps the higher priority of two requests for the same target, else the newest', () => {
     const low = aRequest('a', 'cpu', 100, { id: 'low', priority: 0, timestamp: NOW - 1000 });
@@ -169,7 +189,10 @@ describe('plan: filtering and ordering', () => {
 describe('plan: orders', () => {
   it('issues one order per changed container with full limits and the next version', () => {
     const host = hostWith([
-      aContainer('a', 'host0', { cpu: spec(200, 100, 800), mem: spec(1000, 256, 4000) }),
+      aContainer('a', 'host0', {
+        resources: { cpu: spec(200, 100, 800), mem: spec(1000, 256, 4000) },
+        ...unadmitted(),
+      }),
     ]);
     const before = ct(host, 'a').desiredVersion; // 1 after admission
     const out = run(
@@ -194,8 +217,8 @@ describe('plan: orders', () => {
 describe('plan: pairs', () => {
   const host = hostWith(
     [
-      aContainer('rx', 'host0', { cpu: spec(300, 100, 500) }),
-      aContainer('tx', 'host0', { cpu: spec(500, 100, 600) }),
+      aContainer('rx', 'host0', { resources: { cpu: spec(300, 100, 500) }, ...unadmitted() }),
+      aContainer('tx', 'host0', { resources: { cpu: spec(500, 100, 600) }, ...unadmitted() }),
     ],
     { sockets: 1, coresPerSocket: 4, threads: 2 },
   );
@@ -220,9 +243,17 @@ describe('plan: pairs', () => {
 describe('plan: application slices', () => {
   // c1: 100, usage 90 (headroom 10); c2: 100, usage 50 (headroom 50); c3: 40 < min 50
   const host = hostWith([
-    aContainer('c1', 'host0', { cpu: spec(100, 50, 400) }, { application: 'app' }),
-    aContainer('c2', 'host0', { cpu: spec(100, 50, 400) }, { application: 'app' }),
-    aContainer('c3', 'host0', { cpu: spec(50, 50, 400) }, { application: 'app' }),
+    aContainer('c1', 'host0', {
+      resources: { cpu: spec(100, 50, 400) },
+      ...unadmitted(),
+      application: 'app',
+    }),
+    aContainer('c2', 'host0', {
+      resources: { cpu: spec(100, 50, 400) },
+      ...unadmitted(),
+      application: 'app',
+    }),
+    aContainer('c3', 'host0', { resources: { cpu: spec(50, 50, 400) }, ...unadmitted(), application: 'app' }),
   ]);
   host.containers.c3 = { ...ct(host, 'c3'), resources: { cpu: spec(40, 50, 400) } };
   host.capacity.cpu.free += 10;
