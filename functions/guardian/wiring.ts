@@ -252,6 +252,8 @@ export async function handleClockEvent(
   state: ChainState,
   proc: string,
   event: ClockEvent,
+  /** The invocation's deadline (the handler's middleware): reaches each tick's metrics reads. */
+  deadline?: { signal: AbortSignal; timeLeftMs: () => number },
 ): Promise<ChainOutcome[]> {
   const { metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
@@ -280,6 +282,7 @@ export async function handleClockEvent(
           checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,
           maxWaitMs: wiring.env.SC_CLOCK_MAX_WAIT_MS,
+          ...(deadline === undefined ? {} : deadline),
         },
         state,
         msg,

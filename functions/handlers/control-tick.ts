@@ -18,7 +18,7 @@ import {
   readControlTickEnv,
   type TickContext,
 } from '../guardian/wiring.ts';
-import { chainMetrics, lambdaHandler, tickMetrics } from './middleware.ts';
+import { chainMetrics, DEADLINE_RESERVE_MS, lambdaHandler, tickMetrics } from './middleware.ts';
 
 const wiring = buildControlTick(readControlTickEnv(process.env));
 /** Kept while this execution environment lives: the chain's memory between the ticks it runs. */
@@ -27,17 +27,20 @@ const proc = randomUUID();
 
 export const handler = lambdaHandler(
   'controlTick',
-  async (event: unknown, context: TickContext, { metrics }) => {
+  async (event: unknown, context: TickContext, { metrics, signal }) => {
     wiring.table.resetCounters();
     const [invokedAt, sent] = [Date.now(), wiring.sent.orders];
     if (isClockEvent(event)) {
-      const out = await handleClockEvent(wiring, chainState, proc, event);
+      const out = await handleClockEvent(wiring, chainState, proc, event, {
+        signal,
+        timeLeftMs: () => context.getRemainingTimeInMillis() - DEADLINE_RESERVE_MS,
+      });
       chainMetrics(metrics, out, invokedAt, wiring.sent.orders - sent);
       return { ticks: out.filter((o) => o.ran).length, dropped: out.filter((o) => !o.ran).length };
     }
     if (wiring.env.SC_CONTROL_CLOCK === 'queue') return clockWatchdog(wiring);
     // A failed tick fails the invocation (Lambda's Errors) and counts in FailedTicks.
-    const result = await invokeControlTick(wiring, context).catch((err: unknown) => {
+    const result = await invokeControlTick(wiring, context, signal).catch((err: unknown) => {
       tickMetrics(metrics, { reports: [], failed: 1, agesMs: [], ordersSent: wiring.sent.orders - sent });
       throw err;
     });

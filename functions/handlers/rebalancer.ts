@@ -18,8 +18,10 @@ const rebalancer = buildRebalancer(env, {
   sqs: createSqsClient({ record }),
 });
 
-export const handler = lambdaHandler('rebalancer', async (_event: unknown, context: LambdaContextLike) =>
-  rebalancer
-    .invoke(context)
-    .then((r) => ({ rounds: r.rounds, moves: r.results.reduce((s, x) => s + x.moves.length, 0) })),
+export const handler = lambdaHandler(
+  'rebalancer',
+  async (_event: unknown, context: LambdaContextLike, { signal }) =>
+    rebalancer
+      .invoke(context, signal)
+      .then((r) => ({ rounds: r.rounds, moves: r.results.reduce((s, x) => s + x.moves.length, 0) })),
 );

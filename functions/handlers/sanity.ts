@@ -16,8 +16,8 @@ const sanity = buildSanity(env, {
 
 export const handler = lambdaHandler(
   'sanity',
-  async (_event: unknown, context: LambdaContextLike, { metrics }) => {
-    const r = await sanity.invoke(context);
+  async (_event: unknown, context: LambdaContextLike, { metrics, signal }) => {
+    const r = await sanity.invoke(context, signal);
     sanityMetrics(
       metrics,
       r.results.flatMap((x) => x.findings),

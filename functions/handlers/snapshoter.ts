@@ -15,6 +15,8 @@ const env = readOpsEnv(process.env);
 const record = functionScope('snapshoter', env);
 const snapshoter = buildSnapshoter(env, { dynamo: createDynamoDocumentClient({ record }) });
 
-export const handler = lambdaHandler('snapshoter', async (_event: unknown, context: LambdaContextLike) =>
-  snapshoter.invoke(context).then((r) => ({ rounds: r.rounds, leased: r.leased })),
+export const handler = lambdaHandler(
+  'snapshoter',
+  async (_event: unknown, context: LambdaContextLike, { signal }) =>
+    snapshoter.invoke(context, signal).then((r) => ({ rounds: r.rounds, leased: r.leased })),
 );

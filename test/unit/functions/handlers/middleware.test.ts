@@ -1,8 +1,17 @@
+import { Writable } from 'node:stream';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from '@jest/globals';
+import { createLogger, silentLogger } from '../../../../adapters/logger.ts';
+import { NotFoundError, StaleStateError, ValidationError } from '../../../../core/errors.ts';
 import type { ChainOutcome } from '../../../../functions/guardian/chain.ts';
 import type { TickReport } from '../../../../functions/guardian/tick.ts';
-import { chainMetrics, METRIC, sanityMetrics } from '../../../../functions/handlers/middleware.ts';
+import {
+  chainMetrics,
+  classifyError,
+  lambdaHandler,
+  METRIC,
+  sanityMetrics,
+} from '../../../../functions/handlers/middleware.ts';
 
 const aReport = (at: number, o: Partial<TickReport> = {}): TickReport =>
   ({ at, decisions: 3, requests: [{}, {}], ...o }) as unknown as TickReport;
@@ -55,5 +64,114 @@ describe('handler metrics (EMF)', () => {
       { check: 'drift', structure: 'c1', text: '', action: 'resent' },
     ] as never);
     expect(emitted(m)).toMatchObject({ [METRIC.agentsDegraded]: 1, [METRIC.ordersResent]: 1 });
+  });
+});
+
+describe('the invocation deadline (AbortSignal)', () => {
+  const ctx = (leftMs: number) => ({ awsRequestId: 'r1', getRemainingTimeInMillis: () => leftMs });
+
+  it('aborts the handler’s signal the reserve before Lambda’s deadline, not after it', async () => {
+    const seen: { abortedAt: number | null } = { abortedAt: null };
+    const h = lambdaHandler(
+      'test',
+      async (_e: unknown, _c, { signal }) => {
+        const t0 = Date.now();
+        await new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            seen.abortedAt = Date.now() - t0;
+            resolve();
+          });
+        });
+        return (signal.reason as Error).name;
+      },
+      { log: silentLogger, reserveMs: 150 },
+    );
+    // 400 ms left, 150 ms kept back: aborted ≈ 250 ms in
+    const reason = await h({}, ctx(400) as never);
+    expect(reason).toBe('TimeoutError');
+    expect(seen.abortedAt).toBeGreaterThanOrEqual(200);
+    expect(seen.abortedAt).toBeLessThan(400);
+  });
+
+  it('is aborted at once when less than the reserve is left', async () => {
+    const h = lambdaHandler('test', async (_e: unknown, _c, { signal }) => signal.aborted, {
+      log: silentLogger,
+      reserveMs: 1000,
+    });
+    expect(await h({}, ctx(500) as never)).toBe(true);
+    expect(await h({}, ctx(60_000) as never)).toBe(false);
+  });
+});
+
+describe('failed invocations, classified', () => {
+  const aws = (name: string, status: number, fault: 'client' | 'server' = 'client') =>
+    Object.assign(new Error(name), { name, $fault: fault, $metadata: { httpStatusCode: status } });
+  const net = (code: string) => Object.assign(new Error(code), { code });
+
+  it.each([
+    ['a ValidationError', new ValidationError('body', [{ path: 'cpu', message: 'bad' }]), 'input'],
+    ['a NotFoundError', new NotFoundError('no such container'), 'input'],
+    ['a lost conditional write (ours)', new StaleStateError('newer', null), 'conflict'],
+    ['ConditionalCheckFailedException', aws('ConditionalCheckFailedException', 400), 'conflict'],
+    [
+      'ProvisionedThroughputExceededException',
+      aws('ProvisionedThroughputExceededException', 400),
+      'throttled',
+    ],
+    ['an HTTP 429', aws('SomethingNew', 429), 'throttled'],
+    ['an abort at the deadline', new DOMException('late', 'TimeoutError'), 'timeout'],
+    ['ETIMEDOUT', net('ETIMEDOUT'), 'timeout'],
+    ['ECONNREFUSED', net('ECONNREFUSED'), 'dependency'],
+    ['an AWS 5xx', aws('InternalServerError', 500, 'server'), 'dependency'],
+    ['a cause that is a dependency', new Error('tick failed', { cause: net('ECONNRESET') }), 'dependency'],
+    ['a TypeError', new TypeError('x is undefined'), 'bug'],
+    ['a thrown string', 'boom', 'bug'],
+  ] as const)('%s → %s', (_what, err, cls) => {
+    expect(classifyError(err)).toBe(cls);
+  });
+
+  it('logs one classified line, publishes HandlerErrors by class, and rethrows', async () => {
+    const lines: string[] = [];
+    const log = createLogger('test', {
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const h = lambdaHandler(
+        'test',
+        async () => {
+          throw Object.assign(new Error('rate exceeded'), { name: 'ThrottlingException' });
+        },
+        { log },
+      );
+      await expect(
+        h({}, { awsRequestId: 'r2', getRemainingTimeInMillis: () => 10_000 } as never),
+      ).rejects.toThrow('rate exceeded');
+    } finally {
+      process.stdout.write = write;
+    }
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      errorClass: 'throttled',
+      requestId: 'r2',
+      msg: 'invocation failed (throttled)',
+    });
+    const emf = out
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes(METRIC.handlerErrors))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ ErrorClass: 'throttled', [METRIC.handlerErrors]: 1 });
   });
 });
