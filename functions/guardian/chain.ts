@@ -30,7 +30,7 @@ import { defaultConfig } from '../../core/contracts/service-config.ts';
 import { ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { GuardianState, TickLease } from '../../core/ports/guardian-state.ts';
-import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
+import { beatIfDue, checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
 /** The body of one clock message: which chain, and the tick's scheduled time (epoch ms). */
 export const ChainMessage = z.strictObject({
@@ -97,10 +97,12 @@ export interface ChainState {
   memory: TickMemory;
   /** Scheduled time of the last checkpoint (or of the first tick since memory was reset). */
   checkpointAt: number | null;
+  /** When this process last wrote the control tick's heartbeat (null: not yet). */
+  beatAt: number | null;
 }
 
 export function newChainState(): ChainState {
-  return { chain: null, memory: { config: defaultConfig('guardian') }, checkpointAt: null };
+  return { chain: null, memory: { config: defaultConfig('guardian') }, checkpointAt: null, beatAt: null };
 }
 
 export type ChainOutcome =
@@ -184,6 +186,8 @@ export async function runChainedTick(
       msg.at,
       state.memory,
     );
+    // The chained clock writes the heartbeat too (GET /services shows a stale Guardian otherwise).
+    state.beatAt = await beatIfDue(store, state.beatAt, clock.now(), logger);
     const every = deps.checkpointEveryMs ?? CHAIN_DEFAULTS.checkpointEveryMs;
     if (msg.at - (state.checkpointAt ?? msg.at) + windowMs >= every) {
       state.checkpointAt = msg.at;

@@ -13,10 +13,7 @@
 import { defaultConfig } from '../../core/contracts/service-config.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { GuardianState, TickLease } from '../../core/ports/guardian-state.ts';
-import { checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
-
-/** How often the control tick writes its heartbeat at most (a stale one is minutes old). */
-const HEARTBEAT_EVERY_MS = 30_000;
+import { beatIfDue, checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
 export interface RunTicksDeps extends TickDeps {
   state: GuardianState & TickLease;
@@ -70,7 +67,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
     memory.config = (await state.loadConfig(memory.config)).config;
     windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
     let next = Math.ceil(clock.now() / windowMs) * windowMs;
-    let lastBeat = 0;
+    let lastBeat: number | null = null;
     for (;;) {
       if (opts.signal?.aborted) {
         stopped = 'aborted';
@@ -95,17 +92,7 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
         memory,
       );
       reports.push(report);
-      // The control tick's heartbeat (the Guardian and the Scaler ran), at most every HEARTBEAT_EVERY_MS:
-      // two writes per tick would double the tick's fixed write cost at a 1 s window.
-      if (reports.length === 1 || clock.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
-        lastBeat = clock.now();
-        try {
-          await state.recordHeartbeat('guardian', lastBeat);
-          await state.recordHeartbeat('scaler', lastBeat);
-        } catch (err) {
-          logger.warn({ err: (err as Error).message }, 'service heartbeat not written');
-        }
-      }
+      lastBeat = await beatIfDue(state, lastBeat, clock.now(), logger);
       longest = Math.max(longest, clock.now() - started);
       windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
       // The next multiple of the window after now: an overrun skips ticks instead of drifting.

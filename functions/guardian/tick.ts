@@ -26,7 +26,13 @@ import { defaultConfig, type GuardianConfig } from '../../core/contracts/service
 import { StaleStateError } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
 import { compileRules } from '../../core/policy/guardian/decide.ts';
-import type { ActivityHold, ActivityLine, GuardianState, Problem } from '../../core/ports/guardian-state.ts';
+import type {
+  ActivityHold,
+  ActivityLine,
+  GuardianState,
+  Problem,
+  TickLease,
+} from '../../core/ports/guardian-state.ts';
 import type { MetricsSource, UsageResult } from '../../core/ports/metrics-source.ts';
 import { usageWindow } from '../../core/ports/metrics-source.ts';
 import type { RequestSink } from '../../core/ports/request-sink.ts';
@@ -369,4 +375,31 @@ async function publishSnapshot(deps: TickDeps, snapshots: PointSink, t: Decided)
   } catch (err) {
     deps.logger.warn({ err, points: points.length }, 'snapshot not published; the tick goes on');
   }
+}
+
+/** How often the control tick writes its heartbeat at most (a stale one is minutes old). */
+export const HEARTBEAT_EVERY_MS = 30_000;
+
+/**
+ * The control tick's heartbeat (the Guardian and the Scaler ran) when `lastBeat` is null or at
+ * least HEARTBEAT_EVERY_MS old: two writes per tick would double the tick's fixed write cost at a
+ * 1 s window. Returns the new last beat; a failed write is logged and retried at the next tick.
+ */
+export async function beatIfDue(
+  state: Pick<TickLease, 'recordHeartbeat'>,
+  lastBeat: number | null,
+  now: number,
+  logger: Pick<Logger, 'warn'>,
+): Promise<number | null> {
+  if (lastBeat !== null && now - lastBeat < HEARTBEAT_EVERY_MS) return lastBeat;
+  let written = false;
+  for (const service of ['guardian', 'scaler'] as const) {
+    try {
+      await state.recordHeartbeat(service, now);
+      written = true;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, service }, 'service heartbeat not written');
+    }
+  }
+  return written ? now : lastBeat;
 }

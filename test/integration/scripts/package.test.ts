@@ -510,10 +510,16 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
       ]);
     }, 240_000);
 
-    it('runs a sanity sweep, a snapshot and a (disabled) ReBalancer period', async () => {
+    it('runs a sanity sweep, a snapshot and a ReBalancer period, disabled then enabled', async () => {
       expect(await invoke('sanity', {})).toBeDefined();
       expect(await invoke('snapshoter', {})).toBeDefined();
-      expect(await invoke('rebalancer', {})).toBeDefined();
+      expect(await invoke('rebalancer', {})).toMatchObject({ rounds: 0 });
+      // Enabled, it runs one round per invocation and writes its heartbeat (an IAM grant of its own).
+      const on = await invoke('api', http('PUT', '/services/rebalancer/config/ACTIVE', { value: true }));
+      expect(on.statusCode).toBe(200);
+      expect(await invoke('rebalancer', {})).toMatchObject({ rounds: 1 });
+      const services = await invoke('api', http('GET', '/services/rebalancer'));
+      expect(JSON.parse(services.body as string)).toMatchObject({ heartbeat: expect.any(Number) });
     }, 120_000);
   });
 });

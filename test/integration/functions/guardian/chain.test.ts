@@ -100,6 +100,23 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     });
   });
 
+  it('writes the Guardian’s heartbeat from chained ticks, at most every 30 s', async () => {
+    const clock = manualClock(T0);
+    const s = recordingScheduler();
+    const state = newChainState();
+    const beat = async () => (await t.table.get(keys.service('guardian')))?.heartbeat;
+    await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 });
+    expect(await beat()).toBe(T0);
+    // 10 s on: not yet due, the stored beat stays
+    clock.set(T0 + 10_000);
+    await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 + 10_000 });
+    expect(await beat()).toBe(T0);
+    // 30 s after the last beat: written again
+    clock.set(T0 + 30_000);
+    await runChainedTick(deps(clock, s), state, { chain: 'c1', at: T0 + 30_000 });
+    expect(await beat()).toBe(T0 + 30_000);
+  });
+
   it('drops a message delivered twice, and a second chain while the first one lives', async () => {
     const clock = manualClock(T0);
     const s = recordingScheduler();
