@@ -12,7 +12,7 @@ import { startRecording } from './aws-call-record.ts';
 
 export default async function globalSetup() {
   // The deployables' AWS calls, checked against test/fixtures/aws-calls.jsonl at teardown.
-  globalThis.__scAwsCalls = startRecording('integration');
+  globalThis.__scAwsCalls ??= startRecording('integration');
   // `npm run test:localstack` points DynamoDB (both "flavours") and SQS at LocalStack instead.
   const localstack = process.env.SC_TEST_LOCALSTACK;
   if (localstack) {
