@@ -70,13 +70,13 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
     let lastBeat: number | null = null;
     for (;;) {
       if (opts.signal?.aborted) {
-        stopped = 'aborted';
+        stopped = abortedBy(opts.signal);
         break;
       }
       if (next + longest + reserve > opts.deadlineMs) break;
       await clock.sleep(Math.max(0, next - clock.now()), opts.signal);
       if (opts.signal?.aborted) {
-        stopped = 'aborted';
+        stopped = abortedBy(opts.signal);
         break;
       }
       if (!(await state.takeLease(owner, clock.now(), leaseUntil(next)))) {
@@ -116,4 +116,9 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
     }
   }
   return { ticks: reports.length, stopped, reports };
+}
+
+/** A signal aborted by the invocation's deadline (a TimeoutError reason) stops at the deadline; any other is an abort. */
+function abortedBy(signal: AbortSignal): 'deadline' | 'aborted' {
+  return (signal.reason as { name?: unknown } | undefined)?.name === 'TimeoutError' ? 'deadline' : 'aborted';
 }

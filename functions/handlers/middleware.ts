@@ -66,7 +66,11 @@ export function deadline(reserveMs = DEADLINE_RESERVE_MS): MiddlewareObj<unknown
   return {
     before: async (req) => {
       const ac = new AbortController();
-      const left = req.context.getRemainingTimeInMillis();
+      // A direct invoke or a test may pass a context without the method: no deadline then.
+      const left =
+        typeof req.context?.getRemainingTimeInMillis === 'function'
+          ? req.context.getRemainingTimeInMillis()
+          : Number.POSITIVE_INFINITY;
       if (Number.isFinite(left)) {
         const ms = left - reserveMs;
         if (ms <= 0) ac.abort(new DOMException('the invocation is at its deadline', 'TimeoutError'));
@@ -78,7 +82,7 @@ export function deadline(reserveMs = DEADLINE_RESERVE_MS): MiddlewareObj<unknown
           timer.unref();
         }
       }
-      req.context.deadline = ac.signal;
+      if (req.context !== undefined && req.context !== null) req.context.deadline = ac.signal;
     },
     after: clear,
     onError: clear,
@@ -182,7 +186,7 @@ export function lambdaHandler<E, R>(
   // middy runs `before` in this order and `onError` in the reverse: the error is classified (and
   // its metric added) before logMetrics flushes, with the log context still set.
   return middy((event: E, context: Context) =>
-    fn(event, context, { ...obs, signal: context.deadline ?? never }),
+    fn(event, context, { ...obs, signal: context?.deadline ?? never }),
   )
     .use(captureLambdaHandler(obs.tracer))
     .use(logMetrics(obs.metrics, { captureColdStartMetric: true }))

@@ -175,3 +175,12 @@ describe('failed invocations, classified', () => {
     expect(emf[0]).toMatchObject({ ErrorClass: 'throttled', [METRIC.handlerErrors]: 1 });
   });
 });
+
+describe('a handler invoked without a Lambda context deadline', () => {
+  it('runs with a signal that never aborts (a direct invoke or a test passing {})', async () => {
+    const h = lambdaHandler('test', async (_e: unknown, _c, { signal }) => signal.aborted, {
+      log: silentLogger,
+    });
+    expect(await h({}, {} as never)).toBe(false);
+  });
+});
