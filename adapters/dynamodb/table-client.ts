@@ -260,17 +260,40 @@ export class TableClient {
 
   /** Delete only if the stored version matches (null: unconditionally). */
   async deleteVersioned(key: Key, expectedVersion: number | null, what: string): Promise<void> {
+    await this.deleteIf(
+      key,
+      expectedVersion === null
+        ? null
+        : {
+            expression: '#v = :expected',
+            names: { '#v': 'version' },
+            values: { ':expected': expectedVersion },
+          },
+      what,
+    );
+  }
+
+  /** Delete under a condition (null: unconditionally); a failed condition throws StaleStateError with the current item. */
+  async deleteIf(
+    key: Key,
+    condition: {
+      expression: string;
+      names?: Record<string, string>;
+      values?: Record<string, unknown>;
+    } | null,
+    what: string,
+  ): Promise<void> {
     try {
       await this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: key,
-          ...(expectedVersion === null
+          ...(condition === null
             ? {}
             : {
-                ConditionExpression: '#v = :expected',
-                ExpressionAttributeNames: { '#v': 'version' },
-                ExpressionAttributeValues: { ':expected': expectedVersion },
+                ConditionExpression: condition.expression,
+                ...(condition.names === undefined ? {} : { ExpressionAttributeNames: condition.names }),
+                ...(condition.values === undefined ? {} : { ExpressionAttributeValues: condition.values }),
               }),
         }),
       );

@@ -13,6 +13,7 @@ import type { ResourceSpec } from '../../../core/contracts/structure.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { hostTotal } from '../../../core/policy/planner/capacity.ts';
+import { underUserBudget, updateAppUnderBudget } from '../budget.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import {
@@ -245,6 +246,7 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
         const user = app.user === null ? null : await store.users.get(app.user);
         if (user !== null) await requireUserBudget(deps, user, app, budgetField('max'));
       },
+      update: (name, change, ifMatch) => updateAppUnderBudget(deps, name, change, ifMatch),
     }),
     route({
       method: 'PUT',
@@ -298,6 +300,8 @@ export function resourceRoutes(deps: ApiDeps): Route[] {
       kind: 'user',
       currentIs: "a user's current is not set directly",
       check: (user) => requireUserBudget(deps, user, null, budgetField('max')),
+      update: (name, change, ifMatch) =>
+        underUserBudget(deps, name, () => store.users.update(name, change, ifMatch)),
     }),
   ];
 }
@@ -346,6 +350,8 @@ function aggregateResourceRoute<
   currentIs: string;
   /** Refuses the patched doc (throws) before it is written: the user's budget. */
   check(doc: T): Promise<void>;
+  /** How the doc is updated (default `docs().update`): under the user's budget lease (functions/api/budget.ts). */
+  update?(name: string, change: (d: T) => Promise<T>, ifMatch: number | null): Promise<T>;
 }): Route {
   return route({
     method: 'PUT',
@@ -358,7 +364,8 @@ function aggregateResourceRoute<
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);
       const name = own(params, o.param) as string;
-      const doc = await o.docs().update(
+      const update = o.update ?? ((n, change, at) => o.docs().update(n, change, at));
+      const doc = await update(
         name,
         async (d) => {
           const spec = d.resources[resource];

@@ -6,6 +6,7 @@ import { GSI1_KINDS } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, type ScError, ValidationError } from '../../../core/errors.ts';
 import { aggregateApplication, checkUserBudget } from '../../../core/policy/aggregate.ts';
+import { underUserBudget, updateAppUnderBudget } from '../budget.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
@@ -71,6 +72,53 @@ export function structureRoutes(deps: ApiDeps): Route[] {
     return apps.map((a) => ({ ...a, resources: aggregateApplication(a, containers, new Map()).resources }));
   }
 
+  /** Link `appName` to user `name` (run under the user's budget lease): checked, then both sides written. */
+  async function link(name: string, appName: string) {
+    await store.apps.update(appName, async (a) => {
+      if (a.user === name) return a;
+      if (a.user !== null)
+        throw new ConflictError(`application ${appName} belongs to user ${a.user}`, {
+          context: { field: 'app' },
+        });
+      await requireUserBudget(
+        deps,
+        await store.users.require(name),
+        a,
+        (_r, text) =>
+          new ConflictError(`application ${appName} does not fit user ${name}'s budget: ${text}`, {
+            context: { field: 'app' },
+          }),
+      );
+      return { ...a, user: name };
+    });
+    try {
+      const user = await store.users.update(name, (u) =>
+        u.applications.includes(appName) ? u : { ...u, applications: [...u.applications, appName].sort() },
+      );
+      return { status: 200 as const, body: user };
+    } catch (err) {
+      await store.apps
+        .update(appName, (a) => (a.user === name ? { ...a, user: null } : a))
+        .catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The application's max holds its containers' current: refuse a container that would break it. */
+  async function requireAppMax(app: Application, container: string): Promise<void> {
+    const [grown] = await withCurrent([{ ...app, containers: [...app.containers, container] }]);
+    for (const [res, spec] of Object.entries(app.resources)) {
+      const current = own(grown?.resources as Record<string, { current?: number }> | undefined, res)?.current;
+      if (spec !== undefined && current !== undefined && current > spec.max)
+        throw new ValidationError('request', [
+          {
+            path: 'container',
+            message: `adding ${container} puts ${app.name}'s ${res} current at ${current}, over its max ${spec.max}`,
+          },
+        ]);
+    }
+  }
+
   return [
     route({
       method: 'GET',
@@ -129,7 +177,8 @@ export function structureRoutes(deps: ApiDeps): Route[] {
           });
           status = 201;
         } else {
-          app = await store.apps.update(
+          app = await updateAppUnderBudget(
+            deps,
             name,
             async (a) => {
               const next = { ...a, guard: body.guard, state: body.state, resources: resources(a.resources) };
@@ -189,28 +238,15 @@ export function structureRoutes(deps: ApiDeps): Route[] {
         const name = params.app as string;
         const container = params.container as string;
         const stored = await store.apps.require(name);
-        if (!stored.containers.includes(container)) {
-          // The application's max holds its containers' current: refuse a container that would break it.
-          const [grown] = await withCurrent([{ ...stored, containers: [...stored.containers, container] }]);
-          for (const [res, spec] of Object.entries(stored.resources)) {
-            const current = own(
-              grown?.resources as Record<string, { current?: number }> | undefined,
-              res,
-            )?.current;
-            if (spec !== undefined && current !== undefined && current > spec.max)
-              throw new ValidationError('request', [
-                {
-                  path: 'container',
-                  message: `adding ${container} puts ${name}'s ${res} current at ${current}, over its max ${spec.max}`,
-                },
-              ]);
-          }
-        }
+        if (!stored.containers.includes(container)) await requireAppMax(stored, container);
         await setContainerApp(container, null, name);
         try {
-          const app = await store.apps.update(name, (a) =>
-            a.containers.includes(container) ? a : { ...a, containers: [...a.containers, container].sort() },
-          );
+          const app = await store.apps.update(name, async (a) => {
+            if (a.containers.includes(container)) return a;
+            // Again on the application as it now is (the write is versioned): a container added concurrently counts.
+            await requireAppMax(a, container);
+            return { ...a, containers: [...a.containers, container].sort() };
+          });
           return { status: 200, body: app };
         } catch (err) {
           await setContainerApp(container, name, null).catch(() => undefined);
@@ -289,14 +325,16 @@ export function structureRoutes(deps: ApiDeps): Route[] {
           });
           return { status: 201, body: user };
         }
-        const user = await store.users.update(
-          name,
-          async (u) => {
-            const next = { ...u, resources: resources(u.resources) };
-            await requireUserBudget(deps, next, null, budgetField('resources'));
-            return next;
-          },
-          ifMatch,
+        const user = await underUserBudget(deps, name, () =>
+          store.users.update(
+            name,
+            async (u) => {
+              const next = { ...u, resources: resources(u.resources) };
+              await requireUserBudget(deps, next, null, budgetField('resources'));
+              return next;
+            },
+            ifMatch,
+          ),
         );
         return { status: 200, body: user };
       },
@@ -326,39 +364,11 @@ export function structureRoutes(deps: ApiDeps): Route[] {
       async handle({ params }) {
         const name = params.user as string;
         const appName = params.app as string;
-        const owner = await store.users.require(name);
-        const app = await store.apps.require(appName);
-        if (app.user === null)
-          await requireUserBudget(
-            deps,
-            owner,
-            app,
-            (_r, text) =>
-              new ConflictError(`application ${appName} does not fit user ${name}'s budget: ${text}`, {
-                context: { field: 'app' },
-              }),
-          );
-        await store.apps.update(appName, (a) => {
-          if (a.user === name) return a;
-          if (a.user !== null)
-            throw new ConflictError(`application ${appName} belongs to user ${a.user}`, {
-              context: { field: 'app' },
-            });
-          return { ...a, user: name };
-        });
-        try {
-          const user = await store.users.update(name, (u) =>
-            u.applications.includes(appName)
-              ? u
-              : { ...u, applications: [...u.applications, appName].sort() },
-          );
-          return { status: 200, body: user };
-        } catch (err) {
-          await store.apps
-            .update(appName, (a) => (a.user === name ? { ...a, user: null } : a))
-            .catch(() => undefined);
-          throw err;
-        }
+        await store.users.require(name);
+        await store.apps.require(appName);
+        // Under the user's budget lease, on the application as it is when linked (a raise of it that
+        // lands meanwhile makes this versioned write read it again).
+        return underUserBudget(deps, name, () => link(name, appName));
       },
     }),
     route({
