@@ -182,7 +182,9 @@ export async function recentFindings(deps: ApiDeps, onlyHost: string | undefined
     ...(onlyHost === undefined ? (await deps.rules.list()).map((r) => r.name) : []),
   ];
   const lines = await Promise.all(
-    [...new Set(structures)].map((s) => recentActivity(deps.store.table, s, FINDINGS_PER_STRUCTURE, now)),
+    [...new Set(structures)].map((s) =>
+      recentActivity(deps.store.table, s, FINDINGS_PER_STRUCTURE, now, { sinceMs: now - sinceS * 1000 }),
+    ),
   );
   const text = (v: unknown) => (typeof v === 'string' ? v : null);
   return lines
