@@ -26,6 +26,7 @@ import {
 } from '../core/contracts/items.ts';
 import { Rule } from '../core/contracts/rule.ts';
 import { keys } from '../core/contracts/table-layout.ts';
+import { AGENT_CPU_METRIC, withIdleEvidence } from '../core/policy/idle-evidence.ts';
 
 export interface StateReader {
   queryPartition(
@@ -132,6 +133,17 @@ function onAxis(t: number[], points: [number, number][] | undefined): (number | 
   return t.map((s) => byTime.get(s) ?? null);
 }
 
+/**
+ * A point without a usage reading is idle (0) where the agent's own series shows the container
+ * ran idle then — the rule the Guardian's metrics adapters apply (core/policy/idle-evidence.ts);
+ * memory, or no agent point, stays null: no data.
+ */
+function withIdle(res: Plotted, usage: (number | null)[], agentCpu: (number | null)[]): (number | null)[] {
+  return usage.map((u, i) =>
+    u === null ? (withIdleEvidence({ [res]: null }, agentCpu[i] ?? null)[res] ?? null) : u,
+  );
+}
+
 function lastValue(values: (number | null)[]): number | null {
   for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null) return values[i] as number;
   return null;
@@ -232,10 +244,11 @@ export async function dashboardView(
           reasons: a.reasons.map((r) => `${r.source}: ${r.text}`),
         }));
       const plots = {} as Record<Plotted, ResourcePlot>;
+      const agentCpu = onAxis(t, series.agentCpu.get(name));
       for (const res of PLOTTED) {
         const spec = ct.resources[res];
         const limits = guard?.limits[res];
-        const usage = onAxis(t, series.usage[res].get(name));
+        const usage = withIdle(res, onAxis(t, series.usage[res].get(name)), agentCpu);
         const hist = {
           current: series.history[res].current.get(name),
           upper: series.history[res].upper.get(name),
@@ -288,6 +301,8 @@ export async function dashboardView(
 
 interface LoadedSeries {
   usage: Record<Plotted, Map<string, [number, number][]>>;
+  /** The host agent's own CPU series per container: the evidence that tells idle from no data. */
+  agentCpu: Map<string, [number, number][]>;
   history: Record<Plotted, Record<'current' | 'upper' | 'lower', Map<string, [number, number][]>>>;
 }
 
@@ -301,6 +316,7 @@ async function loadSeries(
   const empty = () => new Map<string, [number, number][]>();
   const out: LoadedSeries = {
     usage: { cpu: empty(), mem: empty() },
+    agentCpu: empty(),
     history: {
       cpu: { current: empty(), upper: empty(), lower: empty() },
       mem: { current: empty(), upper: empty(), lower: empty() },
@@ -318,7 +334,9 @@ async function loadSeries(
       warnings.push(`time series unavailable: ${(err as Error).message}`);
     }
   };
-  const jobs: Promise<void>[] = [];
+  const jobs: Promise<void>[] = [
+    query(`max by (host) ({__name__="${AGENT_CPU_METRIC}", host=~"${nameRe}"})`, 'host', out.agentCpu),
+  ];
   for (const res of PLOTTED) {
     const metricRe = USAGE_METRICS[res].map(escapeRegex).join('|');
     jobs.push(query(`sum by (host) ({__name__=~"${metricRe}", host=~"${nameRe}"})`, 'host', out.usage[res]));

@@ -257,25 +257,28 @@ export class OrderService {
       );
     }
     if (found === null) {
+      const unknown = {
+        ...base,
+        appliedVersion: this.applied.get(container) ?? 0,
+        outcome: 'unknown-container',
+        limits: NO_LIMITS,
+        issues: [
+          {
+            resource: 'container',
+            code: 'UNKNOWN_CONTAINER',
+            message: `${container} is not on ${this.d.host}`,
+          },
+        ],
+      } satisfies Omit<AgentReport, 'appliedAt'>;
+      // A name the platform does not have on this host either (a raw queue order, one left over
+      // from an unsubscription) gets no APPLIED# item: nothing would ever remove it. Read
+      // strongly consistent, so a subscription made just before its order is seen.
+      if (!(await this.platformHas(container))) {
+        log.warn('container neither on this host nor in its state: no report written');
+        return { ...unknown, appliedAt: this.d.clock.now() };
+      }
       log.warn('container not found on this host');
-      return this.report(
-        {
-          ...base,
-          appliedVersion: this.applied.get(container) ?? 0,
-          outcome: 'unknown-container',
-          limits: NO_LIMITS,
-          issues: [
-            {
-              resource: 'container',
-              code: 'UNKNOWN_CONTAINER',
-              message: `${container} is not on ${this.d.host}`,
-            },
-          ],
-        },
-        log,
-        signal,
-        { remember: false },
-      );
+      return this.report(unknown, log, signal, { remember: false });
     }
     const before = await readLimits(found, this.d.shaper);
     const ctx: PlanContext = {
@@ -315,6 +318,12 @@ export class OrderService {
     }
     const after = await readLimits(found, this.d.shaper);
     return this.report({ ...base, appliedVersion: version, outcome, limits: after, issues }, log, signal);
+  }
+
+  /** Whether this host's state (read strongly consistent) has the container. */
+  private async platformHas(container: string): Promise<boolean> {
+    const host = await this.d.store.readHost({ consistent: true });
+    return host !== null && Object.hasOwn(host.containers, container);
   }
 
   /** Write the report, retrying transient failures with backoff until it lands or `signal` aborts. */

@@ -142,27 +142,59 @@ export class ActivityBuffer {
 /**
  * The most recent activity lines of a structure, newest first: its own
  * partition and, when `host` is given (a container's), the lines packed under
- * its host's partition. Items past their TTL at `nowMs` are skipped: DynamoDB
- * deletes them only lazily.
+ * its host's partition; with `sinceMs`, only lines from then on. Items past
+ * their TTL at `nowMs` are skipped: DynamoDB deletes them only lazily.
+ *
+ * Each partition is read newest first, a page at a time, and no further than
+ * needed: an item is keyed by its newest line, so once `limit` lines are held
+ * and the next item's key is older than the oldest of them, nothing further can
+ * be among the newest. The cost is that of the lines returned, not of the
+ * history a structure has built up over the retention.
  */
 export async function recentActivity(
   table: TableClient,
   structure: string,
   limit = 50,
   nowMs = Date.now(),
-  opts: { host?: string | null } = {},
+  opts: { host?: string | null; sinceMs?: number } = {},
 ): Promise<Activity[]> {
   const partitions = [keys.activityPartition(structure)];
   if (opts.host != null && opts.host !== structure) partitions.push(keys.activityPartition(opts.host));
-  const lines: Activity[] = [];
-  for (const pk of partitions)
-    for (const item of await table.queryPartition(pk)) {
-      if (isExpired(item, nowMs)) continue;
-      for (const a of activityLinesFromItem(item).lines) if (a.structure === structure) lines.push(a);
+  const sinceMs = Math.max(0, opts.sinceMs ?? 0);
+  // Packed items are keyed by their newest line, at most MAX_PACK_SPAN_MS after their oldest.
+  const skBetween = keys.activitySkBetween(sinceMs, Number.MAX_SAFE_INTEGER);
+  // Ties in time keep the order of a full read: the later partition, sort key and line first.
+  const held: { a: Activity; p: number; sk: string; j: number }[] = [];
+  for (const [p, pk] of partitions.entries()) {
+    const own: { a: Activity; p: number; sk: string; j: number }[] = [];
+    const pageSize = Math.min(limit + 1, 100);
+    read: for await (const page of table.queryNewestFirst(pk, { skBetween, pageSize })) {
+      for (const item of page) {
+        if (own.length >= limit && itemAt(item) < (own[limit - 1]?.a.at ?? 0)) break read;
+        if (isExpired(item, nowMs)) continue;
+        const sk = String(item.sk);
+        for (const [j, a] of activityLinesFromItem(item).lines.entries())
+          if (a.structure === structure && a.at >= sinceMs) own.push({ a, p, sk, j });
+        own.sort(newestFirst);
+      }
     }
-  return lines
-    .map((a, i) => ({ a, i }))
-    .sort((x, y) => y.a.at - x.a.at || y.i - x.i)
+    held.push(...own);
+  }
+  return held
+    .sort(newestFirst)
     .slice(0, limit)
     .map((x) => x.a);
+}
+
+function newestFirst(
+  x: { a: Activity; p: number; sk: string; j: number },
+  y: { a: Activity; p: number; sk: string; j: number },
+): number {
+  return y.a.at - x.a.at || y.p - x.p || (y.sk < x.sk ? -1 : y.sk > x.sk ? 1 : 0) || y.j - x.j;
+}
+
+/** The time an activity item is keyed by (its newest line's): the sort key's leading digits. */
+function itemAt(item: Item): number {
+  const at = Number(String(item.sk).slice(0, 15));
+  return Number.isFinite(at) ? at : Number.POSITIVE_INFINITY;
 }

@@ -109,6 +109,42 @@ export class TableClient {
     return this.queryAll(input);
   }
 
+  /**
+   * A partition's items page by page, newest (highest sort key) first, optionally within
+   * `skBetween`: the caller stops when it has enough, so only what it reads is billed.
+   */
+  async *queryNewestFirst(
+    pk: string,
+    opts: { skBetween?: readonly [string, string]; pageSize?: number; consistent?: boolean } = {},
+  ): AsyncGenerator<Item[]> {
+    const values: Record<string, string> = { ':pk': pk };
+    let condition = 'pk = :pk';
+    if (opts.skBetween !== undefined) {
+      condition += ' AND sk BETWEEN :lo AND :hi';
+      values[':lo'] = opts.skBetween[0];
+      values[':hi'] = opts.skBetween[1];
+    }
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: condition,
+          ExpressionAttributeValues: values,
+          ConsistentRead: opts.consistent ?? true,
+          ScanIndexForward: false,
+          Limit: opts.pageSize ?? 50,
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.counters.reads += 1;
+      this.counters.readUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+      yield ((out.Items as Item[] | undefined) ?? []).map(fromStored);
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+  }
+
   /** Names listed under a GSI1 kind (e.g. all host names), all pages. Eventually consistent. */
   async listKind(kind: string): Promise<string[]> {
     const items = await this.queryAll({
@@ -260,17 +296,40 @@ export class TableClient {
 
   /** Delete only if the stored version matches (null: unconditionally). */
   async deleteVersioned(key: Key, expectedVersion: number | null, what: string): Promise<void> {
+    await this.deleteIf(
+      key,
+      expectedVersion === null
+        ? null
+        : {
+            expression: '#v = :expected',
+            names: { '#v': 'version' },
+            values: { ':expected': expectedVersion },
+          },
+      what,
+    );
+  }
+
+  /** Delete under a condition (null: unconditionally); a failed condition throws StaleStateError with the current item. */
+  async deleteIf(
+    key: Key,
+    condition: {
+      expression: string;
+      names?: Record<string, string>;
+      values?: Record<string, unknown>;
+    } | null,
+    what: string,
+  ): Promise<void> {
     try {
       await this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: key,
-          ...(expectedVersion === null
+          ...(condition === null
             ? {}
             : {
-                ConditionExpression: '#v = :expected',
-                ExpressionAttributeNames: { '#v': 'version' },
-                ExpressionAttributeValues: { ':expected': expectedVersion },
+                ConditionExpression: condition.expression,
+                ...(condition.names === undefined ? {} : { ExpressionAttributeNames: condition.names }),
+                ...(condition.values === undefined ? {} : { ExpressionAttributeValues: condition.values }),
               }),
         }),
       );

@@ -25,6 +25,24 @@ function statusRow(r: Obj, now: number): (string | number | null)[] {
 
 const MAX_WATCH_SECONDS = 86_400;
 
+/** Services GET /services marks stale (active, silent three periods): their loop is not running. */
+async function printStaleServices(ctx: CliContext, now: number): Promise<void> {
+  const services = await ctx
+    .api()
+    .request('GET', '/services')
+    .then((a) => (a.status === 200 && Array.isArray(a.body) ? (a.body as Obj[]) : []))
+    .catch(() => []);
+  const stale = services.filter((s) => s.stale === true && typeof s.name === 'string');
+  if (stale.length === 0) return;
+  const rows = stale.map((s) => [
+    s.name as string,
+    typeof s.heartbeat === 'number' ? ago(s.heartbeat, now) : 'never',
+  ]);
+  ctx.io.out(
+    `\nSTALE SERVICES (active, no heartbeat for three periods)\n${table(['SERVICE', 'HEARTBEAT'], rows)}`,
+  );
+}
+
 export function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command('status')
@@ -86,6 +104,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
                 ),
           );
           if (recent.length > 0) ctx.io.out(`\nFINDINGS (last 10 min)\n${findingsTable(recent, now)}`);
+          if (!ctx.globals().json) await printStaleServices(ctx, now);
         };
         if (period === 0) return render();
         const stop = new AbortController();

@@ -14,6 +14,7 @@ import { SERVICE_CONFIGS, type ServiceName } from '../../../core/contracts/servi
 import { GSI1_KINDS, keys } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { NotFoundError, parseOrThrow, StaleStateError, ValidationError } from '../../../core/errors.ts';
+import { hostTotal } from '../../../core/policy/planner/capacity.ts';
 import { serviceHeartbeatStale } from '../../../core/policy/sanity-findings.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
@@ -181,7 +182,9 @@ export async function recentFindings(deps: ApiDeps, onlyHost: string | undefined
     ...(onlyHost === undefined ? (await deps.rules.list()).map((r) => r.name) : []),
   ];
   const lines = await Promise.all(
-    [...new Set(structures)].map((s) => recentActivity(deps.store.table, s, FINDINGS_PER_STRUCTURE, now)),
+    [...new Set(structures)].map((s) =>
+      recentActivity(deps.store.table, s, FINDINGS_PER_STRUCTURE, now, { sinceMs: now - sinceS * 1000 }),
+    ),
   );
   const text = (v: unknown) => (typeof v === 'string' ? v : null);
   return lines
@@ -257,11 +260,13 @@ export function operationRoutes(deps: ApiDeps): Route[] {
         const loc = await deps.store.locate(body.structure);
         let structureType: 'container' | 'application';
         let spec: { max: number; min: number; current: number } | undefined;
+        let total: number | null = null;
         if (loc !== null) {
           structureType = 'container';
-          spec = own((await deps.store.hosts.get(loc.host))?.containers, body.structure)?.resources[
-            body.resource
-          ];
+          const host = await deps.store.hosts.get(loc.host);
+          const c = own(host?.containers, body.structure);
+          spec = c?.resources[body.resource];
+          if (host !== null) total = hostTotal(host, body.resource, c?.disk?.name ?? null);
         } else {
           const app = await deps.store.apps.get(body.structure);
           if (app === null) throw new NotFoundError(`no container or application named ${body.structure}`);
@@ -279,6 +284,11 @@ export function operationRoutes(deps: ApiDeps): Route[] {
         // As PUT …/resources/{resource} refuses it: the planner would quietly stop at min.
         if (body.max !== undefined && body.max < spec.min)
           throw new ValidationError('body', [{ path: 'max', message: `must be ≥ min (${spec.min})` }]);
+        // As PUT …/resources/{resource} refuses it too: the planner would clamp it to the host silently.
+        if (body.max !== undefined && total !== null && body.max > total)
+          throw new ValidationError('body', [
+            { path: 'max', message: `must be ≤ the host's capacity (${total}) for ${body.resource}` },
+          ]);
         const field = body.max === undefined ? 'current' : 'max';
         const amount = body.max === undefined ? (body.amount as number) : body.max - spec.max;
         if (amount === 0) return { status: 200, body: { request: null, unchanged: true } };

@@ -15,6 +15,7 @@ import {
   patchAggregateSpec,
   patchSpec,
 } from '../../../core/policy/resource-spec.ts';
+import { underUserBudget, updateAppUnderBudget } from '../budget.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { GuardInput, LimitsPatch, ResourcePatch as ResourcePatchSchema } from '../schemas.ts';
@@ -190,6 +191,7 @@ function structureResourceRoutes(deps: ApiDeps): Route[] {
         const user = app.user === null ? null : await store.users.get(app.user);
         if (user !== null) await requireUserBudget(deps, user, app, budgetField('max'));
       },
+      update: (name, change, ifMatch) => updateAppUnderBudget(deps, name, change, ifMatch),
     }),
     route({
       method: 'PUT',
@@ -238,6 +240,8 @@ function structureResourceRoutes(deps: ApiDeps): Route[] {
       kind: 'user',
       currentIs: "a user's current is not set directly",
       check: (user) => requireUserBudget(deps, user, null, budgetField('max')),
+      update: (name, change, ifMatch) =>
+        underUserBudget(deps, name, () => store.users.update(name, change, ifMatch)),
     }),
   ];
 }
@@ -258,6 +262,8 @@ function aggregateResourceRoute<
   currentIs: string;
   /** Refuses the patched doc (throws) before it is written: the user's budget. */
   check(doc: T): Promise<void>;
+  /** How the doc is updated (default `docs().update`): under the user's budget lease (functions/api/budget.ts). */
+  update?(name: string, change: (d: T) => Promise<T>, ifMatch: number | null): Promise<T>;
 }): Route {
   return route({
     method: 'PUT',
@@ -270,7 +276,8 @@ function aggregateResourceRoute<
       const resource = params.resource as Resource;
       if (body.current !== undefined) throw bad('current', o.currentIs);
       const name = own(params, o.param) as string;
-      const doc = await o.docs().update(
+      const update = o.update ?? ((n, change, at) => o.docs().update(n, change, at));
+      const doc = await update(
         name,
         async (d) => {
           const spec = d.resources[resource];

@@ -5,6 +5,7 @@ import { GSI1_KINDS } from '../../../core/contracts/table-layout.ts';
 import type { Resource } from '../../../core/contracts/units.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { currentOverMax } from '../../../core/policy/resource-spec.ts';
+import { underUserBudget, updateAppUnderBudget } from '../budget.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type Route, route } from '../router.ts';
 import { ApplicationInput, UserInput } from '../schemas.ts';
@@ -77,7 +78,8 @@ function applicationRoutes(deps: ApiDeps): Route[] {
           });
           status = 201;
         } else {
-          app = await store.apps.update(
+          app = await updateAppUnderBudget(
+            deps,
             name,
             async (a) => {
               const next = { ...a, guard: body.guard, state: body.state, resources: resources(a.resources) };
@@ -137,25 +139,15 @@ function applicationRoutes(deps: ApiDeps): Route[] {
         const name = params.app as string;
         const container = params.container as string;
         const stored = await store.apps.require(name);
-        if (!stored.containers.includes(container)) {
-          // The application's max holds its containers' current: refuse a container that would break it.
-          const [grown] = await withCurrent(store, [
-            { ...stored, containers: [...stored.containers, container] },
-          ]);
-          const over = currentOverMax(stored.resources, grown?.resources);
-          if (over !== null)
-            throw new ValidationError('request', [
-              {
-                path: 'container',
-                message: `adding ${container} puts ${name}'s ${over.resource} current at ${over.current}, over its max ${over.max}`,
-              },
-            ]);
-        }
+        if (!stored.containers.includes(container)) await requireAppMax(store, stored, container);
         await setContainerApp(store, container, null, name);
         try {
-          const app = await store.apps.update(name, (a) =>
-            a.containers.includes(container) ? a : { ...a, containers: [...a.containers, container].sort() },
-          );
+          const app = await store.apps.update(name, async (a) => {
+            if (a.containers.includes(container)) return a;
+            // Again on the application as it now is (the write is versioned): a container added concurrently counts.
+            await requireAppMax(store, a, container);
+            return { ...a, containers: [...a.containers, container].sort() };
+          });
           return { status: 200, body: app };
         } catch (err) {
           await setContainerApp(store, container, name, null).catch(() => undefined);
@@ -240,14 +232,16 @@ function userRoutes(deps: ApiDeps): Route[] {
           });
           return { status: 201, body: user };
         }
-        const user = await store.users.update(
-          name,
-          async (u) => {
-            const next = { ...u, resources: resources(u.resources) };
-            await requireUserBudget(deps, next, null, budgetField('resources'));
-            return next;
-          },
-          ifMatch,
+        const user = await underUserBudget(deps, name, () =>
+          store.users.update(
+            name,
+            async (u) => {
+              const next = { ...u, resources: resources(u.resources) };
+              await requireUserBudget(deps, next, null, budgetField('resources'));
+              return next;
+            },
+            ifMatch,
+          ),
         );
         return { status: 200, body: user };
       },
@@ -277,39 +271,11 @@ function userRoutes(deps: ApiDeps): Route[] {
       async handle({ params }) {
         const name = params.user as string;
         const appName = params.app as string;
-        const owner = await store.users.require(name);
-        const app = await store.apps.require(appName);
-        if (app.user === null)
-          await requireUserBudget(
-            deps,
-            owner,
-            app,
-            (_r, text) =>
-              new ConflictError(`application ${appName} does not fit user ${name}'s budget: ${text}`, {
-                context: { field: 'app' },
-              }),
-          );
-        await store.apps.update(appName, (a) => {
-          if (a.user === name) return a;
-          if (a.user !== null)
-            throw new ConflictError(`application ${appName} belongs to user ${a.user}`, {
-              context: { field: 'app' },
-            });
-          return { ...a, user: name };
-        });
-        try {
-          const user = await store.users.update(name, (u) =>
-            u.applications.includes(appName)
-              ? u
-              : { ...u, applications: [...u.applications, appName].sort() },
-          );
-          return { status: 200, body: user };
-        } catch (err) {
-          await store.apps
-            .update(appName, (a) => (a.user === name ? { ...a, user: null } : a))
-            .catch(() => undefined);
-          throw err;
-        }
+        await store.users.require(name);
+        await store.apps.require(appName);
+        // Under the user's budget lease, on the application as it is when linked (a raise of it that
+        // lands meanwhile makes this versioned write read it again).
+        return underUserBudget(deps, name, () => linkApp(deps, name, appName));
       },
     }),
     route({
@@ -333,6 +299,52 @@ function userRoutes(deps: ApiDeps): Route[] {
       },
     }),
   ];
+}
+
+/** The application's max holds its containers' current: refuse a container that would break it. */
+async function requireAppMax(store: ApiDeps['store'], app: Application, container: string): Promise<void> {
+  const [grown] = await withCurrent(store, [{ ...app, containers: [...app.containers, container] }]);
+  const over = currentOverMax(app.resources, grown?.resources);
+  if (over !== null)
+    throw new ValidationError('request', [
+      {
+        path: 'container',
+        message: `adding ${container} puts ${app.name}'s ${over.resource} current at ${over.current}, over its max ${over.max}`,
+      },
+    ]);
+}
+
+/** Link `appName` to user `name` (run under the user's budget lease): checked, then both sides written. */
+async function linkApp(deps: ApiDeps, name: string, appName: string) {
+  const { store } = deps;
+  await store.apps.update(appName, async (a) => {
+    if (a.user === name) return a;
+    if (a.user !== null)
+      throw new ConflictError(`application ${appName} belongs to user ${a.user}`, {
+        context: { field: 'app' },
+      });
+    await requireUserBudget(
+      deps,
+      await store.users.require(name),
+      a,
+      (_r, text) =>
+        new ConflictError(`application ${appName} does not fit user ${name}'s budget: ${text}`, {
+          context: { field: 'app' },
+        }),
+    );
+    return { ...a, user: name };
+  });
+  try {
+    const user = await store.users.update(name, (u) =>
+      u.applications.includes(appName) ? u : { ...u, applications: [...u.applications, appName].sort() },
+    );
+    return { status: 200 as const, body: user };
+  } catch (err) {
+    await store.apps
+      .update(appName, (a) => (a.user === name ? { ...a, user: null } : a))
+      .catch(() => undefined);
+    throw err;
+  }
 }
 
 function pickDerived(l: { upper: number | null; lower: number | null } | undefined) {

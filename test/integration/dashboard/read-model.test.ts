@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeActivity } from '../../../adapters/dynamodb/activity.ts';
 import { activityToItem } from '../../../core/contracts/items.ts';
-import { dashboardView, prometheusSeries } from '../../../dashboard/read-model.ts';
+import { dashboardView, prometheusSeries, type SeriesSource } from '../../../dashboard/read-model.ts';
 import { createTestTable, type TestTable } from '../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
 import {
@@ -110,6 +110,34 @@ describe.each(DYNAMO_FLAVOURS)('dashboard read model on %s', (flavour) => {
     const demo2 = (await view()).hosts[0]?.containers.find((c) => c.name === 'demo2');
     expect(demo2?.markers.map((m) => m.text)).toContain('in window');
     expect(demo2?.markers.map((m) => m.text)).not.toContain('after the window');
+  });
+
+  it("plots an idle container's CPU as 0 where the agent's own series shows it ran idle (memory stays no data)", async () => {
+    // BDWatchdog puts nothing for a process that did nothing; the agent's sc.agent.cpu series says idle.
+    const fromMs = endMs - 60_000;
+    const idle: SeriesSource = {
+      async queryRange(q, range) {
+        if (!q.includes('sc.agent.cpu')) return [];
+        const points: [number, number][] = [];
+        for (let s = range.startS; s <= range.endS - 30; s += range.stepS) points.push([s, 0.4]);
+        return [{ labels: { host: 'demo1' }, points }];
+      },
+    };
+    const v = await dashboardView({ state: t.table, series: idle }, { fromMs, toMs: endMs, stepS: 5 });
+    const plots = v.hosts[0]?.containers.find((c) => c.name === 'demo1')?.plots;
+    const n = plots?.cpu.t.length ?? 0;
+    expect(n).toBeGreaterThan(6);
+    expect(plots?.cpu.usage.slice(0, n - 6).every((u) => u === 0)).toBe(true);
+    expect(plots?.cpu.usage.slice(n - 5).every((u) => u === null)).toBe(true); // no agent point: no data
+    expect(plots?.cpu.now.usage).toBe(0);
+    expect(plots?.mem.usage.every((u) => u === null)).toBe(true);
+    // The agent saw real work the source did not report: still no data.
+    const busy: SeriesSource = {
+      queryRange: async (q, range) =>
+        q.includes('sc.agent.cpu') ? [{ labels: { host: 'demo1' }, points: [[range.startS, 50]] }] : [],
+    };
+    const b = await dashboardView({ state: t.table, series: busy }, { fromMs, toMs: endMs, stepS: 5 });
+    expect(b.hosts[0]?.containers.find((c) => c.name === 'demo1')?.plots.cpu.usage[0]).toBeNull();
   });
 
   it('reports an unreachable time-series store as a warning and still shows state', async () => {

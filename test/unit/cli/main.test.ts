@@ -154,6 +154,43 @@ describe('sc (in-process, with a fake API client)', () => {
     expect(h.out.join('\n')).toContain('c1 on h1: lagging');
   });
 
+  it('marks a stale service under the status table (active and silent: its loop is not running)', async () => {
+    const now = Date.now();
+    const services = [
+      { name: 'guardian', heartbeat: null, stale: true },
+      { name: 'scaler', heartbeat: now - 10_000, stale: false },
+      { name: 'sanity', heartbeat: now - 600_000, stale: true },
+    ];
+    const rows = [{ container: 'c1', resource: 'cpu', guard: true, usage: 0, current: 100, max: 200 }];
+    const h = harness((_m, path) =>
+      path === '/services'
+        ? { status: 200, body: services }
+        : path === '/findings'
+          ? { status: 200, body: [] }
+          : { status: 200, body: rows },
+    );
+    expect(await main(['status'], h.io)).toBe(0);
+    const text = h.out.join('\n');
+    expect(text).toMatch(
+      /\nSTALE SERVICES \(active, no heartbeat for three periods\)\nSERVICE\s+HEARTBEAT\n/,
+    );
+    expect(text).toMatch(/\nguardian\s+never\n/);
+    expect(text).toMatch(/\nsanity\s+10m ago$/);
+    expect(text).not.toMatch(/\nscaler\s/);
+    expect(text).toMatch(/\nc1\s+cpu\s+yes\s+0\s+100/); // an idle reading is 0, not '-'
+    // None stale: no section; --json keeps the status rows alone.
+    services.forEach((s) => {
+      s.stale = false;
+    });
+    h.out.length = 0;
+    expect(await main(['status'], h.io)).toBe(0);
+    expect(h.out.join('\n')).not.toContain('STALE');
+    services[0] = { name: 'guardian', heartbeat: null, stale: true };
+    h.out.length = 0;
+    expect(await main(['--json', 'status'], h.io)).toBe(0);
+    expect(JSON.parse(h.out.join('\n'))).toEqual(rows);
+  });
+
   it('asks for --boundary or --type on container limits before calling the API', async () => {
     const h = harness(() => ({ status: 200, body: { limits: {} } }));
     expect(await main(['container', 'limits', 'c1', 'cpu'], h.io)).toBe(2);

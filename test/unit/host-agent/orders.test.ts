@@ -57,11 +57,26 @@ describe('order handling', () => {
     expect(store.history).toEqual([]);
   });
 
-  it('reports an unknown container and asks for a retry', async () => {
+  it('reports a container the platform has on this host but the host lacks, and asks for a retry', async () => {
+    store.host = aHostState(HOST, { c1: { cpu: 50 }, ghost: { cpu: 50 } });
     const o = { ...anOrder(1, { cpuShares: 50 }), container: 'ghost', orderId: 'ghost.v1' };
     expect(await svc.handleOrder(o)).toEqual({ kind: 'retry', why: 'unknown-container' });
     expect(store.reports.get('ghost')).toMatchObject({ outcome: 'unknown-container', appliedVersion: 0 });
     expect(svc.applied.has('ghost')).toBe(false);
+  });
+
+  it('writes no APPLIED item for a container neither the platform nor the host knows (it would stay for ever)', async () => {
+    store.host = aHostState(HOST, { c1: { cpu: 50 } });
+    for (let i = 0; i < 20; i++) {
+      const name = `ghost${i}`;
+      const o = { ...anOrder(1, { cpuShares: 50 }), container: name, orderId: `${name}.v1` };
+      expect(await svc.handleOrder(o)).toEqual({ kind: 'retry', why: 'unknown-container' });
+    }
+    store.host = null; // a host not (or no longer) registered knows no container either
+    const o = { ...anOrder(1, { cpuShares: 50 }), container: 'ghost', orderId: 'ghost.v1' };
+    expect(await svc.handleOrder(o)).toEqual({ kind: 'retry', why: 'unknown-container' });
+    expect(store.history).toEqual([]);
+    expect(store.hostReads.every((consistent) => consistent)).toBe(true); // a subscription just made is seen
   });
 
   it('refuses absurd values with a clear issue and writes no file', async () => {

@@ -52,6 +52,46 @@ describe.each(DYNAMO_FLAVOURS)('activity lines on %s', (flavour) => {
   });
 });
 
+describe.each(DYNAMO_FLAVOURS)('reading recent activity of a long-lived structure on %s', (flavour) => {
+  let t: TestTable;
+  const now = 1_800_000_000_000;
+  beforeAll(async () => {
+    t = await createTestTable(flavour);
+    // A finding a minute for five days (a rule that stays unreachable): 7,200 lines, all within the TTL.
+    const lines = Array.from({ length: 7_200 }, (_, i) => ({
+      activity: {
+        structure: 'chatty',
+        at: now - i * 60_000,
+        kind: 'finding' as const,
+        resource: null,
+        text: `finding ${i}`,
+        reasons: [],
+        data: {},
+      },
+      seq: `f${i}`,
+      host: null,
+    }));
+    await writeActivity(t.table, lines);
+  }, 120_000);
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  it('reads newest first and stops once the limit is reached: the cost does not grow with the history', async () => {
+    const table = new TableClient(t.doc, t.tableName);
+    const lines = await recentActivity(table, 'chatty', 50, now);
+    expect(lines.map((l) => l.text)).toEqual(Array.from({ length: 50 }, (_, i) => `finding ${i}`));
+    // Read units are per 4 KB read: 50 small items are a few, the whole history some 200.
+    expect(table.counters.readUnits).toBeGreaterThan(0);
+    expect(table.counters.readUnits).toBeLessThanOrEqual(4);
+    table.counters.readUnits = 0;
+    // and a time bound reads only that far back
+    const lastHour = await recentActivity(table, 'chatty', 500, now, { sinceMs: now - 3_600_000 });
+    expect(lastHour).toHaveLength(61);
+    expect(table.counters.readUnits).toBeLessThanOrEqual(4);
+  });
+});
+
 const T0 = 1_800_000_000_000;
 const line = (structure: string, at: number, kind: Activity['kind'], text: string): Activity => ({
   structure,

@@ -190,6 +190,8 @@ describe.each(DYNAMO_FLAVOURS)('service, request and status routes on %s', (flav
     ['a resource the container lacks', { structure: 'c1', resource: 'net', amount: 5 }, 404, undefined],
     // c1 cpu min is 50: PUT …/resources/cpu refuses such a max as well
     ['a max below min', { structure: 'c1', resource: 'cpu', max: 10 }, 400, 'max'],
+    // h1 has 4 cores (400 shares): PUT …/resources/cpu refuses more; the planner would clamp it silently
+    ['a max above the host capacity', { structure: 'c1', resource: 'cpu', max: 1_000_000 }, 400, 'max'],
   ])('refuses a manual request with %s, changing nothing', async (_what, body, status, field) => {
     const before = await f.snapshot();
     const r = await f.call('POST', '/requests', body);
