@@ -10,7 +10,11 @@
  *   a lost race re-reads the host and checks again)
  * - containers whose applied version trails the desired one → order re-sent.
  * Every finding is logged and recorded as an activity line of kind 'finding'
- * on the structure it concerns (host, container or rule), for `sc status`.
+ * on the structure it concerns (host, container or rule), for `sc status` — a
+ * finding only reported (nothing done) and unchanged since this process last
+ * recorded it is recorded again once per FINDING_REPEAT_MS, not every round: a
+ * rule that can never fire would otherwise write a line a minute for as long
+ * as it is stored (≈ 10,000 over the activity retention).
  */
 import { recordActivity } from '../../adapters/dynamodb/activity.ts';
 import {
@@ -49,7 +53,15 @@ export interface SanityDeps {
   checkRules: RuleCheck;
   /** Re-sends the orders of lagging containers (resendWith: functions/scaler/resend.ts). */
   resend: ResendStep;
+  /**
+   * When this process last recorded each reported finding (check, structure, text), kept between
+   * rounds by the builder; without it every finding is recorded every round.
+   */
+  recorded?: Map<string, number>;
 }
+
+/** An unchanged reported finding is recorded again at most this often (it is logged every round). */
+export const FINDING_REPEAT_MS = 3_600_000;
 
 export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology';
 
@@ -122,8 +134,10 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
     }
   }
 
+  forgetOld(deps.recorded, now);
   for (const f of findings) {
     deps.logger.warn({ check: f.check, structure: f.structure, action: f.action }, f.text);
+    if (!recordDue(deps.recorded, f, now)) continue;
     await recordActivity(deps.table, {
       structure: f.structure,
       at: now,
@@ -249,4 +263,20 @@ function topologyFindings(state: HostState, view: HostView): Finding[] {
 function safeStructure(pk: string): string {
   const name = pk.includes('#') ? pk.slice(pk.indexOf('#') + 1) : pk;
   return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name) ? name : 'state';
+}
+
+/** Whether to record `f` now: anything done always; a reported finding when new, changed or FINDING_REPEAT_MS old. */
+function recordDue(recorded: Map<string, number> | undefined, f: Finding, now: number): boolean {
+  if (recorded === undefined || f.action !== 'reported') return true;
+  const key = `${f.check}\u0000${f.structure}\u0000${f.text}`;
+  const at = recorded.get(key);
+  if (at !== undefined && now - at < FINDING_REPEAT_MS) return false;
+  recorded.set(key, now);
+  return true;
+}
+
+/** Entries past the repeat interval carry nothing: dropped, so the map holds one round's findings at most. */
+function forgetOld(recorded: Map<string, number> | undefined, now: number): void {
+  if (recorded === undefined) return;
+  for (const [key, at] of recorded) if (now - at >= FINDING_REPEAT_MS) recorded.delete(key);
 }

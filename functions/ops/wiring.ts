@@ -105,6 +105,8 @@ export function buildSanity(env: Readonly<OpsEnv>, opts: OpsClients = {}): Perio
   const table = tableFor(env, opts);
   const logger = opts.logger ?? createLogger('sanity');
   const sqs = opts.sqs ?? createSqsClient();
+  // Kept while the process lives: unchanged findings are recorded once an hour, not every round.
+  const recorded = new Map<string, number>();
   return periodic(
     'sanity',
     table,
@@ -117,6 +119,7 @@ export function buildSanity(env: Readonly<OpsEnv>, opts: OpsClients = {}): Perio
         logger,
         checkRules: ruleFindings,
         resend: resendWith(sqsOrderSender(sqs), logger),
+        recorded,
       }),
   );
 }

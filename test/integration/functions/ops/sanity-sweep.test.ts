@@ -12,7 +12,7 @@ import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { ruleFindings } from '../../../../core/policy/sanity-findings.ts';
 import { resendWith } from '../../../../functions/ops/resend.ts';
-import { type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity-sweep.ts';
+import { FINDING_REPEAT_MS, type SanityDeps, sanitySweep } from '../../../../functions/ops/sanity-sweep.ts';
 import { sqsOrderSender } from '../../../../functions/scaler/sqs-order-sender.ts';
 import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
@@ -303,5 +303,32 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep over catalog rules on %s', (flavour
     expect(flagged).toContain('MemRescaleDown');
     expect(flagged).not.toContain('CpuRescaleUp');
     expect((await recentActivity(t.table, 'MemRescaleDown', 50, T0))[0]).toMatchObject({ kind: 'finding' });
+  });
+
+  it('records an unchanged finding once an hour, not every round (it is logged every round)', async () => {
+    const recorded = new Map<string, number>();
+    const sweep = (at: number) =>
+      sanitySweep({
+        table: t.table,
+        clock: new ManualClock(at),
+        logger: silentLogger,
+        checkRules: ruleFindings,
+        resend: async () => [],
+        recorded,
+      });
+    const lines = async (at: number) =>
+      (await recentActivity(t.table, 'MemRescaleDown', 50, at)).filter(
+        (a) => a.kind === 'finding' && a.at > T0,
+      );
+    // The rule stored by the test above still can never fire: found every round.
+    for (const at of [T0 + 60_000, T0 + 120_000, T0 + 180_000])
+      expect((await sweep(at)).findings.map((f) => f.structure)).toContain('MemRescaleDown');
+    expect((await lines(T0 + 180_000)).map((a) => a.at)).toEqual([T0 + 60_000]);
+    // An hour after it was recorded: once more.
+    await sweep(T0 + 60_000 + FINDING_REPEAT_MS);
+    expect((await lines(T0 + 60_000 + FINDING_REPEAT_MS)).map((a) => a.at).sort()).toEqual([
+      T0 + 60_000,
+      T0 + 60_000 + FINDING_REPEAT_MS,
+    ]);
   });
 });
