@@ -26,6 +26,7 @@ export const METRIC = {
   ordersSent: 'OrdersSent',
   ordersResent: 'OrdersResent',
   agentsDegraded: 'AgentsDegraded',
+  ordersDeadLettered: 'OrdersDeadLettered',
 } as const;
 
 export interface Observability {
@@ -101,8 +102,16 @@ export function chainMetrics(
   });
 }
 
-/** The sanity sweep's figures: agents marked degraded, orders re-sent. */
-export function sanityMetrics(metrics: Metrics, findings: readonly Finding[]): void {
+/**
+ * The sanity sweep's figures: agents marked degraded, orders re-sent, and the orders waiting on the
+ * hosts' dead-letter queues when the sweep counted them (a gauge: the same orders count each sweep
+ * until someone drains the queue).
+ */
+export function sanityMetrics(
+  metrics: Metrics,
+  findings: readonly Finding[],
+  deadLettered: number | null = null,
+): void {
   metrics.addMetric(
     METRIC.agentsDegraded,
     MetricUnit.Count,
@@ -113,6 +122,7 @@ export function sanityMetrics(metrics: Metrics, findings: readonly Finding[]): v
     MetricUnit.Count,
     findings.filter((f) => f.action === 'resent').length,
   );
+  if (deadLettered !== null) metrics.addMetric(METRIC.ordersDeadLettered, MetricUnit.Count, deadLettered);
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);

@@ -18,9 +18,12 @@ export const handler = lambdaHandler(
   'sanity',
   async (_event: unknown, context: LambdaContextLike, { metrics }) => {
     const r = await sanity.invoke(context);
+    const counted = r.results.flatMap((x) => (x.deadLettered === null ? [] : [x.deadLettered]));
     sanityMetrics(
       metrics,
       r.results.flatMap((x) => x.findings),
+      // the last sweep's count (a gauge), when one counted
+      counted.length === 0 ? null : (counted.at(-1) as number),
     );
     return { rounds: r.rounds, findings: r.results.reduce((s, x) => s + x.findings.length, 0) };
   },

@@ -39,6 +39,7 @@ import {
   topologyMismatch,
 } from '../../core/policy/sanity-findings.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import { countDeadLettered, type DeadLetterCount } from './dead-letters.ts';
 import type { ResendStep } from './resend.ts';
 
 export interface SanityDeps {
@@ -49,6 +50,8 @@ export interface SanityDeps {
   checkRules: RuleCheck;
   /** Re-sends the orders of lagging containers (resendWith: functions/scaler/resend.ts). */
   resend: ResendStep;
+  /** Reads a host's dead-letter queue (functions/ops/dead-letters.ts); absent: not counted. */
+  deadLetters?: DeadLetterCount;
 }
 
 export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology';
@@ -64,6 +67,8 @@ export interface Finding {
 export interface SanityResult {
   skipped: boolean;
   findings: Finding[];
+  /** Orders waiting on the hosts' dead-letter queues (the OrdersDeadLettered metric); null: not counted. */
+  deadLettered: number | null;
 }
 
 const MAX_HOST_ATTEMPTS = 3;
@@ -75,7 +80,7 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
   // an order re-sent for a version already applied is a no-op for the agent.
   const fleet = await readFleet(deps.table, { consistent: false });
   const config = serviceConfig(fleet.services, 'sanity');
-  if (!config.ACTIVE) return { skipped: true, findings: [] };
+  if (!config.ACTIVE) return { skipped: true, findings: [], deadLettered: null };
   const now = deps.clock.now();
   const findings: Finding[] = [];
 
@@ -134,8 +139,12 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
       data: { check: f.check, action: f.action },
     });
   }
+  const dead =
+    deps.deadLetters === undefined
+      ? null
+      : await countDeadLettered(fleet.hosts, deps.deadLetters, deps.logger);
   deps.logger.info({ findings: findings.length, hosts: fleet.hosts.length }, 'sanity sweep done');
-  return { skipped: false, findings };
+  return { skipped: false, findings, deadLettered: dead?.total ?? null };
 }
 
 /** The newer of the agent's heartbeat and its newest report on this host, with the agent's period. */

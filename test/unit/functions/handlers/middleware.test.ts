@@ -56,4 +56,16 @@ describe('handler metrics (EMF)', () => {
     ] as never);
     expect(emitted(m)).toMatchObject({ [METRIC.agentsDegraded]: 1, [METRIC.ordersResent]: 1 });
   });
+
+  it('reports the orders waiting on the dead-letter queues when the sweep counted them, and nothing when not', () => {
+    const counted = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityMetrics(counted, [], 3);
+    expect(emitted(counted)).toMatchObject({ [METRIC.ordersDeadLettered]: 3 });
+    const zero = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityMetrics(zero, [], 0);
+    expect(emitted(zero)).toMatchObject({ [METRIC.ordersDeadLettered]: 0 });
+    const notCounted = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityMetrics(notCounted, []);
+    expect(emitted(notCounted)).not.toHaveProperty(METRIC.ordersDeadLettered);
+  });
 });
