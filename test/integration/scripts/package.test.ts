@@ -287,6 +287,12 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
     });
     expect(onMetric('TickAgeMs', 'controlTick')).toBeDefined();
     expect(onMetric('AgentsDegraded', 'sanity')).toBeDefined();
+    // the hosts' dead-letter queues are not in the stack: the sweep's gauge is what alarms
+    expect(onMetric('OrdersDeadLettered', 'sanity')).toMatchObject({
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
     expect(text(alarms.ScheduleFailuresAlarm)).toContain('ScheduleFailuresQueue');
     for (const name of Object.keys(FUNCTIONS))
       expect(text(alarms.FunctionErrorsAlarm)).toContain(`${name}LambdaFunction`);
@@ -298,7 +304,15 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
       widgets: { properties: { metrics?: unknown[]; alarms?: string[] } }[];
     };
     const shown = text(body.widgets.map((w) => w.properties.metrics ?? []));
-    for (const m of ['Ticks', 'FailedTicks', 'TickAgeMs', 'Decisions', 'OrdersSent', 'AgentsDegraded'])
+    for (const m of [
+      'Ticks',
+      'FailedTicks',
+      'TickAgeMs',
+      'Decisions',
+      'OrdersSent',
+      'AgentsDegraded',
+      'OrdersDeadLettered',
+    ])
       expect(shown).toContain(`"${m}"`);
     const alarms = body.widgets.flatMap((w) => w.properties.alarms ?? []);
     expect(alarms).toHaveLength(ofType('AWS::CloudWatch::Alarm').length);
