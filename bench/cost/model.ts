@@ -50,12 +50,15 @@ export const PRICES = {
   cloudwatchMetricMonthUsd: 0.3,
   cloudwatchAlarmMetricMonthUsd: 0.1,
   cloudwatchDashboardMonthUsd: 3,
-  // X-Ray: $5.00 per million traces recorded (factualminds.com, June 2026: "X-Ray traces").
+  // X-Ray: $5.00 per million traces recorded (aws.amazon.com/xray/pricing, its de and cn editions;
+  // awsnegotiations.com: the default rule records the first request each second and 5 % beyond).
   xrayTraceUsd: 5 / 1e6,
-  // KMS: $0.03 per 10,000 requests; AWS managed keys have no monthly fee (customer managed: $1 a month).
+  // KMS: $0.03 per 10,000 requests; AWS managed keys have no monthly fee but their requests are
+  // charged, customer managed keys $1 a month (aws.amazon.com/kms/pricing, wring.co March 2026).
   kmsRequestUsd: 0.03 / 10_000,
   kmsCustomerKeyMonthUsd: 1,
-  // API Gateway HTTP APIs: $1.00 per million requests (first 300 M).
+  // API Gateway HTTP APIs: $1.00 per million requests (first 300 M) (apigatewaycost.com,
+  // awsforengineers.com May 2025, amnic.com citing the AWS page).
   apiGatewayHttpRequestUsd: 1 / 1e6,
   // Data transfer out of the region to the internet (or over a Site-to-Site VPN): $0.09 per GB
   // (first 10 TB; vuink.com mirror of the alterNAT notes, cloudpipelines.pages.dev 2026).
