@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createDynamoDocumentClient, createSqsClient } from '../../../adapters/aws.ts';
 import { tableDefinition } from '../../../adapters/dynamodb/table.ts';
+import { TableClient } from '../../../adapters/dynamodb/table-client.ts';
+import { keys } from '../../../core/contracts/table-layout.ts';
 import { missingHandlerFiles, ROOT, TEMPLATE_FILE } from '../../../scripts/package.ts';
 import { readFixture } from '../../support/aws-call-record.ts';
 import { dynamoEndpoint, sqsEndpoint, victoriaOpentsdbUrl, victoriaPromUrl } from '../../support/env.ts';
@@ -528,6 +531,27 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
       expect(await invoke('sanity', {})).toBeDefined();
       expect(await invoke('snapshoter', {})).toBeDefined();
       expect(await invoke('rebalancer', {})).toBeDefined();
+    }, 120_000);
+
+    it('runs the bootstrapped sweeps and an active ReBalancer, each writing its service heartbeat', async () => {
+      // As `npm run bootstrap` leaves them (a service item per function), the ReBalancer switched on.
+      const d = doc();
+      const table = new TableClient(d, tableName);
+      for (const name of ['sanity', 'snapshoter', 'rebalancer'] as const)
+        await table.put({
+          ...keys.service(name),
+          name,
+          config: name === 'rebalancer' ? { ACTIVE: true } : {},
+          heartbeat: null,
+          version: 1,
+        });
+      for (const name of ['sanity', 'snapshoter', 'rebalancer']) {
+        // the previous test's invocations hold their leases until their deadlines: a minute later
+        await d.send(new DeleteCommand({ TableName: tableName, Key: keys.lease(name) }));
+        expect(await invoke(name, {})).toMatchObject({ rounds: 1 });
+        expect((await table.get(keys.service(name)))?.heartbeat).toEqual(expect.any(Number));
+      }
+      d.destroy();
     }, 120_000);
   });
 });
