@@ -207,6 +207,12 @@ export interface FleetRun {
   /** HTTP bytes between the functions and the metrics store (reads, snapshot puts), and SQS (scaled like the ops). */
   metricsStore: HttpBytes;
   sqsHttp: HttpBytes;
+  /**
+   * HTTP bytes SQS and DynamoDB sent back to the agents in the window (hosts outside AWS: data
+   * transfer out): their real requests, plus the idle long polls (not made here) at the size of one
+   * empty receive measured at the end.
+   */
+  agentsReceivedBytes: number;
   /** The same without the ops functions (snapshoter, sanity, rebalancer): the control loop alone. */
   loopCounts: LoopCounts;
   wallS: number;
@@ -806,7 +812,9 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       opsSqs: { calls: opsCount.calls, requests: opsCount.requests },
       orders: 0,
     };
+    let agentBytesBase = 0;
     const snapshotCounters = () => {
+      agentBytesBase = agentTable.httpBytes.received + agentSqs.httpBytes.received;
       base = {
         tick: { ...wiring.table.counters },
         agent: { ...agentTable.counters },
@@ -962,6 +970,17 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     controlTick.sqsRequests = tickCount.requests - base.tickSqs.requests;
     const agentsPart = part(agentTable.counters, base.agent);
     agentsPart.sqsRequests = agentSqsCount.idlePolls + agentSqsCount.receives + agentSqsCount.deletes;
+    const agentBytesMeasured = agentTable.httpBytes.received + agentSqs.httpBytes.received - agentBytesBase;
+    // One empty receive (every queue is drained): what each idle long poll brings back.
+    const emptyPoll0 = agentSqs.httpBytes.received;
+    await agentSqs.receiveMessage({
+      QueueUrl: agents[0]?.queueUrl ?? '',
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      VisibilityTimeout: 30,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+    });
+    const emptyPollBytes = agentSqs.httpBytes.received - emptyPoll0;
     agentsPart.sqsCalls = agentsPart.sqsRequests;
     const opsPart = part(opsTable.counters, base.ops);
     opsPart.sqsCalls = opsCount.calls - base.opsSqs.calls;
@@ -1010,6 +1029,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     );
     const storeTotal = { ...metered.bytes };
     return {
+      agentsReceivedBytes: agentBytesMeasured + agentSqsCount.idlePolls * emptyPollBytes,
       logs: {
         tick: { bytes: tickLines.bytes + emfTotals.bytes, events: tickLines.events + emfTotals.events },
         watchdogEmf: (() => {
@@ -1183,10 +1203,19 @@ export interface Deployment {
   network: NetworkPath;
 }
 
-/** The run's counts with the platform priced too: logs, INIT, metrics, traces, KMS, the API, the network. */
-export function completeCounts(run: FleetRun, d: Deployment): LoopCounts {
+/**
+ * The run's counts with the platform priced too: logs, INIT, metrics, traces, KMS, the API, the
+ * network. Priced for `containers` (default: the run's fleet), the bytes that grow with the fleet
+ * (to the metrics store, SQS, the agents) and the host roles scale with it.
+ */
+export function completeCounts(
+  run: FleetRun,
+  d: Deployment,
+  containers = run.options.containers,
+): LoopCounts {
   const a = PLATFORM_ASSUMPTIONS;
-  const perMonth = SECONDS_PER_MONTH / run.measuredSeconds;
+  const fleetScale = containers / run.options.containers;
+  const perMonth = (SECONDS_PER_MONTH / run.measuredSeconds) * fleetScale;
   const minutes = run.measuredSeconds / 60;
   const traced = d.template.tracing;
   const platformLog = (memoryMiB: number) => lambdaPlatformLog({ memoryMiB, traced, coldStart: false });
@@ -1240,8 +1269,12 @@ export function completeCounts(run: FleetRun, d: Deployment): LoopCounts {
         receivedBytesPerMonth: run.metricsStore.receivedBytes * perMonth,
       },
       sqsBytesPerMonth: (run.sqsHttp.sentBytes + run.sqsHttp.receivedBytes) * perMonth,
+      agentsReceivedBytesPerMonth: run.agentsReceivedBytes * perMonth,
       apiRequestsPerMonth: a.api.requestsPerMonth,
-      tableKey: { kind: d.template.tableKey, callers: a.functionRoles + run.hosts },
+      tableKey: {
+        kind: d.template.tableKey,
+        callers: a.functionRoles + Math.ceil(containers / run.options.perHost),
+      },
       // the EMF metrics seen, and Powertools' ColdStart (service + function_name) of each function
       customMetrics: run.emfMetrics.length + coldStartMetrics,
       alarmMetrics: d.template.alarmMetrics,
@@ -1257,11 +1290,14 @@ export function completeCounts(run: FleetRun, d: Deployment): LoopCounts {
  * SQS, Lambda duration, EventBridge: the figure as it was before the platform was priced).
  */
 export function priceFleet(run: FleetRun, containers = run.options.containers, deployment?: Deployment) {
-  return estimateMonthlyCost(deployment === undefined ? run.counts : completeCounts(run, deployment), {
-    containers,
-    containersPerHost: run.options.perHost,
-    tickSeconds: run.measuredSeconds / run.ticks,
-  });
+  return estimateMonthlyCost(
+    deployment === undefined ? run.counts : completeCounts(run, deployment, containers),
+    {
+      containers,
+      containersPerHost: run.options.perHost,
+      tickSeconds: run.measuredSeconds / run.ticks,
+    },
+  );
 }
 
 /** The deployment as serverless.yml describes it, INIT measured on this machine, over `network`. */
@@ -1338,7 +1374,7 @@ export async function emitFleetCost(
       `fleet run ${i + 1}/${n}: $${e.usdPer1000ContainersPerMonth.toFixed(2)} per 1,000 containers per month (requests only: $${before.usdPer1000ContainersPerMonth.toFixed(2)}); ${r.actionsPerContainerHour.toFixed(2)} scale actions per container-hour; ${r.ticks} ticks; ${Math.round(r.wallS)} s wall; load ${r.loadAvg}`,
     );
     say(
-      `logs in the window: control tick ${r.logs.tick.events} lines, ${r.logs.tick.bytes} B over ${r.invocationBilledS.length} ticks; ops ${JSON.stringify(r.logs.ops)}; EMF metrics ${r.emfMetrics.length}; metrics store ${JSON.stringify(r.metricsStore)}; SQS HTTP ${JSON.stringify(r.sqsHttp)}`,
+      `logs in the window: control tick ${r.logs.tick.events} lines, ${r.logs.tick.bytes} B over ${r.invocationBilledS.length} ticks; ops ${JSON.stringify(r.logs.ops)}; EMF metrics ${r.emfMetrics.length}; metrics store ${JSON.stringify(r.metricsStore)}; SQS HTTP ${JSON.stringify(r.sqsHttp)}; to the agents ${Math.round(r.agentsReceivedBytes)} B`,
     );
     say(
       `agents: ${r.heartbeats} heartbeats, ${r.agentSqs.deletes} orders applied in ${Math.round(r.measuredSeconds / 60)} measured minutes`,
@@ -1450,7 +1486,7 @@ export async function emitFleetCost(
     ...common,
     note: 'control tick (Guardian → Planner → orders) and the agents only, requests only: without the snapshoter, sanity sweep, rebalancer and the platform',
   });
-  const at10k = estimateMonthlyCost(completeCounts(mid, deployment), {
+  const at10k = estimateMonthlyCost(completeCounts(mid, deployment, 10_000), {
     containers: 10_000,
     containersPerHost: o.perHost,
     tickSeconds: 10,

@@ -162,6 +162,8 @@ export interface PlatformUsage {
   metricsStore: { sentBytesPerMonth: number; receivedBytesPerMonth: number };
   /** HTTP bytes the functions exchange with SQS (through the NAT or the endpoint in a VPC), both ways. */
   sqsBytesPerMonth: number;
+  /** HTTP bytes SQS and DynamoDB send back to the agents (hosts outside AWS: data transfer out). */
+  agentsReceivedBytesPerMonth: number;
   /** Operator requests to the HTTP API (each also an invocation of the api function, in `functions`). */
   apiRequestsPerMonth: number;
   /** The state table's key: `callers` are the principals with steady traffic (one role per function, one per host). */
@@ -421,6 +423,15 @@ export function platformLines(p: PlatformUsage, logGbPerMonth: number, prices: P
   const sentGb = p.metricsStore.sentBytesPerMonth / 1e9;
   out.push(
     line('Network', 'data transfer out to the metrics store', sentGb, 'GB', prices.dataTransferOutGbUsd),
+  );
+  out.push(
+    line(
+      'Network',
+      'data transfer out to the hosts (responses to the agents)',
+      p.agentsReceivedBytesPerMonth / 1e9,
+      'GB',
+      prices.dataTransferOutGbUsd,
+    ),
   );
   const n = p.network;
   if (n.kind !== 'public') {

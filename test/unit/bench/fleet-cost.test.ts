@@ -16,6 +16,7 @@ const fn = (name: string, invocationsPerMonth: number, scheduledPerMonth = invoc
   scheduledPerMonth,
 });
 const run = {
+  options: { containers: 1000, perHost: 20 },
   hosts: 50,
   measuredSeconds: 3600,
   invocationBilledS: Array.from({ length: 360 }, () => 0.2),
@@ -37,6 +38,7 @@ const run = {
   emfMetrics: ['ns/Ticks/service=controlTick', 'ns/AgentsDegraded/service=sanity'],
   metricsStore: { requests: 100, sentBytes: 1e6, receivedBytes: 9e6 },
   sqsHttp: { requests: 10, sentBytes: 2e5, receivedBytes: 1e5 },
+  agentsReceivedBytes: 4e6,
 } as unknown as FleetRun;
 const deployment: Deployment = {
   template: { logRetentionDays: 14, tracing: true, alarmMetrics: 11, dashboards: 1, tableKey: 'aws-managed' },
@@ -71,10 +73,18 @@ describe('completeCounts', () => {
     const p = c.platform;
     expect(p?.metricsStore.sentBytesPerMonth).toBeCloseTo(1e6 * 730, 0); // an hour's bytes × 730 hours
     expect(p?.sqsBytesPerMonth).toBeCloseTo(3e5 * 730, 0);
+    expect(p?.agentsReceivedBytesPerMonth).toBeCloseTo(4e6 * 730, 0);
     expect(p?.tableKey).toEqual({ kind: 'aws-managed', callers: 5 + 50 }); // function roles + host roles
     expect(p?.customMetrics).toBe(2 + 5); // EMF seen + ColdStart of each of the 5 functions
     // traced: every invocation of every function (all under one a second)
     expect(p?.tracesPerMonth).toBe(262_800 + 43_800 + 43_800 + 100_000);
+  });
+
+  it('priced for a larger fleet, scales the bytes and the host roles with it', () => {
+    const big = completeCounts(run, deployment, 10_000).platform;
+    expect(big?.metricsStore.sentBytesPerMonth).toBeCloseTo(1e6 * 730 * 10, 0);
+    expect(big?.agentsReceivedBytesPerMonth).toBeCloseTo(4e6 * 730 * 10, 0);
+    expect(big?.tableKey.callers).toBe(5 + 500); // 10,000 / 20 hosts
   });
 
   it('traces nothing when the template does not trace', () => {

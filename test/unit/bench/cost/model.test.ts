@@ -213,6 +213,7 @@ describe('the deployment around the loop', () => {
     logRetentionDays: 14,
     metricsStore: { sentBytesPerMonth: 0, receivedBytesPerMonth: 0 },
     sqsBytesPerMonth: 0,
+    agentsReceivedBytesPerMonth: 0,
     apiRequestsPerMonth: 0,
     tableKey: { kind: 'aws-owned', callers: 0 },
     customMetrics: 0,
@@ -306,9 +307,13 @@ describe('the deployment around the loop', () => {
       metricsStore: { sentBytesPerMonth: 20e9, receivedBytesPerMonth: 50e9 },
       sqsBytesPerMonth: 4e9,
     };
-    const pub = estimateMonthlyCost({ ...nothing, platform: traffic }, fleet);
-    expect(usd(pub.lines, 'data transfer out')).toBeCloseTo(1.8, 9); // 20 GB × $0.09; in is free
-    expect(pub.lines.filter((l) => l.service === 'Network')).toHaveLength(1);
+    const pub = estimateMonthlyCost(
+      { ...nothing, platform: { ...traffic, agentsReceivedBytesPerMonth: 5e9 } },
+      fleet,
+    );
+    expect(usd(pub.lines, 'to the metrics store')).toBeCloseTo(1.8, 9); // 20 GB × $0.09; in is free
+    expect(usd(pub.lines, 'to the hosts')).toBeCloseTo(0.45, 9); // 5 GB of responses to the agents × $0.09
+    expect(pub.lines.filter((l) => l.service === 'Network')).toHaveLength(2);
     const nat = estimateMonthlyCost(
       { ...nothing, platform: { ...traffic, network: { kind: 'vpc-nat', azs: 2 } } },
       fleet,
