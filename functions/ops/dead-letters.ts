@@ -9,6 +9,16 @@ import type { Logger } from '../../adapters/logger.ts';
 import { deadLetterQueueUrl } from '../../core/contracts/order-queue.ts';
 import { mapLimit } from '../../core/map-limit.ts';
 
+/**
+ * Whether the sweep at `nowMs` counts the dead-letter queues: the first sweep past each multiple of
+ * `periodS` (the previous one ran `pollingS` earlier), so the count costs one request per host
+ * every period, whatever the sweep's own cadence.
+ */
+export function deadLetterCountDue(nowMs: number, periodS: number, pollingS: number): boolean {
+  const slot = (t: number) => Math.floor(t / (periodS * 1000));
+  return pollingS >= periodS || slot(nowMs) !== slot(nowMs - pollingS * 1000);
+}
+
 /** Messages visible on a dead-letter queue (adapters/sqs/order-queues.ts visibleMessages). */
 export type DeadLetterCount = (dlqUrl: string) => Promise<number>;
 

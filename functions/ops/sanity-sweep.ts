@@ -39,7 +39,7 @@ import {
   topologyMismatch,
 } from '../../core/policy/sanity-findings.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import { countDeadLettered, type DeadLetterCount } from './dead-letters.ts';
+import { countDeadLettered, type DeadLetterCount, deadLetterCountDue } from './dead-letters.ts';
 import type { ResendStep } from './resend.ts';
 
 export interface SanityDeps {
@@ -50,7 +50,7 @@ export interface SanityDeps {
   checkRules: RuleCheck;
   /** Re-sends the orders of lagging containers (resendWith: functions/scaler/resend.ts). */
   resend: ResendStep;
-  /** Reads a host's dead-letter queue (functions/ops/dead-letters.ts); absent: not counted. */
+  /** Reads a host's dead-letter queue (functions/ops/dead-letters.ts), every DEAD_LETTER_PERIOD; absent: never. */
   deadLetters?: DeadLetterCount;
 }
 
@@ -67,7 +67,7 @@ export interface Finding {
 export interface SanityResult {
   skipped: boolean;
   findings: Finding[];
-  /** Orders waiting on the hosts' dead-letter queues (the OrdersDeadLettered metric); null: not counted. */
+  /** Orders waiting on the hosts' dead-letter queues (the OrdersDeadLettered metric); null: not counted this sweep. */
   deadLettered: number | null;
 }
 
@@ -140,9 +140,10 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
     });
   }
   const dead =
-    deps.deadLetters === undefined
-      ? null
-      : await countDeadLettered(fleet.hosts, deps.deadLetters, deps.logger);
+    deps.deadLetters !== undefined &&
+    deadLetterCountDue(now, config.DEAD_LETTER_PERIOD, config.POLLING_FREQUENCY)
+      ? await countDeadLettered(fleet.hosts, deps.deadLetters, deps.logger)
+      : null;
   deps.logger.info({ findings: findings.length, hosts: fleet.hosts.length }, 'sanity sweep done');
   return { skipped: false, findings, deadLettered: dead?.total ?? null };
 }

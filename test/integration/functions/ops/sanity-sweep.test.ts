@@ -283,7 +283,9 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
     await seedHost(t.table, aHostState(ghost, [], { queueUrl: liveQueueUrl.replace(hosts.live, ghost) }));
     const logged: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => logged.push(line) });
-    const d = deps(new ManualClock(T0));
+    // the first sweep past a multiple of DEAD_LETTER_PERIOD (default 300 s) counts
+    const due = Math.ceil(T0 / 300_000) * 300_000;
+    const d = deps(new ManualClock(due));
     const own = createSqsClient({
       endpoint: sqsEndpoint(),
       region: 'us-east-1',
@@ -297,8 +299,14 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
       expect(lines).toContainEqual(
         expect.objectContaining({ msg: 'dead-letter queue not read', host: ghost }),
       );
-      // Without a counter the sweep does not count (and says so with null, not 0).
+      // Without a counter the sweep does not count (and says so with null, not 0)…
       expect((await sanitySweep(d)).deadLettered).toBeNull();
+      // …nor does the next sweep, a minute later, in the same period.
+      const later = {
+        ...deps(new ManualClock(due + 60_000)),
+        deadLetters: (url: string) => visibleMessages(own, url),
+      };
+      expect((await sanitySweep(later)).deadLettered).toBeNull();
     } finally {
       own.destroy();
       await sqs.send(new PurgeQueueCommand({ QueueUrl: dlq }));
