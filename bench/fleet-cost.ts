@@ -56,7 +56,7 @@ import {
 import { runTicks } from '../functions/guardian/run-ticks.ts';
 import { runTick, type TickReport } from '../functions/guardian/tick.ts';
 import { buildControlTick } from '../functions/guardian/wiring.ts';
-import { chainMetrics, sanityMetrics, tickMetrics } from '../functions/handlers/middleware.ts';
+import { chainMetrics, sanityRoundsMetrics, tickMetrics } from '../functions/handlers/middleware.ts';
 import { readOpsEnv } from '../functions/ops/env.ts';
 import { buildRebalancer, buildSanity, buildSnapshoter } from '../functions/ops/wiring.ts';
 import { AGENT_VERSION } from '../host-agent/agent.ts';
@@ -783,12 +783,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
               // the handler's metrics (functions/handlers/*.ts): the sweep's findings, none for the others
               const e = emfOf(name, namespace, (m) => {
                 if (name === 'sanity')
-                  sanityMetrics(
-                    m,
-                    (r.results as { findings: Parameters<typeof sanityMetrics>[1] }[]).flatMap(
-                      (x) => x.findings,
-                    ),
-                  );
+                  sanityRoundsMetrics(m, r.results as Parameters<typeof sanityRoundsMetrics>[1]);
               });
               opsEmf[name].bytes += e.bytes;
               opsEmf[name].events += e.events;

@@ -125,4 +125,17 @@ export function sanityMetrics(
   if (deadLettered !== null) metrics.addMetric(METRIC.ordersDeadLettered, MetricUnit.Count, deadLettered);
 }
 
+/** One sanity invocation's figures from its rounds: every round's findings, the last dead-letter count. */
+export function sanityRoundsMetrics(
+  metrics: Metrics,
+  rounds: readonly { findings: readonly Finding[]; deadLettered: number | null }[],
+): void {
+  const counted = rounds.flatMap((x) => (x.deadLettered === null ? [] : [x.deadLettered]));
+  sanityMetrics(
+    metrics,
+    rounds.flatMap((x) => x.findings),
+    counted.length === 0 ? null : (counted.at(-1) as number),
+  );
+}
+
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);

@@ -2,7 +2,12 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from '@jest/globals';
 import type { ChainOutcome } from '../../../../functions/guardian/chain.ts';
 import type { TickReport } from '../../../../functions/guardian/tick.ts';
-import { chainMetrics, METRIC, sanityMetrics } from '../../../../functions/handlers/middleware.ts';
+import {
+  chainMetrics,
+  METRIC,
+  sanityMetrics,
+  sanityRoundsMetrics,
+} from '../../../../functions/handlers/middleware.ts';
 
 const aReport = (at: number, o: Partial<TickReport> = {}): TickReport =>
   ({ at, decisions: 3, requests: [{}, {}], ...o }) as unknown as TickReport;
@@ -64,6 +69,14 @@ describe('handler metrics (EMF)', () => {
     const zero = new Metrics({ namespace: 'test', serviceName: 'sanity' });
     sanityMetrics(zero, [], 0);
     expect(emitted(zero)).toMatchObject({ [METRIC.ordersDeadLettered]: 0 });
+    // an invocation of several rounds reports the last count (a gauge), and every round's findings
+    const rounds = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityRoundsMetrics(rounds, [
+      { findings: [], deadLettered: 5 },
+      { findings: [{ check: 'lagging', structure: 'c1', text: '', action: 'resent' }], deadLettered: null },
+      { findings: [], deadLettered: 2 },
+    ]);
+    expect(emitted(rounds)).toMatchObject({ [METRIC.ordersDeadLettered]: 2, [METRIC.ordersResent]: 1 });
     const notCounted = new Metrics({ namespace: 'test', serviceName: 'sanity' });
     sanityMetrics(notCounted, []);
     expect(emitted(notCounted)).not.toHaveProperty(METRIC.ordersDeadLettered);
