@@ -24,6 +24,8 @@
  * measured wall time of each tick. The first WARMUP minutes (the fleet settling
  * from its initial allocations) are not counted.
  */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -32,8 +34,9 @@ import { createDynamoDocumentClient, createSqsClient } from '../adapters/aws.ts'
 import { ScalerStore } from '../adapters/dynamodb/scaler-store.ts';
 import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
-import { silentLogger } from '../adapters/logger.ts';
+import { createLogger, invocationContext, silentLogger } from '../adapters/logger.ts';
 import { PrometheusMetricsSource } from '../adapters/metrics/prometheus.ts';
+import { OpenTsdbPutSink } from '../adapters/opentsdb-put.ts';
 import { ensureHostQueues } from '../adapters/sqs/order-queues.ts';
 import type { HostState } from '../core/contracts/host.ts';
 import type { Container } from '../core/contracts/structure.ts';
@@ -53,6 +56,7 @@ import {
 import { runTicks } from '../functions/guardian/run-ticks.ts';
 import { runTick, type TickReport } from '../functions/guardian/tick.ts';
 import { buildControlTick, readControlTickEnv } from '../functions/guardian/wiring.ts';
+import { chainMetrics, sanityRoundsMetrics, tickMetrics } from '../functions/handlers/middleware.ts';
 import { readOpsEnv } from '../functions/ops/env.ts';
 import { buildRebalancer, buildSanity, buildSnapshoter } from '../functions/ops/wiring.ts';
 import { AGENT_VERSION } from '../host-agent/agent.ts';
@@ -66,10 +70,23 @@ import { DynamoAgentState } from '../host-agent/state.ts';
 import { startDynaliteProcess, startFauxqs, startVictoriaMetrics } from '../local/emulators.ts';
 import { makeCgroupTree } from '../test/support/cgroup-tree.ts';
 import {
+  countingFetch,
+  countSqsBytes,
+  emfOf,
+  type HttpBytes,
+  LogMeter,
+  measureInitMs,
+  type TemplateFacts,
+  templateFacts,
+} from './cost/meters.ts';
+import {
   type CostLine,
   estimateMonthlyCost,
   type FunctionUsage,
+  HOURS_PER_MONTH,
   type LoopCounts,
+  lambdaPlatformLog,
+  type NetworkPath,
   SECONDS_PER_MONTH,
   sqsRequests,
 } from './cost/model.ts';
@@ -173,7 +190,29 @@ export interface FleetRun {
   opsBilledS: Record<string, number>;
   /** Chained clock: messages sent, watchdog invocations and their wall ms. */
   clockQueue: { sends: number; watchdogs: number; watchdogMs: number[] };
+  /** Requests only (DynamoDB, SQS, Lambda duration, EventBridge): the figure before the platform was priced. */
   counts: LoopCounts;
+  /**
+   * What the functions wrote to CloudWatch Logs in the measured window, by the real code: the control
+   * tick's pino lines (ticks and watchdogs together) and EMF per tick, the EMF (or Powertools' "no
+   * metrics" warning) of one watchdog invocation, and each ops function's lines + EMF (scaled to the window).
+   */
+  logs: {
+    tick: { bytes: number; events: number };
+    watchdogEmf: { bytes: number; events: number };
+    ops: Record<string, { bytes: number; events: number }>;
+  };
+  /** The EMF metrics the functions emitted (namespace/name/dimensions). */
+  emfMetrics: string[];
+  /** HTTP bytes between the functions and the metrics store (reads, snapshot puts), and SQS (scaled like the ops). */
+  metricsStore: HttpBytes;
+  sqsHttp: HttpBytes;
+  /**
+   * HTTP bytes SQS and DynamoDB sent back to the agents in the window (hosts outside AWS: data
+   * transfer out): their real requests, plus the idle long polls (not made here) at the size of one
+   * empty receive measured at the end.
+   */
+  agentsReceivedBytes: number;
   /** The same without the ops functions (snapshoter, sanity, rebalancer): the control loop alone. */
   loopCounts: LoopCounts;
   wallS: number;
@@ -463,10 +502,38 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     );
     const clock = new VirtualClock(start);
 
+    // ---- what the functions log and send, by the real code (logger, EMF, HTTP to the metrics store, SQS)
+    const namespace = 'serverless-containers-prod';
+    invocationContext.fields = { requestId: randomUUID(), function: `${namespace}-controlTick` };
+    cleanups.push(() => {
+      invocationContext.fields = {};
+    });
+    const tickLog = new LogMeter();
+    const tickLogger = createLogger('control-tick', { level: 'info', destination: tickLog.stream });
+    const opsLog = { snapshoter: new LogMeter(), sanity: new LogMeter(), rebalancer: new LogMeter() };
+    const emfTotals = { bytes: 0, events: 0 };
+    const emfMetrics = new Set<string>();
+    const addEmf = (e: { bytes: number; events: number; metrics: string[] }, into = emfTotals) => {
+      into.bytes += e.bytes;
+      into.events += e.events;
+      for (const m of e.metrics) emfMetrics.add(m);
+    };
+    const rawFetch = globalThis.fetch;
+    // the functions' traffic to the metrics store (reads and /api/put), not the emulator's flushes
+    const metered = countingFetch(rawFetch, (url) => measuring && !url.pathname.startsWith('/internal'));
+    globalThis.fetch = metered.fetch;
+    cleanups.push(() => {
+      globalThis.fetch = rawFetch;
+    });
+    const sqsHttp: HttpBytes = { requests: 0, sentBytes: 0, receivedBytes: 0 };
+    const opsSqsHttp: HttpBytes = { requests: 0, sentBytes: 0, receivedBytes: 0 };
+    const opsStore: HttpBytes = { requests: 0, sentBytes: 0, receivedBytes: 0 };
+
     // ---- the control tick, wired as the handler wires it
     const tickCount = newSqsCount();
     const dirtyQueues = new Set<string>();
     countSqs(tickSqs, tickCount, (q) => dirtyQueues.add(q));
+    countSqsBytes(tickSqs, sqsHttp, () => measuring);
     const wiring = buildControlTick(
       readControlTickEnv({
         SC_TABLE: TABLE,
@@ -476,7 +543,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         SC_METRICS_BATCH_SIZE: '250',
         AWS_REGION: region,
       }),
-      { dynamo: tickDoc, sqs: tickSqs, logger: silentLogger, clock },
+      { dynamo: tickDoc, sqs: tickSqs, logger: tickLogger, clock },
     );
 
     // What every tick costs whatever the fleet (config, rules, host listing): one tick on an empty table.
@@ -640,7 +707,11 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         points.push({ metric: 'proc.cpu.kernel', timestamp: ts, value: (cpu * 0.2).toFixed(2), tags });
         points.push({ metric: 'proc.mem.resident', timestamp: ts, value: mem.toFixed(2), tags });
       }
-      const res = await fetch(`${vm.opentsdbUrl}/api/put`, { method: 'POST', body: JSON.stringify(points) });
+      // BDWatchdog's feed, not the functions' traffic: the unmetered fetch
+      const res = await rawFetch(`${vm.opentsdbUrl}/api/put`, {
+        method: 'POST',
+        body: JSON.stringify(points),
+      });
       await res.text();
       await vm.flush();
     };
@@ -653,20 +724,27 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     cleanups.unshift(() => opsSqs.destroy());
     const opsCount = newSqsCount();
     countSqs(opsSqs, opsCount, (q) => dirtyQueues.add(q));
+    countSqsBytes(opsSqs, opsSqsHttp, () => measuring);
     const opsMetrics = new PrometheusMetricsSource({ url: vm.promUrl, batchSize: 250 });
-    const nullSink = { put: async () => undefined };
+    // The snapshoter puts its series as deployed (OpenTSDB /api/put on VictoriaMetrics).
+    const opsPoints = new OpenTsdbPutSink(vm.opentsdbUrl);
     // The ops functions as their handlers build them (functions/ops/wiring.ts), on the bench's clients.
-    const opsClients = { table: opsTable, sqs: opsSqs, metrics: opsMetrics, points: nullSink, clock };
+    const opsClients = { table: opsTable, sqs: opsSqs, metrics: opsMetrics, points: opsPoints, clock };
     const opsEnv = readOpsEnv({ SC_TABLE: TABLE });
+    const opsLogger = (name: keyof typeof opsLog) =>
+      createLogger(name, { level: 'info', destination: opsLog[name].stream });
     const opsFunctions = {
-      snapshoter: buildSnapshoter(opsEnv, { ...opsClients, logger: silentLogger }),
-      sanity: buildSanity(opsEnv, { ...opsClients, logger: silentLogger }),
-      rebalancer: buildRebalancer(opsEnv, { ...opsClients, logger: silentLogger }),
+      snapshoter: buildSnapshoter(opsEnv, { ...opsClients, logger: opsLogger('snapshoter') }),
+      sanity: buildSanity(opsEnv, { ...opsClients, logger: opsLogger('sanity') }),
+      rebalancer: buildRebalancer(opsEnv, { ...opsClients, logger: opsLogger('rebalancer') }),
     };
+    const opsEmf = { snapshoter: new LogMeter(), sanity: new LogMeter(), rebalancer: new LogMeter() };
     /** Wall time of each ops invocation, ms (what Lambda would bill, emulator latency included). */
     const opsBilledMs = { snapshoter: [] as number[], sanity: [] as number[], rebalancer: [] as number[] };
 
     clock.world = async (at: number) => {
+      // The window starts before this step's work (the ops' first invocation included).
+      if (at === measureFrom) snapshotCounters();
       const tasks: Promise<unknown>[] = [];
       if (at % 5000 === 0) tasks.push(writeUsage(at));
       if (dirtyQueues.size > 0) tasks.push(drain(at));
@@ -685,6 +763,9 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           );
       }
       const opsUntil = measureFrom + o.opsMinutes * 60_000;
+      // While the world steps the tick waits: metered store traffic in a step with ops is theirs.
+      const store0 = { ...metered.bytes };
+      const opsNow = at >= measureFrom && at < opsUntil && (at - start) % 60_000 === 0;
       if (at >= measureFrom && at < opsUntil) {
         const rel = at - start;
         if (rel % 60_000 === 0) {
@@ -694,17 +775,27 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           const invoke = (name: keyof typeof opsFunctions) =>
             (async () => {
               const t0 = performance.now();
-              await opsFunctions[name].invoke({
+              const r = await opsFunctions[name].invoke({
                 awsRequestId: `inv-${at}`,
                 getRemainingTimeInMillis: () => 55_000,
               });
               opsBilledMs[name].push(performance.now() - t0);
+              // the handler's metrics (functions/handlers/*.ts): the sweep's findings, none for the others
+              const e = emfOf(name, namespace, (m) => {
+                if (name === 'sanity')
+                  sanityRoundsMetrics(m, r.results as Parameters<typeof sanityRoundsMetrics>[1]);
+              });
+              opsEmf[name].bytes += e.bytes;
+              opsEmf[name].events += e.events;
+              for (const id of e.metrics) emfMetrics.add(id);
             })();
           tasks.push(invoke('snapshoter'), invoke('sanity'), invoke('rebalancer'));
         }
       }
       await Promise.all(tasks);
-      if (at === measureFrom) snapshotCounters();
+      if (opsNow)
+        for (const k of ['requests', 'sentBytes', 'receivedBytes'] as const)
+          opsStore[k] += metered.bytes[k] - store0[k];
     };
 
     // ---- counters at the start of the measured window
@@ -716,7 +807,9 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       opsSqs: { calls: opsCount.calls, requests: opsCount.requests },
       orders: 0,
     };
+    let agentBytesBase = 0;
     const snapshotCounters = () => {
+      agentBytesBase = agentTable.httpBytes.received + agentSqs.httpBytes.received;
       base = {
         tick: { ...wiring.table.counters },
         agent: { ...agentTable.counters },
@@ -726,6 +819,10 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         orders: wiring.sent.orders,
       };
       measuring = true;
+      tickLog.take();
+      for (const m of [...Object.values(opsLog), ...Object.values(opsEmf)]) m.take();
+      emfTotals.bytes = 0;
+      emfTotals.events = 0;
       for (const a of agents) a.pollFrom = Math.max(a.pollFrom, measureFrom);
     };
 
@@ -741,7 +838,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       metrics: wiring.metrics,
       sink: wiring.sink,
       activity: wiring.activity,
-      logger: silentLogger,
+      logger: tickLogger,
       clock,
     };
     const counted = (rep: TickReport, wallMs: number) => {
@@ -767,10 +864,22 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       // EventBridge: one invocation a minute (timeout 70 s, as deployed).
       for (let minute = start; minute < end; minute += 60_000) {
         if (clock.t < minute) await clock.sleep(minute - clock.t);
+        const sent0 = wiring.sent.orders;
         const r = await runTicks(
           { ...tickDeps, owner: `inv-${minute}` },
           { deadlineMs: minute + 70_000, reserveMs: 1500, waitForLeaseMs: 70_000 },
         );
+        if (minute >= measureFrom)
+          addEmf(
+            emfOf('controlTick', namespace, (m) =>
+              tickMetrics(m, {
+                reports: r.reports,
+                failed: 0,
+                agesMs: [],
+                ordersSent: wiring.sent.orders - sent0,
+              }),
+            ),
+          );
         // Checkpoint and lease release take about a second; the next invocation waits for them.
         await clock.sleep(1000);
         for (const rep of r.reports) counted(rep, rep.ms);
@@ -789,7 +898,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       };
       const state = newChainState();
       let lastWatchdog = start; // the invocation at `start` is the one that starts the chain
-      await watchdog({ state: wiring.state, clock, scheduler, logger: silentLogger }, 10);
+      await watchdog({ state: wiring.state, clock, scheduler, logger: tickLogger }, 10);
       while (clock.t < end) {
         if (o.signal?.aborted) throw new Error('fleet measurement interrupted');
         const due = box.pending;
@@ -801,7 +910,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           if (clock.t < lastWatchdog) await clock.sleep(lastWatchdog - clock.t);
           const t0 = performance.now();
           const keep: Pending = box.pending;
-          const w = await watchdog({ state: wiring.state, clock, scheduler, logger: silentLogger }, 10);
+          const w = await watchdog({ state: wiring.state, clock, scheduler, logger: tickLogger }, 10);
           if (!w.alive) throw new Error('the watchdog found the chain dead while it was ticking');
           box.pending = keep;
           if (lastWatchdog >= measureFrom) {
@@ -813,6 +922,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
         if (clock.t < due.visibleAt) await clock.sleep(due.visibleAt - clock.t);
         const t0 = performance.now();
         const v0 = clock.t; // a tick whose message came early sleeps (virtually) until its time: billed too
+        const sent0 = wiring.sent.orders;
         const out = await runChainedTick(
           {
             ...tickDeps,
@@ -825,6 +935,11 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
           due.msg,
         );
         const wall = performance.now() - t0 + (clock.t - v0);
+        // the handler's metrics for this message (functions/handlers/control-tick.ts)
+        if (v0 >= measureFrom)
+          addEmf(
+            emfOf('controlTick', namespace, (m) => chainMetrics(m, [out], v0, wiring.sent.orders - sent0)),
+          );
         if (out.ran && out.report !== null) {
           counted(out.report, wall);
           if (out.report.at >= measureFrom) invocationBilledS.push(Math.ceil(wall) / 1000);
@@ -850,6 +965,17 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     controlTick.sqsRequests = tickCount.requests - base.tickSqs.requests;
     const agentsPart = part(agentTable.counters, base.agent);
     agentsPart.sqsRequests = agentSqsCount.idlePolls + agentSqsCount.receives + agentSqsCount.deletes;
+    const agentBytesMeasured = agentTable.httpBytes.received + agentSqs.httpBytes.received - agentBytesBase;
+    // One empty receive (every queue is drained): what each idle long poll brings back.
+    const emptyPoll0 = agentSqs.httpBytes.received;
+    await agentSqs.receiveMessage({
+      QueueUrl: agents[0]?.queueUrl ?? '',
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      VisibilityTimeout: 30,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+    });
+    const emptyPollBytes = agentSqs.httpBytes.received - emptyPoll0;
     agentsPart.sqsCalls = agentsPart.sqsRequests;
     const opsPart = part(opsTable.counters, base.ops);
     opsPart.sqsCalls = opsCount.calls - base.opsSqs.calls;
@@ -884,7 +1010,40 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
       clockQueue,
       fixedPerTick,
     );
+    const scaled = (m: { bytes: number; events: number }) => ({
+      bytes: m.bytes * opsScale,
+      events: m.events * opsScale,
+    });
+    const tickLines = tickLog.take();
+    const opsLogs = Object.fromEntries(
+      (Object.keys(opsLog) as (keyof typeof opsLog)[]).map((k) => {
+        const lines = opsLog[k].take();
+        const emf = opsEmf[k].take();
+        return [k, scaled({ bytes: lines.bytes + emf.bytes, events: lines.events + emf.events })];
+      }),
+    );
+    const storeTotal = { ...metered.bytes };
     return {
+      agentsReceivedBytes: agentBytesMeasured + agentSqsCount.idlePolls * emptyPollBytes,
+      logs: {
+        tick: { bytes: tickLines.bytes + emfTotals.bytes, events: tickLines.events + emfTotals.events },
+        watchdogEmf: (() => {
+          const e = emfOf('controlTick', namespace, () => undefined);
+          return { bytes: e.bytes, events: e.events };
+        })(),
+        ops: opsLogs,
+      },
+      emfMetrics: [...emfMetrics].sort(),
+      metricsStore: {
+        requests: storeTotal.requests - opsStore.requests + opsStore.requests * opsScale,
+        sentBytes: storeTotal.sentBytes - opsStore.sentBytes + opsStore.sentBytes * opsScale,
+        receivedBytes: storeTotal.receivedBytes - opsStore.receivedBytes + opsStore.receivedBytes * opsScale,
+      },
+      sqsHttp: {
+        requests: sqsHttp.requests + opsSqsHttp.requests * opsScale,
+        sentBytes: sqsHttp.sentBytes + opsSqsHttp.sentBytes * opsScale,
+        receivedBytes: sqsHttp.receivedBytes + opsSqsHttp.receivedBytes * opsScale,
+      },
       options: o,
       hosts: hostsN,
       loopCounts,
@@ -1015,13 +1174,157 @@ export function toLoopCounts(
   };
 }
 
-/** Priced: the 1,000-container figure and its lines. */
-export function priceFleet(run: FleetRun, containers = run.options.containers) {
-  return estimateMonthlyCost(run.counts, {
-    containers,
-    containersPerHost: run.options.perHost,
-    tickSeconds: run.measuredSeconds / run.ticks,
+/**
+ * What the complete figure assumes beyond what a run measures (docs/cost.md "What the figure assumes").
+ * - Cold starts: Lambda replaces execution environments on a schedule it does not publish; assumed
+ *   once an hour per environment, two environments for the control tick (a watchdog invocation may
+ *   overlap a tick), one for each other function.
+ * - The API is operator traffic: assumed 100,000 requests a month (a script or dashboard polling
+ *   every ≈ 26 s around the clock), 0.1 s billed each at the function's 256 MiB.
+ * - KMS callers: one role per function and one per host (host-agent/iam/host-role.json).
+ */
+export const PLATFORM_ASSUMPTIONS = {
+  environmentReplacementsPerHour: 1,
+  controlTickEnvironments: 2,
+  api: { requestsPerMonth: 100_000, billedSeconds: 0.1, memoryMiB: 256 },
+  functionRoles: 5,
+} as const;
+
+/** The deployment the figure is priced for: the template's facts, INIT measured per handler, the network path. */
+export interface Deployment {
+  template: TemplateFacts;
+  /** INIT per function (serverless.yml name), ms: measureInitMs of its bundle. */
+  initMs: Readonly<Record<string, number>>;
+  network: NetworkPath;
+}
+
+/**
+ * The run's counts with the platform priced too: logs, INIT, metrics, traces, KMS, the API, the
+ * network. Priced for `containers` (default: the run's fleet), the bytes that grow with the fleet
+ * (to the metrics store, SQS, the agents) and the host roles scale with it.
+ */
+export function completeCounts(
+  run: FleetRun,
+  d: Deployment,
+  containers = run.options.containers,
+): LoopCounts {
+  const a = PLATFORM_ASSUMPTIONS;
+  const fleetScale = containers / run.options.containers;
+  const perMonth = (SECONDS_PER_MONTH / run.measuredSeconds) * fleetScale;
+  const minutes = run.measuredSeconds / 60;
+  const traced = d.template.tracing;
+  const platformLog = (memoryMiB: number) => lambdaPlatformLog({ memoryMiB, traced, coldStart: false });
+  const plus = (x: { bytes: number; events: number }, y: { bytes: number; events: number }) => ({
+    bytes: x.bytes + y.bytes,
+    events: x.events + y.events,
   });
+  const per = (x: { bytes: number; events: number }, n: number) => ({
+    bytes: n === 0 ? 0 : x.bytes / n,
+    events: n === 0 ? 0 : x.events / n,
+  });
+  const cold = (fn: string, environments = 1) => ({
+    perMonth: HOURS_PER_MONTH * a.environmentReplacementsPerHour * environments,
+    initSeconds: (d.initMs[fn] ?? 0) / 1000,
+  });
+  const functions: FunctionUsage[] = run.counts.functions.map((f) => {
+    if (f.name === 'control-tick (watchdog)')
+      return { ...f, log: plus(run.logs.watchdogEmf, platformLog(f.memoryMiB)) };
+    if (f.name.startsWith('control-tick'))
+      return {
+        ...f,
+        // the tick's lines and EMF (the watchdogs' few lines included) over the ticks that wrote them
+        log: plus(per(run.logs.tick, run.invocationBilledS.length), platformLog(f.memoryMiB)),
+        coldStarts: cold('controlTick', a.controlTickEnvironments),
+      };
+    const ops = run.logs.ops[f.name];
+    return {
+      ...f,
+      ...(ops === undefined ? {} : { log: plus(per(ops, minutes), platformLog(f.memoryMiB)) }),
+      coldStarts: cold(f.name),
+    };
+  });
+  functions.push({
+    name: 'api (operator requests, assumed)',
+    memoryMiB: a.api.memoryMiB,
+    arch: 'arm64',
+    invocationsPerMonth: a.api.requestsPerMonth,
+    billedSecondsPerInvocation: a.api.billedSeconds,
+    scheduledPerMonth: 0,
+    log: plus(run.logs.watchdogEmf, platformLog(a.api.memoryMiB)), // its handler adds no metrics
+    coldStarts: cold('api'),
+  });
+  const coldStartMetrics = Object.keys(d.initMs).length;
+  return {
+    ...run.counts,
+    functions,
+    platform: {
+      logRetentionDays: d.template.logRetentionDays,
+      metricsStore: {
+        sentBytesPerMonth: run.metricsStore.sentBytes * perMonth,
+        receivedBytesPerMonth: run.metricsStore.receivedBytes * perMonth,
+      },
+      sqsBytesPerMonth: (run.sqsHttp.sentBytes + run.sqsHttp.receivedBytes) * perMonth,
+      agentsReceivedBytesPerMonth: run.agentsReceivedBytes * perMonth,
+      apiRequestsPerMonth: a.api.requestsPerMonth,
+      tableKey: {
+        kind: d.template.tableKey,
+        callers: a.functionRoles + Math.ceil(containers / run.options.perHost),
+      },
+      // the EMF metrics seen, and Powertools' ColdStart (service + function_name) of each function
+      customMetrics: run.emfMetrics.length + coldStartMetrics,
+      alarmMetrics: d.template.alarmMetrics,
+      dashboards: d.template.dashboards,
+      tracesPerMonth: traced ? functions.reduce((n, f) => n + f.invocationsPerMonth, 0) : 0,
+      network: d.network,
+    },
+  };
+}
+
+/**
+ * Priced: the 1,000-container figure and its lines. Without a deployment, requests only (DynamoDB,
+ * SQS, Lambda duration, EventBridge: the figure as it was before the platform was priced).
+ */
+export function priceFleet(run: FleetRun, containers = run.options.containers, deployment?: Deployment) {
+  return estimateMonthlyCost(
+    deployment === undefined ? run.counts : completeCounts(run, deployment, containers),
+    {
+      containers,
+      containersPerHost: run.options.perHost,
+      tickSeconds: run.measuredSeconds / run.ticks,
+    },
+  );
+}
+
+/** The deployment as serverless.yml describes it, INIT measured on this machine, over `network`. */
+export async function deploymentOf(network: NetworkPath = { kind: 'public' }): Promise<Deployment> {
+  const root = join(import.meta.dirname, '..');
+  const template = templateFacts(readFileSync(join(root, 'serverless.yml'), 'utf8'));
+  const env = {
+    SC_TABLE: 'serverless-containers-prod-state',
+    SC_QUEUE_PREFIX: 'serverless-containers-prod-',
+    SC_ACTIVITY_RETENTION_DAYS: '7',
+    SC_METRICS_BACKEND: 'opentsdb',
+    SC_METRICS_URL: 'https://tsd.example.net:4242',
+    SC_OPENTSDB_URL: 'https://tsd.example.net:4242',
+    SC_CONTROL_CLOCK: 'queue',
+    SC_CLOCK_QUEUE_URL:
+      'https://sqs.us-east-1.amazonaws.com/123456789012/serverless-containers-prod-control-clock',
+    POWERTOOLS_METRICS_NAMESPACE: 'serverless-containers-prod',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'unused',
+    AWS_SECRET_ACCESS_KEY: 'unused',
+  };
+  const handlers = {
+    controlTick: 'control-tick',
+    api: 'api',
+    sanity: 'sanity',
+    snapshoter: 'snapshoter',
+    rebalancer: 'rebalancer',
+  };
+  const initMs: Record<string, number> = {};
+  for (const [fn, file] of Object.entries(handlers))
+    initMs[fn] = await measureInitMs(join(root, 'functions/handlers', `${file}.ts`), env);
+  return { template, initMs, network };
 }
 
 // ---------------------------------------------------------------- figures
@@ -1041,11 +1344,32 @@ export async function emitFleetCost(
   const say = (l: string) => process.stderr.write(`  ${l}\n`);
   const { runs: n = 3, ...fleet } = opts;
   const runs: FleetRun[] = [];
+  // The deployment priced: serverless.yml's facts and each handler's INIT, measured once.
+  const deployment = await deploymentOf({ kind: 'public' });
+  say(
+    `deployment: ${JSON.stringify(deployment.template)}; INIT ms (bundle loaded in a fresh Node): ${JSON.stringify(
+      Object.fromEntries(Object.entries(deployment.initMs).map(([k, v]) => [k, Math.round(v)])),
+    )}`,
+  );
+  const networks: Record<string, NetworkPath> = {
+    public: { kind: 'public' },
+    vpc_nat: { kind: 'vpc-nat', azs: 2 },
+    vpc_endpoints: { kind: 'vpc-endpoints', azs: 2, endpoints: 1 },
+  };
+  const complete = (
+    r: FleetRun,
+    containers = r.options.containers,
+    network = networks.public as NetworkPath,
+  ) => priceFleet(r, containers, { ...deployment, network });
   for (let i = 0; i < n && fleet.signal?.aborted !== true; i++) {
     const r = await measureFleet({ log: say, seed: DEFAULT_FLEET.seed + i, ...fleet });
-    const e = priceFleet(r, r.options.containers);
+    const before = priceFleet(r, r.options.containers);
+    const e = complete(r);
     say(
-      `fleet run ${i + 1}/${n}: $${e.usdPer1000ContainersPerMonth.toFixed(2)} per 1,000 containers per month; ${r.actionsPerContainerHour.toFixed(2)} scale actions per container-hour; ${r.ticks} ticks; ${Math.round(r.wallS)} s wall; load ${r.loadAvg}`,
+      `fleet run ${i + 1}/${n}: $${e.usdPer1000ContainersPerMonth.toFixed(2)} per 1,000 containers per month (requests only: $${before.usdPer1000ContainersPerMonth.toFixed(2)}); ${r.actionsPerContainerHour.toFixed(2)} scale actions per container-hour; ${r.ticks} ticks; ${Math.round(r.wallS)} s wall; load ${r.loadAvg}`,
+    );
+    say(
+      `logs in the window: control tick ${r.logs.tick.events} lines, ${r.logs.tick.bytes} B over ${r.invocationBilledS.length} ticks; ops ${JSON.stringify(r.logs.ops)}; EMF metrics ${r.emfMetrics.length}; metrics store ${JSON.stringify(r.metricsStore)}; SQS HTTP ${JSON.stringify(r.sqsHttp)}; to the agents ${Math.round(r.agentsReceivedBytes)} B`,
     );
     say(
       `agents: ${r.heartbeats} heartbeats, ${r.agentSqs.deletes} orders applied in ${Math.round(r.measuredSeconds / 60)} measured minutes`,
@@ -1072,9 +1396,9 @@ export async function emitFleetCost(
     );
     runs.push(r);
   }
-  const byCost = [...runs].sort((a, b) => priceFleet(a).totalUsdPerMonth - priceFleet(b).totalUsdPerMonth);
+  const byCost = [...runs].sort((a, b) => complete(a).totalUsdPerMonth - complete(b).totalUsdPerMonth);
   const mid = byCost[Math.floor((byCost.length - 1) / 2)] as FleetRun;
-  const est = priceFleet(mid);
+  const est = complete(mid);
   for (const l of est.lines)
     if (l.usdPerMonth >= 0.005)
       say(
@@ -1102,9 +1426,18 @@ export async function emitFleetCost(
   };
   emit({
     name: `${prefix}.cost_per_1000_usd_month`,
-    value: round2(median(runs.map((r) => priceFleet(r).usdPer1000ContainersPerMonth))),
+    value: round2(median(runs.map((r) => complete(r).usdPer1000ContainersPerMonth))),
     unit: 'USD/month',
     ...common,
+    topology:
+      'functions outside a VPC, the metrics store behind an authenticated HTTPS front (README "Deploy"); serverless.yml as is',
+    logsUsd: group((l) => l.service === 'CloudWatch Logs'),
+    cloudwatchUsd: group((l) => l.service === 'CloudWatch'),
+    xrayUsd: group((l) => l.service === 'X-Ray'),
+    kmsUsd: group((l) => l.service === 'KMS'),
+    apiGatewayUsd: group((l) => l.service === 'API Gateway'),
+    networkUsd: group((l) => l.service === 'Network'),
+    initUsd: group((l) => l.item.includes('INIT')),
     dynamoReadsUsd: group((l) => l.service === 'DynamoDB' && l.unit === 'RRU'),
     dynamoWritesUsd: group((l) => l.service === 'DynamoDB' && l.unit === 'WRU'),
     sqsUsd: group((l) => l.service === 'SQS'),
@@ -1113,6 +1446,28 @@ export async function emitFleetCost(
     opsLambdaUsd: group((l) => /^(snapshoter|sanity|rebalancer)/.test(l.item)),
     agentsUsd: group((l) => l.item.includes('agent')),
   });
+  emit({
+    name: `${prefix}.cost_per_1000_usd_month_requests_only`,
+    value: round2(median(runs.map((r) => priceFleet(r).usdPer1000ContainersPerMonth))),
+    unit: 'USD/month',
+    ...common,
+    note: 'the figure as priced before: DynamoDB, SQS, Lambda duration and EventBridge only (no logs, INIT, metrics, traces, KMS, API, network)',
+  });
+  for (const [key, network] of Object.entries(networks)) {
+    if (key === 'public') continue;
+    emit({
+      name: `${prefix}.cost_per_1000_usd_month_${key}`,
+      value: round2(
+        median(runs.map((r) => complete(r, r.options.containers, network).usdPer1000ContainersPerMonth)),
+      ),
+      unit: 'USD/month',
+      ...common,
+      topology:
+        key === 'vpc_nat'
+          ? 'functions in a VPC over 2 zones: a NAT gateway per zone for SQS, DynamoDB through its gateway endpoint, the metrics store over a Site-to-Site VPN'
+          : 'functions in a VPC over 2 zones: an SQS interface endpoint per zone, DynamoDB through its gateway endpoint, the metrics store over a Site-to-Site VPN',
+    });
+  }
   const loopOnly = (r: FleetRun) =>
     estimateMonthlyCost(r.loopCounts, {
       containers: r.options.containers,
@@ -1124,9 +1479,9 @@ export async function emitFleetCost(
     value: round2(median(runs.map(loopOnly))),
     unit: 'USD/month',
     ...common,
-    note: 'control tick (Guardian → Planner → orders) and the agents only: without the snapshoter, sanity sweep and rebalancer',
+    note: 'control tick (Guardian → Planner → orders) and the agents only, requests only: without the snapshoter, sanity sweep, rebalancer and the platform',
   });
-  const at10k = estimateMonthlyCost(mid.counts, {
+  const at10k = estimateMonthlyCost(completeCounts(mid, deployment, 10_000), {
     containers: 10_000,
     containersPerHost: o.perHost,
     tickSeconds: 10,

@@ -196,7 +196,7 @@ export async function startLoop(opts: LoopOptions): Promise<RunningLoop> {
         : `control tick clocked by a delay queue, one tick every ${tickConfig.WINDOW_TIMELAPSE} s per message; watchdog ${CONTROL_TICK.rate} (Guardian → Scaler → SQS)`,
     );
 
-    startSweeps({ platform, doc, sqs, promUrl, opentsdbUrl, metrics: usageReader, logger, stops });
+    startSweeps({ platform, promUrl, opentsdbUrl, metrics: usageReader, logger, stops });
     say('sweeps      snapshoter and sanity sweep scheduled rate(1 minute)');
 
     const series = prometheusSeries(promUrl);

@@ -5,13 +5,13 @@
  * http://127.0.0.1:4566, and stops LocalStack. Without a Docker engine, or with a
  * tag that needs a token that is not set, it says why and exits 0 (skipped).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dockerError, FREE_TAG } from './localstack-common.ts';
 import { ROOT } from './package.ts';
 
-/** The last LocalStack tag that starts without an account (later tags exit 55 without a token). */
-export const FREE_TAG = '4.14.0';
+export { FREE_TAG };
 export const LOCALSTACK_URL = 'http://127.0.0.1:4566';
 
 export type Plan = { run: true; tag: string } | { run: false; reason: string };
@@ -30,17 +30,6 @@ export function plan(opts: {
     };
   }
   return { run: true, tag };
-}
-
-function dockerError(): string | null {
-  const res = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
-  if (res.error !== undefined) return `docker: ${res.error.message}`;
-  if (res.status !== 0)
-    return (res.stderr || res.stdout).trim().split('\n')[0] ?? `docker info exited ${res.status}`;
-  return null;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -64,6 +64,19 @@ export async function ensureHostQueues(
   return { queueUrl: required(main.QueueUrl, 'queue url'), dlqUrl, dlqArn };
 }
 
+/** Messages waiting on a queue (ApproximateNumberOfMessages: the visible ones): a host's dead-lettered orders on its DLQ. */
+export async function visibleMessages(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages'],
+    }),
+  );
+  const n = Number(out.Attributes?.ApproximateNumberOfMessages);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${queueUrl}: no ApproximateNumberOfMessages`);
+  return n;
+}
+
 export async function hostQueueUrl(sqs: SQSClient, host: string, prefix?: string): Promise<string | null> {
   try {
     const out = await sqs.send(new GetQueueUrlCommand({ QueueName: hostQueueNames(host, prefix).queue }));

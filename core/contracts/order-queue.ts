@@ -20,6 +20,15 @@ export function hostQueueNames(host: string, prefix = DEFAULT_QUEUE_PREFIX): { q
   return { queue, dlq };
 }
 
+/**
+ * The URL of a host's dead-letter queue from its order queue's URL (same account and region; the
+ * names differ as hostQueueNames makes them). Null for a URL that is not a host's FIFO queue.
+ */
+export function deadLetterQueueUrl(queueUrl: string): string | null {
+  if (!queueUrl.endsWith('.fifo') || queueUrl.endsWith('-dlq.fifo')) return null;
+  return `${queueUrl.slice(0, -'.fifo'.length)}-dlq.fifo`;
+}
+
 /** What is sent for one order: its body and FIFO attributes. Throws ValidationError naming the field. */
 export interface OrderMessage {
   body: string;

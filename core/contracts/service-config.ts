@@ -194,6 +194,11 @@ export const SanityConfig = z.strictObject({
     .describe(
       'An agent silent for longer than this, seconds (no heartbeat and no report: either proves it alive), marks its host degraded (three of the agent’s default 60 s heartbeat periods). An agent that announces its period is given at least two of them.',
     ),
+  DEAD_LETTER_PERIOD: seconds(60, 86_400)
+    .default(300)
+    .describe(
+      'Seconds between two counts of the orders waiting on the hosts’ dead-letter queues (the OrdersDeadLettered metric and its alarm): the sweep that crosses a multiple of it counts, one SQS request per host (at 60 s, ≈ $1.10 a month for 50 hosts; at 300 s a fifth of that).',
+    ),
 });
 export type SanityConfig = z.infer<typeof SanityConfig>;
 

@@ -31,6 +31,7 @@ export const METRIC = {
   ordersResent: 'OrdersResent',
   agentsDegraded: 'AgentsDegraded',
   handlerErrors: 'HandlerErrors',
+  ordersDeadLettered: 'OrdersDeadLettered',
 } as const;
 
 export interface Observability {
@@ -226,8 +227,16 @@ export function chainMetrics(
   });
 }
 
-/** The sanity sweep's figures: agents marked degraded, orders re-sent. */
-export function sanityMetrics(metrics: Metrics, findings: readonly Finding[]): void {
+/**
+ * The sanity sweep's figures: agents marked degraded, orders re-sent, and the orders waiting on the
+ * hosts' dead-letter queues when the sweep counted them (a gauge: the same orders count each sweep
+ * until someone drains the queue).
+ */
+export function sanityMetrics(
+  metrics: Metrics,
+  findings: readonly Finding[],
+  deadLettered: number | null = null,
+): void {
   metrics.addMetric(
     METRIC.agentsDegraded,
     MetricUnit.Count,
@@ -237,6 +246,20 @@ export function sanityMetrics(metrics: Metrics, findings: readonly Finding[]): v
     METRIC.ordersResent,
     MetricUnit.Count,
     findings.filter((f) => f.action === 'resent').length,
+  );
+  if (deadLettered !== null) metrics.addMetric(METRIC.ordersDeadLettered, MetricUnit.Count, deadLettered);
+}
+
+/** One sanity invocation's figures from its rounds: every round's findings, the last dead-letter count. */
+export function sanityRoundsMetrics(
+  metrics: Metrics,
+  rounds: readonly { findings: readonly Finding[]; deadLettered: number | null }[],
+): void {
+  const counted = rounds.flatMap((x) => (x.deadLettered === null ? [] : [x.deadLettered]));
+  sanityMetrics(
+    metrics,
+    rounds.flatMap((x) => x.findings),
+    counted.length === 0 ? null : (counted.at(-1) as number),
   );
 }
 

@@ -4,7 +4,7 @@ import { functionScope } from '../../adapters/aws-calls.ts';
 import { readOpsEnv } from '../ops/env.ts';
 import { buildSanity } from '../ops/wiring.ts';
 import type { LambdaContextLike } from './lambda-context.ts';
-import { lambdaHandler, sanityMetrics } from './middleware.ts';
+import { lambdaHandler, sanityRoundsMetrics } from './middleware.ts';
 
 const env = readOpsEnv(process.env);
 // Every AWS call recorded per function when SC_RECORD_AWS_CALLS is set (IAM proven by test/integration/scripts/package.test.ts).
@@ -18,10 +18,7 @@ export const handler = lambdaHandler(
   'sanity',
   async (_event: unknown, context: LambdaContextLike, { metrics, signal }) => {
     const r = await sanity.invoke(context, signal);
-    sanityMetrics(
-      metrics,
-      r.results.flatMap((x) => x.findings),
-    );
+    sanityRoundsMetrics(metrics, r.results);
     return { rounds: r.rounds, findings: r.results.reduce((s, x) => s + x.findings.length, 0) };
   },
 );

@@ -43,6 +43,7 @@ import {
   topologyMismatch,
 } from '../../core/policy/sanity-findings.ts';
 import type { Clock } from '../../core/ports/clock.ts';
+import { countDeadLettered, type DeadLetterCount, deadLetterCountDue } from './dead-letters.ts';
 import type { ResendStep } from './resend.ts';
 
 export interface SanityDeps {
@@ -58,6 +59,8 @@ export interface SanityDeps {
    * rounds by the builder; without it every finding is recorded every round.
    */
   recorded?: Map<string, number>;
+  /** Reads a host's dead-letter queue (functions/ops/dead-letters.ts), every DEAD_LETTER_PERIOD; absent: never. */
+  deadLetters?: DeadLetterCount;
 }
 
 /** An unchanged reported finding is recorded again at most this often (it is logged every round). */
@@ -76,6 +79,8 @@ export interface Finding {
 export interface SanityResult {
   skipped: boolean;
   findings: Finding[];
+  /** Orders waiting on the hosts' dead-letter queues (the OrdersDeadLettered metric); null: not counted this sweep. */
+  deadLettered: number | null;
 }
 
 const MAX_HOST_ATTEMPTS = 3;
@@ -87,7 +92,7 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
   // an order re-sent for a version already applied is a no-op for the agent.
   const fleet = await readFleet(deps.table, { consistent: false });
   const config = serviceConfig(fleet.services, 'sanity');
-  if (!config.ACTIVE) return { skipped: true, findings: [] };
+  if (!config.ACTIVE) return { skipped: true, findings: [], deadLettered: null };
   const now = deps.clock.now();
   const findings: Finding[] = [];
 
@@ -148,8 +153,13 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
       data: { check: f.check, action: f.action },
     });
   }
+  const dead =
+    deps.deadLetters !== undefined &&
+    deadLetterCountDue(now, config.DEAD_LETTER_PERIOD, config.POLLING_FREQUENCY)
+      ? await countDeadLettered(fleet.hosts, deps.deadLetters, deps.logger)
+      : null;
   deps.logger.info({ findings: findings.length, hosts: fleet.hosts.length }, 'sanity sweep done');
-  return { skipped: false, findings };
+  return { skipped: false, findings, deadLettered: dead?.total ?? null };
 }
 
 /** The newer of the agent's heartbeat and its newest report on this host, with the agent's period. */

@@ -15,6 +15,7 @@ import { ServiceConfigReader } from '../../adapters/dynamodb/service-config-read
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { createLogger, type Logger } from '../../adapters/logger.ts';
 import { OpenTsdbPutSink } from '../../adapters/opentsdb-put.ts';
+import { visibleMessages } from '../../adapters/sqs/order-queues.ts';
 import type { ServiceConfigOf, ServiceName } from '../../core/contracts/service-config.ts';
 import { defaultConfig, type ScalerConfig } from '../../core/contracts/service-config.ts';
 import { ruleFindings } from '../../core/policy/sanity-findings.ts';
@@ -120,6 +121,7 @@ export function buildSanity(env: Readonly<OpsEnv>, opts: OpsClients = {}): Perio
         checkRules: ruleFindings,
         resend: resendWith(sqsOrderSender(sqs), logger),
         recorded,
+        deadLetters: (dlq) => visibleMessages(sqs, dlq),
       }),
   );
 }

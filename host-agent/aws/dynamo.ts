@@ -103,6 +103,11 @@ export class LiteTable implements AgentTable {
   readonly counters = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
   private readonly rpc: JsonRpcClient;
 
+  /** HTTP bytes sent and received (what a host outside AWS exchanges with the service). */
+  get httpBytes(): { readonly sent: number; readonly received: number } {
+    return this.rpc.bytes;
+  }
+
   constructor(tableName: string, opts: LiteClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.tableName = tableName;
     this.rpc = new JsonRpcClient(rpcOptions('DYNAMODB', 'dynamodb', 'DynamoDB_20120810', opts, env));

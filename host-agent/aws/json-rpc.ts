@@ -83,6 +83,8 @@ function httpModule(protocol: string): typeof http {
 }
 
 export class JsonRpcClient {
+  /** HTTP bytes of every attempt: request line, headers and body sent; status line, headers and body received. */
+  readonly bytes = { sent: 0, received: 0 };
   private readonly o: JsonRpcOptions;
   private readonly url: URL;
   private readonly agent: http.Agent;
@@ -131,6 +133,11 @@ export class JsonRpcClient {
       },
       body,
     });
+    this.bytes.sent +=
+      `POST ${u.pathname || '/'} HTTP/1.1\r\n`.length +
+      Object.entries(headers).reduce((n, [k, v]) => n + k.length + String(v).length + 4, 0) +
+      2 +
+      Buffer.byteLength(body);
     return new Promise((resolve, reject) => {
       const req = httpModule(u.protocol).request(
         {
@@ -147,7 +154,13 @@ export class JsonRpcClient {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
+            const raw = Buffer.concat(chunks);
+            this.bytes.received +=
+              `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\n`.length +
+              res.rawHeaders.reduce((n, h) => n + Buffer.byteLength(h) + 2, 0) +
+              2 +
+              raw.byteLength;
+            const text = raw.toString('utf8');
             const status = res.statusCode ?? 0;
             let json: Record<string, unknown> = {};
             try {

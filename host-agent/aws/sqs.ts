@@ -78,6 +78,11 @@ export function rpcOptions(
 export class LiteSqs implements AgentQueueClient {
   private readonly rpc: JsonRpcClient;
 
+  /** HTTP bytes sent and received (what a host outside AWS exchanges with the service). */
+  get httpBytes(): { readonly sent: number; readonly received: number } {
+    return this.rpc.bytes;
+  }
+
   constructor(opts: LiteClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.rpc = new JsonRpcClient(rpcOptions('SQS', 'sqs', 'AmazonSQS', opts, env));
   }

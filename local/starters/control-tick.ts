@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { createDynamoDocumentClient, createSqsClient } from '../../adapters/aws.ts';
+import { createSqsClient } from '../../adapters/aws.ts';
 import { createLogger } from '../../adapters/logger.ts';
 import { ASSUMED_FLEET } from '../../bench/cost/assumptions.ts';
 import { type LoopCounts, type RunCounters, SECONDS_PER_MONTH } from '../../bench/cost/model.ts';
@@ -24,6 +24,7 @@ import {
 import type { AgentConfig } from '../../host-agent/config.ts';
 import type { LocalPlatform } from '../platform.ts';
 import { type RunningSchedule, startQueueTrigger, startSchedule } from '../scheduler.ts';
+import { functionClients } from './function-clients.ts';
 import { LOCAL, type Stops } from './local.ts';
 
 /** How long the local loop's control tick holds activity lines before writing them, s. */
@@ -70,6 +71,7 @@ export async function startControlTick(o: {
 }): Promise<RunningControlTick> {
   // The control tick, built from its own env schema, reading usage through the Prometheus API,
   // clocked as deployed (serverless.yml SC_CONTROL_CLOCK, default 'queue': a clock queue on fauxqs).
+  // The stack's side (the clock queue, the event source mapping that polls it): not the function's calls.
   const tickSqs = createSqsClient({ endpoint: o.platform.endpoints.sqs, ...LOCAL });
   const clockMode = CONTROL_TICK.clock();
   const clockQueueUrl =
@@ -80,6 +82,8 @@ export async function startControlTick(o: {
           )
         ).QueueUrl
       : undefined;
+  // The function's own clients: its calls recorded as controlTick's when SC_RECORD_AWS_CALLS is set.
+  const own = functionClients(o.platform, 'controlTick', clockQueueUrl);
   const wiring: ControlTickWiring = buildControlTick(
     readControlTickEnv({
       ...o.platform.env,
@@ -94,8 +98,8 @@ export async function startControlTick(o: {
       ...o.tickEnv,
     }),
     {
-      dynamo: createDynamoDocumentClient({ endpoint: o.platform.endpoints.dynamodb, ...LOCAL }),
-      sqs: tickSqs,
+      dynamo: own.dynamo,
+      sqs: own.sqs,
       logger: createLogger('control-tick', { destination: o.logStream }),
     },
   );
@@ -190,6 +194,7 @@ export async function startControlTick(o: {
       tickAbort.abort();
       await Promise.all(schedules.map((s) => s.done));
       tickSqs.destroy();
+      own.destroy();
     },
   });
   return { wiring, clockMode, fixedPerTick, done, invocationMs, signal: tickAbort.signal };

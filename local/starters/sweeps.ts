@@ -5,14 +5,13 @@
  * built as their handlers build them (functions/ops/wiring.ts). (The ReBalancer is off by
  * default and not scheduled here.)
  */
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../adapters/logger.ts';
 import type { MetricsSource } from '../../core/ports/metrics-source.ts';
 import { readOpsEnv } from '../../functions/ops/env.ts';
 import { buildSanity, buildSnapshoter } from '../../functions/ops/wiring.ts';
 import type { LocalPlatform } from '../platform.ts';
 import { startSchedule } from '../scheduler.ts';
+import { functionClients } from './function-clients.ts';
 import type { Stops } from './local.ts';
 
 /** The sweeps as deployed (serverless.yml `snapshoter`, `sanity`). */
@@ -20,8 +19,6 @@ export const SWEEP = { rate: 'rate(1 minute)', timeoutMs: 55_000 } as const;
 
 export function startSweeps(o: {
   platform: LocalPlatform;
-  doc: DynamoDBDocumentClient;
-  sqs: SQSClient;
   promUrl: string;
   opentsdbUrl: string;
   metrics: MetricsSource;
@@ -34,10 +31,20 @@ export function startSweeps(o: {
     SC_METRICS_URL: o.promUrl,
     SC_OPENTSDB_URL: o.opentsdbUrl,
   });
-  const clients = { dynamo: o.doc, sqs: o.sqs };
+  // Each sweep its own clients, as its handler has: its calls recorded as that function's.
+  const clients = {
+    snapshoter: functionClients(o.platform, 'snapshoter'),
+    sanity: functionClients(o.platform, 'sanity'),
+  };
+  o.stops.push({
+    what: 'sweep clients',
+    stop: async () => {
+      for (const c of Object.values(clients)) c.destroy();
+    },
+  });
   const sweeps = [
-    buildSnapshoter(opsEnv, { ...clients, metrics: o.metrics, logger: o.logger('snapshoter') }),
-    buildSanity(opsEnv, { ...clients, logger: o.logger('sanity') }),
+    buildSnapshoter(opsEnv, { ...clients.snapshoter, metrics: o.metrics, logger: o.logger('snapshoter') }),
+    buildSanity(opsEnv, { ...clients.sanity, logger: o.logger('sanity') }),
   ];
   const abort = new AbortController();
   for (const sweep of sweeps) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ph } from '../../../adapters/aws-calls.ts';
+import { hostQueueNames } from '../../../core/contracts/order-queue.ts';
 import { ROOT } from '../../../scripts/package.ts';
 import { readFixture } from '../../support/aws-call-record.ts';
 import { type CfnTemplate, concrete, decide, rolePolicies, unusedGrants } from '../../support/iam.ts';
@@ -39,6 +40,29 @@ describe("the host agent's per-host role", () => {
     for (const c of agentCalls.map((x) => concrete(x, names('h1', 'h2')))) {
       const d = await decide(policiesFor('h1'), c);
       if (d !== 'Allowed') denied.push(`${d}: ${c.from}`);
+    }
+    expect(denied).toEqual([]);
+  });
+
+  it('takes a dotted host name: its queues under the name hostQueueNames gives them, its partition under its own', async () => {
+    const host = 'node1.lab';
+    const prefix = `${STACK}-`;
+    const queueHost = hostQueueNames(host, prefix).queue.slice(prefix.length, -'.fifo'.length);
+    expect(queueHost).toBe('node1_lab');
+    // The parameter's description is what an operator follows to fill it in.
+    const described = (template as unknown as { Parameters: Record<string, { Description: string }> })
+      .Parameters.QueueHostName?.Description;
+    expect(described).toContain(`${host} → ${queueHost}`);
+    const policies = rolePolicies(template, 'HostRole', {
+      Stack: STACK,
+      HostName: host,
+      QueueHostName: queueHost,
+    });
+    const denied: string[] = [];
+    for (const x of agentCalls) {
+      const c = concrete(x, { ...names(host, 'h2'), Host: x.action.startsWith('sqs:') ? queueHost : host });
+      const d = await decide(policies, c);
+      if (d !== 'Allowed') denied.push(`${d}: ${c.action} ${c.resource}`);
     }
     expect(denied).toEqual([]);
   });

@@ -1,13 +1,24 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
 import { createSqsClient } from '../../../../adapters/aws.ts';
 import { recentActivity } from '../../../../adapters/dynamodb/activity.ts';
 import { Catalog } from '../../../../adapters/dynamodb/catalog.ts';
 import { body } from '../../../../adapters/dynamodb/fleet.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import { deleteHostQueues, ensureHostQueues } from '../../../../adapters/sqs/order-queues.ts';
+import {
+  deleteHostQueues,
+  ensureHostQueues,
+  visibleMessages,
+} from '../../../../adapters/sqs/order-queues.ts';
 import { HostState } from '../../../../core/contracts/host.ts';
-import { parseOrderMessage } from '../../../../core/contracts/order-queue.ts';
+import { deadLetterQueueUrl, parseOrderMessage } from '../../../../core/contracts/order-queue.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { ruleFindings } from '../../../../core/policy/sanity-findings.ts';
@@ -274,6 +285,52 @@ describe.each(DYNAMO_FLAVOURS)('sanity sweep on %s', (flavour) => {
       ],
       ['topology', 'reported', expect.stringMatching(/memory registered 8192 MiB is above the 4096 MiB/)],
     ]);
+  });
+
+  it('counts the orders waiting on the hosts’ dead-letter queues, and names a queue it could not read', async () => {
+    // Two orders the live host's agent dead-lettered; a ghost host whose queue was never created.
+    const dlq = deadLetterQueueUrl(liveQueueUrl) as string;
+    for (const id of ['dl-1', 'dl-2'])
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlq,
+          MessageBody: '{}',
+          MessageGroupId: 'c',
+          MessageDeduplicationId: id,
+        }),
+      );
+    const ghost = uniqueName('hghost');
+    await seedHost(t.table, aHostState(ghost, [], { queueUrl: liveQueueUrl.replace(hosts.live, ghost) }));
+    const logged: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => logged.push(line) });
+    // the first sweep past a multiple of DEAD_LETTER_PERIOD (default 300 s) counts
+    const due = Math.ceil(T0 / 300_000) * 300_000;
+    const d = deps(new ManualClock(due));
+    const own = createSqsClient({
+      endpoint: sqsEndpoint(),
+      region: 'us-east-1',
+      record: t.as('sanity', prefix).record,
+    });
+    try {
+      const result = await sanitySweep({ ...d, logger, deadLetters: (url) => visibleMessages(own, url) });
+      expect(result.deadLettered).toBe(2);
+      const lines = logged.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ deadLettered: { [hosts.live]: 2 } }));
+      expect(lines).toContainEqual(
+        expect.objectContaining({ msg: 'dead-letter queue not read', host: ghost }),
+      );
+      // Without a counter the sweep does not count (and says so with null, not 0)…
+      expect((await sanitySweep(d)).deadLettered).toBeNull();
+      // …nor does the next sweep, a minute later, in the same period.
+      const later = {
+        ...deps(new ManualClock(due + 60_000)),
+        deadLetters: (url: string) => visibleMessages(own, url),
+      };
+      expect((await sanitySweep(later)).deadLettered).toBeNull();
+    } finally {
+      own.destroy();
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: dlq }));
+    }
   });
 });
 

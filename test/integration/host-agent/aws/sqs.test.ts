@@ -28,6 +28,17 @@ describe('the agent’s own SQS client on fauxqs', () => {
     expect(await lite.getQueueUrl('sc-nobody-here.fifo')).toBeNull();
   });
 
+  it('counts the HTTP bytes it sends and receives (what a host outside AWS exchanges)', async () => {
+    const before = { ...lite.httpBytes };
+    const url = await lite.getQueueUrl(hostQueueNames(host).queue);
+    const sent = lite.httpBytes.sent - before.sent;
+    const received = lite.httpBytes.received - before.received;
+    // at least the JSON body each way ({"QueueName":…} out, {"QueueUrl":…} back) plus the signed headers
+    expect(sent).toBeGreaterThan(JSON.stringify({ QueueName: hostQueueNames(host).queue }).length + 200);
+    expect(received).toBeGreaterThan(JSON.stringify({ QueueUrl: url }).length);
+    expect(received).toBeLessThan(2000);
+  });
+
   it('receives an order the SDK sent, with its group and receive count, then deletes it', async () => {
     const now = Date.now();
     await sendOrder(sdk, queues.queueUrl, {

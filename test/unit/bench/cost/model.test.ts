@@ -4,6 +4,8 @@ import {
   countsFromRun,
   estimateMonthlyCost,
   type LoopCounts,
+  lambdaPlatformLog,
+  type PlatformUsage,
   PRICES,
   readUnits,
   SECONDS_PER_MONTH,
@@ -203,5 +205,140 @@ describe('countsFromRun', () => {
     expect(c.perContainerTick.writeUnits).toBeCloseTo(0.1, 9); // 9 / 90
     expect(c.perContainerTick.sqsRequests).toBeCloseTo(0.2, 9); // 18 / 90
     expect(c.perTick.readUnits).toBe(3.5);
+  });
+});
+
+describe('the deployment around the loop', () => {
+  const platform: PlatformUsage = {
+    logRetentionDays: 14,
+    metricsStore: { sentBytesPerMonth: 0, receivedBytesPerMonth: 0 },
+    sqsBytesPerMonth: 0,
+    agentsReceivedBytesPerMonth: 0,
+    apiRequestsPerMonth: 0,
+    tableKey: { kind: 'aws-owned', callers: 0 },
+    customMetrics: 0,
+    alarmMetrics: 0,
+    dashboards: 0,
+    tracesPerMonth: 0,
+    network: { kind: 'public' },
+  };
+  const tick = {
+    name: 'control-tick',
+    memoryMiB: 512,
+    arch: 'arm64' as const,
+    invocationsPerMonth: 262_800,
+    billedSecondsPerInvocation: 0.25,
+    scheduledPerMonth: 0,
+  };
+
+  it('ingests each invocation’s log bytes plus 26 bytes an event, and stores the retention’s worth', () => {
+    const e = estimateMonthlyCost(
+      { ...nothing, functions: [{ ...tick, log: { bytes: 974, events: 5 } }], platform },
+      fleet,
+    );
+    // 262,800 × (974 + 5 × 26 = 1,104 B) = 290,131,200 B = 0.2901312 GB × $0.50 = $0.1450656
+    expect(usd(e.lines, 'ingestion (functions')).toBeCloseTo(0.1450656, 7);
+    // held 14 of 30.4167 days: 0.2901312 × 14 / (730 / 24) = 0.13354 GB-month × $0.03 = $0.0040062
+    expect(usd(e.lines, 'storage')).toBeCloseTo((0.2901312 * 14 * 24 * 0.03) / 730, 9);
+  });
+
+  it('bills the INIT of each cold start at the function’s memory', () => {
+    const e = estimateMonthlyCost(
+      { ...nothing, functions: [{ ...tick, coldStarts: { perMonth: 730, initSeconds: 0.4 } }] },
+      fleet,
+    );
+    // 730 × 0.4 s × 0.5 GB = 146 GB-s × $0.0000133334 = $0.00194668
+    expect(usd(e.lines, 'INIT')).toBeCloseTo(0.00194668, 8);
+  });
+
+  it('writes START, END and REPORT for every invocation, longer when traced and on a cold start', () => {
+    const warm = lambdaPlatformLog({ memoryMiB: 512, traced: false, coldStart: false });
+    const traced = lambdaPlatformLog({ memoryMiB: 512, traced: true, coldStart: false });
+    const cold = lambdaPlatformLog({ memoryMiB: 512, traced: true, coldStart: true });
+    expect(warm.events).toBe(3);
+    expect(warm.bytes).toBeGreaterThan(200); // two 36-character request ids and REPORT's five fields
+    expect(traced.bytes).toBeGreaterThan(warm.bytes);
+    expect(cold.bytes).toBeGreaterThan(traced.bytes);
+  });
+
+  it('prices metrics, alarms per metric, dashboards, traces and API requests', () => {
+    const e = estimateMonthlyCost(
+      {
+        ...nothing,
+        platform: {
+          ...platform,
+          customMetrics: 14,
+          alarmMetrics: 11,
+          dashboards: 1,
+          tracesPerMonth: 438_000,
+          apiRequestsPerMonth: 100_000,
+        },
+      },
+      fleet,
+    );
+    expect(usd(e.lines, 'custom metrics')).toBeCloseTo(4.2, 9); // 14 × $0.30
+    expect(usd(e.lines, 'alarms')).toBeCloseTo(1.1, 9); // 11 × $0.10
+    expect(usd(e.lines, 'dashboards')).toBe(3);
+    expect(usd(e.lines, 'traces')).toBeCloseTo(2.19, 9); // 438,000 × $5/M
+    expect(usd(e.lines, 'HTTP API')).toBeCloseTo(0.1, 9); // 100,000 × $1/M
+  });
+
+  it('charges no KMS for an AWS owned key, and a Decrypt per caller every 5 minutes for a managed one', () => {
+    const owned = estimateMonthlyCost({ ...nothing, platform }, fleet);
+    expect(usd(owned.lines, 'state table')).toBe(0);
+    const managed = estimateMonthlyCost(
+      { ...nothing, platform: { ...platform, tableKey: { kind: 'aws-managed', callers: 55 } } },
+      fleet,
+    );
+    // 55 callers × 2,628,000 s / 300 s = 481,800 Decrypt × $0.03 / 10,000 = $1.4454
+    expect(usd(managed.lines, 'state table')).toBeCloseTo(1.4454, 9);
+    const cmk = estimateMonthlyCost(
+      { ...nothing, platform: { ...platform, tableKey: { kind: 'customer-managed', callers: 55 } } },
+      fleet,
+    );
+    const kms = (e: typeof cmk) =>
+      e.lines.filter((l) => l.service === 'KMS').reduce((n, l) => n + l.usdPerMonth, 0);
+    expect(kms(cmk) - kms(managed)).toBeCloseTo(1, 9); // + $1 a month for the key
+  });
+
+  it('bills data sent to the metrics store, and in a VPC the VPN and NAT gateways or endpoints', () => {
+    const traffic = {
+      ...platform,
+      metricsStore: { sentBytesPerMonth: 20e9, receivedBytesPerMonth: 50e9 },
+      sqsBytesPerMonth: 4e9,
+    };
+    const pub = estimateMonthlyCost(
+      { ...nothing, platform: { ...traffic, agentsReceivedBytesPerMonth: 5e9 } },
+      fleet,
+    );
+    expect(usd(pub.lines, 'to the metrics store')).toBeCloseTo(1.8, 9); // 20 GB × $0.09; in is free
+    expect(usd(pub.lines, 'to the hosts')).toBeCloseTo(0.45, 9); // 5 GB of responses to the agents × $0.09
+    expect(pub.lines.filter((l) => l.service === 'Network')).toHaveLength(2);
+    const nat = estimateMonthlyCost(
+      { ...nothing, platform: { ...traffic, network: { kind: 'vpc-nat', azs: 2 } } },
+      fleet,
+    );
+    expect(usd(nat.lines, 'NAT gateways')).toBeCloseTo(65.7, 9); // 2 × 730 h × $0.045
+    expect(usd(nat.lines, 'NAT processing')).toBeCloseTo(0.18, 9); // 4 GB × $0.045
+    expect(usd(nat.lines, 'VPN')).toBeCloseTo(36.5, 9); // 730 h × $0.05
+    const ep = estimateMonthlyCost(
+      { ...nothing, platform: { ...traffic, network: { kind: 'vpc-endpoints', azs: 2, endpoints: 1 } } },
+      fleet,
+    );
+    expect(usd(ep.lines, 'interface endpoints')).toBeCloseTo(14.6, 9); // 1 × 2 zones × 730 h × $0.01
+    expect(usd(ep.lines, 'endpoint processing')).toBeCloseTo(0.04, 9); // 4 GB × $0.01
+    expect(usd(ep.lines, 'NAT')).toBe(0);
+  });
+
+  it('refuses a retention of 0 days and a VPC without zones', () => {
+    expect(() =>
+      estimateMonthlyCost({ ...nothing, platform: { ...platform, logRetentionDays: 0 } }, fleet),
+    ).toThrow(/logRetentionDays/);
+    expect(() =>
+      estimateMonthlyCost(
+        { ...nothing, platform: { ...platform, network: { kind: 'vpc-nat', azs: 0 } } },
+        fleet,
+      ),
+    ).toThrow(/azs/);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { orderId, type ScaleOrder } from '../../../../core/contracts/order.ts';
 import {
   DEFAULT_QUEUE_PREFIX,
+  deadLetterQueueUrl,
   hostQueueNames,
   orderMessage,
   parseOrderMessage,
@@ -59,5 +60,18 @@ describe('order messages', () => {
     );
     expect(() => parseOrderMessage('not json')).toThrow('body is not JSON');
     expect(() => parseOrderMessage(undefined)).toThrow(ValidationError);
+  });
+});
+
+describe('deadLetterQueueUrl', () => {
+  it('names the host’s dead-letter queue beside its order queue, as hostQueueNames does', () => {
+    const names = hostQueueNames('node-1.lab', 'sc-prod-');
+    const base = 'https://sqs.eu-west-1.amazonaws.com/123456789012/';
+    expect(deadLetterQueueUrl(base + names.queue)).toBe(base + names.dlq);
+  });
+
+  it('refuses a URL that is not a host’s order queue (not FIFO, or already a DLQ)', () => {
+    expect(deadLetterQueueUrl('https://sqs.eu-west-1.amazonaws.com/1/sc-clock')).toBeNull();
+    expect(deadLetterQueueUrl('https://sqs.eu-west-1.amazonaws.com/1/sc-h1-dlq.fifo')).toBeNull();
   });
 });

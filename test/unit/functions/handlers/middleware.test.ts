@@ -11,6 +11,7 @@ import {
   lambdaHandler,
   METRIC,
   sanityMetrics,
+  sanityRoundsMetrics,
 } from '../../../../functions/handlers/middleware.ts';
 
 const aReport = (at: number, o: Partial<TickReport> = {}): TickReport =>
@@ -64,6 +65,26 @@ describe('handler metrics (EMF)', () => {
       { check: 'drift', structure: 'c1', text: '', action: 'resent' },
     ] as never);
     expect(emitted(m)).toMatchObject({ [METRIC.agentsDegraded]: 1, [METRIC.ordersResent]: 1 });
+  });
+
+  it('reports the orders waiting on the dead-letter queues when the sweep counted them, and nothing when not', () => {
+    const counted = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityMetrics(counted, [], 3);
+    expect(emitted(counted)).toMatchObject({ [METRIC.ordersDeadLettered]: 3 });
+    const zero = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityMetrics(zero, [], 0);
+    expect(emitted(zero)).toMatchObject({ [METRIC.ordersDeadLettered]: 0 });
+    // an invocation of several rounds reports the last count (a gauge), and every round's findings
+    const rounds = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityRoundsMetrics(rounds, [
+      { findings: [], deadLettered: 5 },
+      { findings: [{ check: 'lagging', structure: 'c1', text: '', action: 'resent' }], deadLettered: null },
+      { findings: [], deadLettered: 2 },
+    ]);
+    expect(emitted(rounds)).toMatchObject({ [METRIC.ordersDeadLettered]: 2, [METRIC.ordersResent]: 1 });
+    const notCounted = new Metrics({ namespace: 'test', serviceName: 'sanity' });
+    sanityMetrics(notCounted, []);
+    expect(emitted(notCounted)).not.toHaveProperty(METRIC.ordersDeadLettered);
   });
 });
 
