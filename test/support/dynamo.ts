@@ -1,10 +1,10 @@
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDocumentClient } from '../../adapters/aws.ts';
 import { functionScope, type RecordScope } from '../../adapters/aws-calls.ts';
-import { tableDefinition } from '../../adapters/dynamodb/table.ts';
 import { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import { DEFAULT_QUEUE_PREFIX } from '../../core/contracts/order-queue.ts';
+import { ensureTable } from '../../local/bootstrap.ts';
 import type { DynamoFlavour } from '../../local/emulators.ts';
 import { dynamoEndpoint, uniqueName } from './env.ts';
 
@@ -24,7 +24,9 @@ export interface TestTable {
 export async function createTestTable(flavour: DynamoFlavour): Promise<TestTable> {
   const doc = createDynamoDocumentClient({ endpoint: dynamoEndpoint(flavour), region: 'us-east-1' });
   const tableName = uniqueName('sc-test');
-  await doc.send(new CreateTableCommand(tableDefinition(tableName)));
+  // As on DynamoDB, a new table answers ResourceNotFound until it is ACTIVE (dynalite too, for a
+  // moment under load): wait as the product's bootstrap does.
+  await ensureTable(doc, tableName);
   const own: DynamoDBDocumentClient[] = [];
   return {
     table: new TableClient(doc, tableName),
