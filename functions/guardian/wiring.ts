@@ -28,13 +28,14 @@ import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import {
   type ChainOutcome,
   type ChainState,
+  chainStateFor,
   parseChainMessage,
   runChainedTick,
   sqsTickScheduler,
   type TickScheduler,
-  watchdog,
 } from './chain.ts';
 import { type RunTicksResult, runTicks } from './run-ticks.ts';
+import { shardWatchdog } from './shard-watchdog.ts';
 
 export const ControlTickEnv = PlatformEnv.extend({
   ...ActivityEnv.shape,
@@ -270,8 +271,9 @@ export async function handleClockEvent(
           checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,
           maxWaitMs: wiring.env.SC_CLOCK_MAX_WAIT_MS,
+          shards: wiring.state,
         },
-        state,
+        chainStateFor(state, msg),
         msg,
       ),
     );
@@ -279,9 +281,9 @@ export async function handleClockEvent(
   return out;
 }
 
-/** The scheduled invocation with the chained clock: restart the chain if it stopped. */
+/** The scheduled invocation with the chained clock: size the shards, restart every chain that stopped. */
 export function clockWatchdog(wiring: ControlTickWiring) {
   const { state, clock, scheduler, logger } = wiring;
   if (scheduler === null) throw new Error("the watchdog needs SC_CONTROL_CLOCK 'queue'");
-  return watchdog({ state, clock, scheduler, logger });
+  return shardWatchdog({ state, shards: state, clock, scheduler, logger });
 }
