@@ -58,6 +58,8 @@ export interface ShardSimOptions {
   events?: { at: number; run: () => Promise<void> }[];
   /** A message this returns true for is lost (its chain stops until the watchdog restarts it). */
   lose?: (msg: ChainMessage) => boolean;
+  /** Clock messages queued at the start (chains started by hand; with no watchdog, the only ones). */
+  start?: ChainMessage[];
 }
 
 export interface ShardSimResult {
@@ -103,7 +105,8 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
     delivered: 0,
   };
   const events = [...(o.events ?? [])].sort((a, b) => a.at - b.at);
-  let nextWatchdog = o.clock.now();
+  for (const msg of o.start ?? []) queue.push({ msg, deliverAt: msg.at });
+  let nextWatchdog = o.watchdogs > 0 ? o.clock.now() : Number.POSITIVE_INFINITY;
   const watchdogDeps = {
     state: o.tickDeps.state,
     shards: o.tickDeps.state,

@@ -43,7 +43,7 @@ export const ChainMessage = z.strictObject({
   at: z.number().int().nonnegative(),
   gen: z.number().int().nonnegative().optional(),
   shard: z.number().int().nonnegative().max(255).optional(),
-  /** Structures the chain's previous tick decided (sharded fleets: the lease keeps it for the watchdog). */
+  /** Containers the chain's previous tick decided (sharded fleets: the lease keeps it for the watchdog). */
   n: z.number().int().nonnegative().optional(),
 });
 export type ChainMessage = z.infer<typeof ChainMessage>;
@@ -280,7 +280,7 @@ export async function runChainedTick(
     ...(msg.shard === undefined ? {} : { shard: msg.shard }),
     ...(msg.gen === undefined && state.memory.config.SHARDS_MAX === 1
       ? {}
-      : { n: report?.structures ?? msg.n ?? 0 }),
+      : { n: report?.containers ?? msg.n ?? 0 }),
   };
   await deps.scheduler.schedule(message, next.delayS);
   if (verdict === 'before')

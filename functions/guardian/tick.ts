@@ -98,6 +98,8 @@ export interface TickReport {
   phasesMs: { state: number; metrics: number; decide: number; write: number };
   /** The structures decided this tick, by name (the decisions log a shard's exactly-once check reads). */
   decided: string[];
+  /** Containers whose usage the decisions read (a container, or an application's members). */
+  containers: number;
 }
 
 /**
@@ -185,6 +187,7 @@ function emptyReport(now: number, config: GuardianConfig): TickReport {
     ms: 0,
     phasesMs: { state: 0, metrics: 0, decide: 0, write: 0 },
     decided: [],
+    containers: 0,
   };
 }
 
@@ -246,6 +249,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
 
   // Usage: one batched read for every member container.
   const memberNames = [...new Set(targets.flatMap((t) => t.members))];
+  report.containers = memberNames.length;
   const usage: UsageResult =
     memberNames.length === 0
       ? { usage: new Map(), queries: 0, rejected: [] }
