@@ -121,3 +121,30 @@ export function planSwitch(
     version: record.version + 1,
   };
 }
+
+/** A shard chain whose last tick is older than this many windows is stale (its lease has expired too). */
+export const STALE_SHARD_WINDOWS = 3;
+
+/**
+ * The shards of `gen` whose last tick is more than STALE_SHARD_WINDOWS windows old at `now`
+ * (never ticked: since the generation's first window), while the generation owns the windows
+ * (from `gen.from` until `until`, the next generation's switch).
+ */
+export function staleShards(
+  gen: ShardGeneration,
+  leases: readonly { shard: number; lastAt: number | null }[],
+  now: number,
+  windowMs: number,
+  until = Number.POSITIVE_INFINITY,
+): { gen: number; shard: number; lastAt: number | null; ageS: number }[] {
+  const limit = STALE_SHARD_WINDOWS * windowMs;
+  if (now >= until || now - gen.from <= limit) return [];
+  return leases
+    .filter((l) => now - (l.lastAt ?? gen.from) > limit)
+    .map((l) => ({
+      gen: gen.gen,
+      shard: l.shard,
+      lastAt: l.lastAt,
+      ageS: (now - (l.lastAt ?? gen.from)) / 1000,
+    }));
+}

@@ -20,6 +20,7 @@ import {
   serviceConfig,
   writeHostState,
 } from '../../adapters/dynamodb/fleet.ts';
+import { readShards, shardLeases } from '../../adapters/dynamodb/guardian-store.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
 import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
@@ -38,6 +39,7 @@ import {
   type SignOfLife,
   topologyMismatch,
 } from '../../core/policy/sanity-findings.ts';
+import { staleShards } from '../../core/policy/shards.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ResendStep } from './resend.ts';
 
@@ -51,7 +53,7 @@ export interface SanityDeps {
   resend: ResendStep;
 }
 
-export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology';
+export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology' | 'shard';
 
 export interface Finding {
   check: FindingCheck;
@@ -81,6 +83,10 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
 
   for (const f of deps.checkRules(fleet.rules, serviceConfig(fleet.services, 'guardian')))
     findings.push({ check: 'rule', structure: f.rule, text: f.text, action: 'reported' });
+
+  findings.push(
+    ...(await shardFindings(deps, now, serviceConfig(fleet.services, 'guardian').WINDOW_TIMELAPSE)),
+  );
 
   for (const bad of fleet.invalid)
     findings.push({
@@ -242,6 +248,33 @@ function topologyFindings(state: HostState, view: HostView): Finding[] {
     check: 'topology',
     structure: state.name,
     text: `${state.name} registered topology differs from its agent's report: ${text}`,
+    action: 'reported',
+  }));
+}
+
+/**
+ * Shard chains of a sharded control tick (a shard record stored) whose last tick is old: each is
+ * reported on its own (the watchdog restarts it; the other shards go on).
+ */
+async function shardFindings(deps: SanityDeps, now: number, windowS: number): Promise<Finding[]> {
+  const record = await readShards(deps.table);
+  if (record.current.gen === 0) return [];
+  const windowMs = windowS * 1000;
+  const stale = staleShards(record.current, await shardLeases(deps.table, record.current), now, windowMs);
+  if (record.previous !== null)
+    stale.push(
+      ...staleShards(
+        record.previous,
+        await shardLeases(deps.table, record.previous),
+        now,
+        windowMs,
+        record.current.from,
+      ),
+    );
+  return stale.map((s) => ({
+    check: 'shard',
+    structure: 'control-tick',
+    text: `control-tick shard ${s.shard} of generation ${s.gen}: ${s.lastAt === null ? 'never ticked' : 'last tick'} ${Math.round(s.ageS)} s ago (the watchdog restarts its chain)`,
     action: 'reported',
   }));
 }

@@ -6,6 +6,7 @@ import type { Container } from '../../../../core/contracts/structure.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { shardOf } from '../../../../core/policy/shards.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
+import { type Finding, sanitySweep } from '../../../../functions/ops/sanity-sweep.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
 import {
@@ -138,5 +139,71 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
     expect(check).toEqual({ missed: 0, double: 0, unexpected: 0, examples: [] });
     // the unsharded lease is generation 0's; generation 2's single shard has its own
     expect(await t.table.get(keys.lease('control-tick#2#0'))).toMatchObject({ lastAt: T0 + 200_000 });
+  }, 180_000);
+
+  it('one shard failing does not stop the others; the sanity sweep reports it and the watchdog restarts it', async () => {
+    await putGuardianConfig(t.table, {
+      WINDOW_TIMELAPSE: 10,
+      WINDOW_DELAY: 0,
+      SHARDS_MAX: 3,
+      SHARD_CONTAINERS: 100,
+    });
+    const prefix = uniqueName('k');
+    const fleet = await seedFleet(t, prefix, 12, 20);
+    const state = new GuardianStore(t.table);
+    await state.writeShards(
+      { current: { gen: 1, shards: 3, from: T0 + 10_000 }, previous: null, version: 1 },
+      0,
+    );
+    const findings: Finding[] = [];
+    const clock = new VirtualClock(T0 + 3_000);
+    const sweep = async () => {
+      const out = await sanitySweep({
+        table: t.table,
+        clock,
+        logger: silentLogger,
+        checkRules: () => [],
+        resend: async () => [],
+      });
+      findings.push(...out.findings.filter((f) => f.check === 'shard'));
+    };
+    const sim = await runShardSim({
+      clock,
+      tickDeps: tickDeps(),
+      logger: silentLogger,
+      endAt: T0 + 120_000,
+      processes: 4,
+      duplicateRate: 0.2,
+      watchdogs: 2,
+      watchdogEveryMs: 60_000,
+      random: seeded(5),
+      // shard 1's execution environment crashes at its tick of T0+20 s: its chain stops
+      lose: (msg) => msg.shard === 1 && msg.at === T0 + 20_000,
+      events: [{ at: T0 + 62_000, run: sweep }],
+    });
+    // the sweep saw shard 1's last tick (T0+10 s) 52 s old, and only shard 1
+    expect(findings.map((f) => f.text)).toEqual([
+      'control-tick shard 1 of generation 1: last tick 52 s ago (the watchdog restarts its chain)',
+    ]);
+    // the watchdog of T0+63 s restarted shard 1 at the next window (T0+70 s)
+    expect(
+      sim.watchdogRuns.flatMap((r) => r.restarted).filter((m) => m.shard === 1 && m.at === T0 + 70_000),
+    ).not.toEqual([]);
+    const shardOfContainer = new Map(
+      [...fleet].flatMap(([h, cs]) => cs.map((c) => [c.name, shardOf(h, 3)] as const)),
+    );
+    const expected = (at: number) =>
+      new Set(
+        [...shardOfContainer]
+          .filter(([, s]) => s !== 1 || at < T0 + 20_000 || at >= T0 + 70_000)
+          .map(([name]) => name),
+      );
+    // shards 0 and 2 decided every window; shard 1 every window but those of its broken chain
+    expect(missedOrDouble(sim.decisions, expected, T0 + 10_000, T0 + 120_000, W)).toEqual({
+      missed: 0,
+      double: 0,
+      unexpected: 0,
+      examples: [],
+    });
   }, 180_000);
 });

@@ -7,6 +7,7 @@ import {
   namesOfShard,
   planSwitch,
   shardOf,
+  staleShards,
   windowOwner,
 } from '../../../../core/policy/shards.ts';
 
@@ -123,5 +124,24 @@ describe('generations: which windows a generation decides', () => {
     if (next === null) throw new Error('unreachable');
     expect(planSwitch(next, 4, 1004 * W, W, 0)).toBeNull(); // the switch to 3 is still to come
     expect(planSwitch(next, 4, 1006 * W, W, 0)?.current).toEqual({ gen: 2, shards: 4, from: 1006 * W });
+  });
+});
+
+describe('staleShards', () => {
+  const W = 10_000;
+  const gen = { gen: 2, shards: 3, from: 1000 * W };
+  it('names the shards whose last tick is more than three windows old, and only while the generation acts', () => {
+    const leases = [
+      { shard: 0, lastAt: 1010 * W },
+      { shard: 1, lastAt: 1006 * W },
+      { shard: 2, lastAt: null },
+    ];
+    // at 1010 W: shard 1 ticked 40 s ago (> 30 s); shard 2 never, since the generation's first window (100 s)
+    expect(staleShards(gen, leases, 1010 * W, W)).toEqual([
+      { gen: 2, shard: 1, lastAt: 1006 * W, ageS: 40 },
+      { gen: 2, shard: 2, lastAt: null, ageS: 100 },
+    ]);
+    expect(staleShards(gen, leases, 1002 * W, W)).toEqual([]); // the generation has just started
+    expect(staleShards(gen, leases, 1010 * W, W, 1009 * W)).toEqual([]); // replaced since
   });
 });
