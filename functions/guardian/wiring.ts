@@ -34,6 +34,7 @@ import {
   sqsTickScheduler,
   type TickScheduler,
 } from './chain.ts';
+import { withInvocationReads } from './invocation-reads.ts';
 import { type RunTicksResult, runTicks } from './run-ticks.ts';
 import { shardWatchdog } from './shard-watchdog.ts';
 
@@ -247,6 +248,8 @@ export async function handleClockEvent(
   const { metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
   const out: ChainOutcome[] = [];
+  // Config and rules read once for every tick of this invocation (one per shard message).
+  const store = withInvocationReads(wiring.state);
   for (const r of event.Records) {
     // A malformed body can never become valid: log it and let the message go.
     let msg: ReturnType<typeof parseChainMessage>;
@@ -259,7 +262,7 @@ export async function handleClockEvent(
     out.push(
       await runChainedTick(
         {
-          state: wiring.state,
+          state: store,
           metrics,
           sink,
           logger,
@@ -271,7 +274,7 @@ export async function handleClockEvent(
           checkpointEveryMs: wiring.env.SC_CLOCK_CHECKPOINT_S * 1000,
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,
           maxWaitMs: wiring.env.SC_CLOCK_MAX_WAIT_MS,
-          shards: wiring.state,
+          shards: store,
         },
         chainStateFor(state, msg),
         msg,
