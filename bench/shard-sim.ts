@@ -20,6 +20,7 @@ import {
   runChainedTick,
   type TickScheduler,
 } from '../functions/guardian/chain.ts';
+import { withInvocationReads } from '../functions/guardian/invocation-reads.ts';
 import { type ShardWatchdogResult, shardWatchdog } from '../functions/guardian/shard-watchdog.ts';
 
 /** A clock frozen between events: every tick of one instant sees the same `now`. */
@@ -60,13 +61,28 @@ export interface ShardSimOptions {
   lose?: (msg: ChainMessage) => boolean;
   /** Clock messages queued at the start (chains started by hand; with no watchdog, the only ones). */
   start?: ChainMessage[];
+  /**
+   * Run the messages due at one instant one after another (each tick timed alone, as on its own
+   * Lambda) instead of at once (racing on this process's event loop).
+   */
+  serial?: boolean;
 }
 
 export interface ShardSimResult {
   /** Window → structure → times decided. */
   decisions: Map<number, Map<string, number>>;
   /** Wall time of each tick that ran, ms, with its shard and generation. */
-  ticks: { at: number; gen: number; shard: number; ms: number; structures: number }[];
+  ticks: {
+    at: number;
+    gen: number;
+    shard: number;
+    /** The tick itself (runTick). */
+    ms: number;
+    /** The whole clock message: shard record, lease, tick, next message. */
+    wallMs: number;
+    structures: number;
+    requests: number;
+  }[];
   outcomes: ChainOutcome[];
   watchdogRuns: ShardWatchdogResult[];
   delivered: number;
@@ -130,35 +146,42 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
     for (const d of due) queue.splice(queue.indexOf(d), 1);
     // Messages due at once run concurrently, each on an environment (shuffled).
     const order = procs.map((p) => ({ p, k: o.random() })).sort((a, b) => a.k - b.k);
-    await Promise.all(
-      due.map(async ({ msg }, i) => {
-        if (o.lose?.(msg)) return;
-        out.delivered += 1;
-        const proc = (order[i % order.length] as (typeof order)[number]).p;
-        const deps: ChainDeps = {
-          ...o.tickDeps,
-          shards: o.tickDeps.state,
-          proc: proc.id,
-          scheduler,
-          clock: o.clock,
-        };
-        const outcome = await runChainedTick(deps, chainStateFor(proc.state, msg), msg);
-        out.outcomes.push(outcome);
-        if (outcome.ran && outcome.report !== null) {
-          const r = outcome.report;
-          out.ticks.push({
-            at: msg.at,
-            gen: msg.gen ?? 0,
-            shard: msg.shard ?? 0,
-            ms: r.ms,
-            structures: r.structures,
-          });
-          const w = out.decisions.get(msg.at) ?? new Map<string, number>();
-          out.decisions.set(msg.at, w);
-          for (const name of r.decided) w.set(name, (w.get(name) ?? 0) + 1);
-        }
-      }),
-    );
+    const deliver = async ({ msg }: { msg: ChainMessage }, i: number) => {
+      if (o.lose?.(msg)) return;
+      out.delivered += 1;
+      const proc = (order[i % order.length] as (typeof order)[number]).p;
+      // One invocation per message (batch size 1): its config and rules are read once.
+      const state = withInvocationReads(o.tickDeps.state);
+      const deps: ChainDeps = {
+        ...o.tickDeps,
+        state,
+        shards: state,
+        proc: proc.id,
+        scheduler,
+        clock: o.clock,
+      };
+      const started = performance.now();
+      const outcome = await runChainedTick(deps, chainStateFor(proc.state, msg), msg);
+      const wallMs = performance.now() - started;
+      out.outcomes.push(outcome);
+      if (outcome.ran && outcome.report !== null) {
+        const r = outcome.report;
+        out.ticks.push({
+          at: msg.at,
+          gen: msg.gen ?? 0,
+          shard: msg.shard ?? 0,
+          ms: r.ms,
+          wallMs,
+          structures: r.structures,
+          requests: r.requests.length,
+        });
+        const w = out.decisions.get(msg.at) ?? new Map<string, number>();
+        out.decisions.set(msg.at, w);
+        for (const name of r.decided) w.set(name, (w.get(name) ?? 0) + 1);
+      }
+    };
+    if (o.serial === true) for (const [i, d] of due.entries()) await deliver(d, i);
+    else await Promise.all(due.map(deliver));
   }
   return out;
 }
