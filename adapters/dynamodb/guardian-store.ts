@@ -295,17 +295,30 @@ export async function writeShards(table: TableClient, next: ShardRecord, expecte
   }
 }
 
-/** The leases of every shard of `gen`. */
-export async function shardLeases(table: TableClient, gen: ShardGeneration): Promise<ShardLease[]> {
+/**
+ * The leases of every shard of `gen`: one BatchGetItem, or with `oneByOne` one GetItem each (the
+ * sanity sweep's role reads items one by one).
+ */
+export async function shardLeases(
+  table: TableClient,
+  gen: ShardGeneration,
+  opts: { oneByOne?: boolean } = {},
+): Promise<ShardLease[]> {
   const ids = Array.from({ length: gen.shards }, (_, shard) => shard);
-  const found = await table.batchGet(
-    ids.map((shard) => keys.lease(shardLeaseName({ gen: gen.gen, shard }))),
-    { consistent: true },
-  );
+  const keyOf = (shard: number) => keys.lease(shardLeaseName({ gen: gen.gen, shard }));
+  const found = new Map<number, Item | null>();
+  if (opts.oneByOne === true) {
+    for (const shard of ids) found.set(shard, await table.get(keyOf(shard)));
+  } else {
+    const items = await table.batchGet(ids.map(keyOf), { consistent: true });
+    for (const shard of ids) {
+      const k = keyOf(shard);
+      found.set(shard, items.get(`${k.pk}|${k.sk}`) ?? null);
+    }
+  }
   const num = (v: unknown) => (typeof v === 'number' ? v : null);
   return ids.map((shard) => {
-    const k = keys.lease(shardLeaseName({ gen: gen.gen, shard }));
-    const item = found.get(`${k.pk}|${k.sk}`);
+    const item = found.get(shard);
     return {
       shard,
       lastAt: num(item?.lastAt),

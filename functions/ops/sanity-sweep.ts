@@ -260,12 +260,17 @@ async function shardFindings(deps: SanityDeps, now: number, windowS: number): Pr
   const record = await readShards(deps.table);
   if (record.current.gen === 0) return [];
   const windowMs = windowS * 1000;
-  const stale = staleShards(record.current, await shardLeases(deps.table, record.current), now, windowMs);
+  const stale = staleShards(
+    record.current,
+    await shardLeases(deps.table, record.current, { oneByOne: true }),
+    now,
+    windowMs,
+  );
   if (record.previous !== null)
     stale.push(
       ...staleShards(
         record.previous,
-        await shardLeases(deps.table, record.previous),
+        await shardLeases(deps.table, record.previous, { oneByOne: true }),
         now,
         windowMs,
         record.current.from,
