@@ -5,8 +5,7 @@
  * the Guardian's store, the Scaler's planner as the sink committing per host, the held activity
  * lines), the shard watchdog every 20 s of virtual time, 10 % of clock messages delivered twice.
  * Each shard's tick is run and timed alone (as on its own Lambda). Usage is synthetic and mixed
- * (per container: 5 % over upper, 5 % under lower, 5 % alternating every 4 windows, the rest in
- * band), served in-process: the metrics store is not what is measured here (guardian.ts is).
+ * (usageOf: 15 % of containers swing between load and idle, the rest in band), served in-process: the metrics store is not what is measured here (guardian.ts is).
  * N comes from SHARD_CONTAINERS (BENCH_SCALE_PER_SHARD, default 10,000); after 4 windows the
  * target is lowered so the watchdog grows N → N + 1 mid-run (a recorded generation). Figures:
  * scale.containers, .shards, .shards_after, .shard_tick_p95_ms / .shard_tick_max_ms (every
@@ -40,12 +39,15 @@ import { startDynaliteProcess } from '../local/emulators.ts';
 import { aContainer, aHost, spec } from '../test/support/planner-fixtures.ts';
 import { lean } from './cost/assumptions.ts';
 import { estimateMonthlyCost, type LoopCounts, SECONDS_PER_MONTH } from './cost/model.ts';
-import { type Emit, percentile } from './figure.ts';
-import { missedOrDouble, runShardSim, seeded, VirtualClock } from './shard-sim.ts';
+import { type Emit, median, percentile } from './figure.ts';
+import { missedOrDouble, runShardSim, type ShardSimResult, seeded, VirtualClock } from './shard-sim.ts';
+
+type ShardSimTick = ShardSimResult['ticks'][number];
 
 const note = (s: string) => process.stderr.write(`  ${s}\n`);
 const PER_HOST = 20;
 const WINDOW_S = 5;
+const W = WINDOW_S * 1000;
 const T0 = 1_800_000_000_000; // a multiple of a minute
 /** A shard's Lambda: one full vCPU (docs/shards.md). */
 const SHARD_MEMORY_MIB = 1769;
@@ -60,12 +62,13 @@ function intEnv(name: string, fallback: number, min: number): number {
 
 const containerName = (i: number) => `ct-${String(i).padStart(6, '0')}`;
 
-/** The mixed workload: usage of container i in window w (cpu shares, MiB). */
+/**
+ * The mixed workload: usage of container i in window w (cpu shares, MiB). 15 % swing between a
+ * load over their allocation and an idle level, 6 windows each, phases spread over the fleet (every
+ * window some start a load or go idle: up and down requests all along); the rest hold in band.
+ */
 function usageOf(i: number, w: number): { cpu: number; mem: number } {
-  const k = i % 20;
-  if (k === 0) return { cpu: 300, mem: 1500 }; // over upper (260 at current 300)
-  if (k === 1) return { cpu: 100, mem: 1500 }; // under lower
-  if (k === 2) return { cpu: Math.floor(w / 4) % 2 === 0 ? 150 : 290, mem: 1500 }; // bursts
+  if (i % 20 < 3) return { cpu: (w + i) % 12 < 6 ? 380 : 80, mem: 1500 };
   return { cpu: 230 + (i % 25), mem: 1500 };
 }
 
@@ -92,6 +95,11 @@ interface ScaleRun {
   switchAt: number | null;
   tickMs: number[];
   steadyTickMs: number[];
+  /** The warm-up window's longest shard tick (every GUARD item created), ms. */
+  warmupMaxMs: number;
+  /** CPU time of the tick's own process per shard tick (the emulator's excluded), ms. */
+  cpuMs: number[];
+  phases: { state: number; metrics: number; decide: number; write: number };
   meanTickS: number;
   missedOrDouble: number;
   reshardMissedOrDouble: number;
@@ -180,7 +188,9 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
     })(table);
     const shards = desiredShards(containers, 1, { SHARD_CONTAINERS: perShard, SHARDS_MAX: 64 });
     // The shard count a fleet of this size settles on, recorded up front (the first generation).
-    await state.writeShards({ current: { gen: 1, shards, from: T0 }, previous: null, version: 1 }, 0);
+    // From a warm-up window before T0: its ticks create every GUARD item (the API creates them with
+    // the containers in a live fleet) and are reported apart (scale.warmup_tick_max_ms).
+    await state.writeShards({ current: { gen: 1, shards, from: T0 - W }, previous: null, version: 1 }, 0);
     const sent = { orders: 0 };
     const orders: OrderSender = {
       async send(_queueUrl, list) {
@@ -205,7 +215,7 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
     table.resetCounters();
     const runStarted = performance.now();
     const sim = await runShardSim({
-      clock: new VirtualClock(T0 - 2_000),
+      clock: new VirtualClock(T0 - W - 2_000),
       tickDeps: {
         state,
         metrics: syntheticMetrics(index),
@@ -223,6 +233,8 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       watchdogEveryMs: 20_000,
       random: seeded(42),
       serial: true,
+      onInstant: (at, ticks) =>
+        note(`+${(at - T0) / 1000} s: ${ticks} shard ticks so far (load ${loadavg()[0]?.toFixed(1)})`),
       events: [
         {
           // the units are counted from the third window: the first ones create every GUARD item
@@ -250,23 +262,31 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       ],
     });
     const runS = (performance.now() - runStarted) / 1000;
+    if (process.env.BENCH_SCALE_TRACE === '1')
+      for (const t of sim.ticks)
+        note(
+          `tick +${(t.at - T0) / 1000} s ${t.gen}/${t.shard}: wall ${Math.round(t.wallMs)} tick ${t.ms} cpu ${Math.round(t.cpuMs)} ${JSON.stringify(t.phasesMs)} requests ${t.requests}`,
+        );
     const record = await state.readShards();
     const all = new Set(index.keys());
-    const W = WINDOW_S * 1000;
     const last = endAt;
-    const check = missedOrDouble(sim.decisions, () => all, T0, last, W);
+    const check = missedOrDouble(sim.decisions, () => all, T0 - W, last, W);
+    const warmup = sim.ticks.filter((t) => t.at < T0);
+    const measured = sim.ticks.filter((t) => t.at >= T0);
     const switchAt = record.current.gen > 1 ? record.current.from : null;
     const after = switchAt === null ? null : missedOrDouble(sim.decisions, () => all, switchAt, last, W);
     // A steady tick: not the first of its shard chain in a generation (that one reads whole partitions).
     const firsts = new Set<string>();
     const steady: number[] = [];
-    for (const t of [...sim.ticks].sort((a, b) => a.at - b.at)) {
+    for (const t of [...measured].sort((a, b) => a.at - b.at)) {
       const key = `${t.gen}/${t.shard}`;
       if (firsts.has(key)) steady.push(t.wallMs);
       else firsts.add(key);
     }
-    const tickMs = sim.ticks.map((t) => t.wallMs);
-    const windowsRun = sim.decisions.size;
+    const tickMs = measured.map((t) => t.wallMs);
+    const phase = (k: keyof ShardSimTick['phasesMs']) =>
+      Math.round(median(measured.map((t) => t.phasesMs[k])));
+    const windowsRun = sim.decisions.size - 1; // the warm-up window apart
     return {
       containers,
       hosts: Math.ceil(containers / PER_HOST),
@@ -275,11 +295,19 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       switchAt,
       tickMs,
       steadyTickMs: steady,
+      cpuMs: measured.map((t) => t.cpuMs),
+      warmupMaxMs: Math.max(...warmup.map((t) => t.wallMs)),
+      phases: {
+        state: phase('state'),
+        metrics: phase('metrics'),
+        decide: phase('decide'),
+        write: phase('write'),
+      },
       meanTickS: tickMs.reduce((a, b) => a + b, 0) / tickMs.length / 1000,
       missedOrDouble: check.missed + check.double + check.unexpected,
       reshardMissedOrDouble: after === null ? -1 : after.missed + after.double + after.unexpected,
       fixedReadsPerShardWindow: fixedReads.n / sim.ticks.length,
-      requestsPerWindow: sim.ticks.reduce((n, t) => n + t.requests, 0) / windowsRun,
+      requestsPerWindow: measured.reduce((n, t) => n + t.requests, 0) / windowsRun,
       orders: sent.orders,
       readUnits: table.counters.readUnits,
       writeUnits: table.counters.writeUnits,
@@ -366,6 +394,22 @@ export async function run(emit: Emit): Promise<void> {
     value: Math.round(Math.max(...big.tickMs)),
     unit: 'ms',
     goal: 2000,
+    ...extra,
+  });
+  emit({
+    name: 'scale.warmup_tick_max_ms',
+    value: Math.round(big.warmupMaxMs),
+    unit: 'ms',
+    note: "the window before the measured ones: each shard's first tick creates its containers' GUARD items and plans the fleet's first requests",
+    ...extra,
+  });
+  emit({
+    name: 'scale.shard_tick_cpu_p95_ms',
+    value: Math.round(percentile(big.cpuMs, 95)),
+    unit: 'ms',
+    max: Math.round(Math.max(...big.cpuMs)),
+    phasesMedianMs: JSON.stringify(big.phases),
+    note: "CPU time of the tick's process per shard tick (what its Lambda computes; the emulator's CPU excluded)",
     ...extra,
   });
   emit({

@@ -66,6 +66,8 @@ export interface ShardSimOptions {
    * Lambda) instead of at once (racing on this process's event loop).
    */
   serial?: boolean;
+  /** Told after each instant's messages ran (progress of a long run). */
+  onInstant?: (at: number, ticks: number) => void;
 }
 
 export interface ShardSimResult {
@@ -80,6 +82,9 @@ export interface ShardSimResult {
     ms: number;
     /** The whole clock message: shard record, lease, tick, next message. */
     wallMs: number;
+    /** CPU time of this process during the message (serial runs only: the tick's own), ms. */
+    cpuMs: number;
+    phasesMs: { state: number; metrics: number; decide: number; write: number };
     structures: number;
     requests: number;
   }[];
@@ -161,8 +166,11 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
         clock: o.clock,
       };
       const started = performance.now();
+      const cpu0 = process.cpuUsage();
       const outcome = await runChainedTick(deps, chainStateFor(proc.state, msg), msg);
       const wallMs = performance.now() - started;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
       out.outcomes.push(outcome);
       if (outcome.ran && outcome.report !== null) {
         const r = outcome.report;
@@ -172,6 +180,8 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
           shard: msg.shard ?? 0,
           ms: r.ms,
           wallMs,
+          cpuMs,
+          phasesMs: r.phasesMs,
           structures: r.structures,
           requests: r.requests.length,
         });
@@ -182,6 +192,7 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
     };
     if (o.serial === true) for (const [i, d] of due.entries()) await deliver(d, i);
     else await Promise.all(due.map(deliver));
+    if (due.length > 0) o.onInstant?.(o.clock.t, out.ticks.length);
   }
   return out;
 }
