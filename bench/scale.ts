@@ -262,6 +262,10 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       ],
     });
     const runS = (performance.now() - runStarted) / 1000;
+    for (const t of [...sim.ticks].sort((a, b) => b.wallMs - a.wallMs).slice(0, 3))
+      note(
+        `slow tick +${(t.at - T0) / 1000} s shard ${t.gen}/${t.shard}: ${Math.round(t.wallMs)} ms, ${JSON.stringify(t.phasesMs)}, ${t.requests} requests`,
+      );
     if (process.env.BENCH_SCALE_TRACE === '1')
       for (const t of sim.ticks)
         note(
@@ -350,11 +354,15 @@ function costPer1000(r: ScaleRun): number {
     ],
     clockQueueRequestsPerMonth: 3 * shardTicksPerMonth,
   };
-  return estimateMonthlyCost(counts, {
+  const estimate = estimateMonthlyCost(counts, {
     containers: r.containers,
     containersPerHost: PER_HOST,
     tickSeconds: WINDOW_S,
-  }).usdPer1000ContainersPerMonth;
+  });
+  note(
+    `cost lines at ${r.containers}: ${estimate.lines.map((l) => `${l.service} ${l.item} $${l.usdPerMonth.toFixed(2)}`).join('; ')}`,
+  );
+  return estimate.usdPer1000ContainersPerMonth;
 }
 
 export async function run(emit: Emit): Promise<void> {
