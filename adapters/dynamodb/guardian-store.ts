@@ -105,8 +105,12 @@ export async function loadRules(
   return { rules, problems };
 }
 
-export async function readHost(table: TableClient, host: string): Promise<HostRead> {
-  const items = await table.queryPartition(keys.hostPartition(host), { consistent: true });
+export async function readHost(
+  table: TableClient,
+  host: string,
+  opts: { consistent?: boolean } = {},
+): Promise<HostRead> {
+  const items = await table.queryPartition(keys.hostPartition(host), { consistent: opts.consistent ?? true });
   const out: HostRead = { host: null, guards: new Map(), problems: [] };
   for (const item of items) {
     const sk = String(item.sk);
@@ -354,8 +358,8 @@ export class GuardianStore implements GuardianState, TickLease, ShardCoordinatio
   listHosts() {
     return this.table.listKind(GSI1_KINDS.hosts);
   }
-  readHost(host: string) {
-    return readHost(this.table, host);
+  readHost(host: string, opts?: { consistent?: boolean }) {
+    return readHost(this.table, host, opts);
   }
   async readHostStates(hosts: readonly string[]) {
     const items = await this.table.batchGet(

@@ -64,8 +64,12 @@ export interface GuardianState {
   /** Every stored rule checked against `config`; refused ones are problems. Hot reload. */
   loadRules(config: GuardianConfig): Promise<{ rules: Rule[]; problems: Problem[] }>;
   listHosts(): Promise<string[]>;
-  /** A host's state and guard states, strongly consistent. */
-  readHost(host: string): Promise<HostRead>;
+  /**
+   * A host's state and guard states, strongly consistent unless `consistent: false` (a shard tick
+   * that did not run its shard's previous tick: half the read units; a guard state read stale loses
+   * its conditional write and is adopted).
+   */
+  readHost(host: string, opts?: { consistent?: boolean }): Promise<HostRead>;
   /** The hosts' states only (eventually consistent); a host with no state is absent. */
   readHostStates(hosts: readonly string[]): Promise<Map<string, { host: HostState } | { problem: Problem }>>;
   /** Guard states of containers (strongly consistent), by `guardId`; null: none stored. */

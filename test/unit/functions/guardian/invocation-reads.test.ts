@@ -84,3 +84,27 @@ describe('withInvocationReads', () => {
     expect(state.configReads).toBe(2);
   });
 });
+
+describe('a shard tick’s full read', () => {
+  it('reads its hosts eventually consistent; the unsharded tick strongly, as before', async () => {
+    const { runTick } = await import('../../../../functions/guardian/tick.ts');
+    const { shardOf } = await import('../../../../core/policy/shards.ts');
+    const state = fleet();
+    for (const h of ['h2', 'h3', 'h4', 'h5']) state.putHost(aHost(h, [aContainer(`${h}-c`, h)]));
+    const deps = {
+      state,
+      metrics: sameUsage({ cpu: 100 }),
+      sink: new RecordingRequestSink(silentLogger),
+      logger: silentLogger,
+    };
+    await runTick(deps, T0);
+    expect(state.hostReads).toEqual(['strong', 'strong', 'strong', 'strong', 'strong']);
+    state.hostReads.length = 0;
+    const mine = ['h1', 'h2', 'h3', 'h4', 'h5'].filter((h) => shardOf(h, 2) === 1);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.length).toBeLessThan(5);
+    const report = await runTick({ ...deps, shard: { index: 1, count: 2 } }, T0 + 10_000);
+    expect(state.hostReads).toEqual(mine.map(() => 'eventual'));
+    expect(report.decided.sort()).toEqual(mine.map((h) => (h === 'h1' ? 'c1' : `${h}-c`)).sort()); // only its hosts
+  });
+});
