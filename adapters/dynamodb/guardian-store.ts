@@ -10,6 +10,7 @@ import { HostState } from '../../core/contracts/host.ts';
 import type { Item, Key } from '../../core/contracts/items.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
+import { type ShardGeneration, ShardRecord, UNSHARDED } from '../../core/contracts/shards.ts';
 import { Application } from '../../core/contracts/structure.ts';
 import { GSI1_KINDS, keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
@@ -22,6 +23,8 @@ import type {
   GuardRef,
   HostRead,
   Problem,
+  ShardCoordination,
+  ShardLease,
   TickLease,
 } from '../../core/ports/guardian-state.ts';
 import { guardId } from '../../core/ports/guardian-state.ts';
@@ -102,8 +105,12 @@ export async function loadRules(
   return { rules, problems };
 }
 
-export async function readHost(table: TableClient, host: string): Promise<HostRead> {
-  const items = await table.queryPartition(keys.hostPartition(host), { consistent: true });
+export async function readHost(
+  table: TableClient,
+  host: string,
+  opts: { consistent?: boolean } = {},
+): Promise<HostRead> {
+  const items = await table.queryPartition(keys.hostPartition(host), { consistent: opts.consistent ?? true });
   const out: HostRead = { host: null, guards: new Map(), problems: [] };
   for (const item of items) {
     const sk = String(item.sk);
@@ -163,6 +170,13 @@ export async function writeGuard(
 /** The control tick's lease item (one Guardian at a time, in both clocks). */
 export const LEASE_NAME = 'control-tick';
 
+/** The lease of one shard chain: generation 0's only shard keeps the unsharded name. */
+export function shardLeaseName(ref: { gen?: number | undefined; shard?: number | undefined } = {}): string {
+  const gen = ref.gen ?? 0;
+  const shard = ref.shard ?? 0;
+  return gen === 0 && shard === 0 ? LEASE_NAME : `${LEASE_NAME}#${gen}#${shard}`;
+}
+
 /** Take or renew the lease until `expiresAt`; false when another owner holds a live one. */
 export async function takeLease(
   table: TableClient,
@@ -201,15 +215,16 @@ export async function releaseLease(table: TableClient, owner: string): Promise<v
 
 async function tryLease(
   table: TableClient,
+  name: string,
   item: Record<string, unknown>,
   expression: string,
   values: Record<string, unknown>,
 ): Promise<boolean> {
   try {
     await table.putIf(
-      { ...keys.lease(LEASE_NAME), ...item },
+      { ...keys.lease(name), ...item },
       { expression, names: { '#o': 'owner' }, values },
-      'lease control-tick',
+      `lease ${name}`,
     );
     return true;
   } catch (err) {
@@ -219,26 +234,39 @@ async function tryLease(
 }
 
 /**
- * Take the lease for the tick `msg.at` of chain `msg.chain`: 'resume' when
- * this process ran the chain's previous tick (memory valid), 'take' when the
- * chain continues elsewhere or starts (memory discarded), null when the tick
- * was run already or another chain holds a live lease.
+ * Take the lease for the tick `msg.at` of chain `msg.chain` (of shard `msg.shard` of generation
+ * `msg.gen`: each shard has its own lease): 'resume' when this process ran the chain's previous
+ * tick (memory valid), 'take' when the chain continues elsewhere or starts (memory discarded),
+ * null when the tick was run already or another chain holds a live lease. `containers` (the
+ * shard's guarded containers at its previous tick) is kept on the lease for the watchdog.
  */
 export async function takeChainLease(
   table: TableClient,
-  msg: { chain: string; at: number },
+  msg: { chain: string; at: number; gen?: number | undefined; shard?: number | undefined },
   proc: string,
   now: number,
   windowMs: number,
+  containers?: number,
 ): Promise<'resume' | 'take' | null> {
-  const item = { owner: msg.chain, proc, lastAt: msg.at, expiresAt: Math.max(now, msg.at) + 3 * windowMs };
+  const name = shardLeaseName(msg);
+  const item = {
+    owner: msg.chain,
+    proc,
+    lastAt: msg.at,
+    expiresAt: Math.max(now, msg.at) + 3 * windowMs,
+    ...(containers === undefined ? {} : { containers }),
+  };
   const values = { ':chain': msg.chain, ':at': msg.at };
   if (
-    await tryLease(table, item, '#o = :chain AND proc = :proc AND lastAt < :at', { ...values, ':proc': proc })
+    await tryLease(table, name, item, '#o = :chain AND proc = :proc AND lastAt < :at', {
+      ...values,
+      ':proc': proc,
+    })
   )
     return 'resume';
   const taken = await tryLease(
     table,
+    name,
     item,
     'attribute_not_exists(pk) OR expiresAt <= :now OR (#o = :chain AND (attribute_not_exists(lastAt) OR lastAt < :at))',
     { ...values, ':now': now },
@@ -246,12 +274,70 @@ export async function takeChainLease(
   return taken ? 'take' : null;
 }
 
+/** The shard record; UNSHARDED when none is stored. A stored record its schema refuses is an error. */
+export async function readShards(table: TableClient): Promise<ShardRecord> {
+  const item = await table.get(keys.shardRecord, { consistent: true });
+  if (item === null) return UNSHARDED;
+  return ShardRecord.parse(withoutKeys(item));
+}
+
+/** Write the shard record if the stored one is still at `expectedVersion` (0: none); false on a lost race. */
+export async function writeShards(table: TableClient, next: ShardRecord, expectedVersion: number) {
+  const valid = ShardRecord.parse(next);
+  try {
+    await table.putIf(
+      { ...keys.shardRecord, ...valid },
+      expectedVersion === 0
+        ? { expression: 'attribute_not_exists(pk)' }
+        : { expression: '#v = :v', names: { '#v': 'version' }, values: { ':v': expectedVersion } },
+      'shard record',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+/**
+ * The leases of every shard of `gen`: one BatchGetItem, or with `oneByOne` one GetItem each (the
+ * sanity sweep's role reads items one by one).
+ */
+export async function shardLeases(
+  table: TableClient,
+  gen: ShardGeneration,
+  opts: { oneByOne?: boolean } = {},
+): Promise<ShardLease[]> {
+  const ids = Array.from({ length: gen.shards }, (_, shard) => shard);
+  const keyOf = (shard: number) => keys.lease(shardLeaseName({ gen: gen.gen, shard }));
+  const found = new Map<number, Item | null>();
+  if (opts.oneByOne === true) {
+    for (const shard of ids) found.set(shard, await table.get(keyOf(shard)));
+  } else {
+    const items = await table.batchGet(ids.map(keyOf), { consistent: true });
+    for (const shard of ids) {
+      const k = keyOf(shard);
+      found.set(shard, items.get(`${k.pk}|${k.sk}`) ?? null);
+    }
+  }
+  const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  return ids.map((shard) => {
+    const item = found.get(shard);
+    return {
+      shard,
+      lastAt: num(item?.lastAt),
+      expiresAt: num(item?.expiresAt),
+      containers: num(item?.containers),
+    };
+  });
+}
+
 function guardKey(ref: GuardRef): Key {
   return ref.host === null ? keys.applicationGuard(ref.structure) : keys.guard(ref.host, ref.structure);
 }
 
 /** The Guardian's ports over the state table. */
-export class GuardianStore implements GuardianState, TickLease {
+export class GuardianStore implements GuardianState, TickLease, ShardCoordination {
   readonly table: TableClient;
   constructor(table: TableClient) {
     this.table = table;
@@ -272,8 +358,8 @@ export class GuardianStore implements GuardianState, TickLease {
   listHosts() {
     return this.table.listKind(GSI1_KINDS.hosts);
   }
-  readHost(host: string) {
-    return readHost(this.table, host);
+  readHost(host: string, opts?: { consistent?: boolean }) {
+    return readHost(this.table, host, opts);
   }
   async readHostStates(hosts: readonly string[]) {
     const items = await this.table.batchGet(
@@ -321,11 +407,40 @@ export class GuardianStore implements GuardianState, TickLease {
   releaseLease(owner: string) {
     return releaseLease(this.table, owner);
   }
-  takeChainLease(msg: { chain: string; at: number }, proc: string, now: number, windowMs: number) {
-    return takeChainLease(this.table, msg, proc, now, windowMs);
+  takeChainLease(
+    msg: { chain: string; at: number; gen?: number | undefined; shard?: number | undefined },
+    proc: string,
+    now: number,
+    windowMs: number,
+    containers?: number,
+  ) {
+    return takeChainLease(this.table, msg, proc, now, windowMs, containers);
   }
   async leaseExpiresAt() {
     const lease = await this.table.get(keys.lease(LEASE_NAME));
     return lease !== null && typeof lease.expiresAt === 'number' ? lease.expiresAt : null;
+  }
+  readShards() {
+    return readShards(this.table);
+  }
+  writeShards(next: ShardRecord, expectedVersion: number) {
+    return writeShards(this.table, next, expectedVersion);
+  }
+  shardLeases(gen: ShardGeneration) {
+    return shardLeases(this.table, gen);
+  }
+  /** The hosts of `containers` from their locator items (unknown ones absent). */
+  async locateContainers(containers: readonly string[]) {
+    const found = await this.table.batchGet(
+      containers.map((c) => keys.containerLocator(c)),
+      { consistent: false },
+    );
+    const out = new Map<string, string>();
+    for (const c of containers) {
+      const k = keys.containerLocator(c);
+      const host = found.get(`${k.pk}|${k.sk}`)?.host;
+      if (typeof host === 'string') out.set(c, host);
+    }
+    return out;
   }
 }

@@ -66,6 +66,24 @@ export const GuardianConfig = z.strictObject({
       'A scale-down that would free less than this fraction of the margin (upper − lower) is not worth an order: a window whose usage is under lower by less is not a down event, and such a request is not made. fit_to_usage downs free more than half a margin by construction; 1 = scale down when usage is under current − 2.5 margins; 0 = every window under lower, as the original.',
     ),
   DRY_RUN: z.boolean().default(false).describe('Record decisions without requesting anything.'),
+  SHARD_CONTAINERS: z
+    .number()
+    .int()
+    .min(100)
+    .max(1_000_000)
+    .default(10_000)
+    .describe(
+      'Target number of guarded containers per shard of the control tick: the fleet is split into ceil(containers / this) shards by host (at most SHARDS_MAX), each with its own clock chain and lease. docs/shards.md says how to size it.',
+    ),
+  SHARDS_MAX: z
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(1)
+    .describe(
+      'Most shards the control tick is split into; 1 = one chain decides every container (no shard record is read). A change of the shard count takes effect at a window boundary without a redeploy (docs/shards.md).',
+    ),
 });
 export type GuardianConfig = z.infer<typeof GuardianConfig>;
 

@@ -37,6 +37,8 @@ export const keys = {
   service: (name: string) => ({ pk: 'SERVICES', sk: name }),
   servicesPartition: 'SERVICES',
   lease: (name: string) => ({ pk: 'LEASE', sk: name }),
+  /** The control tick's shard record (core/contracts/shards.ts): beside the leases it coordinates. */
+  shardRecord: { pk: 'LEASE', sk: 'control-tick-shards' },
   activity: (structure: string, atMs: number, seq: string) => ({
     pk: `LOG#${structure}`,
     sk: `${String(atMs).padStart(15, '0')}#${seq}`,

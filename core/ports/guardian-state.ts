@@ -8,6 +8,7 @@ import type { GuardState } from '../contracts/guard-state.ts';
 import type { HostState } from '../contracts/host.ts';
 import type { Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
+import type { ShardGeneration, ShardRecord } from '../contracts/shards.ts';
 import type { Application } from '../contracts/structure.ts';
 
 /** A stored item refused by its schema: named, with the field and the message. */
@@ -63,13 +64,22 @@ export interface GuardianState {
   /** Every stored rule checked against `config`; refused ones are problems. Hot reload. */
   loadRules(config: GuardianConfig): Promise<{ rules: Rule[]; problems: Problem[] }>;
   listHosts(): Promise<string[]>;
-  /** A host's state and guard states, strongly consistent. */
-  readHost(host: string): Promise<HostRead>;
+  /**
+   * A host's state and guard states, strongly consistent unless `consistent: false` (a shard tick
+   * that did not run its shard's previous tick: half the read units; a guard state read stale loses
+   * its conditional write and is adopted).
+   */
+  readHost(host: string, opts?: { consistent?: boolean }): Promise<HostRead>;
   /** The hosts' states only (eventually consistent); a host with no state is absent. */
   readHostStates(hosts: readonly string[]): Promise<Map<string, { host: HostState } | { problem: Problem }>>;
   /** Guard states of containers (strongly consistent), by `guardId`; null: none stored. */
   readGuards(refs: readonly GuardRef[]): Promise<Map<string, GuardRead | null>>;
   listApplications(): Promise<string[]>;
+  /**
+   * The hosts of `containers` (unknown ones absent), eventually consistent: an application's
+   * owner shard finds its members on other shards' hosts. Needed only with more than one shard.
+   */
+  locateContainers?(containers: readonly string[]): Promise<Map<string, string>>;
   readApplication(name: string): Promise<AppRead>;
   /** Conditional write on `expectedVersion` (null: must not exist); a lost race throws StaleStateError. */
   writeGuard(ref: GuardRef, state: GuardState, expectedVersion: number | null): Promise<void>;
@@ -93,15 +103,36 @@ export interface TickLease {
    * chain holds a live lease.
    */
   takeChainLease(
-    msg: { chain: string; at: number },
+    msg: { chain: string; at: number; gen?: number | undefined; shard?: number | undefined },
     proc: string,
     now: number,
     windowMs: number,
+    containers?: number,
   ): Promise<'resume' | 'take' | null>;
   /** When the lease held now expires (epoch ms); null when none is stored. */
   leaseExpiresAt(): Promise<number | null>;
   /** Write the service's heartbeat (GET /services shows a stale one). */
   recordHeartbeat(service: 'guardian' | 'scaler', atMs: number): Promise<void>;
+}
+
+/** One shard chain's lease as the watchdog and the sanity sweep see it. */
+export interface ShardLease {
+  shard: number;
+  /** Scheduled time of the shard's last tick; null: it never ticked. */
+  lastAt: number | null;
+  expiresAt: number | null;
+  /** Guarded containers the shard decided at its previous tick; null: unknown. */
+  containers: number | null;
+}
+
+/** The shard record and the shards' leases (the chained clock with SHARDS_MAX > 1). */
+export interface ShardCoordination {
+  /** The shard record, strongly consistent; a fleet without one is UNSHARDED. */
+  readShards(): Promise<ShardRecord>;
+  /** Write `next` if the stored record is still at `expectedVersion` (0: none stored); false on a lost race. */
+  writeShards(next: ShardRecord, expectedVersion: number): Promise<boolean>;
+  /** The leases of every shard of `gen`, by shard id. */
+  shardLeases(gen: ShardGeneration): Promise<ShardLease[]>;
 }
 
 /** A stable id of a guard state, for maps. */

@@ -27,15 +27,24 @@ import {
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
+import { type ShardRecord, UNSHARDED } from '../../core/contracts/shards.ts';
 import { ValidationError } from '../../core/errors.ts';
+import { windowOwner } from '../../core/policy/shards.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import type { GuardianState, TickLease } from '../../core/ports/guardian-state.ts';
+import type { GuardianState, ShardCoordination, TickLease } from '../../core/ports/guardian-state.ts';
 import { beatIfDue, checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
-/** The body of one clock message: which chain, and the tick's scheduled time (epoch ms). */
+/**
+ * The body of one clock message: which chain, the tick's scheduled time (epoch ms), and which
+ * shard of which generation it ticks (absent: generation 0, shard 0, the unsharded chain).
+ */
 export const ChainMessage = z.strictObject({
   chain: z.string().min(1).max(64),
   at: z.number().int().nonnegative(),
+  gen: z.number().int().nonnegative().optional(),
+  shard: z.number().int().nonnegative().max(255).optional(),
+  /** Containers the chain's previous tick decided (sharded fleets: the lease keeps it for the watchdog). */
+  n: z.number().int().nonnegative().optional(),
 });
 export type ChainMessage = z.infer<typeof ChainMessage>;
 
@@ -83,6 +92,8 @@ export interface ChainDeps extends TickDeps {
    * seconds, ms (default 500: the delay is rounded to the nearest second; see nextTick).
    */
   maxWaitMs?: number;
+  /** The shard record and leases; unset: the fleet is never sharded (generation 0, one shard). */
+  shards?: ShardCoordination;
 }
 
 export const CHAIN_DEFAULTS = {
@@ -99,15 +110,58 @@ export interface ChainState {
   checkpointAt: number | null;
   /** When this process last wrote the control tick's heartbeat (null: not yet). */
   beatAt: number | null;
+  /** The other shards' chains this process ran (generation/shard → state), a few at most. */
+  shards?: Map<string, ChainState>;
 }
 
 export function newChainState(): ChainState {
   return { chain: null, memory: { config: defaultConfig('guardian') }, checkpointAt: null, beatAt: null };
 }
 
+/** Shards' chain states one process keeps (an execution environment may run any shard's message). */
+const MAX_SHARD_STATES = 4;
+
+/** The state of the chain of `msg`'s shard in this process: `root` for the unsharded chain. */
+export function chainStateFor(root: ChainState, msg: ChainMessage): ChainState {
+  const gen = msg.gen ?? 0;
+  const shard = msg.shard ?? 0;
+  if (gen === 0 && shard === 0) return root;
+  root.shards ??= new Map();
+  const key = `${gen}/${shard}`;
+  let state = root.shards.get(key);
+  if (state === undefined) {
+    state = newChainState();
+    state.memory.config = root.memory.config;
+    root.shards.set(key, state);
+    for (const old of root.shards.keys()) {
+      if (root.shards.size <= MAX_SHARD_STATES) break;
+      root.shards.delete(old);
+    }
+  }
+  return state;
+}
+
 export type ChainOutcome =
   | { ran: true; report: TickReport | null; next: ChainMessage; delayS: number; resumed: boolean }
-  | { ran: false; reason: 'duplicate-or-other-chain' };
+  | { ran: false; reason: 'duplicate-or-other-chain' | 'retired' }
+  /** The window belongs to another generation (before this one's switch): not decided, the chain goes on. */
+  | { ran: false; reason: 'not-this-generation'; next: ChainMessage; delayS: number };
+
+/**
+ * Whether the tick of `msg` may act on its window, from the shard record (read, strongly
+ * consistent, only when the fleet is or may be sharded): the generation it acts in, or why not.
+ */
+async function shardVerdict(
+  deps: ChainDeps,
+  state: ChainState,
+  msg: ChainMessage,
+): Promise<{ verdict: 'act' | 'retired' | 'before'; record: ShardRecord }> {
+  const gen = msg.gen ?? 0;
+  const sharded = gen > 0 || (msg.shard ?? 0) > 0 || state.memory.config.SHARDS_MAX > 1;
+  if (deps.shards === undefined || !sharded) return { verdict: 'act', record: UNSHARDED };
+  const record = await deps.shards.readShards();
+  return { verdict: windowOwner(record, gen, msg.at), record };
+}
 
 export function parseChainMessage(body: string | undefined): ChainMessage {
   let json: unknown;
@@ -163,7 +217,15 @@ export async function runChainedTick(
   // A fresh process does not know the window yet (the lease lasts three of them): read it first.
   if (state.chain === null) state.memory.config = (await store.loadConfig(state.memory.config)).config;
   const windowMs = state.memory.config.WINDOW_TIMELAPSE * 1000;
-  const lease = await store.takeChainLease(msg, deps.proc, clock.now(), windowMs);
+  const { verdict, record } = await shardVerdict(deps, state, msg);
+  if (verdict === 'retired') {
+    logger.info(
+      { chain: msg.chain, at: msg.at, gen: msg.gen ?? 0 },
+      'shard chain retired: a newer generation owns this window',
+    );
+    return { ran: false, reason: 'retired' };
+  }
+  const lease = await store.takeChainLease(msg, deps.proc, clock.now(), windowMs, msg.n);
   if (lease === null) {
     logger.info(
       { chain: msg.chain, at: msg.at },
@@ -179,24 +241,35 @@ export async function runChainedTick(
     state.checkpointAt = msg.at;
   }
   let report: TickReport | null = null;
-  try {
-    const fullReadEveryMs = deps.fullReadEveryMs ?? CHAIN_DEFAULTS.fullReadEveryMs;
-    report = await runTick(
-      { ...deps, fullReadEveryTicks: Math.max(1, Math.round(fullReadEveryMs / windowMs)) },
-      msg.at,
-      state.memory,
-    );
-    // The chained clock writes the heartbeat too (GET /services shows a stale Guardian otherwise).
-    state.beatAt = await beatIfDue(store, state.beatAt, clock.now(), logger);
-    const every = deps.checkpointEveryMs ?? CHAIN_DEFAULTS.checkpointEveryMs;
-    if (msg.at - (state.checkpointAt ?? msg.at) + windowMs >= every) {
-      state.checkpointAt = msg.at;
-      const saved = await checkpoint(deps, state.memory);
-      logger.info({ chain: msg.chain, ...saved }, 'guardian checkpoint');
+  const gen = record.current.gen === (msg.gen ?? 0) ? record.current : record.previous;
+  if (verdict === 'act') {
+    try {
+      const fullReadEveryMs = deps.fullReadEveryMs ?? CHAIN_DEFAULTS.fullReadEveryMs;
+      report = await runTick(
+        {
+          ...deps,
+          fullReadEveryTicks: Math.max(1, Math.round(fullReadEveryMs / windowMs)),
+          ...(gen === null || gen.shards === 1
+            ? {}
+            : { shard: { index: msg.shard ?? 0, count: gen.shards } }),
+        },
+        msg.at,
+        state.memory,
+      );
+      // The chained clock writes the heartbeat too (GET /services shows a stale Guardian otherwise).
+      state.beatAt = await beatIfDue(store, state.beatAt, clock.now(), logger);
+      const every = deps.checkpointEveryMs ?? CHAIN_DEFAULTS.checkpointEveryMs;
+      // The last window of a generation being replaced: its states go to the table for the next owner.
+      const last = gen !== null && gen.gen !== record.current.gen && msg.at + windowMs >= record.current.from;
+      if (last || msg.at - (state.checkpointAt ?? msg.at) + windowMs >= every) {
+        state.checkpointAt = msg.at;
+        const saved = await checkpoint(deps, state.memory);
+        logger.info({ chain: msg.chain, ...saved }, 'guardian checkpoint');
+      }
+    } catch (err) {
+      // The chain must outlive a bad tick: log it and carry on at the next window.
+      logger.error({ err, chain: msg.chain, at: msg.at }, 'control tick failed; the chain goes on');
     }
-  } catch (err) {
-    // The chain must outlive a bad tick: log it and carry on at the next window.
-    logger.error({ err, chain: msg.chain, at: msg.at }, 'control tick failed; the chain goes on');
   }
   const next = nextTick(
     msg.at,
@@ -204,8 +277,18 @@ export async function runChainedTick(
     state.memory.config.WINDOW_TIMELAPSE * 1000,
     deps.maxWaitMs ?? CHAIN_DEFAULTS.maxWaitMs,
   );
-  const message = { chain: msg.chain, at: next.at };
+  const message: ChainMessage = {
+    chain: msg.chain,
+    at: next.at,
+    ...(msg.gen === undefined ? {} : { gen: msg.gen }),
+    ...(msg.shard === undefined ? {} : { shard: msg.shard }),
+    ...(msg.gen === undefined && state.memory.config.SHARDS_MAX === 1
+      ? {}
+      : { n: report?.containers ?? msg.n ?? 0 }),
+  };
   await deps.scheduler.schedule(message, next.delayS);
+  if (verdict === 'before')
+    return { ran: false, reason: 'not-this-generation', next: message, delayS: next.delayS };
   return { ran: true, report, next: message, delayS: next.delayS, resumed };
 }
 

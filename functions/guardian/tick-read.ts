@@ -12,6 +12,7 @@ import type { GuardianConfig } from '../../core/contracts/service-config.ts';
 import type { Container } from '../../core/contracts/structure.ts';
 import type { Resource } from '../../core/contracts/units.ts';
 import { mapLimit } from '../../core/map-limit.ts';
+import { namesOfShard, shardOf } from '../../core/policy/shards.ts';
 import {
   type GuardianState,
   type GuardRead,
@@ -47,6 +48,12 @@ export interface TickCache {
   guards: Map<string, CachedGuard>;
 }
 
+/** Which shard a tick decides: the hosts (and applications, by name) `shardOf` puts in `index`. */
+export interface TickShard {
+  index: number;
+  count: number;
+}
+
 /** Carried between ticks of one invocation: the last good config and the lean cache. */
 export interface TickMemory {
   config: GuardianConfig;
@@ -73,13 +80,14 @@ interface ReadContext {
   containers: Map<string, { container: Container; host: string }>;
   /** Guard states read this tick (full read, or first sight of a container), by guardId; null: none. */
   guardReads: Map<string, GuardRead | null>;
+  shard: TickShard | undefined;
 }
 
 export async function readTick(
   state: GuardianState,
   memory: TickMemory,
   config: GuardianConfig,
-  opts: { readConcurrency: number; fullReadEveryTicks: number },
+  opts: { readConcurrency: number; fullReadEveryTicks: number; shard?: TickShard | undefined },
 ): Promise<TickRead> {
   const fullRead = memory.cache === undefined || memory.cache.sinceFullRead + 1 >= opts.fullReadEveryTicks;
   const cache: TickCache = memory.cache ?? { sinceFullRead: 0, hostNames: [], guards: new Map() };
@@ -101,6 +109,7 @@ export async function readTick(
     out,
     containers: new Map(),
     guardReads: new Map(),
+    shard: opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined,
   };
   if (fullRead) await readWholeHosts(ctx);
   else await readHostStates(ctx);
@@ -112,8 +121,13 @@ export async function readTick(
 async function readWholeHosts(ctx: ReadContext): Promise<void> {
   const { cache, state } = ctx;
   cache.sinceFullRead = 0;
-  cache.hostNames = await state.listHosts();
-  const hosts = await mapLimit(cache.hostNames, ctx.readConcurrency, (h) => state.readHost(h));
+  const listed = await state.listHosts();
+  cache.hostNames = ctx.shard === undefined ? listed : namesOfShard(listed, ctx.shard.index, ctx.shard.count);
+  // A shard tick mostly runs where its shard's previous tick did not (docs/shards.md): its full
+  // reads are eventually consistent, half the units; the guard writes stay conditional on version.
+  const hosts = await mapLimit(cache.hostNames, ctx.readConcurrency, (h) =>
+    ctx.shard === undefined ? state.readHost(h) : state.readHost(h, { consistent: false }),
+  );
   for (const [i, h] of hosts.entries()) {
     ctx.out.problems.push(...h.problems);
     const hostName = cache.hostNames[i] as string;
@@ -200,8 +214,13 @@ function containerTargets(ctx: ReadContext): void {
 
 async function applicationTargets(ctx: ReadContext): Promise<void> {
   const { state, out } = ctx;
-  const appNames = await state.listApplications();
+  const listed = await state.listApplications();
+  const { shard } = ctx;
+  // Each application is decided by one shard, its owner (the shard of its name).
+  const appNames =
+    shard === undefined ? listed : listed.filter((a) => shardOf(a, shard.count) === shard.index);
   const apps = await mapLimit(appNames, ctx.readConcurrency, (a) => state.readApplication(a));
+  if (shard !== undefined) await readOtherShardsMembers(ctx, apps);
   const containers = new Map([...ctx.containers].map(([name, c]) => [name, c.container]));
   for (const a of apps) {
     out.problems.push(...a.problems);
@@ -217,5 +236,33 @@ async function applicationTargets(ctx: ReadContext): Promise<void> {
     const entry = entryFor(ctx.cache, { host: null, structure: app.name });
     adopt(out, entry, a.guard ?? undefined);
     out.targets.push({ view, entry, members, application: app });
+  }
+}
+
+/**
+ * An owner shard's applications whose members live on other shards' hosts: those hosts' states
+ * (eventually consistent, as a lean tick's) give the members' currents. Only their members are
+ * taken; the hosts stay the other shards' (not in this tick's host states).
+ */
+async function readOtherShardsMembers(
+  ctx: ReadContext,
+  apps: readonly { app: { containers: string[] } | null }[],
+) {
+  const missing = apps.flatMap((a) => a.app?.containers ?? []).filter((c) => !ctx.containers.has(c));
+  if (missing.length === 0) return;
+  if (ctx.state.locateContainers === undefined)
+    throw new Error('a sharded application tick needs GuardianState.locateContainers');
+  const located = await ctx.state.locateContainers(missing);
+  const hosts = [...new Set(located.values())];
+  const states = await ctx.state.readHostStates(hosts);
+  for (const [container, host] of located) {
+    const parsed = states.get(host);
+    if (parsed === undefined) continue;
+    if ('problem' in parsed) {
+      ctx.out.problems.push(parsed.problem);
+      continue;
+    }
+    const c = parsed.host.containers[container];
+    if (c !== undefined) ctx.containers.set(c.name, { container: c, host });
   }
 }

@@ -39,9 +39,9 @@ import type { RequestSink } from '../../core/ports/request-sink.ts';
 import type { PointSink } from '../../core/ports/time-series.ts';
 import { hostPoints } from '../ops/snapshot.ts';
 import { activityLines, type DecidedTarget, decideTargets, mustPersist } from './tick-decide.ts';
-import { type CachedGuard, readTick, type TickMemory, type TickRead } from './tick-read.ts';
+import { type CachedGuard, readTick, type TickMemory, type TickRead, type TickShard } from './tick-read.ts';
 
-export type { CachedGuard, TickCache, TickMemory } from './tick-read.ts';
+export type { CachedGuard, TickCache, TickMemory, TickShard } from './tick-read.ts';
 
 export interface TickDeps {
   state: GuardianState;
@@ -69,6 +69,8 @@ export interface TickDeps {
   timeLeftMs?: () => number;
   /** Cancels the tick's metrics requests (the invocation is stopping). */
   signal?: AbortSignal;
+  /** Decide only this shard's hosts and applications (docs/shards.md); unset: the whole fleet. */
+  shard?: TickShard;
 }
 
 export interface TickReport {
@@ -100,6 +102,10 @@ export interface TickReport {
   ms: number;
   /** Where the time went: state reads, metrics, decisions, writes + sink. */
   phasesMs: { state: number; metrics: number; decide: number; write: number };
+  /** The structures decided this tick, by name (the decisions log a shard's exactly-once check reads). */
+  decided: string[];
+  /** Containers whose usage the decisions read (a container, or an application's members). */
+  containers: number;
 }
 
 /**
@@ -186,6 +192,8 @@ function emptyReport(now: number, config: GuardianConfig): TickReport {
     ddbWrites: 0,
     ms: 0,
     phasesMs: { state: 0, metrics: 0, decide: 0, write: 0 },
+    decided: [],
+    containers: 0,
   };
 }
 
@@ -221,7 +229,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     report.ddbReads = state.counters.reads - reads0;
     report.ddbWrites = state.counters.writes - writes0;
     report.ms = Math.round(performance.now() - started);
-    const { config: _c, requests, ...figures } = report;
+    const { config: _c, requests, decided: _d, ...figures } = report;
     logger.info({ tick: { ...figures, requests: requests.length } }, 'guardian tick');
     return report;
   };
@@ -235,6 +243,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
   const read = await readTick(state, memory, config, {
     readConcurrency: deps.readConcurrency ?? 16,
     fullReadEveryTicks: deps.fullReadEveryTicks ?? Math.max(1, Math.ceil(60 / config.WINDOW_TIMELAPSE)),
+    shard: deps.shard,
   });
   problems.push(...read.problems);
   report.fullRead = read.fullRead;
@@ -246,6 +255,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
 
   // Usage: one batched read for every member container.
   const memberNames = [...new Set(targets.flatMap((t) => t.members))];
+  report.containers = memberNames.length;
   const usage: UsageResult =
     memberNames.length === 0
       ? { usage: new Map(), queries: 0, rejected: [] }
@@ -280,6 +290,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
   for (const { target, out, usage: u } of decided) {
     target.entry.lastUsage = { at: now, usage: u };
     report.decisions += 1;
+    report.decided.push(target.view.name);
     for (const s of out.skips) report.skips[s.why] += 1;
     report.events += out.newEvents.length;
   }

@@ -28,13 +28,15 @@ import { sqsOrderSender } from '../scaler/sqs-order-sender.ts';
 import {
   type ChainOutcome,
   type ChainState,
+  chainStateFor,
   parseChainMessage,
   runChainedTick,
   sqsTickScheduler,
   type TickScheduler,
-  watchdog,
 } from './chain.ts';
+import { withInvocationReads } from './invocation-reads.ts';
 import { type RunTicksResult, runTicks } from './run-ticks.ts';
+import { shardWatchdog } from './shard-watchdog.ts';
 
 export const ControlTickEnv = PlatformEnv.extend({
   ...ActivityEnv.shape,
@@ -258,6 +260,8 @@ export async function handleClockEvent(
   const { metrics, sink, logger, clock, scheduler, snapshots, activity } = wiring;
   if (scheduler === null) throw new Error("clock message received but SC_CONTROL_CLOCK is not 'queue'");
   const out: ChainOutcome[] = [];
+  // Config and rules read once for every tick of this invocation (one per shard message).
+  const store = withInvocationReads(wiring.state);
   for (const r of event.Records) {
     // A malformed body can never become valid: log it and let the message go.
     let msg: ReturnType<typeof parseChainMessage>;
@@ -270,7 +274,7 @@ export async function handleClockEvent(
     out.push(
       await runChainedTick(
         {
-          state: wiring.state,
+          state: store,
           metrics,
           sink,
           logger,
@@ -283,8 +287,9 @@ export async function handleClockEvent(
           fullReadEveryMs: wiring.env.SC_CLOCK_FULL_READ_S * 1000,
           maxWaitMs: wiring.env.SC_CLOCK_MAX_WAIT_MS,
           ...(deadline === undefined ? {} : deadline),
+          shards: store,
         },
-        state,
+        chainStateFor(state, msg),
         msg,
       ),
     );
@@ -292,9 +297,9 @@ export async function handleClockEvent(
   return out;
 }
 
-/** The scheduled invocation with the chained clock: restart the chain if it stopped. */
+/** The scheduled invocation with the chained clock: size the shards, restart every chain that stopped. */
 export function clockWatchdog(wiring: ControlTickWiring) {
   const { state, clock, scheduler, logger } = wiring;
   if (scheduler === null) throw new Error("the watchdog needs SC_CONTROL_CLOCK 'queue'");
-  return watchdog({ state, clock, scheduler, logger });
+  return shardWatchdog({ state, shards: state, clock, scheduler, logger });
 }

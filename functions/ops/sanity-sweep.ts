@@ -24,6 +24,7 @@ import {
   serviceConfig,
   writeHostState,
 } from '../../adapters/dynamodb/fleet.ts';
+import { readShards, shardLeases } from '../../adapters/dynamodb/guardian-store.ts';
 import type { TableClient } from '../../adapters/dynamodb/table-client.ts';
 import type { Logger } from '../../adapters/logger.ts';
 import { type HostState, HostState as HostStateSchema } from '../../core/contracts/host.ts';
@@ -42,6 +43,7 @@ import {
   type SignOfLife,
   topologyMismatch,
 } from '../../core/policy/sanity-findings.ts';
+import { staleShards } from '../../core/policy/shards.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import { countDeadLettered, type DeadLetterCount, deadLetterCountDue } from './dead-letters.ts';
 import type { ResendStep } from './resend.ts';
@@ -66,7 +68,7 @@ export interface SanityDeps {
 /** An unchanged reported finding is recorded again at most this often (it is logged every round). */
 export const FINDING_REPEAT_MS = 3_600_000;
 
-export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology';
+export type FindingCheck = 'rule' | 'agent' | 'accounting' | 'lagging' | 'schema' | 'topology' | 'shard';
 
 export interface Finding {
   check: FindingCheck;
@@ -98,6 +100,10 @@ export async function sanitySweep(deps: SanityDeps): Promise<SanityResult> {
 
   for (const f of deps.checkRules(fleet.rules, serviceConfig(fleet.services, 'guardian')))
     findings.push({ check: 'rule', structure: f.rule, text: f.text, action: 'reported' });
+
+  findings.push(
+    ...(await shardFindings(deps, now, serviceConfig(fleet.services, 'guardian').WINDOW_TIMELAPSE)),
+  );
 
   for (const bad of fleet.invalid)
     findings.push({
@@ -266,6 +272,38 @@ function topologyFindings(state: HostState, view: HostView): Finding[] {
     check: 'topology',
     structure: state.name,
     text: `${state.name} registered topology differs from its agent's report: ${text}`,
+    action: 'reported',
+  }));
+}
+
+/**
+ * Shard chains of a sharded control tick (a shard record stored) whose last tick is old: each is
+ * reported on its own (the watchdog restarts it; the other shards go on).
+ */
+async function shardFindings(deps: SanityDeps, now: number, windowS: number): Promise<Finding[]> {
+  const record = await readShards(deps.table);
+  if (record.current.gen === 0) return [];
+  const windowMs = windowS * 1000;
+  const stale = staleShards(
+    record.current,
+    await shardLeases(deps.table, record.current, { oneByOne: true }),
+    now,
+    windowMs,
+  );
+  if (record.previous !== null)
+    stale.push(
+      ...staleShards(
+        record.previous,
+        await shardLeases(deps.table, record.previous, { oneByOne: true }),
+        now,
+        windowMs,
+        record.current.from,
+      ),
+    );
+  return stale.map((s) => ({
+    check: 'shard',
+    structure: 'control-tick',
+    text: `control-tick shard ${s.shard} of generation ${s.gen}: ${s.lastAt === null ? 'never ticked' : 'last tick'} ${Math.round(s.ageS)} s ago (the watchdog restarts its chain)`,
     action: 'reported',
   }));
 }

@@ -102,8 +102,11 @@ export class FakeGuardianState implements GuardianState, TickLease {
       ? { host: parsed.data }
       : { problem: problemOf(`host ${name} state`, parsed.error) };
   }
-  async readHost(name: string): Promise<HostRead> {
+  /** Consistency asked of each readHost, in order ('strong' unless `consistent: false`). */
+  readonly hostReads: ('strong' | 'eventual')[] = [];
+  async readHost(name: string, opts: { consistent?: boolean } = {}): Promise<HostRead> {
     this.counters.reads += 1;
+    this.hostReads.push(opts.consistent === false ? 'eventual' : 'strong');
     const out: HostRead = { host: null, guards: new Map(), problems: [] };
     const parsed = this.parseHost(name);
     if (parsed !== undefined && 'host' in parsed) out.host = parsed.host;
