@@ -12,10 +12,9 @@
  *   token the Pro image (localstack/localstack-pro) is used.
  * Exit codes: 0 deployed, 1 a step failed, 3 skipped (no Docker engine), 4 needs LocalStack Pro.
  */
-import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dockerError, FREE_TAG } from './localstack-common.ts';
+import { dockerError, FREE_TAG, run } from './localstack-common.ts';
 import { ROOT } from './package.ts';
 
 export const EXIT = { deployed: 0, failed: 1, skippedNoDocker: 3, needsPro: 4 } as const;
@@ -55,14 +54,6 @@ export function deployPlan(o: {
         'the stack’s HTTP API (API Gateway v2) needs LocalStack Pro: export LOCALSTACK_AUTH_TOKEN=<yours> (the Pro image is used then); nothing was started',
     };
   return { action: 'deploy', image: 'localstack/localstack-pro', tag: o.tag || FREE_TAG };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((done) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: 'inherit' });
-    child.on('error', () => done(127));
-    child.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)));
-  });
 }
 
 async function main(): Promise<number> {

@@ -5,10 +5,9 @@
  * http://127.0.0.1:4566, and stops LocalStack. Without a Docker engine, or with a
  * tag that needs a token that is not set, it says why and exits 0 (skipped).
  */
-import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dockerError, FREE_TAG } from './localstack-common.ts';
+import { dockerError, FREE_TAG, run } from './localstack-common.ts';
 import { ROOT } from './package.ts';
 
 export { FREE_TAG };
@@ -30,14 +29,6 @@ export function plan(opts: {
     };
   }
   return { run: true, tag };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((done) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: 'inherit' });
-    child.on('error', () => done(127));
-    child.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)));
-  });
 }
 
 async function main(): Promise<number> {
