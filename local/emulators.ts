@@ -31,6 +31,29 @@ export async function freePort(): Promise<number> {
   return addr.port;
 }
 
+/** What an emulator says when the port it was given is already bound (VictoriaMetrics, the JVM). */
+const PORT_TAKEN = /address already in use|BindException/i;
+
+/**
+ * Start a child emulator on ports picked by freePort, and again on fresh ones when a port was
+ * taken between the pick and the child's bind (another process on the machine got it first):
+ * `start` picks its ports each call. With ports given by the caller, or after `attempts`, or on
+ * any other failure, the error is thrown.
+ */
+export async function onFreePorts<T>(
+  start: () => Promise<T>,
+  o: { portsGiven: boolean; attempts?: number },
+): Promise<T> {
+  const attempts = o.attempts ?? 3;
+  for (let i = 1; ; i++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (o.portsGiven || i >= attempts || !PORT_TAKEN.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 async function waitForHttp(url: string, timeoutMs: number, init?: RequestInit): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -126,8 +149,13 @@ function dynamoDbLocalJar(): { dir: string; jar: string } {
  * Full fidelity: transactions, TTL, validation like AWS. It binds all interfaces
  * (it has no host flag); tests address it on 127.0.0.1 only.
  */
-export async function startDynamoDbLocal(opts: { port?: number } = {}): Promise<Running> {
-  const port = opts.port ?? (await freePort());
+export function startDynamoDbLocal(opts: { port?: number } = {}): Promise<Running> {
+  return onFreePorts(async () => launchDynamoDbLocal(opts.port ?? (await freePort())), {
+    portsGiven: opts.port !== undefined,
+  });
+}
+
+async function launchDynamoDbLocal(port: number): Promise<Running> {
   const { dir, jar } = dynamoDbLocalJar();
   const child = spawn(
     'java',
@@ -192,17 +220,32 @@ export interface RunningTsdb extends Running {
  * store: OpenTSDB `/api/put` in, Prometheus query API out. Tuned for tests:
  * no latency offset, no dedup window; `flush()` makes new series visible.
  */
-export async function startVictoriaMetrics(
+export function startVictoriaMetrics(
   opts: { port?: number; opentsdbPort?: number; dataDir?: string } = {},
 ): Promise<RunningTsdb> {
+  return onFreePorts(
+    async () =>
+      launchVictoriaMetrics({
+        ...opts,
+        port: opts.port ?? (await freePort()),
+        opentsdbPort: opts.opentsdbPort ?? (await freePort()),
+      }),
+    { portsGiven: opts.port !== undefined || opts.opentsdbPort !== undefined },
+  );
+}
+
+async function launchVictoriaMetrics(opts: {
+  port: number;
+  opentsdbPort: number;
+  dataDir?: string;
+}): Promise<RunningTsdb> {
   const binary = ['/usr/bin/victoria-metrics', '/usr/bin/victoriametrics'].find((p) => existsSync(p));
   if (binary === undefined) {
     throw new Error(
       'VictoriaMetrics is not installed: run `apt-get install -y victoria-metrics` (Debian package)',
     );
   }
-  const port = opts.port ?? (await freePort());
-  const opentsdbPort = opts.opentsdbPort ?? (await freePort());
+  const { port, opentsdbPort } = opts;
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sc-vm-'));
   const child = spawn(
@@ -226,8 +269,15 @@ export async function startVictoriaMetrics(
   const failed = once(child, 'exit').then(([code]) => {
     throw new Error(`VictoriaMetrics exited with ${code}: ${stderr}`);
   });
-  await Promise.race([waitForHttp(`${promUrl}/health`, 15_000), failed]);
   failed.catch(() => undefined);
+  try {
+    await Promise.race([waitForHttp(`${promUrl}/health`, 15_000), failed]);
+  } catch (err) {
+    // A start that failed (a port taken meanwhile) leaves nothing behind: the next try starts clean.
+    await stopChild(child, 'victoria-metrics');
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     name: 'victoria-metrics',
     endpoint: promUrl,
