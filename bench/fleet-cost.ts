@@ -91,6 +91,7 @@ import {
   sqsRequests,
 } from './cost/model.ts';
 import { type Emit, median } from './figure.ts';
+import { seeded } from './shard-sim.ts';
 
 export interface FleetOptions {
   containers: number;
@@ -221,18 +222,6 @@ export interface FleetRun {
 
 // ---------------------------------------------------------------- workload
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The workload mix, per container (cpu in shares = % of a core, mem in MiB):
  * - 60 % steady services: a base level with ±10 % cpu / ±2 % mem noise;
@@ -253,7 +242,7 @@ interface Profile {
 }
 
 function profiles(n: number, startMs: number, endMs: number, seed: number): Profile[] {
-  const r = rng(seed);
+  const r = seeded(seed);
   const out: Profile[] = [];
   for (let i = 0; i < n; i++) {
     const u = r();
@@ -693,7 +682,7 @@ export async function measureFleet(partial: Partial<FleetOptions> = {}): Promise
     };
 
     // ---- usage: BDWatchdog points every 5 s, capped by what the agents applied
-    const noise = rng(o.seed + 1);
+    const noise = seeded(o.seed + 1);
     const writeUsage = async (at: number) => {
       const ts = String(Math.floor(at / 1000));
       const points: unknown[] = [];

@@ -37,11 +37,12 @@ import type { OrderSender } from '../functions/scaler/ports.ts';
 import { ScalerSink } from '../functions/scaler/scaler-sink.ts';
 import { startDynaliteProcess } from '../local/emulators.ts';
 import { aContainer, unadmitted } from '../test/support/containers.ts';
+import { ManualClock } from '../test/support/ops-fixtures.ts';
 import { aHost, spec } from '../test/support/planner-fixtures.ts';
 import { lean } from './cost/assumptions.ts';
 import { estimateMonthlyCost, type LoopCounts, SECONDS_PER_MONTH } from './cost/model.ts';
 import { type Emit, median, percentile } from './figure.ts';
-import { missedOrDouble, runShardSim, type ShardSimResult, seeded, VirtualClock } from './shard-sim.ts';
+import { missedOrDouble, runShardSim, type ShardSimResult, seeded } from './shard-sim.ts';
 
 type ShardSimTick = ShardSimResult['ticks'][number];
 
@@ -221,7 +222,7 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
     table.resetCounters();
     const runStarted = performance.now();
     const sim = await runShardSim({
-      clock: new VirtualClock(T0 - W - 2_000),
+      clock: new ManualClock(T0 - W - 2_000),
       tickDeps: {
         state,
         metrics: syntheticMetrics(index),

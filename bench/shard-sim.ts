@@ -8,7 +8,6 @@
  * the shard integration tests and `npm run bench -- scale`.
  */
 import type { Logger } from '../adapters/logger.ts';
-import type { Clock } from '../core/ports/clock.ts';
 import type { GuardianState, ShardCoordination, TickLease } from '../core/ports/guardian-state.ts';
 import {
   type ChainDeps,
@@ -22,23 +21,11 @@ import {
 } from '../functions/guardian/chain.ts';
 import { withInvocationReads } from '../functions/guardian/invocation-reads.ts';
 import { type ShardWatchdogResult, shardWatchdog } from '../functions/guardian/shard-watchdog.ts';
-
-/** A clock frozen between events: every tick of one instant sees the same `now`. */
-export class VirtualClock implements Clock {
-  t: number;
-  constructor(t: number) {
-    this.t = t;
-  }
-  now(): number {
-    return this.t;
-  }
-  async sleep(ms: number): Promise<void> {
-    this.t += Math.max(0, ms);
-  }
-}
+import type { ManualClock } from '../test/support/ops-fixtures.ts';
 
 export interface ShardSimOptions {
-  clock: VirtualClock;
+  /** Frozen between events: every tick of one instant sees the same `now`. */
+  clock: ManualClock;
   /** Everything a chain tick needs but its process, scheduler and clock (built once, shared). */
   tickDeps: Omit<ChainDeps, 'proc' | 'scheduler' | 'clock' | 'state' | 'shards'> & {
     state: GuardianState & TickLease & ShardCoordination;

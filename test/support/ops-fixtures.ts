@@ -88,7 +88,7 @@ export class ManualClock implements Clock {
     return this.t;
   }
   async sleep(ms: number): Promise<void> {
-    this.t += ms;
+    this.t += Math.max(0, ms);
   }
 }
 

@@ -3,7 +3,7 @@ import { ActivityBuffer } from '../../../../adapters/dynamodb/activity.ts';
 import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { ScalerStore } from '../../../../adapters/dynamodb/scaler-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import { missedOrDouble, runShardSim, seeded, VirtualClock } from '../../../../bench/shard-sim.ts';
+import { missedOrDouble, runShardSim, seeded } from '../../../../bench/shard-sim.ts';
 import { defaultConfig } from '../../../../core/contracts/service-config.ts';
 import type { Application } from '../../../../core/contracts/structure.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
@@ -16,6 +16,7 @@ import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
 import { FakeOrderSender } from '../../../support/fake-scaler-state.ts';
 import { putGuardianConfig, putRules, sameUsage } from '../../../support/guardian-fixtures.ts';
+import { ManualClock } from '../../../support/ops-fixtures.ts';
 import { aHost, spec } from '../../../support/planner-fixtures.ts';
 import { seedHost } from '../../../support/scaler-seed.ts';
 
@@ -96,7 +97,7 @@ describe.each(DYNAMO_FLAVOURS)('applications spanning shards on %s', (flavour) =
       log: silentLogger,
     });
     const sim = await runShardSim({
-      clock: new VirtualClock(T0),
+      clock: new ManualClock(T0),
       // every member at its allocation: the applications keep asking for more
       tickDeps: { state, metrics: sameUsage({ cpu: 150 }), sink, logger: silentLogger },
       logger: silentLogger,

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { GuardianStore } from '../../../../adapters/dynamodb/guardian-store.ts';
 import { silentLogger } from '../../../../adapters/logger.ts';
-import { missedOrDouble, runShardSim, seeded, VirtualClock } from '../../../../bench/shard-sim.ts';
+import { missedOrDouble, runShardSim, seeded } from '../../../../bench/shard-sim.ts';
 import type { Container } from '../../../../core/contracts/structure.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { shardOf } from '../../../../core/policy/shards.ts';
@@ -11,6 +11,7 @@ import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
 import { aHost, putGuardianConfig, putHost, sameUsage } from '../../../support/guardian-fixtures.ts';
+import { ManualClock } from '../../../support/ops-fixtures.ts';
 
 const W = 10_000;
 const T0 = 1_800_000_000_000; // a multiple of a minute
@@ -63,7 +64,7 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
       }
     };
     const before = new Set([...fleet.values()].flat().map((c) => c.name));
-    const clock = new VirtualClock(T0 + 3_000);
+    const clock = new ManualClock(T0 + 3_000);
     const sim = await runShardSim({
       clock,
       tickDeps: tickDeps(),
@@ -111,7 +112,7 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
     const prefix = uniqueName('s');
     const fleet = await seedFleet(t, prefix, 12, 20); // 240: 3 shards
     const all = new Set([...fleet.values()].flat().map((c) => c.name));
-    const clock = new VirtualClock(T0 + 3_000);
+    const clock = new ManualClock(T0 + 3_000);
     const shrink = async () =>
       putGuardianConfig(t.table, { WINDOW_TIMELAPSE: 10, WINDOW_DELAY: 0, SHARDS_MAX: 1 });
     const sim = await runShardSim({
@@ -151,7 +152,7 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
       0,
     );
     const findings: Finding[] = [];
-    const clock = new VirtualClock(T0 + 3_000);
+    const clock = new ManualClock(T0 + 3_000);
     const sweep = async () => {
       const out = await sanitySweep({
         table: t.table,
