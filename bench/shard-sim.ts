@@ -8,7 +8,12 @@
  * the shard integration tests and `npm run bench -- scale`.
  */
 import type { Logger } from '../adapters/logger.ts';
-import type { GuardianState, ShardCoordination, TickLease } from '../core/ports/guardian-state.ts';
+import type {
+  CarryStore,
+  GuardianState,
+  ShardCoordination,
+  TickLease,
+} from '../core/ports/guardian-state.ts';
 import {
   type ChainDeps,
   type ChainMessage,
@@ -27,9 +32,11 @@ export interface ShardSimOptions {
   /** Frozen between events: every tick of one instant sees the same `now`. */
   clock: ManualClock;
   /** Everything a chain tick needs but its process, scheduler and clock (built once, shared). */
-  tickDeps: Omit<ChainDeps, 'proc' | 'scheduler' | 'clock' | 'state' | 'shards'> & {
-    state: GuardianState & TickLease & ShardCoordination;
+  tickDeps: Omit<ChainDeps, 'proc' | 'scheduler' | 'clock' | 'state' | 'shards' | 'carry'> & {
+    state: GuardianState & TickLease & ShardCoordination & Partial<CarryStore>;
   };
+  /** Carry live events between a chain's ticks through the state's CarryStore (default: when it has one). */
+  carry?: boolean;
   logger: Logger;
   /** Run until this time (epoch ms, virtual). */
   endAt: number;
@@ -74,6 +81,13 @@ export interface ShardSimResult {
     phasesMs: { state: number; metrics: number; decide: number; write: number };
     structures: number;
     requests: number;
+    /** This environment ran the chain's previous tick (its memory was used). */
+    resumed: boolean;
+    /** Structures that took carried events (a tick that did not resume). */
+    carried: number;
+    /** Deflated bytes of the carry written by this tick; null: none written (unchanged, or no carry). */
+    carryBytes: number | null;
+    guardWrites: number;
   }[];
   outcomes: ChainOutcome[];
   watchdogRuns: ShardWatchdogResult[];
@@ -148,6 +162,9 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
         ...o.tickDeps,
         state,
         shards: state,
+        ...(o.carry !== false && state.readCarries !== undefined && state.writeCarry !== undefined
+          ? { carry: state as CarryStore }
+          : {}),
         proc: proc.id,
         scheduler,
         clock: o.clock,
@@ -171,6 +188,10 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
           phasesMs: r.phasesMs,
           structures: r.structures,
           requests: r.requests.length,
+          resumed: outcome.resumed,
+          carried: r.carried,
+          carryBytes: outcome.carry?.written === true ? outcome.carry.bytes : null,
+          guardWrites: r.guardWrites,
         });
         const w = out.decisions.get(msg.at) ?? new Map<string, number>();
         out.decisions.set(msg.at, w);

@@ -5,12 +5,14 @@
  * (versioned), the control-tick lease. Activity lines: activity.ts.
  */
 
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { CARRY_MAX_BYTES, ChainCarry } from '../../core/contracts/carry.ts';
 import { GuardState } from '../../core/contracts/guard-state.ts';
 import { HostState } from '../../core/contracts/host.ts';
 import type { Item, Key } from '../../core/contracts/items.ts';
 import type { Rule } from '../../core/contracts/rule.ts';
 import { GuardianConfig, ServiceDoc } from '../../core/contracts/service-config.ts';
-import { type ShardGeneration, ShardRecord, UNSHARDED } from '../../core/contracts/shards.ts';
+import { type ShardGeneration, ShardRecord, type ShardRef, UNSHARDED } from '../../core/contracts/shards.ts';
 import { Application } from '../../core/contracts/structure.ts';
 import { GSI1_KINDS, keys } from '../../core/contracts/table-layout.ts';
 import { StaleStateError } from '../../core/errors.ts';
@@ -18,6 +20,7 @@ import { RuleCheckCache } from '../../core/policy/rule-check.ts';
 import type {
   ActivityLine,
   AppRead,
+  CarryStore,
   GuardianState,
   GuardRead,
   GuardRef,
@@ -332,12 +335,62 @@ export async function shardLeases(
   });
 }
 
+/** The deflated JSON of a chain's carry (its one attribute beside the key and `at`). */
+const CARRY_ATTRIBUTE = 'carryz';
+
+/** The carries stored for `chains` (one BatchGetItem, strongly consistent); a refused item is a problem. */
+export async function readCarries(
+  table: TableClient,
+  chains: readonly ShardRef[],
+): Promise<{ carries: ChainCarry[]; problems: Problem[] }> {
+  const names = chains.map((c) => shardLeaseName(c));
+  const found = await table.batchGet(
+    names.map((n) => keys.carry(n)),
+    { consistent: true },
+  );
+  const carries: ChainCarry[] = [];
+  const problems: Problem[] = [];
+  for (const name of names) {
+    const k = keys.carry(name);
+    const item = found.get(`${k.pk}|${k.sk}`);
+    if (item === undefined) continue;
+    const packed = item[CARRY_ATTRIBUTE];
+    try {
+      if (!(packed instanceof Uint8Array)) throw new Error(`no ${CARRY_ATTRIBUTE} attribute`);
+      const parsed = ChainCarry.safeParse(JSON.parse(inflateRawSync(packed).toString('utf8')));
+      if (parsed.success) carries.push(parsed.data);
+      else {
+        const i = parsed.error.issues[0];
+        problems.push({
+          what: `carry ${name}`,
+          field: i?.path.join('.') ?? '',
+          message: i?.message ?? 'invalid',
+        });
+      }
+    } catch (err) {
+      problems.push({ what: `carry ${name}`, field: CARRY_ATTRIBUTE, message: (err as Error).message });
+    }
+  }
+  return { carries, problems };
+}
+
+/** Write a chain's carry (deflated; over CARRY_MAX_BYTES it is refused: the caller trims it). */
+export async function writeCarry(table: TableClient, chain: ShardRef, carry: ChainCarry): Promise<number> {
+  const packed = deflateRawSync(JSON.stringify(ChainCarry.parse(carry)), { level: 6 });
+  if (packed.byteLength > CARRY_MAX_BYTES)
+    throw new RangeError(
+      `carry of ${shardLeaseName(chain)} is ${packed.byteLength} bytes deflated, over ${CARRY_MAX_BYTES}`,
+    );
+  await table.put({ ...keys.carry(shardLeaseName(chain)), at: carry.at, [CARRY_ATTRIBUTE]: packed });
+  return packed.byteLength;
+}
+
 function guardKey(ref: GuardRef): Key {
   return ref.host === null ? keys.applicationGuard(ref.structure) : keys.guard(ref.host, ref.structure);
 }
 
 /** The Guardian's ports over the state table. */
-export class GuardianStore implements GuardianState, TickLease, ShardCoordination {
+export class GuardianStore implements GuardianState, TickLease, ShardCoordination, CarryStore {
   readonly table: TableClient;
   constructor(table: TableClient) {
     this.table = table;
@@ -428,6 +481,12 @@ export class GuardianStore implements GuardianState, TickLease, ShardCoordinatio
   }
   shardLeases(gen: ShardGeneration) {
     return shardLeases(this.table, gen);
+  }
+  readCarries(chains: readonly ShardRef[]) {
+    return readCarries(this.table, chains);
+  }
+  writeCarry(chain: ShardRef, carry: ChainCarry) {
+    return writeCarry(this.table, chain, carry);
   }
   /** The hosts of `containers` from their locator items (unknown ones absent). */
   async locateContainers(containers: readonly string[]) {

@@ -39,6 +39,8 @@ export const keys = {
   lease: (name: string) => ({ pk: 'LEASE', sk: name }),
   /** The control tick's shard record (core/contracts/shards.ts): beside the leases it coordinates. */
   shardRecord: { pk: 'LEASE', sk: 'control-tick-shards' },
+  /** What a control-tick chain hands to its next tick (core/contracts/carry.ts), by its lease name. */
+  carry: (chain: string) => ({ pk: 'CARRY', sk: chain }),
   activity: (structure: string, atMs: number, seq: string) => ({
     pk: `LOG#${structure}`,
     sk: `${String(atMs).padStart(15, '0')}#${seq}`,

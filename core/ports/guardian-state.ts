@@ -4,11 +4,12 @@
  * The Guardian names a guard state by a `GuardRef`, never by a table key.
  */
 import type { Activity } from '../contracts/activity.ts';
+import type { ChainCarry } from '../contracts/carry.ts';
 import type { GuardState } from '../contracts/guard-state.ts';
 import type { HostState } from '../contracts/host.ts';
 import type { Rule } from '../contracts/rule.ts';
 import type { GuardianConfig } from '../contracts/service-config.ts';
-import type { ShardGeneration, ShardRecord } from '../contracts/shards.ts';
+import type { ShardGeneration, ShardRecord, ShardRef } from '../contracts/shards.ts';
 import type { Application } from '../contracts/structure.ts';
 
 /** A stored item refused by its schema: named, with the field and the message. */
@@ -133,6 +134,17 @@ export interface ShardCoordination {
   writeShards(next: ShardRecord, expectedVersion: number): Promise<boolean>;
   /** The leases of every shard of `gen`, by shard id. */
   shardLeases(gen: ShardGeneration): Promise<ShardLease[]>;
+}
+
+/**
+ * The carry between a chain's ticks (core/contracts/carry.ts): written by a tick, read by the next
+ * tick of the chain (or of the generation that takes its hosts over) when it runs elsewhere.
+ */
+export interface CarryStore {
+  /** The carries stored for these chains, strongly consistent (none stored: left out); a refused one is a problem. */
+  readCarries(chains: readonly ShardRef[]): Promise<{ carries: ChainCarry[]; problems: Problem[] }>;
+  /** Write a chain's carry over the last one; returns its stored (deflated) size in bytes. */
+  writeCarry(chain: ShardRef, carry: ChainCarry): Promise<number>;
 }
 
 /** A stable id of a guard state, for maps. */

@@ -15,8 +15,9 @@
  * conditional write. The states kept in memory between ticks (TickMemory) are
  * used only when this process ran the chain's previous tick (`proc` in the
  * lease); otherwise the tick reads everything afresh, as a new invocation
- * does. They are checkpointed once a minute of ticks, as an invocation of the
- * other clock does at its end.
+ * does, and lays over it the live events the chain's last tick carried
+ * (carry.ts). The states kept only in memory are checkpointed a share at a
+ * time, so each is written within `checkpointEveryMs` and no tick writes them all.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -26,13 +27,28 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import type { ChainCarry } from '../../core/contracts/carry.ts';
 import { defaultConfig } from '../../core/contracts/service-config.ts';
-import { type ShardRecord, UNSHARDED } from '../../core/contracts/shards.ts';
+import { type ShardRecord, type ShardRef, UNSHARDED } from '../../core/contracts/shards.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { windowOwner } from '../../core/policy/shards.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import type { GuardianState, ShardCoordination, TickLease } from '../../core/ports/guardian-state.ts';
-import { beatIfDue, checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
+import type {
+  CarryStore,
+  GuardianState,
+  ShardCoordination,
+  TickLease,
+} from '../../core/ports/guardian-state.ts';
+import { carryKey, carryOf, trimCarry } from './carry.ts';
+import {
+  beatIfDue,
+  checkpointOldest,
+  flushActivity,
+  runTick,
+  type TickDeps,
+  type TickMemory,
+  type TickReport,
+} from './tick.ts';
 
 /**
  * The body of one clock message: which chain, the tick's scheduled time (epoch ms), and which
@@ -81,8 +97,9 @@ export interface ChainDeps extends TickDeps {
   /** This execution environment (one per process). */
   proc: string;
   /**
-   * Persist the states kept in memory this often, ms (default 5 min). They only matter if the
-   * execution environment is lost, and events older than EVENT_TIMEOUT count for nothing then.
+   * Persist each state kept in memory within this long, ms (default 5 min), a share every tick.
+   * Their events reach the next environment through the carry; the stored states are what
+   * operators read and what the other clock resumes from.
    */
   checkpointEveryMs?: number;
   /** Re-read whole host partitions (GUARD items changed by operators) this often, ms (default 5 min). */
@@ -94,6 +111,8 @@ export interface ChainDeps extends TickDeps {
   maxWaitMs?: number;
   /** The shard record and leases; unset: the fleet is never sharded (generation 0, one shard). */
   shards?: ShardCoordination;
+  /** Where a tick carries its live events to the chain's next tick (carry.ts); unset: nothing carried. */
+  carry?: CarryStore;
 }
 
 export const CHAIN_DEFAULTS = {
@@ -106,8 +125,10 @@ export const CHAIN_DEFAULTS = {
 export interface ChainState {
   chain: string | null;
   memory: TickMemory;
-  /** Scheduled time of the last checkpoint (or of the first tick since memory was reset). */
-  checkpointAt: number | null;
+  /** States owed to the rolling checkpoint (a fraction carried to the next tick). */
+  checkpointCredit: number;
+  /** The guards of the carry this process last wrote for the chain (carry.ts carryKey); null: none. */
+  carryKey: string | null;
   /** When this process last wrote the control tick's heartbeat (null: not yet). */
   beatAt: number | null;
   /** The other shards' chains this process ran (generation/shard → state), a few at most. */
@@ -115,7 +136,13 @@ export interface ChainState {
 }
 
 export function newChainState(): ChainState {
-  return { chain: null, memory: { config: defaultConfig('guardian') }, checkpointAt: null, beatAt: null };
+  return {
+    chain: null,
+    memory: { config: defaultConfig('guardian') },
+    checkpointCredit: 0,
+    carryKey: null,
+    beatAt: null,
+  };
 }
 
 /** Shards' chain states one process keeps (an execution environment may run any shard's message). */
@@ -141,8 +168,22 @@ export function chainStateFor(root: ChainState, msg: ChainMessage): ChainState {
   return state;
 }
 
+/** What a tick did with its carry: written (its deflated bytes) or unchanged; the structures in it. */
+export interface CarryOutcome {
+  written: boolean;
+  bytes: number;
+  guards: number;
+}
+
 export type ChainOutcome =
-  | { ran: true; report: TickReport | null; next: ChainMessage; delayS: number; resumed: boolean }
+  | {
+      ran: true;
+      report: TickReport | null;
+      next: ChainMessage;
+      delayS: number;
+      resumed: boolean;
+      carry: CarryOutcome | null;
+    }
   | { ran: false; reason: 'duplicate-or-other-chain' | 'retired' }
   /** The window belongs to another generation (before this one's switch): not decided, the chain goes on. */
   | { ran: false; reason: 'not-this-generation'; next: ChainMessage; delayS: number };
@@ -238,9 +279,12 @@ export async function runChainedTick(
     // Someone else may have ticked since this process last did: nothing kept in memory is trusted.
     state.chain = msg.chain;
     state.memory = { config: state.memory.config };
-    state.checkpointAt = msg.at;
+    state.checkpointCredit = 0;
+    state.carryKey = null;
+    if (verdict === 'act') state.memory.carried = await readCarried(deps, record, msg);
   }
   let report: TickReport | null = null;
+  let carry: CarryOutcome | null = null;
   const gen = record.current.gen === (msg.gen ?? 0) ? record.current : record.previous;
   if (verdict === 'act') {
     try {
@@ -258,14 +302,12 @@ export async function runChainedTick(
       );
       // The chained clock writes the heartbeat too (GET /services shows a stale Guardian otherwise).
       state.beatAt = await beatIfDue(store, state.beatAt, clock.now(), logger);
-      const every = deps.checkpointEveryMs ?? CHAIN_DEFAULTS.checkpointEveryMs;
-      // The last window of a generation being replaced: its states go to the table for the next owner.
-      const last = gen !== null && gen.gen !== record.current.gen && msg.at + windowMs >= record.current.from;
-      if (last || msg.at - (state.checkpointAt ?? msg.at) + windowMs >= every) {
-        state.checkpointAt = msg.at;
-        const saved = await checkpoint(deps, state.memory);
-        logger.info({ chain: msg.chain, ...saved }, 'guardian checkpoint');
-      }
+      await rollingCheckpoint(deps, state, msg, report.unpersisted, windowMs);
+      // The last window of a generation being replaced: the activity lines held go out now (its
+      // events go to the next generation through the carry).
+      if (gen !== null && gen.gen !== record.current.gen && msg.at + windowMs >= record.current.from)
+        await flushActivity(deps, Number.POSITIVE_INFINITY, true);
+      carry = await writeCarried(deps, state, msg);
     } catch (err) {
       // The chain must outlive a bad tick: log it and carry on at the next window.
       logger.error({ err, chain: msg.chain, at: msg.at }, 'control tick failed; the chain goes on');
@@ -289,7 +331,88 @@ export async function runChainedTick(
   await deps.scheduler.schedule(message, next.delayS);
   if (verdict === 'before')
     return { ran: false, reason: 'not-this-generation', next: message, delayS: next.delayS };
-  return { ran: true, report, next: message, delayS: next.delayS, resumed };
+  return { ran: true, report, next: message, delayS: next.delayS, resumed, carry };
+}
+
+const chainRef = (msg: ChainMessage): ShardRef => ({ gen: msg.gen ?? 0, shard: msg.shard ?? 0 });
+
+/**
+ * The carries a tick that does not resume lays over its full read: its chain's own, or, at a
+ * generation's first tick (none of its own yet), every shard's of the generation it takes over
+ * from (their hosts are now spread over this one's shards). A carry not read is logged: its
+ * events are lost, the decisions go on.
+ */
+async function readCarried(deps: ChainDeps, record: ShardRecord, msg: ChainMessage): Promise<ChainCarry[]> {
+  if (deps.carry === undefined) return [];
+  const own = chainRef(msg);
+  try {
+    let read = await deps.carry.readCarries([own]);
+    const prev = record.previous;
+    if (read.carries.length === 0 && prev !== null && own.gen === record.current.gen)
+      read = await deps.carry.readCarries(
+        Array.from({ length: prev.shards }, (_, shard) => ({ gen: prev.gen, shard })),
+      );
+    for (const p of read.problems) deps.logger.warn({ problem: p }, 'carry refused: its events are lost');
+    return read.carries;
+  } catch (err) {
+    deps.logger.warn({ err, chain: msg.chain }, 'carry not read: the events it held are lost');
+    return [];
+  }
+}
+
+/** Write the chain's carry when it changed since this process last wrote it (trimmed to fit an item). */
+async function writeCarried(
+  deps: ChainDeps,
+  state: ChainState,
+  msg: ChainMessage,
+): Promise<CarryOutcome | null> {
+  if (deps.carry === undefined) return null;
+  let carry = carryOf(state.memory.cache, msg.at);
+  const key = carryKey(carry);
+  if (key === state.carryKey) return { written: false, bytes: 0, guards: carry.guards.length };
+  for (;;) {
+    try {
+      const bytes = await deps.carry.writeCarry(chainRef(msg), carry);
+      state.carryKey = key;
+      return { written: true, bytes, guards: carry.guards.length };
+    } catch (err) {
+      if (err instanceof RangeError && carry.guards.length > 1) {
+        // Over an item's size: the structures with the newest events first, half of them.
+        carry = trimCarry(carry, Math.floor(carry.guards.length / 2));
+        deps.logger.warn({ chain: msg.chain, kept: carry.guards.length }, 'carry trimmed to fit one item');
+        continue;
+      }
+      deps.logger.warn(
+        { err, chain: msg.chain },
+        'carry not written: a tick elsewhere would lose its events',
+      );
+      return null;
+    }
+  }
+}
+
+/**
+ * Persist a share of the states kept only in memory: `unpersisted` × window / checkpointEveryMs a
+ * tick (fractions carried to the next), and every state dirty for a whole period, oldest first.
+ */
+async function rollingCheckpoint(
+  deps: ChainDeps,
+  state: ChainState,
+  msg: ChainMessage,
+  unpersisted: number,
+  windowMs: number,
+): Promise<void> {
+  const every = deps.checkpointEveryMs ?? CHAIN_DEFAULTS.checkpointEveryMs;
+  state.checkpointCredit += (unpersisted * windowMs) / every;
+  const saved = await checkpointOldest(
+    deps,
+    state.memory,
+    Math.floor(state.checkpointCredit),
+    msg.at - every,
+  );
+  state.checkpointCredit = Math.max(0, state.checkpointCredit - saved.written - saved.stale);
+  if (saved.written + saved.stale > 0)
+    deps.logger.info({ chain: msg.chain, ...saved }, 'guardian checkpoint');
 }
 
 /**

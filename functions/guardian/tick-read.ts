@@ -6,6 +6,7 @@
  * the others read the known hosts' states only (eventually consistent) and the
  * guard states of containers not seen before.
  */
+import type { ChainCarry } from '../../core/contracts/carry.ts';
 import type { GuardState } from '../../core/contracts/guard-state.ts';
 import type { HostState } from '../../core/contracts/host.ts';
 import type { GuardianConfig } from '../../core/contracts/service-config.ts';
@@ -20,6 +21,7 @@ import {
   guardId,
   type Problem,
 } from '../../core/ports/guardian-state.ts';
+import { overlayCarries } from './carry.ts';
 import { applicationView, containerView, type Target } from './tick-decide.ts';
 
 /** One structure's guard state as this invocation knows it. */
@@ -31,6 +33,8 @@ export interface CachedGuard {
   stored: number | null;
   /** Decided state differs from the stored one (events, last decision): written at the checkpoint. */
   dirty: boolean;
+  /** When it last became dirty (the rolling checkpoint writes the oldest first). */
+  dirtySince?: number;
   /**
    * The usage this invocation decided on at its last tick (`at`) for this structure: the next tick's
    * previous window (decide's previousUsage: an onset or a level). Memory only, never stored (it
@@ -58,6 +62,8 @@ export interface TickShard {
 export interface TickMemory {
   config: GuardianConfig;
   cache?: TickCache;
+  /** Carries to lay over the next full read (a chain tick that did not resume; carry.ts), then dropped. */
+  carried?: ChainCarry[];
 }
 
 export interface TickRead {
@@ -67,6 +73,8 @@ export interface TickRead {
   writeLater: CachedGuard[];
   fullRead: boolean;
   adopted: number;
+  /** Entries that took carried events (carry.ts). */
+  carried: number;
   badState: number;
   problems: Problem[];
 }
@@ -87,7 +95,7 @@ export async function readTick(
   state: GuardianState,
   memory: TickMemory,
   config: GuardianConfig,
-  opts: { readConcurrency: number; fullReadEveryTicks: number; shard?: TickShard | undefined },
+  opts: { readConcurrency: number; fullReadEveryTicks: number; shard?: TickShard | undefined; now: number },
 ): Promise<TickRead> {
   const fullRead = memory.cache === undefined || memory.cache.sinceFullRead + 1 >= opts.fullReadEveryTicks;
   const cache: TickCache = memory.cache ?? { sinceFullRead: 0, hostNames: [], guards: new Map() };
@@ -98,6 +106,7 @@ export async function readTick(
     writeLater: [],
     fullRead,
     adopted: 0,
+    carried: 0,
     badState: 0,
     problems: [],
   };
@@ -115,6 +124,10 @@ export async function readTick(
   else await readHostStates(ctx);
   if (config.STRUCTURE_GUARDED === 'container') containerTargets(ctx);
   else await applicationTargets(ctx);
+  if (memory.carried !== undefined) {
+    if (fullRead) out.carried = overlayCarries(cache, memory.carried, opts.now);
+    delete memory.carried;
+  }
   return out;
 }
 

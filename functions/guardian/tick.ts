@@ -92,6 +92,8 @@ export interface TickReport {
   fullRead: boolean;
   /** GUARD items changed by someone else since this invocation wrote them: the stored state was adopted. */
   adopted: number;
+  /** Structures that took the live events a carry held (a chain tick that did not resume; carry.ts). */
+  carried: number;
   /** Structures whose decided state is kept in memory only, awaiting a checkpoint. */
   unpersisted: number;
   /** Activity records appended (events that start a run, requests, dry-run decisions). */
@@ -138,7 +140,7 @@ async function persistGuard(deps: TickDeps, entry: CachedGuard): Promise<'writte
 }
 
 /** Write the held activity lines that are due (all with `all`); a failure is logged, the lines kept. */
-async function flushActivity(deps: TickDeps, now: number, all: boolean): Promise<void> {
+export async function flushActivity(deps: TickDeps, now: number, all: boolean): Promise<void> {
   if (deps.activity == null) return;
   try {
     await deps.activity.flush(now, { all });
@@ -167,6 +169,31 @@ export async function checkpoint(
   return { written, stale };
 }
 
+/**
+ * The chained clock's checkpoint, spread over its ticks: the `count` states kept only in memory the
+ * longest (at least every one dirty since `overdueAt` or before). Writing them all in one tick
+ * made a shard's longest tick (docs/shards.md).
+ */
+export async function checkpointOldest(
+  deps: TickDeps,
+  memory: TickMemory,
+  count: number,
+  overdueAt: number,
+): Promise<{ written: number; stale: number }> {
+  const dirty = [...(memory.cache?.guards.values() ?? [])]
+    .filter((e) => e.dirty)
+    .sort((a, b) => (a.dirtySince ?? 0) - (b.dirtySince ?? 0));
+  const overdue = dirty.findIndex((e) => (e.dirtySince ?? 0) > overdueAt);
+  const picked = dirty.slice(0, Math.max(count, overdue === -1 ? dirty.length : overdue));
+  let written = 0;
+  let stale = 0;
+  await mapLimit(picked, deps.writeConcurrency ?? 16, async (e) => {
+    if ((await persistGuard(deps, e)) === 'written') written += 1;
+    else stale += 1;
+  });
+  return { written, stale };
+}
+
 function emptyReport(now: number, config: GuardianConfig): TickReport {
   return {
     at: now,
@@ -185,6 +212,7 @@ function emptyReport(now: number, config: GuardianConfig): TickReport {
     staleWrites: 0,
     fullRead: false,
     adopted: 0,
+    carried: 0,
     unpersisted: 0,
     activityRecords: 0,
     tsdbQueries: 0,
@@ -244,10 +272,12 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     readConcurrency: deps.readConcurrency ?? 16,
     fullReadEveryTicks: deps.fullReadEveryTicks ?? Math.max(1, Math.ceil(60 / config.WINDOW_TIMELAPSE)),
     shard: deps.shard,
+    now,
   });
   problems.push(...read.problems);
   report.fullRead = read.fullRead;
   report.adopted = read.adopted;
+  report.carried = read.carried;
   report.skips.bad_state += read.badState;
   const targets = read.targets;
   report.structures = targets.length;
@@ -323,6 +353,7 @@ function applyDecisions(t: Decided, report: TickReport) {
     const previous = entry.state;
     if (out.changed) {
       entry.state = out.state;
+      if (!entry.dirty) entry.dirtySince = t.now;
       entry.dirty = true;
     }
     if (entry.dirty && mustPersist(entry.stored, previous, out)) writeLater.push(entry);

@@ -288,6 +288,7 @@ export async function handleClockEvent(
           maxWaitMs: wiring.env.SC_CLOCK_MAX_WAIT_MS,
           ...(deadline === undefined ? {} : deadline),
           shards: store,
+          carry: store,
         },
         chainStateFor(state, msg),
         msg,

@@ -155,8 +155,8 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     void clock;
   });
 
-  it('keeps events in memory between the ticks it runs and checkpoints them every checkpointEveryMs', async () => {
-    // 20 s windows, a checkpoint a minute: three ticks, fewer than the six down events CpuRescaleDown needs
+  it('keeps events in memory between the ticks it runs and writes each within checkpointEveryMs, a share a tick', async () => {
+    // 20 s windows, a checkpoint a minute: a third of the states kept in memory owed each tick
     await putGuardianConfig(t.table, { WINDOW_TIMELAPSE: 20, WINDOW_DELAY: 0, EVENT_TIMEOUT: 180 });
     const host = uniqueName('h');
     const low = uniqueName('low');
@@ -166,17 +166,53 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     const s = recordingScheduler();
     const state = newChainState();
     const writes: number[] = [];
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 4; k++) {
       clock.set(T0 + k * 20_000);
       const out = await runChainedTick({ ...deps(clock, s), checkpointEveryMs: 60_000 }, state, {
         chain: 'c1',
         at: T0 + k * 20_000,
       });
       if (out.ran) writes.push(out.report?.guardWrites ?? -1);
-      if (k === 1) expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(1); // as first written
+      if (k === 2) expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(1); // as first written
     }
-    expect(writes).toEqual([1, 0, 0]); // the new GUARD item, then nothing until the checkpoint
-    expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(3); // checkpointed after the 3rd
+    // the new GUARD item, then one state owed by the third tick after it: written at the fourth
+    expect(writes).toEqual([1, 0, 0, 0]);
+    expect((await t.table.get(keys.guard(host, low)))?.events).toHaveLength(4);
+  });
+
+  it('carries the live events to a tick in another environment: a rule needing six fires in the same window', async () => {
+    // cpu 100 is under the lower limit: CpuRescaleDown needs 6 down events. Ticks alternate between
+    // two environments (SQS hands each message to any); with the carry the request comes in the
+    // sixth window, as in one environment; without it each tick starts from the stored events.
+    await putRules(t.table, DEFAULT_RULES);
+    await putGuardianConfig(t.table, { WINDOW_TIMELAPSE: 10, WINDOW_DELAY: 0, EVENT_TIMEOUT: 120 });
+    let base = T0;
+    const firstRequest = async (procs: string[], carry: boolean) => {
+      const host = uniqueName('h');
+      await putHost(t.table, aHost(host, [aContainer(uniqueName('c'), host)]));
+      base += 1_000_000; // after the last run's lease
+      const clock = manualClock(base);
+      const states = new Map(procs.map((p) => [p, newChainState()]));
+      const chain = uniqueName('chain');
+      for (let k = 0; k < 10; k++) {
+        clock.set(base + k * 10_000);
+        const proc = procs[k % procs.length] as string;
+        const store = new GuardianStore(t.table);
+        const out = await runChainedTick(
+          { ...deps(clock, recordingScheduler(), proc), state: store, ...(carry ? { carry: store } : {}) },
+          states.get(proc) ?? newChainState(),
+          { chain, at: base + k * 10_000 },
+        );
+        expect(out.ran).toBe(true);
+        if (out.ran && (out.report?.requests.length ?? 0) > 0) return { window: k, resumed: out.resumed };
+      }
+      return null;
+    };
+    const alone = await firstRequest(['p1'], true);
+    expect(alone).toEqual({ window: 5, resumed: true });
+    expect(await firstRequest(['p1', 'p2'], true)).toEqual({ window: 5, resumed: false });
+    expect(await firstRequest(['p1', 'p2', 'p3'], true)).toEqual({ window: 5, resumed: false });
+    expect(await firstRequest(['p1', 'p2'], false)).toBeNull(); // the events were lost at every hop
   });
 
   it('tells an onset from the previous window only when this process ran the chain’s previous tick', async () => {

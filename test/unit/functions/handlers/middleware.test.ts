@@ -22,6 +22,7 @@ const ran = (report: TickReport | null): ChainOutcome => ({
   next: { chain: 'c', at: 0 },
   delayS: 5,
   resumed: true,
+  carry: null,
 });
 /** The EMF document the invocation would flush, as name → values. */
 function emitted(m: Metrics): Record<string, unknown> {
