@@ -112,6 +112,12 @@ interface ScaleRun {
   writeUnits: number;
   windows: number;
   examples: string[];
+  /** Share of measured shard ticks that ran where their chain's previous tick did. */
+  resumedShare: number;
+  /** Structures given carried events per tick that did not resume (median). */
+  carriedMedian: number;
+  /** Deflated bytes of the carries written (p95, max) and the share of ticks that wrote one. */
+  carryBytes: { p95: number; max: number; writtenShare: number };
   seedS: number;
   runS: number;
 }
@@ -324,12 +330,24 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       writeUnits: table.counters.writeUnits,
       windows: windowsRun,
       examples: check.examples,
+      resumedShare: measured.filter((t) => t.resumed).length / measured.length,
+      carriedMedian: median(measured.filter((t) => !t.resumed).map((t) => t.carried)),
+      carryBytes: carryFigures(measured),
       seedS,
       runS,
     };
   } finally {
     await ddb.stop();
   }
+}
+
+function carryFigures(ticks: readonly ShardSimTick[]): ScaleRun['carryBytes'] {
+  const written = ticks.flatMap((t) => (t.carryBytes === null ? [] : [t.carryBytes]));
+  return {
+    p95: written.length === 0 ? 0 : Math.round(percentile(written, 95)),
+    max: written.length === 0 ? 0 : Math.max(...written),
+    writtenShare: written.length / ticks.length,
+  };
 }
 
 /** What the sharded control loop costs a month at this run's measured units and tick times. */
@@ -451,6 +469,29 @@ export async function run(emit: Emit): Promise<void> {
     unit: 'container-windows',
     goal: 0,
     note: '-1: no switch happened',
+    ...extra,
+  });
+  emit({
+    name: 'scale.resumed_share',
+    value: Number(big.resumedShare.toFixed(3)),
+    unit: 'share of shard ticks',
+    note: "ticks that ran where their chain's previous tick did (SQS hands a message to any warm environment)",
+    ...extra,
+  });
+  emit({
+    name: 'scale.carried_per_tick',
+    value: big.carriedMedian,
+    unit: 'structures',
+    note: 'median per tick that did not resume: structures whose live events came from the carry (lost without it)',
+    ...extra,
+  });
+  emit({
+    name: 'scale.carry_bytes_p95',
+    value: big.carryBytes.p95,
+    unit: 'bytes',
+    max: big.carryBytes.max,
+    writtenShare: Number(big.carryBytes.writtenShare.toFixed(3)),
+    note: 'deflated carry item per shard tick that wrote one (its write units: 1 per started KB)',
     ...extra,
   });
   emit({
