@@ -15,6 +15,10 @@ import type { Clock } from '../../core/ports/clock.ts';
 import type { GuardianState, TickLease } from '../../core/ports/guardian-state.ts';
 import { beatIfDue, checkpoint, runTick, type TickDeps, type TickMemory, type TickReport } from './tick.ts';
 
+/** Logged once per invocation of the invocation clock when the config asks for shards. */
+export const SHARDS_NEED_QUEUE_CLOCK =
+  'SHARDS_MAX > 1 needs the chained clock: deploy with --param controlClock=queue (SC_CONTROL_CLOCK=queue) or set SHARDS_MAX 1; this invocation ticks the whole fleet unsharded';
+
 export interface RunTicksDeps extends TickDeps {
   state: GuardianState & TickLease;
   clock: Clock;
@@ -66,6 +70,11 @@ export async function runTicks(deps: RunTicksDeps, opts: RunTicksOptions): Promi
     // The window sets the cadence: read it before planning the first tick.
     memory.config = (await state.loadConfig(memory.config)).config;
     windowMs = memory.config.WINDOW_TIMELAPSE * 1000;
+    if (memory.config.SHARDS_MAX > 1) {
+      // Shards are clock chains (docs/shards.md): this clock cannot run them. The Guardian still
+      // ticks, unsharded, so a wrong setting costs tick time, never the fleet's decisions.
+      logger.error({ owner, SHARDS_MAX: memory.config.SHARDS_MAX }, SHARDS_NEED_QUEUE_CLOCK);
+    }
     let next = Math.ceil(clock.now() / windowMs) * windowMs;
     let lastBeat: number | null = null;
     for (;;) {

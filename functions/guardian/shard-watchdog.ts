@@ -5,10 +5,12 @@
  * changes (at a window boundary far enough ahead that every tick of a window
  * from then on starts after the record exists), and restarts every shard chain
  * whose lease has expired, each on its own, so one broken shard never stops
- * the others. SHARDS_MAX 1 and no shard record: the unsharded watchdog (chain.ts).
+ * the others. With no shard record yet it counts the fleet itself, so a large
+ * fleet starts at its shard count instead of one tick of every container.
+ * SHARDS_MAX 1 and no shard record: the unsharded watchdog (chain.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { defaultConfig } from '../../core/contracts/service-config.ts';
+import { defaultConfig, type GuardianConfig } from '../../core/contracts/service-config.ts';
 import type { ShardGeneration, ShardRecord } from '../../core/contracts/shards.ts';
 import { desiredShards, planSwitch } from '../../core/policy/shards.ts';
 import type { Clock } from '../../core/ports/clock.ts';
@@ -27,6 +29,32 @@ const EARLY_TICK_MS = 2_000;
 /** A new generation starts this far ahead at least: two windows, and the early start of a tick, plus a second. */
 export function switchLeadMs(windowMs: number): number {
   return 2 * windowMs + EARLY_TICK_MS + 1_000;
+}
+
+/** Host states read at once when the watchdog counts the fleet (bounds its memory, not its reads). */
+const COUNT_HOSTS_AT_ONCE = 500;
+
+/**
+ * The containers the shards would decide, from the hosts' states (eventually consistent, as a
+ * lean tick reads them), a batch of hosts at a time: at container level those with guard on; at
+ * application level every container, as a shard reads every container of its hosts (an upper
+ * bound: the shards' leases give the exact count later, and the watchdog shrinks to it).
+ */
+export async function countGuardedContainers(
+  state: GuardianState,
+  structureGuarded: GuardianConfig['STRUCTURE_GUARDED'],
+): Promise<number> {
+  const hosts = await state.listHosts();
+  let count = 0;
+  for (let i = 0; i < hosts.length; i += COUNT_HOSTS_AT_ONCE) {
+    const states = await state.readHostStates(hosts.slice(i, i + COUNT_HOSTS_AT_ONCE));
+    for (const read of states.values()) {
+      if ('problem' in read) continue; // the tick skips it too
+      for (const c of Object.values(read.host.containers))
+        if (structureGuarded === 'application' || c.guard) count += 1;
+    }
+  }
+  return count;
 }
 
 export interface ShardWatchdogDeps {
@@ -110,6 +138,33 @@ async function resize(
   return next;
 }
 
+/**
+ * No shard record yet (generation 0) and SHARDS_MAX > 1: record generation 1 sized from the fleet
+ * itself. Waiting for the unsharded chain's lease to carry a count would first run one tick of the
+ * whole fleet (≈ 50 s at 100,000 containers). The record now stored: ours, the one a racing
+ * watchdog wrote first, or `record` unchanged when the fleet fits one shard.
+ */
+async function bootstrap(
+  deps: ShardWatchdogDeps,
+  record: ShardRecord,
+  config: GuardianConfig,
+  windowMs: number,
+): Promise<{ record: ShardRecord; switched: boolean }> {
+  const containers = await countGuardedContainers(deps.state, config.STRUCTURE_GUARDED);
+  const desired = desiredShards(containers, record.current.shards, config);
+  const next = planSwitch(record, desired, deps.clock.now(), windowMs, switchLeadMs(windowMs));
+  if (next === null) return { record, switched: false };
+  if (!(await deps.shards.writeShards(next, record.version))) {
+    // Another watchdog recorded the first generation: act on its record, not on generation 0.
+    return { record: await deps.shards.readShards(), switched: false };
+  }
+  deps.logger.warn(
+    { to: desired, containers, gen: next.current.gen, at: next.current.from },
+    'no shard record: the first generation, sized from the fleet, takes over at its first window',
+  );
+  return { record: next, switched: true };
+}
+
 export async function shardWatchdog(deps: ShardWatchdogDeps): Promise<ShardWatchdogResult> {
   const { config } = await deps.state.loadConfig(defaultConfig('guardian'));
   let record = await deps.shards.readShards();
@@ -118,6 +173,9 @@ export async function shardWatchdog(deps: ShardWatchdogDeps): Promise<ShardWatch
     return { ...legacy, restarted: legacy.started === null ? [] : [legacy.started], record, switched: false };
   }
   const windowMs = config.WINDOW_TIMELAPSE * 1000;
+  let booted = false;
+  if (record.current.gen === 0)
+    ({ record, switched: booted } = await bootstrap(deps, record, config, windowMs));
   let leases = await deps.shards.shardLeases(record.current);
   const next = await resize(deps, record, leases, config, windowMs);
   const restarted: ChainMessage[] = [];
@@ -127,8 +185,10 @@ export async function shardWatchdog(deps: ShardWatchdogDeps): Promise<ShardWatch
   }
   const now = deps.clock.now();
   const prev = record.previous;
-  if (prev !== null && record.current.from > now) {
-    // The old generation still owns the windows up to the switch: keep its chains going until then.
+  // The old generation still owns the windows up to the switch: keep its chains going until then.
+  // Not a stopped unsharded chain (generation 0): restarting it would run the tick of the whole
+  // fleet that the first generation is there to avoid; the fleet starts at that generation's window.
+  if (prev !== null && record.current.from > now && prev.gen > 0) {
     restarted.push(
       ...(await restartDead(deps, prev, await deps.shards.shardLeases(prev), record.current.from, windowMs)),
     );
@@ -139,6 +199,6 @@ export async function shardWatchdog(deps: ShardWatchdogDeps): Promise<ShardWatch
     started: restarted[0] ?? null,
     restarted,
     record,
-    switched: next !== null,
+    switched: booted || next !== null,
   };
 }

@@ -111,7 +111,12 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
       metricsBackend: 'prometheus',
       opentsdbUrl: victoriaOpentsdbUrl(),
     });
-    b = await packageStage('b', { metricsUrl: 'https://tsd.example.net:4242' });
+    // Stage b is sized for a sharded fleet (docs/shards.md "What one shard's Lambda needs").
+    b = await packageStage('b', {
+      metricsUrl: 'https://tsd.example.net:4242',
+      controlTickMemory: '1769',
+      clockConcurrency: '5',
+    });
     template = a.template as typeof template;
   }, 480_000);
   afterAll(() => {
@@ -146,6 +151,24 @@ describe('npm run package (serverless.yml → CloudFormation)', () => {
     expect(roles.size).toBe(Object.keys(FUNCTIONS).length);
     expect(ofType('AWS::Lambda::Function')).toHaveLength(Object.keys(FUNCTIONS).length);
     expect(resource('ControlTickLambdaFunction').Properties.Timeout).toBe(70);
+  });
+
+  it('sizes the control tick from stage parameters: 512 MiB and 2 clock ticks at once unless given', () => {
+    const sizing = (t: CfnTemplate) => {
+      const rs = t.Resources;
+      const mapping = Object.values(rs).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::EventSourceMapping' &&
+          text(r.Properties.FunctionName).includes('ControlTick'),
+      );
+      return {
+        memory: rs.ControlTickLambdaFunction?.Properties.MemorySize,
+        concurrency: (mapping?.Properties.ScalingConfig as Json | undefined)?.MaximumConcurrency,
+      };
+    };
+    expect(sizing(a.template)).toEqual({ memory: 512, concurrency: 2 });
+    // --param controlTickMemory=1769 --param clockConcurrency=5: one vCPU a shard, 4 shards + 1
+    expect(sizing(b.template)).toEqual({ memory: 1769, concurrency: 5 });
   });
 
   it('gives the control tick every variable its env schema requires, under the stage names', () => {

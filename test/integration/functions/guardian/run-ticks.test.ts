@@ -6,7 +6,8 @@ import { PrometheusMetricsSource } from '../../../../adapters/metrics/prometheus
 import { keys } from '../../../../core/contracts/table-layout.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
-import { runTicks } from '../../../../functions/guardian/run-ticks.ts';
+import { runTicks, SHARDS_NEED_QUEUE_CLOCK } from '../../../../functions/guardian/run-ticks.ts';
+import { captureLogger } from '../../../support/capture-logger.ts';
 import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName, victoriaPromUrl } from '../../../support/env.ts';
@@ -104,6 +105,40 @@ describe.each(DYNAMO_FLAVOURS)('runTicks on %s', (flavour) => {
     expect(guard).toMatchObject({ version: 2 });
     expect(guard?.events).toHaveLength(result.ticks);
     expect(await t.table.get(keys.lease('control-tick'))).toMatchObject({ owner: 'a', expiresAt: 0 });
+  });
+
+  it('asked for shards, says once that they need the chained clock and ticks the whole fleet unsharded', async () => {
+    await putGuardianConfig(t.table, {
+      WINDOW_TIMELAPSE: 1,
+      WINDOW_DELAY: 0,
+      EVENT_TIMEOUT: 10,
+      SHARDS_MAX: 4,
+      SHARD_CONTAINERS: 100,
+    });
+    const hosts = [uniqueName('h'), uniqueName('h')];
+    // 2 hosts × 60 = 120 containers: 2 shards of 100 with the chained clock
+    for (const host of hosts)
+      await putHost(
+        t.table,
+        aHost(
+          host,
+          Array.from({ length: 60 }, (_, c) => aContainer(`${host}-c${c}`, host)),
+        ),
+      );
+    const { logger, lines } = captureLogger();
+    const result = await runTicks(
+      { ...deps('a'), metrics: lowCpu, logger },
+      { deadlineMs: Date.now() + 6000, reserveMs: 300 },
+    );
+    expect(result.stopped).toBe('deadline');
+    expect(result.ticks).toBeGreaterThanOrEqual(2);
+    // every tick decided all 120 containers: no shard split, no shard record
+    expect(result.reports.map((r) => r.structures)).toEqual(result.reports.map(() => 120));
+    expect(await new GuardianStore(t.table).readShards()).toMatchObject({ current: { gen: 0, shards: 1 } });
+    // one error for the invocation (not one a tick), naming the fix
+    const errors = lines().filter((l) => l.level === 50);
+    expect(errors).toEqual([expect.objectContaining({ msg: SHARDS_NEED_QUEUE_CLOCK, SHARDS_MAX: 4 })]);
+    expect(SHARDS_NEED_QUEUE_CLOCK).toMatch(/controlClock=queue/);
   });
 
   it('refuses a live lease held by another owner and takes an expired one', async () => {

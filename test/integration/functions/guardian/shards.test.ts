@@ -47,12 +47,10 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
 
   it('decides every container exactly once per window while shards race and N grows 1 → 3 → 4', async () => {
     // 24 hosts × 10 = 240 containers at 100 a shard: 3 shards; 8 more per host on 10 hosts: 320 → 4
-    await putGuardianConfig(t.table, {
-      WINDOW_TIMELAPSE: 10,
-      WINDOW_DELAY: 0,
-      SHARDS_MAX: 4,
-      SHARD_CONTAINERS: 100,
-    });
+    const sharding = { WINDOW_TIMELAPSE: 10, WINDOW_DELAY: 0, SHARDS_MAX: 4, SHARD_CONTAINERS: 100 };
+    // An unsharded fleet whose chain runs turns sharding on at T0+30 s
+    await putGuardianConfig(t.table, { ...sharding, SHARDS_MAX: 1 });
+    const shardingOn = async () => putGuardianConfig(t.table, sharding);
     const prefix = uniqueName('f');
     const fleet = await seedFleet(t, prefix, 24, 10);
     const grownAt = T0 + 105_000;
@@ -75,10 +73,14 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
       watchdogs: 2,
       watchdogEveryMs: 60_000,
       random: seeded(7),
-      events: [{ at: grownAt, run: grow }],
+      events: [
+        { at: T0 + 30_000, run: shardingOn },
+        { at: grownAt, run: grow },
+      ],
     });
     const after = new Set([...fleet.values()].flat().map((c) => c.name));
-    // the generations recorded: 1 shard, then 3 (from T0+90 s), then 4 (from T0+150 s)
+    // the generations recorded: 1 shard, then 3 (from T0+90 s: the watchdog of T0+63 s counted the
+    // fleet), then 4 (from T0+150 s)
     const record = await new GuardianStore(t.table).readShards();
     expect(record.current).toEqual({ gen: 2, shards: 4, from: T0 + 150_000 });
     expect(record.previous).toEqual({ gen: 1, shards: 3, from: T0 + 90_000 });
@@ -130,11 +132,71 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
     const record = await new GuardianStore(t.table).readShards();
     expect(record.current.shards).toBe(1);
     expect(record.current.gen).toBe(2);
+    // the first watchdog run (T0+3 s) counted 240 containers: 3 shards from T0+30 s
+    expect(record.previous).toEqual({ gen: 1, shards: 3, from: T0 + 30_000 });
     expect(sim.outcomes.some((o) => !o.ran && o.reason === 'retired')).toBe(true);
-    const check = missedOrDouble(sim.decisions, () => all, T0 + 10_000, T0 + 200_000, W);
+    const check = missedOrDouble(sim.decisions, () => all, T0 + 30_000, T0 + 200_000, W);
     expect(check).toEqual({ missed: 0, double: 0, unexpected: 0, examples: [] });
     // the unsharded lease is generation 0's; generation 2's single shard has its own
     expect(await t.table.get(keys.lease('control-tick#2#0'))).toMatchObject({ lastAt: T0 + 200_000 });
+  }, 180_000);
+
+  it('sizes a fleet with no shard record at the first watchdog run, without a tick of the whole fleet', async () => {
+    await putGuardianConfig(t.table, {
+      WINDOW_TIMELAPSE: 10,
+      WINDOW_DELAY: 0,
+      SHARDS_MAX: 4,
+      SHARD_CONTAINERS: 100,
+    });
+    // 12 hosts × 30 = 360 containers, 10 a host not guarded: 240 guarded at 100 a shard = 3 shards
+    // (counting the unguarded ones too would give 4)
+    const prefix = uniqueName('b');
+    const guarded = new Set<string>();
+    for (let h = 0; h < 12; h++) {
+      const host = `${prefix}-h${h}`;
+      const containers = Array.from({ length: 30 }, (_, c) =>
+        aContainer(`${host}-c${c}`, host, { guard: c >= 10 }),
+      );
+      for (const c of containers) if (c.guard) guarded.add(c.name);
+      await putHost(t.table, aHost(host, containers));
+    }
+    const clock = new ManualClock(T0 + 3_000);
+    const sim = await runShardSim({
+      clock,
+      tickDeps: tickDeps(),
+      logger: silentLogger,
+      endAt: T0 + 130_000,
+      processes: 4,
+      duplicateRate: 0.3,
+      watchdogs: 2,
+      watchdogEveryMs: 60_000,
+      random: seeded(3),
+    });
+    // one of the two racing watchdogs of T0+3 s recorded generation 1: 3 shards from the first
+    // window 23 s ahead (two windows, the early start of a tick and a second: T0+26 s → T0+30 s)
+    const [first, second] = sim.watchdogRuns;
+    expect([first?.switched, second?.switched].sort()).toEqual([false, true]);
+    for (const run of [first, second])
+      expect(run?.record).toEqual({
+        current: { gen: 1, shards: 3, from: T0 + 30_000 },
+        previous: { gen: 0, shards: 1, from: 0 },
+        version: 1,
+      });
+    expect((await new GuardianStore(t.table).readShards()).current).toEqual({
+      gen: 1,
+      shards: 3,
+      from: T0 + 30_000,
+    });
+    // no tick of generation 0 (the whole fleet in one tick); the three shards from T0+30 s
+    expect([...new Set(sim.ticks.map((k) => `${k.gen}/${k.shard}`))].sort()).toEqual(['1/0', '1/1', '1/2']);
+    expect(Math.min(...sim.ticks.map((k) => k.at))).toBe(T0 + 30_000);
+    // then every guarded container decided exactly once a window, the unguarded ones never
+    expect(missedOrDouble(sim.decisions, () => guarded, T0 + 30_000, T0 + 130_000, W)).toEqual({
+      missed: 0,
+      double: 0,
+      unexpected: 0,
+      examples: [],
+    });
   }, 180_000);
 
   it('one shard failing does not stop the others; the sanity sweep reports it and the watchdog restarts it', async () => {
