@@ -72,7 +72,7 @@ export const ControlTickEnv = PlatformEnv.extend({
     .max(3600)
     .default(300)
     .describe(
-      "Queue clock: persist the Guardian's in-memory states (events, decisions) this often, s (they matter only if the execution environment is lost).",
+      "Queue clock: each Guardian state kept only in memory (events, decisions) is written to its GUARD item within this long, s, a share at every tick (their live events reach a tick in another environment through the chain's carry, docs/shards.md).",
     ),
   SC_ACTIVITY_HOLD_S: z.coerce
     .number()
