@@ -160,7 +160,26 @@ async function seed(table: TableClient, containers: number, perShard: number): P
         locators.push(locatorItem(c.name, host.name));
       }
       await store.createHost(host);
-      await table.batchPut(locators, 2);
+      // Each container's agent report (APPLIED#), as a running fleet's host partitions hold them.
+      const reports = Object.values(host.containers).map((c) => ({
+        ...keys.applied(host.name, c.name),
+        host: host.name,
+        container: c.name,
+        appliedVersion: 1,
+        appliedAt: T0 - 3_600_000,
+        outcome: 'applied',
+        limits: {
+          cpuShares: c.resources.cpu?.current ?? null,
+          cpuset: null,
+          memMiB: c.resources.mem?.current ?? null,
+          diskReadMiBps: null,
+          diskWriteMiBps: null,
+          netMbps: null,
+        },
+        issues: [],
+        via: 'order',
+      }));
+      await table.batchPut([...locators, ...reports], 2);
     },
   );
   return index;
@@ -198,6 +217,13 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
         fixedReads.n += 1;
         return super.loadRules(config);
       }
+      override async listHosts() {
+        const t = performance.now();
+        const out = await super.listHosts();
+        if (process.env.BENCH_SCALE_TRACE === '1')
+          note(`listHosts ${out.length} in ${Math.round(performance.now() - t)} ms`);
+        return out;
+      }
     })(table);
     const shards = desiredShards(containers, 1, { SHARD_CONTAINERS: perShard, SHARDS_MAX: 64 });
     // The shard count a fleet of this size settles on, recorded up front (the first generation).
@@ -211,18 +237,23 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
         return { sent: list.length, failed: 0 };
       },
     };
-    const activity = new ActivityBuffer(table, 60_000);
     const scalerConfig = new ServiceConfigReader(table, 'scaler', {
       logger: silentLogger,
       consistent: false,
     });
-    const sink = new ScalerSink({
-      state: new ScalerStore(table),
-      activity,
-      orders,
-      loadConfig: () => scalerConfig.read(),
-      log: silentLogger,
-    });
+    // Each execution environment holds its own activity lines (the Guardian's and the planner's).
+    const ownOf = () => {
+      const activity = new ActivityBuffer(table, 60_000);
+      const sink = new ScalerSink({
+        state: new ScalerStore(table),
+        activity,
+        orders,
+        loadConfig: () => scalerConfig.read(),
+        log: silentLogger,
+      });
+      return { activity, sink };
+    };
+    const first = ownOf();
     const grow = Math.ceil(containers / (shards + 1));
     const endAt = T0 + windows * WINDOW_S * 1000;
     table.resetCounters();
@@ -232,9 +263,8 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       tickDeps: {
         state,
         metrics: syntheticMetrics(index),
-        sink,
+        ...first,
         logger: silentLogger,
-        activity,
         readConcurrency: 32,
         writeConcurrency: 32,
       },
@@ -246,6 +276,8 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       watchdogEveryMs: 20_000,
       random: seeded(42),
       serial: true,
+      perProcess: ownOf,
+      carry: process.env.BENCH_SCALE_CARRY !== '0',
       onInstant: (at, ticks) =>
         note(`+${(at - T0) / 1000} s: ${ticks} shard ticks so far (load ${loadavg()[0]?.toFixed(1)})`),
       events: [

@@ -37,6 +37,11 @@ export interface ShardSimOptions {
   };
   /** Carry live events between a chain's ticks through the state's CarryStore (default: when it has one). */
   carry?: boolean;
+  /**
+   * What each execution environment has of its own (as on Lambda: its activity lines held in
+   * memory, and the sink that holds the planner's): built once per environment, over `tickDeps`.
+   */
+  perProcess?: (id: string) => Partial<Pick<ChainDeps, 'sink' | 'activity'>>;
   logger: Logger;
   /** Run until this time (epoch ms, virtual). */
   endAt: number;
@@ -115,10 +120,10 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
       if (o.random() < o.duplicateRate) queue.push({ msg, deliverAt });
     },
   };
-  const procs: { id: string; state: ChainState }[] = Array.from({ length: o.processes }, (_, i) => ({
-    id: `env-${i}`,
-    state: newChainState(),
-  }));
+  const procs: { id: string; state: ChainState; own: Partial<ChainDeps> }[] = Array.from(
+    { length: o.processes },
+    (_, i) => ({ id: `env-${i}`, state: newChainState(), own: o.perProcess?.(`env-${i}`) ?? {} }),
+  );
   const out: ShardSimResult = {
     decisions: new Map(),
     ticks: [],
@@ -160,6 +165,7 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
       const state = withInvocationReads(o.tickDeps.state);
       const deps: ChainDeps = {
         ...o.tickDeps,
+        ...proc.own,
         state,
         shards: state,
         ...(o.carry !== false && state.readCarries !== undefined && state.writeCarry !== undefined

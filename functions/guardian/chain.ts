@@ -43,7 +43,6 @@ import { carryKey, carryOf, trimCarry } from './carry.ts';
 import {
   beatIfDue,
   checkpointOldest,
-  flushActivity,
   runTick,
   type TickDeps,
   type TickMemory,
@@ -303,10 +302,8 @@ export async function runChainedTick(
       // The chained clock writes the heartbeat too (GET /services shows a stale Guardian otherwise).
       state.beatAt = await beatIfDue(store, state.beatAt, clock.now(), logger);
       await rollingCheckpoint(deps, state, msg, report.unpersisted, windowMs);
-      // The last window of a generation being replaced: the activity lines held go out now (its
-      // events go to the next generation through the carry).
-      if (gen !== null && gen.gen !== record.current.gen && msg.at + windowMs >= record.current.from)
-        await flushActivity(deps, Number.POSITIVE_INFINITY, true);
+      // Also at the last window of a generation being replaced: its events reach the next one
+      // through the carry (the activity lines this environment holds go out at its next ticks).
       carry = await writeCarried(deps, state, msg);
     } catch (err) {
       // The chain must outlive a bad tick: log it and carry on at the next window.

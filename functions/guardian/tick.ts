@@ -140,7 +140,7 @@ async function persistGuard(deps: TickDeps, entry: CachedGuard): Promise<'writte
 }
 
 /** Write the held activity lines that are due (all with `all`); a failure is logged, the lines kept. */
-export async function flushActivity(deps: TickDeps, now: number, all: boolean): Promise<void> {
+async function flushActivity(deps: TickDeps, now: number, all: boolean): Promise<void> {
   if (deps.activity == null) return;
   try {
     await deps.activity.flush(now, { all });
