@@ -159,10 +159,17 @@ export async function checkpoint(
   memory: TickMemory,
 ): Promise<{ written: number; stale: number }> {
   await flushActivity(deps, Number.POSITIVE_INFINITY, true);
-  const dirty = [...(memory.cache?.guards.values() ?? [])].filter((e) => e.dirty);
+  return persistAll(deps, [...(memory.cache?.guards.values() ?? [])].filter((e) => e.dirty));
+}
+
+/** Write each of `entries` (conditional on the version this invocation knows). */
+async function persistAll(
+  deps: TickDeps,
+  entries: readonly CachedGuard[],
+): Promise<{ written: number; stale: number }> {
   let written = 0;
   let stale = 0;
-  await mapLimit(dirty, deps.writeConcurrency ?? 16, async (e) => {
+  await mapLimit(entries, deps.writeConcurrency ?? 16, async (e) => {
     if ((await persistGuard(deps, e)) === 'written') written += 1;
     else stale += 1;
   });
@@ -184,14 +191,7 @@ export async function checkpointOldest(
     .filter((e) => e.dirty)
     .sort((a, b) => (a.dirtySince ?? 0) - (b.dirtySince ?? 0));
   const overdue = dirty.findIndex((e) => (e.dirtySince ?? 0) > overdueAt);
-  const picked = dirty.slice(0, Math.max(count, overdue === -1 ? dirty.length : overdue));
-  let written = 0;
-  let stale = 0;
-  await mapLimit(picked, deps.writeConcurrency ?? 16, async (e) => {
-    if ((await persistGuard(deps, e)) === 'written') written += 1;
-    else stale += 1;
-  });
-  return { written, stale };
+  return persistAll(deps, dirty.slice(0, Math.max(count, overdue === -1 ? dirty.length : overdue)));
 }
 
 function emptyReport(now: number, config: GuardianConfig): TickReport {
