@@ -144,8 +144,13 @@ export function newChainState(): ChainState {
   };
 }
 
-/** Shards' chain states one process keeps (an execution environment may run any shard's message). */
-const MAX_SHARD_STATES = 4;
+/**
+ * Shards' chain states one process keeps (an execution environment may run any shard's message).
+ * A state is used only if this environment ran its shard's previous tick, and an environment runs
+ * about one shard tick a window (N ticks over about N environments): the last two cover that, and
+ * each kept state is a shard's whole cache (a few MB at 5,000 containers).
+ */
+const MAX_SHARD_STATES = 2;
 
 /** The state of the chain of `msg`'s shard in this process: `root` for the unsharded chain. */
 export function chainStateFor(root: ChainState, msg: ChainMessage): ChainState {

@@ -4,13 +4,20 @@ import { silentLogger } from '../../../../adapters/logger.ts';
 import { missedOrDouble, runShardSim, seeded } from '../../../../bench/shard-sim.ts';
 import type { Container } from '../../../../core/contracts/structure.ts';
 import { keys } from '../../../../core/contracts/table-layout.ts';
+import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import { shardOf } from '../../../../core/policy/shards.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
 import { type Finding, sanitySweep } from '../../../../functions/ops/sanity-sweep.ts';
 import { aContainer } from '../../../support/containers.ts';
 import { createTestTable, type TestTable } from '../../../support/dynamo.ts';
 import { DYNAMO_FLAVOURS, uniqueName } from '../../../support/env.ts';
-import { aHost, putGuardianConfig, putHost, sameUsage } from '../../../support/guardian-fixtures.ts';
+import {
+  aHost,
+  putGuardianConfig,
+  putHost,
+  putRules,
+  sameUsage,
+} from '../../../support/guardian-fixtures.ts';
 import { ManualClock } from '../../../support/ops-fixtures.ts';
 
 const W = 10_000;
@@ -51,6 +58,7 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
     // An unsharded fleet whose chain runs turns sharding on at T0+30 s
     await putGuardianConfig(t.table, { ...sharding, SHARDS_MAX: 1 });
     const shardingOn = async () => putGuardianConfig(t.table, sharding);
+    await putRules(t.table, DEFAULT_RULES);
     const prefix = uniqueName('f');
     const fleet = await seedFleet(t, prefix, 24, 10);
     const grownAt = T0 + 105_000;
