@@ -1,10 +1,9 @@
 /**
  * The one place that knows how state items are laid out in the table: typed
  * codecs (contract value ↔ item, validated with the contract's zod schema on
- * the way in and on the way out) and the physical layout of the packed items.
+ * the way in and on the way out) and the physical layout of the HostState item.
  *
- * Stored layout of HostState (HOST#<host> / STATE), and the same for the guard
- * states (HOST#<host> / GUARD#<container>, APP#<app> / GUARD): the key attributes
+ * Stored layout of HostState (HOST#<host> / STATE): the key attributes
  * (pk, sk, gsi1pk, gsi1sk), `version` as a top-level number (conditional
  * writes test it) and `docz`, the whole HostState as one JSON document,
  * deflated (raw DEFLATE) into a binary attribute. One attribute is much cheaper
@@ -14,8 +13,7 @@
  * `toStored`/`fromStored` to every item they write and read, so every reader
  * sees the logical item (key attributes + the contract's fields) whatever the
  * layout; items written in the older layouts (`doc` as a JSON string, or flat)
- * read unchanged (a guard state written flat before is read as it is and
- * packed at its next write).
+ * read unchanged.
  *
  * Every other item is stored flat: key attributes beside the contract's fields.
  */
@@ -51,21 +49,14 @@ export function body(item: Item): Item {
   return out;
 }
 
-/**
- * Items stored packed: a host's state, and the guard states (a container's GUARD#<name> in its
- * host's partition, an application's GUARD): a guard state with its last decision's reasons is
- * ≈ 800 bytes flat and ≈ 430 packed, and a tick that reads a host's partition whole reads twenty.
- */
-function isPackedKey(item: Item): boolean {
-  if (typeof item.pk !== 'string' || typeof item.sk !== 'string') return false;
-  if (item.pk.startsWith('HOST#')) return item.sk === 'STATE' || item.sk.startsWith('GUARD#');
-  return item.pk.startsWith('APP#') && item.sk === 'GUARD';
+function isHostStateKey(item: Item): boolean {
+  return item.sk === 'STATE' && typeof item.pk === 'string' && item.pk.startsWith('HOST#');
 }
 
-/** Logical item → what is written to the table (HostState and guard states packed into `docz`). */
+/** Logical item → what is written to the table (HostState packed into `doc`). */
 export function toStored<T extends Item>(item: T): T {
   if (
-    !isPackedKey(item) ||
+    !isHostStateKey(item) ||
     typeof item[DOC_ATTRIBUTE] === 'string' ||
     item[DOCZ_ATTRIBUTE] instanceof Uint8Array
   )
@@ -80,12 +71,12 @@ export function toStored<T extends Item>(item: T): T {
   return stored as T;
 }
 
-/** What the table holds → logical item (a packed item unpacked; flat items unchanged). */
+/** What the table holds → logical item (a packed HostState unpacked; flat items unchanged). */
 export function fromStored<T extends Item>(item: T): T {
   const deflated = item[DOCZ_ATTRIBUTE];
   const packed =
     deflated instanceof Uint8Array ? inflateRawSync(deflated).toString('utf8') : item[DOC_ATTRIBUTE];
-  if (typeof packed !== 'string' || !isPackedKey(item)) return item;
+  if (typeof packed !== 'string' || !isHostStateKey(item)) return item;
   const out: Item = {};
   for (const k of KEY_ATTRIBUTES) if (own(item, k) !== undefined) out[k] = own(item, k);
   Object.assign(out, JSON.parse(packed) as Item);
