@@ -67,12 +67,6 @@ export interface Fleet {
   invalid: InvalidItem[];
 }
 
-/**
- * Where a host partition's guard states begin: its sort keys are AGENT < APPLIED#… < GUARD#… <
- * STATE, so `sk >= 'GUARD#'` reads the guard states and the host state without the agent's items.
- */
-const HOST_GUARDS_FROM = keys.guard('', '').sk;
-
 /** Partitions read at once: enough to hide latency, few enough to stay far from throttling. */
 const READ_CONCURRENCY = 8;
 
@@ -117,7 +111,7 @@ export async function readFleet(
   const hostItems = await mapLimit([...hostNames].sort(), READ_CONCURRENCY, (name) =>
     table.queryPartition(keys.hostPartition(name), {
       consistent: opts.consistent ?? true,
-      ...(opts.reports === false ? { skFrom: HOST_GUARDS_FROM } : {}),
+      ...(opts.reports === false ? { skFrom: keys.hostGuardsFrom } : {}),
     }),
   );
   const hosts: HostView[] = [];

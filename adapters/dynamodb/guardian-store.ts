@@ -108,9 +108,6 @@ export async function loadRules(
   return { rules, problems };
 }
 
-/** The sort-key prefix of a container's guard state in its host's partition. */
-const GUARD_PREFIX = keys.guard('', '').sk;
-
 export async function readHost(
   table: TableClient,
   host: string,
@@ -120,7 +117,7 @@ export async function readHost(
   // (sorted before): a Query is billed for what its key condition reads.
   const items = await table.queryPartition(keys.hostPartition(host), {
     consistent: opts.consistent ?? true,
-    skFrom: GUARD_PREFIX,
+    skFrom: keys.hostGuardsFrom,
   });
   const out: HostRead = { host: null, guards: new Map(), problems: [] };
   for (const item of items) {
@@ -129,8 +126,8 @@ export async function readHost(
       const parsed = parseHostState(item, host);
       if ('host' in parsed) out.host = parsed.host;
       else out.problems.push(parsed.problem);
-    } else if (sk.startsWith(GUARD_PREFIX)) {
-      const container = sk.slice(GUARD_PREFIX.length);
+    } else if (sk.startsWith(keys.hostGuardsFrom)) {
+      const container = sk.slice(keys.hostGuardsFrom.length);
       out.guards.set(container, parseGuard(item, container));
     }
   }

@@ -21,6 +21,11 @@ export const keys = {
   hostState: (host: string) => ({ pk: `HOST#${host}`, sk: 'STATE', gsi1pk: 'HOSTS', gsi1sk: host }),
   hostPartition: (host: string) => `HOST#${host}`,
   guard: (host: string, container: string) => ({ pk: `HOST#${host}`, sk: `GUARD#${container}` }),
+  /**
+   * Where a host partition's guard states begin: its sort keys are AGENT < APPLIED#… < GUARD#… <
+   * STATE, so `sk >= this` reads the guard states and the host state without the agent's items.
+   */
+  hostGuardsFrom: 'GUARD#',
   applied: (host: string, container: string) => ({ pk: `HOST#${host}`, sk: `APPLIED#${container}` }),
   agent: (host: string) => ({ pk: `HOST#${host}`, sk: 'AGENT' }),
   containerLocator: (container: string) => ({
