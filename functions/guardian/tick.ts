@@ -159,7 +159,10 @@ export async function checkpoint(
   memory: TickMemory,
 ): Promise<{ written: number; stale: number }> {
   await flushActivity(deps, Number.POSITIVE_INFINITY, true);
-  return persistAll(deps, [...(memory.cache?.guards.values() ?? [])].filter((e) => e.dirty));
+  return persistAll(
+    deps,
+    [...(memory.cache?.guards.values() ?? [])].filter((e) => e.dirty),
+  );
 }
 
 /** Write each of `entries` (conditional on the version this invocation knows). */
