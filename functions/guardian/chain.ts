@@ -348,12 +348,15 @@ async function readCarried(deps: ChainDeps, record: ShardRecord, msg: ChainMessa
   if (deps.carry === undefined) return [];
   const own = chainRef(msg);
   try {
-    let read = await deps.carry.readCarries([own]);
+    const read = await deps.carry.readCarries([own]);
     const prev = record.previous;
-    if (read.carries.length === 0 && prev !== null && own.gen === record.current.gen)
-      read = await deps.carry.readCarries(
+    if (read.carries.length === 0 && prev !== null && own.gen === record.current.gen) {
+      const taken = await deps.carry.readCarries(
         Array.from({ length: prev.shards }, (_, shard) => ({ gen: prev.gen, shard })),
       );
+      read.carries.push(...taken.carries);
+      read.problems.push(...taken.problems);
+    }
     for (const p of read.problems) deps.logger.warn({ problem: p }, 'carry refused: its events are lost');
     return read.carries;
   } catch (err) {
