@@ -13,10 +13,20 @@ export interface SubmitResult {
   orders: number;
 }
 
+/** What a producer already knows about the requests' structures (it spares the planner reads). */
+export interface SubmitHints {
+  /**
+   * The host the producer saw each container on (container → host), e.g. the control tick's host
+   * reads. A hint is checked against the host's state like a cached location: a container no longer
+   * on that host is located again.
+   */
+  hostOf?: ReadonlyMap<string, string>;
+}
+
 /**
  * Where scaling requests go: the planner. Producers (Guardian tick, API manual
  * requests, ReBalancer) depend on this port only.
  */
 export interface RequestSink {
-  submit(requests: readonly ScaleRequest[], now: number): Promise<SubmitResult>;
+  submit(requests: readonly ScaleRequest[], now: number, hints?: SubmitHints): Promise<SubmitResult>;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../../adapters/logger.ts';
 import type { ScaleRequest } from '../../core/contracts/request.ts';
 import { requestAction } from '../../core/contracts/request.ts';
-import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
+import type { RequestSink, SubmitHints, SubmitResult } from '../../core/ports/request-sink.ts';
 
 /**
  * A RequestSink that only records (tests, and running the Guardian without a
@@ -20,7 +20,7 @@ export class RecordingRequestSink implements RequestSink {
     this.keep = keep;
   }
 
-  async submit(requests: readonly ScaleRequest[], now: number): Promise<SubmitResult> {
+  async submit(requests: readonly ScaleRequest[], now: number, _hints?: SubmitHints): Promise<SubmitResult> {
     for (const r of requests) {
       this.logger.info(
         {

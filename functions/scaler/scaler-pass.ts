@@ -22,7 +22,7 @@ import type { Application } from '../../core/contracts/structure.ts';
 import { StaleStateError } from '../../core/errors.ts';
 import { mapLimit } from '../../core/map-limit.ts';
 import { plan, type Rejection, type UsageByContainer } from '../../core/policy/planner/plan.ts';
-import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
+import type { RequestSink, SubmitHints, SubmitResult } from '../../core/ports/request-sink.ts';
 import type { ActivityLog, OrderSender, PlannerState } from './ports.ts';
 
 export interface PlannerDeps {
@@ -69,20 +69,17 @@ export class Planner implements RequestSink {
     this.deps = deps;
   }
 
-  async submit(
-    requests: readonly ScaleRequest[],
-    now: number,
-    usage?: UsageByContainer,
-  ): Promise<SubmitResult> {
-    const { accepted, rejected, orders } = await this.submitDetailed(requests, now, usage);
+  async submit(requests: readonly ScaleRequest[], now: number, hints?: SubmitHints): Promise<SubmitResult> {
+    const { accepted, rejected, orders } = await this.submitDetailed(requests, now, hints);
     return { accepted, rejected, orders };
   }
 
   async submitDetailed(
     requests: readonly unknown[],
     now: number,
-    usage: UsageByContainer = {},
+    opts: SubmitHints & { usage?: UsageByContainer } = {},
   ): Promise<SubmitDetails> {
+    const usage = opts.usage ?? {};
     const config = this.deps.config();
     const log = this.deps.log ?? silentLogger;
     const rejected: Rejection[] = [];
@@ -107,7 +104,7 @@ export class Planner implements RequestSink {
     }
 
     const t0 = performance.now();
-    const ctx = await this.load(valid, rejected);
+    const ctx = await this.load(valid, rejected, opts.hostOf);
     const t1 = performance.now();
     const planned = plan({
       hosts: [...ctx.hosts.values()],
@@ -271,6 +268,7 @@ export class Planner implements RequestSink {
   private async load(
     requests: readonly ScaleRequest[],
     rejected: Rejection[],
+    hostOf: ReadonlyMap<string, string> | undefined,
   ): Promise<{
     hosts: Map<string, HostState>;
     applications: Map<string, Application>;
@@ -304,8 +302,9 @@ export class Planner implements RequestSink {
       else hosts.set(name, h);
     };
     const where = new Map<string, string | null>();
+    // A producer's hint or a cached location, else the locator item; checked against the host below.
     const locate = async (name: string, fresh: boolean): Promise<void> => {
-      const cached = fresh ? undefined : this.located.get(name);
+      const cached = fresh ? undefined : (hostOf?.get(name) ?? this.located.get(name));
       const host = cached ?? (await state.locateContainer(name));
       where.set(name, host);
       if (host === null) this.located.delete(name);
@@ -313,7 +312,7 @@ export class Planner implements RequestSink {
     };
     await mapLimit([...containerNames], 32, (n) => locate(n, false));
     await mapLimit([...new Set([...where.values()].filter((h): h is string => h !== null))], 32, loadHost);
-    // cached locations that no longer hold the container: read the locator again
+    // hinted or cached locations that no longer hold the container: read the locator again
     const stale = [...containerNames].filter((n) => {
       const h = where.get(n);
       return h !== null && h !== undefined && own(hosts.get(h)?.containers, n) === undefined;

@@ -8,7 +8,7 @@ import type { Logger } from '../../adapters/logger.ts';
 import { silentLogger } from '../../adapters/logger.ts';
 import type { ScaleRequest } from '../../core/contracts/request.ts';
 import { defaultConfig, type ScalerConfig } from '../../core/contracts/service-config.ts';
-import type { RequestSink, SubmitResult } from '../../core/ports/request-sink.ts';
+import type { RequestSink, SubmitHints, SubmitResult } from '../../core/ports/request-sink.ts';
 import { Planner, type PlannerDeps } from './scaler-pass.ts';
 
 export interface ScalerSinkDeps extends Omit<PlannerDeps, 'config'> {
@@ -34,7 +34,7 @@ export class ScalerSink implements RequestSink {
     return this.config;
   }
 
-  async submit(requests: readonly ScaleRequest[], now: number): Promise<SubmitResult> {
+  async submit(requests: readonly ScaleRequest[], now: number, hints?: SubmitHints): Promise<SubmitResult> {
     if (requests.length === 0) return { accepted: 0, rejected: [], orders: 0 };
     try {
       this.config = await this.loadConfig();
@@ -48,6 +48,6 @@ export class ScalerSink implements RequestSink {
         orders: 0,
       };
     }
-    return this.planner.submit(requests, now);
+    return this.planner.submit(requests, now, hints);
   }
 }

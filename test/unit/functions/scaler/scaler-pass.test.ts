@@ -152,4 +152,31 @@ describe('Planner.submit', () => {
     expect(state.hosts.get('h2')?.containers.c?.resources.cpu?.current).toBe(120);
     expect(orders.sent.map((s) => s.order.host)).toEqual(['h2']);
   });
+
+  it("takes the producer's host hints instead of the locators, and locates again a hint that is wrong", async () => {
+    const { state, orders, planner } = setup();
+    const reads: string[] = [];
+    const locate = state.locateContainer.bind(state);
+    state.locateContainer = async (name: string) => {
+      reads.push(name);
+      return locate(name);
+    };
+    const hostOf = new Map([
+      ['a', 'h1'], // right
+      ['b', 'h2'], // wrong: b lives on h1
+      ['c', 'h9'], // no such host
+    ]);
+    const out = await planner.submit(
+      [aRequest('a', 'cpu', 100), aRequest('b', 'cpu', -50), aRequest('c', 'cpu', 100)],
+      NOW,
+      { hostOf },
+    );
+    expect(out).toEqual({ accepted: 3, rejected: [], orders: 3 });
+    expect(reads.sort()).toEqual(['b', 'c']);
+    expect(orders.sent.map((s) => [s.order.host, s.order.container]).sort()).toEqual([
+      ['h1', 'a'],
+      ['h1', 'b'],
+      ['h2', 'c'],
+    ]);
+  });
 });
