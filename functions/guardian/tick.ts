@@ -21,6 +21,7 @@
 
 import type { Logger } from '../../adapters/logger.ts';
 import type { GuardState } from '../../core/contracts/guard-state.ts';
+import type { HostState } from '../../core/contracts/host.ts';
 import type { ScaleRequest } from '../../core/contracts/request.ts';
 import { defaultConfig, type GuardianConfig } from '../../core/contracts/service-config.ts';
 import { StaleStateError } from '../../core/errors.ts';
@@ -394,7 +395,9 @@ async function persistTick(deps: TickDeps, t: Decided, report: TickReport): Prom
   }
 
   if (toSubmit.length > 0) {
-    const result = await deps.sink.submit(toSubmit, t.now);
+    const result = await deps.sink.submit(toSubmit, t.now, {
+      hostOf: hostsOfRequests(t.read.hostStates, toSubmit),
+    });
     report.submitted = toSubmit.length;
     for (const r of result.rejected)
       logger.warn({ request: r.id, reason: r.reason }, 'request rejected by the planner');
@@ -402,6 +405,21 @@ async function persistTick(deps: TickDeps, t: Decided, report: TickReport): Prom
   if (deps.snapshots != null) await publishSnapshot(deps, deps.snapshots, t);
   // The lines held (the Guardian's and the planner's) of the hosts that are due; all of them in a one-shot tick.
   await flushActivity(deps, t.now, t.oneShot);
+}
+
+/** Where this tick read the requested containers (the planner need not read their locators). */
+function hostsOfRequests(
+  hosts: readonly HostState[],
+  requests: readonly ScaleRequest[],
+): Map<string, string> {
+  const wanted = new Set<string>();
+  for (const r of requests) {
+    if (r.structureType === 'container') wanted.add(r.structure);
+    if (r.pairStructure !== null) wanted.add(r.pairStructure);
+  }
+  const out = new Map<string, string>();
+  for (const h of hosts) for (const c of Object.keys(h.containers)) if (wanted.has(c)) out.set(c, h.name);
+  return out;
 }
 
 /** The tick's host and container snapshot (the limits it decided); a failed put is only logged. */
