@@ -43,6 +43,7 @@ import { carryKey, carryOf, trimCarry } from './carry.ts';
 import {
   beatIfDue,
   checkpointOldest,
+  type HostListing,
   runTick,
   type TickDeps,
   type TickMemory,
@@ -118,6 +119,11 @@ export const CHAIN_DEFAULTS = {
   checkpointEveryMs: 300_000,
   fullReadEveryMs: 300_000,
   maxWaitMs: 500,
+  /**
+   * A process's host listing serves its chains' full reads this long, ms: a sharded fleet's ticks
+   * mostly do not resume, and each would list the whole fleet otherwise (N listings a window).
+   */
+  listingMaxAgeMs: 60_000,
 } as const;
 
 /** What one process keeps between the ticks it runs. */
@@ -132,6 +138,8 @@ export interface ChainState {
   beatAt: number | null;
   /** The other shards' chains this process ran (generation/shard → state), a few at most. */
   shards?: Map<string, ChainState>;
+  /** The host listing shared by every chain this process ticks (the root's; tick-read.ts). */
+  listing: HostListing;
 }
 
 export function newChainState(): ChainState {
@@ -141,6 +149,7 @@ export function newChainState(): ChainState {
     checkpointCredit: 0,
     carryKey: null,
     beatAt: null,
+    listing: { maxAgeMs: CHAIN_DEFAULTS.listingMaxAgeMs, held: null },
   };
 }
 
@@ -163,6 +172,7 @@ export function chainStateFor(root: ChainState, msg: ChainMessage): ChainState {
   if (state === undefined) {
     state = newChainState();
     state.memory.config = root.memory.config;
+    state.listing = root.listing;
     root.shards.set(key, state);
     for (const old of root.shards.keys()) {
       if (root.shards.size <= MAX_SHARD_STATES) break;
@@ -297,6 +307,7 @@ export async function runChainedTick(
         {
           ...deps,
           fullReadEveryTicks: Math.max(1, Math.round(fullReadEveryMs / windowMs)),
+          listing: state.listing,
           ...(gen === null || gen.shards === 1
             ? {}
             : { shard: { index: msg.shard ?? 0, count: gen.shards } }),

@@ -45,11 +45,21 @@ export interface CachedGuard {
 
 /** Lean state of one leased invocation. */
 export interface TickCache {
-  /** Ticks since the last full read (host listing + whole partitions). */
+  /** Ticks since the last full read (whole partitions), counted from its host listing's time. */
   sinceFullRead: number;
   hostNames: string[];
   /** By guardId of the structure. */
   guards: Map<string, CachedGuard>;
+}
+
+/**
+ * The host listing one process shares between the chains it ticks (docs/shards.md): a full read
+ * takes a listing younger than `maxAgeMs` instead of listing the fleet again, and counts its age
+ * towards the next full read, so a host added is still ticked within a full-read period.
+ */
+export interface HostListing {
+  maxAgeMs: number;
+  held: { names: string[]; at: number } | null;
 }
 
 /** Which shard a tick decides: the hosts (and applications, by name) `shardOf` puts in `index`. */
@@ -89,13 +99,23 @@ interface ReadContext {
   /** Guard states read this tick (full read, or first sight of a container), by guardId; null: none. */
   guardReads: Map<string, GuardRead | null>;
   shard: TickShard | undefined;
+  listing: HostListing | undefined;
+  /** A shared listing older than this is not taken (the listing's bound and the full-read period's). */
+  listingMaxAgeMs: number;
+  now: number;
 }
 
 export async function readTick(
   state: GuardianState,
   memory: TickMemory,
   config: GuardianConfig,
-  opts: { readConcurrency: number; fullReadEveryTicks: number; shard?: TickShard | undefined; now: number },
+  opts: {
+    readConcurrency: number;
+    fullReadEveryTicks: number;
+    shard?: TickShard | undefined;
+    now: number;
+    listing?: HostListing | undefined;
+  },
 ): Promise<TickRead> {
   const fullRead = memory.cache === undefined || memory.cache.sinceFullRead + 1 >= opts.fullReadEveryTicks;
   const cache: TickCache = memory.cache ?? { sinceFullRead: 0, hostNames: [], guards: new Map() };
@@ -119,6 +139,12 @@ export async function readTick(
     containers: new Map(),
     guardReads: new Map(),
     shard: opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined,
+    listing: opts.listing,
+    listingMaxAgeMs: Math.min(
+      opts.listing?.maxAgeMs ?? 0,
+      opts.fullReadEveryTicks * config.WINDOW_TIMELAPSE * 1000,
+    ),
+    now: opts.now,
   };
   if (fullRead) await readWholeHosts(ctx);
   else await readHostStates(ctx);
@@ -133,8 +159,8 @@ export async function readTick(
 
 async function readWholeHosts(ctx: ReadContext): Promise<void> {
   const { cache, state } = ctx;
-  cache.sinceFullRead = 0;
-  const listed = await state.listHosts();
+  const { names: listed, ageMs } = await listedHosts(ctx);
+  cache.sinceFullRead = Math.floor(ageMs / (ctx.config.WINDOW_TIMELAPSE * 1000));
   cache.hostNames = ctx.shard === undefined ? listed : namesOfShard(listed, ctx.shard.index, ctx.shard.count);
   // A shard tick mostly runs where its shard's previous tick did not (docs/shards.md): its full
   // reads are eventually consistent, half the units; the guard writes stay conditional on version.
@@ -150,6 +176,17 @@ async function readWholeHosts(ctx: ReadContext): Promise<void> {
     for (const c of Object.values(h.host.containers))
       ctx.containers.set(c.name, { container: c, host: hostName });
   }
+}
+
+/** The process's listing while it is young enough, else a new one (kept for the process's other chains). */
+async function listedHosts(ctx: ReadContext): Promise<{ names: string[]; ageMs: number }> {
+  const { listing, now } = ctx;
+  const held = listing?.held;
+  if (held != null && now >= held.at && now - held.at < ctx.listingMaxAgeMs)
+    return { names: held.names, ageMs: now - held.at };
+  const names = await ctx.state.listHosts();
+  if (listing !== undefined) listing.held = { names, at: now };
+  return { names, ageMs: 0 };
 }
 
 async function readHostStates(ctx: ReadContext): Promise<void> {

@@ -40,9 +40,16 @@ import type { RequestSink } from '../../core/ports/request-sink.ts';
 import type { PointSink } from '../../core/ports/time-series.ts';
 import { hostPoints } from '../ops/snapshot.ts';
 import { activityLines, type DecidedTarget, decideTargets, mustPersist } from './tick-decide.ts';
-import { type CachedGuard, readTick, type TickMemory, type TickRead, type TickShard } from './tick-read.ts';
+import {
+  type CachedGuard,
+  type HostListing,
+  readTick,
+  type TickMemory,
+  type TickRead,
+  type TickShard,
+} from './tick-read.ts';
 
-export type { CachedGuard, TickCache, TickMemory, TickShard } from './tick-read.ts';
+export type { CachedGuard, HostListing, TickCache, TickMemory, TickShard } from './tick-read.ts';
 
 export interface TickDeps {
   state: GuardianState;
@@ -72,6 +79,8 @@ export interface TickDeps {
   signal?: AbortSignal;
   /** Decide only this shard's hosts and applications (docs/shards.md); unset: the whole fleet. */
   shard?: TickShard;
+  /** The host listing this process shares between its chains (tick-read.ts); unset: each full read lists. */
+  listing?: HostListing;
 }
 
 export interface TickReport {
@@ -277,6 +286,7 @@ export async function runTick(deps: TickDeps, now: number, memoryArg?: TickMemor
     fullReadEveryTicks: deps.fullReadEveryTicks ?? Math.max(1, Math.ceil(60 / config.WINDOW_TIMELAPSE)),
     shard: deps.shard,
     now,
+    listing: deps.listing,
   });
   problems.push(...read.problems);
   report.fullRead = read.fullRead;

@@ -4,8 +4,14 @@ import { defaultConfig, type GuardianConfig } from '../../../../core/contracts/s
 import type { Application } from '../../../../core/contracts/structure.ts';
 import { DEFAULT_RULES } from '../../../../core/policy/default-rules.ts';
 import type { MetricsSource, UsageQuery, UsageResult } from '../../../../core/ports/metrics-source.ts';
+import type { SubmitHints } from '../../../../core/ports/request-sink.ts';
 import { RecordingRequestSink } from '../../../../functions/guardian/recording-request-sink.ts';
-import { checkpoint, runTick, type TickMemory } from '../../../../functions/guardian/tick.ts';
+import {
+  checkpoint,
+  type HostListing,
+  runTick,
+  type TickMemory,
+} from '../../../../functions/guardian/tick.ts';
 import { aContainer } from '../../../support/containers.ts';
 import { FakeGuardianState } from '../../../support/fake-guardian-state.ts';
 import { aHost, sameUsage } from '../../../support/guardian-fixtures.ts';
@@ -42,9 +48,11 @@ describe('runTick on in-memory ports', () => {
     state.putHost(aHost('h1', [aContainer('hot', 'h1'), aContainer('calm', 'h1')]));
     const { metrics } = usageOf({ hot: { cpu: 290 }, calm: { cpu: 240 } });
     let storedAtSubmit: unknown;
+    let hints: SubmitHints | undefined;
     const submit = sink.submit.bind(sink);
-    sink.submit = async (requests, now) => {
+    sink.submit = async (requests, now, h) => {
       storedAtSubmit = state.guard({ host: 'h1', structure: 'hot' });
+      hints = h;
       return submit(requests, now);
     };
 
@@ -54,6 +62,8 @@ describe('runTick on in-memory ports', () => {
     expect(sink.recorded.map((r) => [r.structure, r.resource, r.amount])).toEqual([
       ['hot', 'cpu', 100], // shaped up past max, trimmed to it: 400 − 300 = 100
     ]);
+    // where the tick read the requested container: the planner need not read its locator
+    expect(hints?.hostOf).toEqual(new Map([['hot', 'h1']]));
     expect(storedAtSubmit).toMatchObject({
       structure: 'hot',
       version: 1,
@@ -155,6 +165,37 @@ describe('runTick on in-memory ports', () => {
     expect(state.counters.reads - reads).toBe(4);
     expect(second).toMatchObject({ fullRead: false, structures: 2 });
     expect(state.guard({ host: 'h1', structure: 'b' })).toMatchObject({ version: 4 }); // limits set on v3
+  });
+
+  it("takes a process's young host listing for a full read, and lists again once it is a full-read period old", async () => {
+    const { state, sink } = setup();
+    state.putHost(aHost('h1', [aContainer('a', 'h1')]));
+    let listings = 0;
+    const list = state.listHosts.bind(state);
+    state.listHosts = async () => {
+      listings += 1;
+      return list();
+    };
+    const listing: HostListing = { maxAgeMs: 60_000, held: null };
+    const deps = { state, metrics: sameUsage({ cpu: 240 }), sink, logger: silentLogger, listing };
+    const fresh = (): TickMemory => ({ config: defaultConfig('guardian') }); // another chain's first tick
+    await runTick(deps, T0, fresh());
+    expect(listings).toBe(1);
+    state.putHost(aHost('h2', [aContainer('b', 'h2')])); // a host added after the listing
+    const other = fresh();
+    const second = await runTick(deps, T0 + 10_000, other);
+    expect(listings).toBe(1); // the listing of 10 s ago served this full read
+    expect(second).toMatchObject({ fullRead: true, structures: 1 });
+    // its age counts towards the next full read: due when the listing is 60 s old, not 60 s after this one
+    const fullReads: number[] = [];
+    for (let at = T0 + 15_000; at <= T0 + 60_000; at += WINDOW_MS)
+      if ((await runTick(deps, at, other)).fullRead) fullReads.push(at - T0);
+    expect(fullReads).toEqual([60_000]);
+    expect(listings).toBe(2);
+    expect((await runTick(deps, T0 + 65_000, other)).structures).toBe(2); // h2's container, within 60 s
+    // a third chain's first tick takes the new listing
+    expect(await runTick(deps, T0 + 70_000, fresh())).toMatchObject({ fullRead: true, structures: 2 });
+    expect(listings).toBe(2);
   });
 });
 
