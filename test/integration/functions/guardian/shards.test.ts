@@ -23,6 +23,11 @@ import { ManualClock } from '../../../support/ops-fixtures.ts';
 const W = 10_000;
 const T0 = 1_800_000_000_000; // a multiple of a minute
 
+type Decisions = Map<number, Map<string, number>>;
+/** The decisions of the containers `keep` says yes to. */
+const decisionsOf = (decisions: Decisions, keep: (name: string) => boolean): Decisions =>
+  new Map([...decisions].map(([at, w]) => [at, new Map([...w].filter(([name]) => keep(name)))]));
+
 /** `hosts` hosts of `per` containers each; returns the container names by host. */
 async function seedFleet(t: TestTable, prefix: string, hosts: number, per: number) {
   const fleet = new Map<string, Container[]>();
@@ -62,16 +67,27 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
     const prefix = uniqueName('f');
     const fleet = await seedFleet(t, prefix, 24, 10);
     const grownAt = T0 + 105_000;
+    // A host added with the growth: ticked within a full-read period (30 s here) of its creation
+    const newHost = `${prefix}-new`;
+    const newContainers = Array.from({ length: 5 }, (_, c) => aContainer(`${newHost}-c${c}`, newHost));
+    const onNewHost = new Set(newContainers.map((c) => c.name));
     const grow = async () => {
       for (const [host, containers] of [...fleet].slice(0, 10)) {
         const more = Array.from({ length: 8 }, (_, c) => aContainer(`${host}-x${c}`, host));
         containers.push(...more);
         await putHost(t.table, aHost(host, containers));
       }
+      await putHost(t.table, aHost(newHost, newContainers));
     };
     const before = new Set([...fleet.values()].flat().map((c) => c.name));
     const clock = new ManualClock(T0 + 3_000);
     const deps = tickDeps();
+    let listings = 0;
+    const list = deps.state.listHosts.bind(deps.state);
+    deps.state.listHosts = async () => {
+      listings += 1;
+      return list();
+    };
     const sim = await runShardSim({
       clock,
       tickDeps: deps,
@@ -100,13 +116,25 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
       sim.outcomes.filter((o) => !o.ran && o.reason === 'duplicate-or-other-chain').length,
     ).toBeGreaterThan(5);
     const check = missedOrDouble(
-      sim.decisions,
+      decisionsOf(sim.decisions, (name) => !onNewHost.has(name)),
       (at) => (at < grownAt ? before : after),
       T0 + 10_000,
       T0 + 240_000,
       W,
     );
     expect(check).toEqual({ missed: 0, double: 0, unexpected: 0, examples: [] });
+    // The new host's containers: never decided twice, and every window from a period after it came
+    const newHostDecisions = decisionsOf(sim.decisions, (name) => onNewHost.has(name));
+    const fromAdded = missedOrDouble(newHostDecisions, () => onNewHost, grownAt + 35_000, T0 + 240_000, W);
+    expect(fromAdded).toEqual({ missed: 0, double: 0, unexpected: 0, examples: [] });
+    const beforeAdded = missedOrDouble(newHostDecisions, () => new Set(), T0, grownAt, W);
+    expect(beforeAdded.unexpected).toBe(0);
+    for (const w of newHostDecisions.values()) for (const n of w.values()) expect(n).toBe(1);
+    // Each environment lists the hosts at most once a full-read period (30 s): ≤ 6 × 8, and the
+    // watchdogs' count of the fleet at sharding on; without that, every tick that did not resume lists
+    const notResumed = sim.ticks.filter((k) => !k.resumed).length;
+    expect(listings).toBeLessThanOrEqual(6 * 8 + 2);
+    expect(listings).toBeLessThan(notResumed);
     // The live events crossed environments and generations (the carry): every container of the
     // first fleet was asked to scale down (six low windows in a row) although its shard's ticks ran
     // in six environments at random, and its hosts changed shard twice.
