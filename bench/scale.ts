@@ -101,6 +101,8 @@ interface ScaleRun {
   warmupMaxMs: number;
   /** CPU time of the tick's own process per shard tick (the emulator's excluded), ms. */
   cpuMs: number[];
+  /** The process's garbage collection while each shard tick ran (all environments share its heap), ms. */
+  gcMs: number[];
   phases: { state: number; metrics: number; decide: number; write: number };
   meanTickS: number;
   missedOrDouble: number;
@@ -198,6 +200,22 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       { client: doc as unknown as DynamoDBClient, maxWaitTime: 60 },
       { TableName: 'sc-scale' },
     );
+    // Read units by request kind, from each response's consumed capacity.
+    const unitsBy = new Map<string, number>();
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const input = args.input as { IndexName?: string; Key?: unknown };
+        const sk = (input.Key as { sk?: unknown } | undefined)?.sk;
+        const item = typeof sk === 'string' ? ` ${sk.split(/[#/]/)[0]}` : '';
+        const kind = `${context.commandName}${input.IndexName === undefined ? '' : ` ${input.IndexName}`}${item}`;
+        const used = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+        for (const c of (Array.isArray(used) ? used : [used]) as ({ CapacityUnits?: number } | undefined)[])
+          unitsBy.set(kind, (unitsBy.get(kind) ?? 0) + (c?.CapacityUnits ?? 0));
+        return out;
+      },
+      { step: 'initialize', name: 'benchUnitsByKind' },
+    );
     const table = new TableClient(doc, 'sc-scale');
     const seedStarted = performance.now();
     const index = await seed(table, containers, perShard);
@@ -284,7 +302,10 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
         {
           // the units are counted from the third window: the first ones create every GUARD item
           at: T0 + 2 * WINDOW_S * 1000,
-          run: async () => table.resetCounters(),
+          run: async () => {
+            table.resetCounters();
+            unitsBy.clear();
+          },
         },
         {
           // after 4 windows: a lower target per shard, so the watchdog grows N by one
@@ -307,9 +328,16 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       ],
     });
     const runS = (performance.now() - runStarted) / 1000;
-    for (const t of [...sim.ticks].sort((a, b) => b.wallMs - a.wallMs).slice(0, 3))
+    note(
+      `units by request: ${[...unitsBy].map(([k, u]) => `${k} ${Math.round(u)}`).join('; ')} (total read ${Math.round(table.counters.readUnits)}, write ${Math.round(table.counters.writeUnits)})`,
+    );
+    // the slowest measured ticks (the warm-up window's create every GUARD item)
+    for (const t of sim.ticks
+      .filter((t) => t.at >= T0)
+      .sort((a, b) => b.wallMs - a.wallMs)
+      .slice(0, 5))
       note(
-        `slow tick +${(t.at - T0) / 1000} s shard ${t.gen}/${t.shard}: ${Math.round(t.wallMs)} ms, ${JSON.stringify(t.phasesMs)}, ${t.requests} requests`,
+        `slow tick +${(t.at - T0) / 1000} s shard ${t.gen}/${t.shard}${t.resumed ? ' (resumed)' : ''}: ${Math.round(t.wallMs)} ms (cpu ${Math.round(t.cpuMs)}, gc ${Math.round(t.gcMs)}), ${JSON.stringify(t.phasesMs)}, ${t.requests} requests`,
       );
     if (process.env.BENCH_SCALE_TRACE === '1')
       for (const t of sim.ticks)
@@ -345,6 +373,7 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       tickMs,
       steadyTickMs: steady,
       cpuMs: measured.map((t) => t.cpuMs),
+      gcMs: measured.map((t) => t.gcMs),
       warmupMaxMs: Math.max(...warmup.map((t) => t.wallMs)),
       phases: {
         state: phase('state'),
@@ -474,6 +503,14 @@ export async function run(emit: Emit): Promise<void> {
     max: Math.round(Math.max(...big.cpuMs)),
     phasesMedianMs: JSON.stringify(big.phases),
     note: "CPU time of the tick's process per shard tick (what its Lambda computes; the emulator's CPU excluded)",
+    ...extra,
+  });
+  emit({
+    name: 'scale.shard_tick_gc_p95_ms',
+    value: Math.round(percentile(big.gcMs, 95)),
+    unit: 'ms',
+    max: Math.round(Math.max(...big.gcMs)),
+    note: "garbage collection during a shard tick; every simulated environment shares this process's heap (a Lambda environment has its own)",
     ...extra,
   });
   emit({

@@ -7,6 +7,7 @@
  * structure → times decided) is what the exactly-once checks read. Used by
  * the shard integration tests and `npm run bench -- scale`.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { Logger } from '../adapters/logger.ts';
 import type {
   CarryStore,
@@ -83,6 +84,8 @@ export interface ShardSimResult {
     wallMs: number;
     /** CPU time of this process during the message (serial runs only: the tick's own), ms. */
     cpuMs: number;
+    /** Garbage collection of the whole process while the tick ran, ms (every environment shares one heap here). */
+    gcMs: number;
     phasesMs: { state: number; metrics: number; decide: number; write: number };
     structures: number;
     requests: number;
@@ -112,6 +115,19 @@ export function seeded(seed: number): () => number {
 }
 
 export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
+  const gc = { ms: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gc.ms += e.duration;
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  try {
+    return await simulate(o, gc);
+  } finally {
+    gcObserver.disconnect();
+  }
+}
+
+async function simulate(o: ShardSimOptions, gc: { ms: number }): Promise<ShardSimResult> {
   const queue: { msg: ChainMessage; deliverAt: number }[] = [];
   const scheduler: TickScheduler = {
     async schedule(msg, delayS) {
@@ -176,11 +192,15 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
         clock: o.clock,
       };
       const started = performance.now();
+      const gc0 = gc.ms;
       const cpu0 = process.cpuUsage();
       const outcome = await runChainedTick(deps, chainStateFor(proc.state, msg), msg);
       const wallMs = performance.now() - started;
       const cpu = process.cpuUsage(cpu0);
       const cpuMs = (cpu.user + cpu.system) / 1000;
+      // gc entries arrive on the event loop: let the tick's be delivered before reading them
+      await new Promise((resolve) => setImmediate(resolve));
+      const gcMs = gc.ms - gc0;
       out.outcomes.push(outcome);
       if (outcome.ran && outcome.report !== null) {
         const r = outcome.report;
@@ -191,6 +211,7 @@ export async function runShardSim(o: ShardSimOptions): Promise<ShardSimResult> {
           ms: r.ms,
           wallMs,
           cpuMs,
+          gcMs,
           phasesMs: r.phasesMs,
           structures: r.structures,
           requests: r.requests.length,
