@@ -1,3 +1,4 @@
+import type { HostState } from '../contracts/host.ts';
 import type { ScaleRequest } from '../contracts/request.ts';
 
 export interface RejectedRequest {
@@ -21,6 +22,11 @@ export interface SubmitHints {
    * on that host is located again.
    */
   hostOf?: ReadonlyMap<string, string>;
+  /**
+   * Host states the producer has just read, by name: planned from instead of read again. One that is
+   * stale costs its host a refused conditional commit and a re-plan from the fresh state, as a race.
+   */
+  hosts?: ReadonlyMap<string, HostState>;
 }
 
 /**

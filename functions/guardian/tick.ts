@@ -36,7 +36,7 @@ import type {
 } from '../../core/ports/guardian-state.ts';
 import type { MetricsSource, UsageResult } from '../../core/ports/metrics-source.ts';
 import { usageWindow } from '../../core/ports/metrics-source.ts';
-import type { RequestSink } from '../../core/ports/request-sink.ts';
+import type { RequestSink, SubmitHints } from '../../core/ports/request-sink.ts';
 import type { PointSink } from '../../core/ports/time-series.ts';
 import { hostPoints } from '../ops/snapshot.ts';
 import { activityLines, type DecidedTarget, decideTargets, mustPersist } from './tick-decide.ts';
@@ -405,9 +405,7 @@ async function persistTick(deps: TickDeps, t: Decided, report: TickReport): Prom
   }
 
   if (toSubmit.length > 0) {
-    const result = await deps.sink.submit(toSubmit, t.now, {
-      hostOf: hostsOfRequests(t.read.hostStates, toSubmit),
-    });
+    const result = await deps.sink.submit(toSubmit, t.now, plannerHints(t.read.hostStates, toSubmit));
     report.submitted = toSubmit.length;
     for (const r of result.rejected)
       logger.warn({ request: r.id, reason: r.reason }, 'request rejected by the planner');
@@ -417,19 +415,25 @@ async function persistTick(deps: TickDeps, t: Decided, report: TickReport): Prom
   await flushActivity(deps, t.now, t.oneShot);
 }
 
-/** Where this tick read the requested containers (the planner need not read their locators). */
-function hostsOfRequests(
-  hosts: readonly HostState[],
-  requests: readonly ScaleRequest[],
-): Map<string, string> {
+/**
+ * Where this tick read the requested containers and those hosts' states: the planner need not read
+ * their locators nor the hosts again (its commits stay conditional on each host's version).
+ */
+function plannerHints(hosts: readonly HostState[], requests: readonly ScaleRequest[]): SubmitHints {
   const wanted = new Set<string>();
   for (const r of requests) {
     if (r.structureType === 'container') wanted.add(r.structure);
     if (r.pairStructure !== null) wanted.add(r.pairStructure);
   }
-  const out = new Map<string, string>();
-  for (const h of hosts) for (const c of Object.keys(h.containers)) if (wanted.has(c)) out.set(c, h.name);
-  return out;
+  const hostOf = new Map<string, string>();
+  const states = new Map<string, HostState>();
+  for (const h of hosts)
+    for (const c of Object.keys(h.containers))
+      if (wanted.has(c)) {
+        hostOf.set(c, h.name);
+        states.set(h.name, h);
+      }
+  return { hostOf, hosts: states };
 }
 
 /** The tick's host and container snapshot (the limits it decided); a failed put is only logged. */

@@ -104,7 +104,7 @@ export class Planner implements RequestSink {
     }
 
     const t0 = performance.now();
-    const ctx = await this.load(valid, rejected, opts.hostOf);
+    const ctx = await this.load(valid, rejected, opts);
     const t1 = performance.now();
     const planned = plan({
       hosts: [...ctx.hosts.values()],
@@ -268,7 +268,7 @@ export class Planner implements RequestSink {
   private async load(
     requests: readonly ScaleRequest[],
     rejected: Rejection[],
-    hostOf: ReadonlyMap<string, string> | undefined,
+    hints: SubmitHints,
   ): Promise<{
     hosts: Map<string, HostState>;
     applications: Map<string, Application>;
@@ -297,14 +297,14 @@ export class Planner implements RequestSink {
     const missingHosts = new Set<string>();
     const loadHost = async (name: string): Promise<void> => {
       if (hosts.has(name) || missingHosts.has(name)) return;
-      const h = await state.getHost(name);
+      const h = hints.hosts?.get(name) ?? (await state.getHost(name));
       if (h === null) missingHosts.add(name);
       else hosts.set(name, h);
     };
     const where = new Map<string, string | null>();
     // A producer's hint or a cached location, else the locator item; checked against the host below.
     const locate = async (name: string, fresh: boolean): Promise<void> => {
-      const cached = fresh ? undefined : (hostOf?.get(name) ?? this.located.get(name));
+      const cached = fresh ? undefined : (hints.hostOf?.get(name) ?? this.located.get(name));
       const host = cached ?? (await state.locateContainer(name));
       where.set(name, host);
       if (host === null) this.located.delete(name);

@@ -153,6 +153,37 @@ describe('Planner.submit', () => {
     expect(orders.sent.map((s) => s.order.host)).toEqual(['h2']);
   });
 
+  it("plans from the producer's host states without reading them; a stale one is re-planned from the stored state", async () => {
+    const { state, orders, planner } = setup();
+    const stale = structuredClone(state.hosts.get('h1') as HostState);
+    const fresh = structuredClone(state.hosts.get('h2') as HostState);
+    // h1 changed since the producer read it: a's share went 200 → 250 (version + 1)
+    const h1 = state.hosts.get('h1') as HostState;
+    const a = h1.containers.a as Container;
+    state.hosts.set('h1', {
+      ...h1,
+      version: h1.version + 1,
+      containers: { ...h1.containers, a: { ...a, resources: { ...a.resources, cpu: spec(250, 100, 400) } } },
+    });
+    const gets: string[] = [];
+    const get = state.getHost.bind(state);
+    state.getHost = async (name: string) => {
+      gets.push(name);
+      return get(name);
+    };
+    const out = await planner.submitDetailed([aRequest('a', 'cpu', 100), aRequest('c', 'cpu', 100)], NOW, {
+      hosts: new Map([
+        ['h1', stale],
+        ['h2', fresh],
+      ]),
+    });
+    expect(gets).toEqual([]); // the fresh h1 came with the refused commit
+    expect(out).toMatchObject({ accepted: 2, retries: 1 });
+    expect(state.hosts.get('h1')?.containers.a?.resources.cpu?.current).toBe(350); // 250 + 100
+    expect(state.hosts.get('h2')?.containers.c?.resources.cpu?.current).toBe(200);
+    expect(orders.sent).toHaveLength(2);
+  });
+
   it("takes the producer's host hints instead of the locators, and locates again a hint that is wrong", async () => {
     const { state, orders, planner } = setup();
     const reads: string[] = [];
