@@ -26,8 +26,10 @@ import { tableDefinition } from '../adapters/dynamodb/table.ts';
 import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
 import type { HostState } from '../core/contracts/host.ts';
+import { hostStateToItem } from '../core/contracts/items.ts';
 import type { GuardianConfig } from '../core/contracts/service-config.ts';
 import { keys } from '../core/contracts/table-layout.ts';
+import { StaleStateError } from '../core/errors.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { DEFAULT_RULES } from '../core/policy/default-rules.ts';
 import { admitContainer } from '../core/policy/planner/admission.ts';
@@ -59,6 +61,19 @@ function intEnv(name: string, fallback: number, min: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${raw}`);
+  return n;
+}
+
+/** An item's size as DynamoDB counts it, near enough: names, strings and binaries by bytes, numbers 21. */
+function itemBytes(item: Record<string, unknown>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(item)) {
+    n += Buffer.byteLength(k);
+    if (typeof v === 'string') n += Buffer.byteLength(v);
+    else if (v instanceof Uint8Array) n += v.byteLength;
+    else if (typeof v === 'number') n += 21;
+    else n += Buffer.byteLength(JSON.stringify(v) ?? '');
+  }
   return n;
 }
 
@@ -259,11 +274,27 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       logger: silentLogger,
       consistent: false,
     });
+    // Host commits refused on their version (a stale host state planned from, or a race), and the
+    // write units such a refusal consumes on DynamoDB (as its item's size; the emulator reports none).
+    const refused = { commits: 0, writeUnits: 0 };
+    class CountingScalerStore extends ScalerStore {
+      override async commitHost(next: HostState, expectedVersion: number) {
+        try {
+          await super.commitHost(next, expectedVersion);
+        } catch (err) {
+          if (err instanceof StaleStateError) {
+            refused.commits += 1;
+            refused.writeUnits += Math.ceil(itemBytes(hostStateToItem(next)) / 1024);
+          }
+          throw err;
+        }
+      }
+    }
     // Each execution environment holds its own activity lines (the Guardian's and the planner's).
     const ownOf = () => {
       const activity = new ActivityBuffer(table, 60_000);
       const sink = new ScalerSink({
-        state: new ScalerStore(table),
+        state: new CountingScalerStore(table),
         activity,
         orders,
         loadConfig: () => scalerConfig.read(),
@@ -305,6 +336,7 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
           run: async () => {
             table.resetCounters();
             unitsBy.clear();
+            Object.assign(refused, { commits: 0, writeUnits: 0 });
           },
         },
         {
@@ -329,7 +361,7 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
     });
     const runS = (performance.now() - runStarted) / 1000;
     note(
-      `units by request: ${[...unitsBy].map(([k, u]) => `${k} ${Math.round(u)}`).join('; ')} (total read ${Math.round(table.counters.readUnits)}, write ${Math.round(table.counters.writeUnits)})`,
+      `units by request: ${[...unitsBy].map(([k, u]) => `${k} ${Math.round(u)}`).join('; ')} (total read ${Math.round(table.counters.readUnits)}, write ${Math.round(table.counters.writeUnits)}); host commits refused ${refused.commits} (${refused.writeUnits} write units, counted)`,
     );
     // the slowest measured ticks (the warm-up window's create every GUARD item)
     for (const t of sim.ticks
@@ -388,7 +420,7 @@ async function scaleRun(containers: number, perShard: number, windows: number): 
       requestsPerWindow: measured.reduce((n, t) => n + t.requests, 0) / windowsRun,
       orders: sent.orders,
       readUnits: table.counters.readUnits,
-      writeUnits: table.counters.writeUnits,
+      writeUnits: table.counters.writeUnits + refused.writeUnits,
       windows: windowsRun,
       examples: check.examples,
       resumedShare: measured.filter((t) => t.resumed).length / measured.length,
