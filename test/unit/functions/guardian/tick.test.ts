@@ -62,8 +62,10 @@ describe('runTick on in-memory ports', () => {
     expect(sink.recorded.map((r) => [r.structure, r.resource, r.amount])).toEqual([
       ['hot', 'cpu', 100], // shaped up past max, trimmed to it: 400 − 300 = 100
     ]);
-    // where the tick read the requested container: the planner need not read its locator
+    // where the tick read the requested container and that host's state: the planner need not read them
     expect(hints?.hostOf).toEqual(new Map([['hot', 'h1']]));
+    expect([...(hints?.hosts?.keys() ?? [])]).toEqual(['h1']);
+    expect(hints?.hosts?.get('h1')?.containers.hot).toBeDefined();
     expect(storedAtSubmit).toMatchObject({
       structure: 'hot',
       version: 1,
