@@ -6,14 +6,14 @@
  * lines), the shard watchdog every 20 s of virtual time, 10 % of clock messages delivered twice.
  * Each shard's tick is run and timed alone (as on its own Lambda). Usage is synthetic and mixed
  * (usageOf: 15 % of containers swing between load and idle, the rest in band), served in-process: the metrics store is not what is measured here (guardian.ts is).
- * N comes from SHARD_CONTAINERS (BENCH_SCALE_PER_SHARD, default 10,000); after 4 windows the
+ * N comes from SHARD_CONTAINERS (BENCH_SCALE_PER_SHARD, default: the config's, 4,000); after 4 windows the
  * target is lowered so the watchdog grows N → N + 1 mid-run (a recorded generation). Figures:
  * scale.containers, .shards, .shards_after, .shard_tick_p95_ms / .shard_tick_max_ms (every
  * clock message of every shard, first full reads included) and their steady-tick versions,
  * .missed_or_double (every guarded container decided exactly once per window, from the decisions
  * log), .reshard_missed_or_double (the windows from the switch on), .fixed_reads_per_window
  * (config + rules reads per window ÷ shards), .cost_per_1000_usd_month at this size and at 1,000.
- * BENCH_SCALE_WINDOWS (default 20) windows of 5 s.
+ * BENCH_SCALE_WINDOWS (default 15) windows of 5 s.
  */
 import { loadavg } from 'node:os';
 import { CreateTableCommand, type DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
@@ -27,7 +27,7 @@ import { TableClient } from '../adapters/dynamodb/table-client.ts';
 import { silentLogger } from '../adapters/logger.ts';
 import type { HostState } from '../core/contracts/host.ts';
 import { hostStateToItem } from '../core/contracts/items.ts';
-import type { GuardianConfig } from '../core/contracts/service-config.ts';
+import { defaultConfig, type GuardianConfig } from '../core/contracts/service-config.ts';
 import { keys } from '../core/contracts/table-layout.ts';
 import { StaleStateError } from '../core/errors.ts';
 import { mapLimit } from '../core/map-limit.ts';
@@ -485,8 +485,8 @@ function costPer1000(r: ScaleRun): number {
 
 export async function run(emit: Emit): Promise<void> {
   const containers = intEnv('BENCH_SCALE_CONTAINERS', 100_000, 200);
-  const perShard = intEnv('BENCH_SCALE_PER_SHARD', 10_000, 100);
-  const windows = intEnv('BENCH_SCALE_WINDOWS', 20, 10);
+  const perShard = intEnv('BENCH_SCALE_PER_SHARD', defaultConfig('guardian').SHARD_CONTAINERS, 100);
+  const windows = intEnv('BENCH_SCALE_WINDOWS', 15, 10);
   const load = () => Number(loadavg()[0]?.toFixed(1));
   const loadBefore = load();
   note(`scale: ${containers} containers, ${perShard} a shard, ${windows} windows (load ${loadBefore})`);

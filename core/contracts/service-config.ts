@@ -71,7 +71,7 @@ export const GuardianConfig = z.strictObject({
     .int()
     .min(100)
     .max(1_000_000)
-    .default(10_000)
+    .default(4_000)
     .describe(
       'Target number of guarded containers per shard of the control tick: the fleet is split into ceil(containers / this) shards by host (at most SHARDS_MAX), each with its own clock chain and lease. docs/shards.md says how to size it.',
     ),
