@@ -66,6 +66,8 @@ export interface ShardSimOptions {
    * Lambda) instead of at once (racing on this process's event loop).
    */
   serial?: boolean;
+  /** CPU time the emulator has used so far, ms (its own process): recorded per tick. */
+  emulatorCpuMs?: () => number;
   /** Told after each instant's messages ran (progress of a long run). */
   onInstant?: (at: number, ticks: number) => void;
 }
@@ -86,6 +88,8 @@ export interface ShardSimResult {
     cpuMs: number;
     /** Garbage collection of the whole process while the tick ran, ms (every environment shares one heap here). */
     gcMs: number;
+    /** The emulator's CPU time while the tick ran, ms (null: not measured). */
+    emulatorMs: number | null;
     phasesMs: { state: number; metrics: number; decide: number; write: number };
     structures: number;
     requests: number;
@@ -193,6 +197,7 @@ async function simulate(o: ShardSimOptions, gc: { ms: number }): Promise<ShardSi
       };
       const started = performance.now();
       const gc0 = gc.ms;
+      const emulator0 = o.emulatorCpuMs?.() ?? null;
       const cpu0 = process.cpuUsage();
       const outcome = await runChainedTick(deps, chainStateFor(proc.state, msg), msg);
       const wallMs = performance.now() - started;
@@ -201,6 +206,7 @@ async function simulate(o: ShardSimOptions, gc: { ms: number }): Promise<ShardSi
       // gc entries arrive on the event loop: let the tick's be delivered before reading them
       await new Promise((resolve) => setImmediate(resolve));
       const gcMs = gc.ms - gc0;
+      const emulatorMs = emulator0 === null ? null : (o.emulatorCpuMs?.() ?? emulator0) - emulator0;
       out.outcomes.push(outcome);
       if (outcome.ran && outcome.report !== null) {
         const r = outcome.report;
@@ -212,6 +218,7 @@ async function simulate(o: ShardSimOptions, gc: { ms: number }): Promise<ShardSi
           wallMs,
           cpuMs,
           gcMs,
+          emulatorMs,
           phasesMs: r.phasesMs,
           structures: r.structures,
           requests: r.requests.length,
