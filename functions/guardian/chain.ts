@@ -269,8 +269,12 @@ export async function runChainedTick(
   // ends relative to `at`, and a window ending less than ≈ 1 s ago has no data yet.
   const early = msg.at - clock.now();
   if (early > 0) await clock.sleep(Math.min(early, MAX_EARLY_WAIT_MS));
-  // A fresh process does not know the window yet (the lease lasts three of them): read it first.
-  if (state.chain === null) state.memory.config = (await store.loadConfig(state.memory.config)).config;
+  // The config as stored now, before anything else: the window (the lease lasts three of them), and
+  // whether the fleet is sharded (then the shard record decides whether this window is this chain's).
+  // This process's last config may be minutes old (its last tick of the chain may be), and an
+  // unsharded chain that trusted it would tick a window a shard generation owns. Read once per
+  // invocation (invocation-reads.ts): the tick's own read of it is the same.
+  state.memory.config = (await store.loadConfig(state.memory.config)).config;
   const windowMs = state.memory.config.WINDOW_TIMELAPSE * 1000;
   const { verdict, record } = await shardVerdict(deps, state, msg);
   if (verdict === 'retired') {

@@ -255,6 +255,40 @@ describe.each(DYNAMO_FLAVOURS)('the chained control-tick clock on %s', (flavour)
     ]);
   });
 
+  it('retires the unsharded chain once a generation owns the window, in a process that last ticked it unsharded', async () => {
+    const clock = manualClock(T0);
+    const s = recordingScheduler();
+    const state = newChainState();
+    const d = { ...deps(clock, s), shards: new GuardianStore(t.table) };
+    expect(await runChainedTick(d, state, { chain: 'c1', at: T0 })).toMatchObject({ ran: true }); // SHARDS_MAX 1
+    // Sharding turned on since, and the watchdog recorded a first generation from T0 + 20 s
+    await putGuardianConfig(t.table, {
+      WINDOW_TIMELAPSE: 10,
+      WINDOW_DELAY: 0,
+      EVENT_TIMEOUT: 90,
+      SHARDS_MAX: 4,
+    });
+    await new GuardianStore(t.table).writeShards(
+      {
+        current: { gen: 1, shards: 3, from: T0 + 20_000 },
+        previous: { gen: 0, shards: 1, from: 0 },
+        version: 1,
+      },
+      0,
+    );
+    // another environment ticks the window between; this one's memory keeps the config of its last tick
+    clock.set(T0 + 10_000);
+    const other = { ...deps(clock, s, 'p2'), shards: new GuardianStore(t.table) };
+    expect(await runChainedTick(other, newChainState(), { chain: 'c1', at: T0 + 10_000 })).toMatchObject({
+      ran: true,
+    });
+    clock.set(T0 + 20_000);
+    expect(await runChainedTick(d, state, { chain: 'c1', at: T0 + 20_000 })).toEqual({
+      ran: false,
+      reason: 'retired',
+    });
+  });
+
   it('rounds the whole-second delay down when the tick may sleep the remainder, up otherwise', () => {
     // a 1 s window whose tick ended 516 ms in: 484 ms to the next boundary
     expect(nextTick(T0, T0 + 516, 1000)).toEqual({ at: T0 + 1000, delayS: 1 }); // never wait: 0.484 → 1 (late)
