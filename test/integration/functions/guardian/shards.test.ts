@@ -142,7 +142,9 @@ describe.each(DYNAMO_FLAVOURS)('the sharded control tick on %s', (flavour) => {
     expect([...before].filter((c) => !asked.has(c))).toEqual([]);
     // a shard tick of generation 2 read only its hosts' containers
     const tick = sim.ticks.find((k) => k.gen === 2 && k.shard === 1);
-    const own = [...fleet].filter(([h]) => shardOf(h, 4) === 1).reduce((n, [, cs]) => n + cs.length, 0);
+    const own = [...fleet, [newHost, newContainers] as const]
+      .filter(([h]) => shardOf(h, 4) === 1)
+      .reduce((n, [, cs]) => n + cs.length, 0);
     expect(tick?.structures).toBe(own);
   }, 180_000);
 
